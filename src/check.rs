@@ -1,0 +1,479 @@
+//! The rules that span files: a post against the configuration, its
+//! template, the networks of its channels and the calendar.
+//!
+//! Pure: a loaded [`Project`] and the current instant in, diagnostics out.
+//! Parsing problems were found while loading; these are the problems of
+//! files that parse.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::caption::{compose, hashtags_in};
+use crate::config::{CONFIG_PATH, Config};
+use crate::diagnostic::{Diagnostic, suggest};
+use crate::network::Network;
+use crate::plan::{Window, channels_of, format_local, plan};
+use crate::post::{Post, Visual};
+use crate::project::Project;
+use crate::template::{FieldKind, Template};
+
+/// How far ahead `check` looks for empty slots and collisions, by default.
+pub const DEFAULT_WEEKS: i64 = 4;
+
+/// Every cross-file problem of the project, as of `now`.
+pub fn check(project: &Project, now: DateTime<Utc>) -> Vec<Diagnostic> {
+    let Some(config) = &project.config else {
+        return Vec::new();
+    };
+    let mut diagnostics = Vec::new();
+    check_series(config, &project.templates, now, &mut diagnostics);
+    for post in &project.posts {
+        check_post(config, &project.templates, post, now, &mut diagnostics);
+    }
+    check_calendar(config, &project.posts, now, &mut diagnostics);
+    diagnostics
+}
+
+fn check_series(
+    config: &Config,
+    templates: &BTreeMap<String, Template>,
+    now: DateTime<Utc>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for series in config.series.values() {
+        if let Some(template) = &series.template
+            && !templates.contains_key(template.get_ref())
+        {
+            diagnostics.push(unknown_template(CONFIG_PATH, template, templates));
+        }
+        if series.schedule.next_after(config.timezone, now).is_none() {
+            diagnostics.push(
+                Diagnostic::warning(
+                    CONFIG_PATH,
+                    Some(series.cron_span.clone()),
+                    format!(
+                        "la série `{}` ne se déclenche plus jamais (`{}`)",
+                        series.id,
+                        series.schedule.expression()
+                    ),
+                )
+                .with_hint("vérifiez le jour du mois et le mois : `0 0 30 2 *` (30 février) n'arrive jamais"),
+            );
+        }
+    }
+}
+
+fn unknown_template(
+    path: &str,
+    name: &toml::Spanned<String>,
+    templates: &BTreeMap<String, Template>,
+) -> Diagnostic {
+    let known: Vec<&str> = templates.keys().map(String::as_str).collect();
+    Diagnostic::error(
+        path,
+        Some(name.span()),
+        format!("modèle inconnu `{}`", name.get_ref()),
+    )
+    .with_hint_opt(suggest(name.get_ref(), &known).or_else(|| {
+        Some(format!(
+            "créez assets/templates/{}.toml, ou choisissez un modèle existant",
+            name.get_ref()
+        ))
+    }))
+}
+
+fn check_post(
+    config: &Config,
+    templates: &BTreeMap<String, Template>,
+    post: &Post,
+    now: DateTime<Utc>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let path = post.path.as_str();
+    let series = match &post.series {
+        None => None,
+        Some(name) => match config.series.get(name.get_ref()) {
+            Some(series) => Some(series),
+            None => {
+                let known: Vec<&str> = config.series.keys().map(String::as_str).collect();
+                diagnostics.push(
+                    Diagnostic::error(
+                        path,
+                        Some(name.span()),
+                        format!("série inconnue `{}`", name.get_ref()),
+                    )
+                    .with_hint_opt(suggest(name.get_ref(), &known)),
+                );
+                return;
+            }
+        },
+    };
+
+    // The template: the post's, or its series'.
+    match post.template.as_ref().or(series.and_then(|s| s.template.as_ref())) {
+        None => diagnostics.push(
+            Diagnostic::error(path, Some(post.header_span.clone()), "aucun modèle d'image pour ce post")
+                .with_hint("ajoutez `template = \"chiffre\"` (ou un autre modèle de assets/templates/), ou rattachez le post à une série qui en a un"),
+        ),
+        Some(name) => match templates.get(name.get_ref()) {
+            Some(template) => check_visual(post, template, diagnostics),
+            // A series' unknown template is reported once, in the config.
+            None if post.template.is_some() => {
+                diagnostics.push(unknown_template(path, name, templates));
+            }
+            None => {}
+        },
+    }
+
+    // The channels: the post's, or its series'.
+    let channels = channels_of(post, config);
+    if let Some(own) = &post.channels {
+        let known: Vec<&str> = config.channels.keys().map(String::as_str).collect();
+        for name in own {
+            if !config.channels.contains_key(name.get_ref()) {
+                diagnostics.push(
+                    Diagnostic::error(
+                        path,
+                        Some(name.span()),
+                        format!("canal inconnu `{}`", name.get_ref()),
+                    )
+                    .with_hint_opt(suggest(name.get_ref(), &known)),
+                );
+            }
+        }
+    }
+    if channels.is_empty() {
+        diagnostics.push(
+            Diagnostic::error(
+                path,
+                Some(post.header_span.clone()),
+                "ce post ne va sur aucun canal",
+            )
+            .with_hint(
+                "ajoutez `channels = [\"facebook\"]`, ou rattachez le post à une série qui en a",
+            ),
+        );
+    }
+
+    let hashtags = series.map(|s| s.hashtags.as_slice()).unwrap_or_default();
+    let mut networks: Vec<Network> = channels
+        .iter()
+        .filter_map(|name| config.channels.get(name))
+        .map(|channel| channel.network)
+        .collect();
+    networks.sort();
+    networks.dedup();
+    check_captions(post, &networks, hashtags, diagnostics);
+
+    if post.draft {
+        return;
+    }
+    match &post.publish_at {
+        Some(at) if at.get_ref().with_timezone(&Utc) < now => diagnostics.push(
+            Diagnostic::warning(
+                path,
+                Some(at.span()),
+                format!(
+                    "date passée ({}) : ce post ne sera pas publié",
+                    format_local(at.get_ref())
+                ),
+            )
+            .with_hint(
+                "choisissez une date à venir, ou passez le post en brouillon : `draft = true`",
+            ),
+        ),
+        None if series.is_none() => diagnostics.push(
+            Diagnostic::warning(
+                path,
+                Some(post.header_span.clone()),
+                "ni série ni date : ce post ne sera jamais publié",
+            )
+            .with_hint("ajoutez `publish_at = 2026-12-01T19:00:00` ou `series = \"…\"`"),
+        ),
+        _ => {}
+    }
+}
+
+fn check_visual(post: &Post, template: &Template, diagnostics: &mut Vec<Diagnostic>) {
+    let path = post.path.as_str();
+    for field in template.required_fields() {
+        let missing = match post.visual.get(&field.name).map(|v| v.get_ref()) {
+            None => true,
+            Some(Visual::Text(text)) => text.trim().is_empty(),
+            Some(Visual::List(items)) => items.is_empty(),
+        };
+        if missing {
+            diagnostics.push(
+                Diagnostic::error(
+                    path,
+                    Some(post.visual_span.clone()),
+                    format!(
+                        "champ `{}` ({}) manquant : le modèle `{}` l'exige",
+                        field.name, field.label, template.id
+                    ),
+                )
+                .with_hint(format!(
+                    "ajoutez sous `[visual]` : `{} = \"…\"`",
+                    field.name
+                )),
+            );
+        }
+    }
+    let known: Vec<&str> = template.fields.keys().map(String::as_str).collect();
+    for (name, value) in &post.visual {
+        let Some(field) = template.fields.get(name) else {
+            diagnostics.push(
+                Diagnostic::error(
+                    path,
+                    Some(value.span()),
+                    format!("champ `{name}` inconnu du modèle `{}`", template.id),
+                )
+                .with_hint_opt(suggest(name, &known)),
+            );
+            continue;
+        };
+        let choices: Vec<&str> = match &field.kind {
+            FieldKind::Text => Vec::new(),
+            FieldKind::Choice(choices) | FieldKind::List(choices) => {
+                choices.iter().map(String::as_str).collect()
+            }
+        };
+        let bad_choice = |item: &str| {
+            Diagnostic::error(
+                path,
+                Some(value.span()),
+                format!("valeur `{item}` impossible pour `{name}`"),
+            )
+            .with_hint_opt(suggest(item, &choices))
+        };
+        match (&field.kind, value.get_ref()) {
+            (FieldKind::Text, Visual::Text(_)) => {}
+            (FieldKind::Choice(choices), Visual::Text(item)) => {
+                if !choices.contains(item) {
+                    diagnostics.push(bad_choice(item));
+                }
+            }
+            (FieldKind::List(choices), Visual::List(items)) => {
+                for item in items.iter().filter(|item| !choices.contains(item)) {
+                    diagnostics.push(bad_choice(item));
+                }
+            }
+            (FieldKind::List(_), Visual::Text(_)) => diagnostics.push(
+                Diagnostic::error(
+                    path,
+                    Some(value.span()),
+                    format!("`{name}` doit être une liste"),
+                )
+                .with_hint(format!("écrivez `{name} = [\"…\", \"…\"]`")),
+            ),
+            (_, Visual::List(_)) => diagnostics.push(
+                Diagnostic::error(
+                    path,
+                    Some(value.span()),
+                    format!("`{name}` doit être un seul texte, pas une liste"),
+                )
+                .with_hint(format!("écrivez `{name} = \"…\"`")),
+            ),
+        }
+    }
+}
+
+fn check_captions(
+    post: &Post,
+    networks: &[Network],
+    hashtags: &[String],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let path = post.path.as_str();
+    let uses_body = networks
+        .iter()
+        .any(|network| !post.captions.contains_key(network));
+    if post.body.is_empty() && (uses_body || networks.is_empty()) {
+        diagnostics.push(
+            Diagnostic::error(path, Some(post.header_span.clone()), "légende vide")
+                .with_hint("écrivez le texte du post sous la seconde ligne `+++`"),
+        );
+        return;
+    }
+    for &network in networks {
+        let text = compose(post.caption_for(network), hashtags);
+        let span = match post.captions.get(&network) {
+            Some(caption) => caption.span(),
+            None => first_line(post),
+        };
+        let length = network.count(&text);
+        let limit = network.text_limit();
+        if length > limit {
+            diagnostics.push(
+                Diagnostic::error(
+                    path,
+                    Some(span.clone()),
+                    format!(
+                        "légende trop longue pour {} : {} {}, {} au plus (hashtags de la série compris)",
+                        network.display_name(),
+                        thousands(length),
+                        network.unit(),
+                        thousands(limit)
+                    ),
+                )
+                .with_hint(format!(
+                    "raccourcissez-la de {} {}, ou écrivez une version pour ce réseau sous `[caption.{network}]` avec `text = \"…\"`",
+                    thousands(length - limit),
+                    network.unit()
+                )),
+            );
+        }
+        if let Some(bytes) = network.byte_limit()
+            && text.len() > bytes
+        {
+            diagnostics.push(Diagnostic::error(
+                path,
+                Some(span.clone()),
+                format!(
+                    "légende trop lourde pour {} : {} octets, {} au plus",
+                    network.display_name(),
+                    thousands(text.len()),
+                    thousands(bytes)
+                ),
+            ));
+        }
+        if let Some(most) = network.hashtag_limit() {
+            let mut tags: Vec<String> = hashtags_in(&text)
+                .iter()
+                .map(|t| t.to_lowercase())
+                .collect();
+            tags.sort();
+            tags.dedup();
+            if tags.len() > most {
+                diagnostics.push(
+                    Diagnostic::error(
+                        path,
+                        Some(span),
+                        format!(
+                            "{} hashtags pour {}, {most} au plus (ceux de la série compris)",
+                            tags.len(),
+                            network.display_name()
+                        ),
+                    )
+                    .with_hint(format!(
+                        "retirez-en {}, ou écrivez une version sous `[caption.{network}]`",
+                        tags.len() - most
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// The first line of the body, where caption problems are shown.
+fn first_line(post: &Post) -> std::ops::Range<usize> {
+    let length = post.body.find('\n').unwrap_or(post.body.len());
+    post.body_span.start..post.body_span.start + length
+}
+
+/// `12345` as French readers write it: `12 345`.
+pub fn thousands(number: usize) -> String {
+    let digits = number.to_string();
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(' ');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+fn check_calendar(
+    config: &Config,
+    posts: &[Post],
+    now: DateTime<Utc>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let horizon = now + Duration::weeks(DEFAULT_WEEKS);
+    // Collisions are checked up to the last dated post, however far.
+    let last_pinned = posts
+        .iter()
+        .filter_map(|post| post.publish_at.as_ref())
+        .map(|at| at.get_ref().with_timezone(&Utc) + Duration::seconds(1))
+        .max()
+        .unwrap_or(horizon);
+    let window = Window {
+        from: now,
+        until: horizon.max(last_pinned),
+    };
+    let plan = plan(config, posts, window);
+
+    let by_id: BTreeMap<&str, &Post> = posts.iter().map(|post| (post.id.as_str(), post)).collect();
+    let mut seen: BTreeMap<(DateTime<Utc>, &str), &str> = BTreeMap::new();
+    for slot in &plan.slots {
+        for channel in &slot.channels {
+            let key = (slot.at.with_timezone(&Utc), channel.as_str());
+            let Some(first) = seen.get(&key) else {
+                seen.insert(key, slot.post.as_str());
+                continue;
+            };
+            let Some(post) = by_id.get(slot.post.as_str()) else {
+                continue;
+            };
+            let span = post
+                .publish_at
+                .as_ref()
+                .map(|at| at.span())
+                .or_else(|| post.series.as_ref().map(|s| s.span()))
+                .unwrap_or_else(|| post.header_span.clone());
+            diagnostics.push(
+                Diagnostic::error(
+                    &post.path,
+                    Some(span),
+                    format!(
+                        "deux posts au même instant ({}) sur le canal `{channel}` : celui-ci et `{first}`",
+                        format_local(&slot.at)
+                    ),
+                )
+                .with_hint("décalez l'un des deux d'au moins une minute, ou retirez ce canal de l'un d'eux"),
+            );
+        }
+    }
+
+    let mut dry: BTreeMap<&str, Vec<&crate::plan::EmptySlot>> = BTreeMap::new();
+    for empty in plan
+        .empty
+        .iter()
+        .filter(|slot| slot.at.with_timezone(&Utc) < horizon)
+    {
+        dry.entry(empty.series.as_str()).or_default().push(empty);
+    }
+    for (id, empties) in dry {
+        let Some(series) = config.series.get(id) else {
+            continue;
+        };
+        let count = empties.len();
+        let plural = if count > 1 { "s" } else { "" };
+        diagnostics.push(
+            Diagnostic::warning(
+                CONFIG_PATH,
+                Some(series.span.clone()),
+                format!(
+                    "la série `{id}` manque de posts : {count} créneau{} vide{plural} dans les {DEFAULT_WEEKS} prochaines semaines, dès le {}",
+                    if count > 1 { "x" } else { "" },
+                    format_local(&empties[0].at)
+                ),
+            )
+            .with_hint(format!("ajoutez des posts avec `series = \"{id}\"` dans posts/")),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_thousands_the_french_way() {
+        assert_eq!(thousands(7), "7");
+        assert_eq!(thousands(2200), "2 200");
+        assert_eq!(thousands(1234567), "1 234 567");
+    }
+}

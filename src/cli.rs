@@ -1,0 +1,54 @@
+//! The command line: subcommands and their options, parsed by clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// crieur : des posts écrits en fichiers, vérifiés, mis en image et publiés
+/// à l'heure prévue.
+#[derive(Debug, Parser)]
+#[command(name = "crieur", version, about, long_about = None)]
+pub struct Cli {
+    /// Dossier du projet (celui qui contient config/crieur.toml).
+    #[arg(long, global = true, default_value = ".", value_name = "DOSSIER")]
+    pub root: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Vérifie la configuration, les modèles et chaque post, et signale
+    /// chaque problème avec son fichier, sa ligne et sa colonne.
+    Check(CheckArgs),
+    /// Montre quel post part quand, sur quels canaux, et les créneaux vides.
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Écrit les problèmes en JSON sur la sortie standard.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Début de la période (heure locale du projet, ou avec décalage) :
+    /// 2026-12-01, 2026-12-01T19:00. Par défaut : maintenant.
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+
+    /// Fin de la période, exclue.
+    #[arg(long, value_name = "DATE", conflicts_with = "weeks")]
+    pub until: Option<String>,
+
+    /// Durée de la période en semaines.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub weeks: u32,
+
+    /// Écrit le calendrier en JSON sur la sortie standard.
+    #[arg(long)]
+    pub json: bool,
+}

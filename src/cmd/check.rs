@@ -1,0 +1,49 @@
+//! `crieur check`: every problem of every file, at once.
+
+use std::path::Path;
+
+use crate::check::check;
+use crate::cli::CheckArgs;
+use crate::diagnostic::Report;
+use crate::project::Project;
+
+use super::Outcome;
+
+pub fn run(root: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
+    let mut project = super::load(root)?;
+    let tz = project
+        .config
+        .as_ref()
+        .map_or(chrono_tz::Europe::Paris, |config| config.timezone);
+    let diagnostics = check(&project, super::now(tz)?);
+    project.report.extend(diagnostics);
+    let report = &project.report;
+
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.located())?);
+    } else {
+        super::print_report(report);
+        println!("{}", summary(&project, report));
+    }
+    Ok(if report.has_errors() {
+        Outcome::Invalid
+    } else {
+        Outcome::Success
+    })
+}
+
+fn summary(project: &Project, report: &Report) -> String {
+    let errors = report.error_count();
+    let warnings = report.warning_count();
+    let plural = |n: usize| if n > 1 { "s" } else { "" };
+    let files = project.post_files;
+    let head = format!("{files} post{} vérifié{}", plural(files), plural(files));
+    let warnings_text = format!("{warnings} avertissement{}", plural(warnings));
+    match errors {
+        0 => format!("{head} : aucune erreur, {warnings_text}."),
+        _ => format!(
+            "{head} : {errors} erreur{}, {warnings_text}.",
+            plural(errors)
+        ),
+    }
+}

@@ -1,0 +1,91 @@
+//! One module per subcommand: each loads what it needs, calls the pure core
+//! and prints. Errors here are `anyhow` errors with context; problems in the
+//! user's files are diagnostics, printed by the command.
+
+pub mod check;
+pub mod plan;
+
+use std::io::IsTerminal;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use crate::cli::{Cli, Command};
+use crate::diagnostic::Report;
+use crate::project::Project;
+
+/// How a command ended, as the process exit code says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// All is well (warnings allowed).
+    Success = 0,
+    /// The project has errors.
+    Invalid = 1,
+}
+
+/// The exit code of a usage or internal error.
+pub const EXIT_FAILURE: i32 = 2;
+
+/// The environment variable that fixes "now", to see the project as it will
+/// be on another day (and for tests).
+pub const NOW_VARIABLE: &str = "CRIEUR_NOW";
+
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Check(args) => check::run(&cli.root, &args),
+        Command::Plan(args) => plan::run(&cli.root, &args),
+    }
+}
+
+fn load(root: &std::path::Path) -> anyhow::Result<Project> {
+    Ok(Project::load(root)?)
+}
+
+/// The current instant, or the one `CRIEUR_NOW` gives.
+fn now(tz: Tz) -> anyhow::Result<DateTime<Utc>> {
+    match std::env::var(NOW_VARIABLE) {
+        Ok(text) => parse_instant(&text, tz).with_context(|| format!("{NOW_VARIABLE} invalide")),
+        Err(_) => Ok(Utc::now()),
+    }
+}
+
+/// Reads an instant given on the command line: a date (midnight), a local
+/// date and time, or either with an offset.
+pub fn parse_instant(text: &str, tz: Tz) -> anyhow::Result<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
+        return Ok(instant.with_timezone(&Utc));
+    }
+    let naive = [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+    .or_else(|| {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .and_then(|date| date.and_hms_opt(0, 0, 0))
+    });
+    let Some(naive) = naive else {
+        bail!("date illisible `{text}` : écrivez 2026-12-01 ou 2026-12-01T19:00");
+    };
+    match tz.from_local_datetime(&naive) {
+        LocalResult::Single(instant) | LocalResult::Ambiguous(instant, _) => {
+            Ok(instant.with_timezone(&Utc))
+        }
+        LocalResult::None => bail!(
+            "{naive} n'existe pas à {} (passage à l'heure d'été)",
+            tz.name()
+        ),
+    }
+}
+
+/// Prints diagnostics on standard error, in colour on a terminal.
+fn print_report(report: &Report) {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    eprint!("{}", report.render(color));
+}

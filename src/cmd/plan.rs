@@ -1,0 +1,84 @@
+//! `crieur plan`: the calendar of the coming weeks.
+
+use std::path::Path;
+
+use anyhow::bail;
+use chrono::Duration;
+use comfy_table::{Table, presets};
+
+use crate::cli::PlanArgs;
+use crate::plan::{Plan, Window, format_local, plan};
+
+use super::Outcome;
+
+pub fn run(root: &Path, args: &PlanArgs) -> anyhow::Result<Outcome> {
+    let project = super::load(root)?;
+    let Some(config) = project
+        .config
+        .as_ref()
+        .filter(|_| !project.report.has_errors())
+    else {
+        super::print_report(&project.report);
+        eprintln!(
+            "Le projet a des erreurs : corrigez-les (voir `crieur check`) pour voir le calendrier."
+        );
+        return Ok(Outcome::Invalid);
+    };
+    let tz = config.timezone;
+    let from = match &args.from {
+        Some(text) => super::parse_instant(text, tz)?,
+        None => super::now(tz)?,
+    };
+    let until = match &args.until {
+        Some(text) => super::parse_instant(text, tz)?,
+        None => from + Duration::weeks(i64::from(args.weeks)),
+    };
+    if until <= from {
+        bail!("la fin de la période doit venir après son début");
+    }
+    let plan = plan(config, &project.posts, Window { from, until });
+    if args.json {
+        println!("{}", serde_json::to_string(&plan)?);
+    } else {
+        print!("{}", render(&plan, tz.name()));
+    }
+    Ok(Outcome::Success)
+}
+
+/// The plan as a table, then the empty slots.
+pub fn render(plan: &Plan, tz_name: &str) -> String {
+    let mut out = String::new();
+    if plan.slots.is_empty() {
+        out.push_str("Aucun post prévu sur cette période.\n");
+    } else {
+        let mut table = Table::new();
+        table.load_style(presets::NOTHING);
+        table.set_header(vec![
+            format!("Date ({tz_name})"),
+            "Série".into(),
+            "Post".into(),
+            "Canaux".into(),
+        ]);
+        for slot in &plan.slots {
+            table.add_row(vec![
+                format_local(&slot.at),
+                slot.series.clone().unwrap_or_else(|| "—".into()),
+                slot.post.clone(),
+                slot.channels.join(", "),
+            ]);
+        }
+        out.push_str(&table.trim_fmt());
+        out.push('\n');
+    }
+    if !plan.empty.is_empty() {
+        out.push_str("\nCréneaux vides :\n");
+        for empty in &plan.empty {
+            out.push_str(&format!(
+                "  {}  {}\n",
+                format_local(&empty.at),
+                empty.series
+            ));
+        }
+    }
+    out
+}

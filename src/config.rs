@@ -1,0 +1,428 @@
+//! The project's configuration, `config/crieur.toml`.
+//!
+//! [`Config::parse`] takes the file's text and its display path and returns
+//! the validated configuration together with every problem found; it does no
+//! IO. References to templates are checked later, by `check`, once the
+//! templates are loaded.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::str::FromStr;
+
+use chrono_tz::Tz;
+use toml::Spanned;
+use toml::de::DeTable;
+
+use crate::diagnostic::{Diagnostic, suggest};
+use crate::network::Network;
+use crate::schedule::Schedule;
+use crate::table::Reader;
+
+/// Where the configuration lives, relative to the project root.
+pub const CONFIG_PATH: &str = "config/crieur.toml";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub timezone: Tz,
+    pub brand: Brand,
+    pub series: BTreeMap<String, Series>,
+    pub channels: BTreeMap<String, Channel>,
+    pub publisher: Publisher,
+}
+
+/// The organisation's identity, used by templates.
+#[derive(Debug, Clone, Default)]
+pub struct Brand {
+    pub name: String,
+    /// Named colours (`primary = "#E4632D"`), as `#RRGGBB` or `#RRGGBBAA`.
+    pub colors: BTreeMap<String, String>,
+    /// Named fonts (`title = "Lato-Black.ttf"`), files in `assets/fonts/`.
+    pub fonts: BTreeMap<String, String>,
+    /// The logo, a PNG path relative to `assets/`.
+    pub logo: Option<String>,
+}
+
+/// A recurring kind of post, on its own timetable.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub id: String,
+    /// Where `[series.<id>]` is declared, for messages about the series.
+    pub span: Range<usize>,
+    pub name: Option<String>,
+    pub template: Option<Spanned<String>>,
+    pub schedule: Schedule,
+    pub cron_span: Range<usize>,
+    pub channels: Vec<Spanned<String>>,
+    pub hashtags: Vec<String>,
+}
+
+/// A place posts go to: one account on one network.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub id: String,
+    pub network: Network,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publisher {
+    /// Queued posts become folders in `outbox/`: no account needed.
+    Outbox,
+}
+
+const TOP_KEYS: &[&str] = &["timezone", "brand", "series", "channels", "publisher"];
+const BRAND_KEYS: &[&str] = &["name", "colors", "fonts", "logo"];
+const SERIES_KEYS: &[&str] = &["name", "template", "cron", "channels", "hashtags"];
+const CHANNEL_KEYS: &[&str] = &["network", "name"];
+const PUBLISHER_KEYS: &[&str] = &["kind"];
+const PUBLISHER_KINDS: &[&str] = &["outbox"];
+
+impl Config {
+    /// Parses and validates the configuration. The configuration is `None`
+    /// when it has errors that leave nothing sound to plan with.
+    pub fn parse(text: &str, path: &str) -> (Option<Config>, Vec<Diagnostic>) {
+        let mut diagnostics = Vec::new();
+        let config = {
+            let mut reader = Reader::new(path, 0, &mut diagnostics);
+            reader
+                .parse(text)
+                .and_then(|table| read_config(&mut reader, &table))
+        };
+        let has_errors = diagnostics.iter().any(Diagnostic::is_error);
+        (config.filter(|_| !has_errors), diagnostics)
+    }
+}
+
+fn read_config(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Option<Config> {
+    reader.unknown_keys(table, "", TOP_KEYS);
+    let timezone = read_timezone(reader, table);
+    let brand = read_brand(reader, table);
+    let channels = read_channels(reader, table);
+    let series = read_series(reader, table, &channels);
+    let publisher = read_publisher(reader, table);
+    Some(Config {
+        timezone: timezone?,
+        brand,
+        series,
+        channels,
+        publisher,
+    })
+}
+
+fn read_timezone(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Option<Tz> {
+    let name = reader.required_string(table, "timezone", "", 0..0)?;
+    match Tz::from_str(name.get_ref()) {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            let hint = crate::diagnostic::closest(
+                name.get_ref(),
+                chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()),
+            )
+            .map_or_else(
+                || "un nom IANA, par exemple `Europe/Paris`".to_owned(),
+                |best| format!("vouliez-vous dire `{best}` ?"),
+            );
+            reader
+                .error(
+                    name.span(),
+                    format!("fuseau horaire inconnu `{}`", name.get_ref()),
+                )
+                .hint = Some(hint);
+            None
+        }
+    }
+}
+
+fn read_brand(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Brand {
+    let Some((brand, span)) = reader.table(table, "brand") else {
+        reader.error(0..0, "section `[brand]` manquante").hint =
+            Some("ajoutez `[brand]` avec au moins `name = \"…\"`".to_owned());
+        return Brand::default();
+    };
+    reader.unknown_keys(brand, "brand", BRAND_KEYS);
+    let name = reader
+        .required_string(brand, "name", "brand", span)
+        .map(Spanned::into_inner)
+        .unwrap_or_default();
+    let colors = string_map(reader, brand, "colors");
+    for (key, color) in &colors {
+        if !is_hex_color(color.get_ref()) {
+            reader
+                .error(
+                    color.span(),
+                    format!("couleur `{key}` invalide : `{}`", color.get_ref()),
+                )
+                .hint = Some(
+                "écrivez-la en hexadécimal : `#E4632D` (ou `#E4632DCC` avec transparence)"
+                    .to_owned(),
+            );
+        }
+    }
+    let fonts = string_map(reader, brand, "fonts");
+    let logo = reader.string(brand, "logo").map(Spanned::into_inner);
+    Brand {
+        name,
+        colors: colors
+            .into_iter()
+            .map(|(key, value)| (key, value.into_inner()))
+            .collect(),
+        fonts: fonts
+            .into_iter()
+            .map(|(key, value)| (key, value.into_inner()))
+            .collect(),
+        logo,
+    }
+}
+
+/// A table of strings (`[brand.colors]`).
+fn string_map(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    key: &str,
+) -> BTreeMap<String, Spanned<String>> {
+    let Some((inner, _)) = reader.table(table, key) else {
+        return BTreeMap::new();
+    };
+    let mut map = BTreeMap::new();
+    for (name, _) in inner.iter() {
+        let name: &str = name.get_ref();
+        if let Some(value) = reader.string(inner, name) {
+            map.insert(name.to_owned(), value);
+        }
+    }
+    map
+}
+
+fn is_hex_color(text: &str) -> bool {
+    let Some(hex) = text.strip_prefix('#') else {
+        return false;
+    };
+    matches!(hex.len(), 6 | 8) && hex.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+fn read_channels(reader: &mut Reader<'_>, table: &DeTable<'_>) -> BTreeMap<String, Channel> {
+    let mut channels = BTreeMap::new();
+    for (id, channel, span) in reader.tables(table, "channels") {
+        let section = format!("channels.{}", id.get_ref());
+        reader.unknown_keys(channel, &section, CHANNEL_KEYS);
+        let network = reader
+            .required_string(channel, "network", &section, span)
+            .and_then(|name| match name.get_ref().parse::<Network>() {
+                Ok(network) => Some(network),
+                Err(()) => {
+                    let hint = suggest(name.get_ref(), &Network::NAMES);
+                    reader
+                        .error(name.span(), format!("réseau inconnu `{}`", name.get_ref()))
+                        .hint = hint;
+                    None
+                }
+            });
+        let name = reader.string(channel, "name").map(Spanned::into_inner);
+        if let Some(network) = network {
+            let id = id.into_inner();
+            channels.insert(id.clone(), Channel { id, network, name });
+        }
+    }
+    channels
+}
+
+fn read_series(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    channels: &BTreeMap<String, Channel>,
+) -> BTreeMap<String, Series> {
+    let mut series = BTreeMap::new();
+    for (id, entry, span) in reader.tables(table, "series") {
+        let section = format!("series.{}", id.get_ref());
+        reader.unknown_keys(entry, &section, SERIES_KEYS);
+        let name = reader.string(entry, "name").map(Spanned::into_inner);
+        let template = reader.string(entry, "template");
+        let cron = reader.required_string(entry, "cron", &section, span.clone());
+        let schedule = cron.as_ref().and_then(|cron| {
+            match Schedule::parse(cron.get_ref()) {
+                Ok(schedule) => Some(schedule),
+                Err(error) => {
+                    // Point inside the string at the faulty field; +1 skips
+                    // the opening quote of a basic string.
+                    let start = cron.span().start + 1;
+                    let span = start + error.range.start..start + error.range.end;
+                    reader.error(span, error.message).hint = error.hint;
+                    None
+                }
+            }
+        });
+        let series_channels = reader
+            .strings(entry, "channels")
+            .map(Spanned::into_inner)
+            .unwrap_or_default();
+        check_channel_refs(reader, &series_channels, channels);
+        let hashtags = reader
+            .strings(entry, "hashtags")
+            .map(Spanned::into_inner)
+            .unwrap_or_default();
+        for hashtag in &hashtags {
+            if !is_hashtag(hashtag.get_ref()) {
+                reader
+                    .error(
+                        hashtag.span(),
+                        format!("hashtag invalide `{}`", hashtag.get_ref()),
+                    )
+                    .hint = Some(
+                    "un hashtag commence par `#` et ne contient ni espace ni ponctuation : `#ChiffreDeLaSemaine`"
+                        .to_owned(),
+                );
+            }
+        }
+        if let (Some(schedule), Some(cron)) = (schedule, cron) {
+            let id = id.into_inner();
+            series.insert(
+                id.clone(),
+                Series {
+                    id,
+                    span: span.clone(),
+                    name,
+                    template,
+                    schedule,
+                    cron_span: cron.span(),
+                    channels: series_channels,
+                    hashtags: hashtags.into_iter().map(Spanned::into_inner).collect(),
+                },
+            );
+        }
+    }
+    series
+}
+
+/// Reports each channel name that `[channels]` does not declare.
+pub fn check_channel_refs(
+    reader: &mut Reader<'_>,
+    names: &[Spanned<String>],
+    channels: &BTreeMap<String, Channel>,
+) {
+    let known: Vec<&str> = channels.keys().map(String::as_str).collect();
+    for name in names {
+        if !channels.contains_key(name.get_ref()) {
+            let hint = suggest(name.get_ref(), &known).or_else(|| {
+                Some(format!(
+                    "déclarez-le dans config/crieur.toml : `[channels.{}]` avec `network = \"…\"`",
+                    name.get_ref()
+                ))
+            });
+            reader
+                .error(name.span(), format!("canal inconnu `{}`", name.get_ref()))
+                .hint = hint;
+        }
+    }
+}
+
+/// Whether `text` is one well-formed hashtag.
+pub fn is_hashtag(text: &str) -> bool {
+    text.strip_prefix('#')
+        .is_some_and(|tag| !tag.is_empty() && tag.chars().all(|c| c.is_alphanumeric() || c == '_'))
+}
+
+fn read_publisher(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Publisher {
+    let Some((publisher, span)) = reader.table(table, "publisher") else {
+        return Publisher::Outbox;
+    };
+    reader.unknown_keys(publisher, "publisher", PUBLISHER_KEYS);
+    if let Some(kind) = reader.required_string(publisher, "kind", "publisher", span)
+        && kind.get_ref() != "outbox"
+    {
+        let hint = suggest(kind.get_ref(), PUBLISHER_KINDS);
+        reader
+            .error(
+                kind.span(),
+                format!("type de publication inconnu `{}`", kind.get_ref()),
+            )
+            .hint = hint;
+    }
+    Publisher::Outbox
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = r##"
+timezone = "Europe/Paris"
+[brand]
+name = "CPTS Mulhouse Agglomération"
+colors = { primary = "#E4632D" }
+[series.chiffre-de-la-semaine]
+template = "chiffre"
+cron = "0 19 * * tue"
+channels = ["facebook"]
+hashtags = ["#ChiffreDeLaSemaine"]
+[channels.facebook]
+network = "facebook"
+[publisher]
+kind = "outbox"
+"##;
+
+    fn errors(text: &str) -> Vec<String> {
+        let (_, diagnostics) = Config::parse(text, "config/crieur.toml");
+        diagnostics.into_iter().map(|d| d.message).collect()
+    }
+
+    #[test]
+    fn reads_a_valid_config() {
+        let (config, diagnostics) = Config::parse(VALID, "config/crieur.toml");
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let config = config.unwrap();
+        assert_eq!(config.timezone, chrono_tz::Europe::Paris);
+        assert_eq!(config.brand.name, "CPTS Mulhouse Agglomération");
+        assert_eq!(config.brand.colors["primary"], "#E4632D");
+        let series = &config.series["chiffre-de-la-semaine"];
+        assert_eq!(series.schedule.expression(), "0 19 * * tue");
+        assert_eq!(config.channels["facebook"].network, Network::Facebook);
+    }
+
+    #[test]
+    fn points_at_the_faulty_cron_field() {
+        let text = VALID.replace("0 19 * * tue", "0 19 * * tus");
+        let (_, diagnostics) = Config::parse(&text, "config/crieur.toml");
+        assert_eq!(diagnostics.len(), 1);
+        let span = diagnostics[0].span.clone().unwrap();
+        assert_eq!(&text[span], "tus");
+    }
+
+    #[test]
+    fn rejects_unknown_timezone_network_channel_and_colour() {
+        let text = VALID
+            .replace("Europe/Paris", "Europe/Pari")
+            .replace("network = \"facebook\"", "network = \"facebok\"")
+            .replace("#E4632D", "orange");
+        let messages = errors(&text);
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("fuseau horaire inconnu")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("réseau inconnu `facebok`")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("canal inconnu `facebook`")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("couleur `primary` invalide")),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn rejects_a_bad_hashtag() {
+        let text = VALID.replace("#ChiffreDeLaSemaine", "Chiffre de la semaine");
+        assert!(errors(&text).iter().any(|m| m.contains("hashtag invalide")));
+    }
+}

@@ -1,0 +1,21 @@
+//! crieur: social-media posts written as files, checked, laid out on a
+//! timetable, rendered as branded images and published.
+//!
+//! The data flows files -> check -> plan -> render -> host -> publish. The
+//! pure cores (`post`, `config`, `template`, `caption`, `network`,
+//! `schedule`, `plan`, `check`) do no IO; `project` reads the files and
+//! `cmd` prints. See ARCHITECTURE.md for the map.
+
+pub mod caption;
+pub mod check;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod diagnostic;
+pub mod network;
+pub mod plan;
+pub mod post;
+pub mod project;
+pub mod schedule;
+pub mod table;
+pub mod template;

@@ -1,0 +1,274 @@
+//! Which post goes out when, on which channels.
+//!
+//! Pure: the configuration, the posts and a window in, a [`Plan`] out. A post
+//! with `publish_at` takes that instant. Each series' timetable gives slots;
+//! the series' other posts fill its free slots in the order of their file
+//! paths, and a slot with no post left is reported as empty. Drafts are left
+//! out.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+use chrono_tz::Tz;
+use serde::{Serialize, Serializer};
+
+use crate::config::Config;
+use crate::post::Post;
+
+/// The most slots one series may produce in a window: an every-minute
+/// timetable over years would otherwise fill the memory.
+pub const MAX_SLOTS_PER_SERIES: usize = 100_000;
+
+/// The instants a plan covers: `[from, until)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+impl Window {
+    pub fn contains(&self, instant: DateTime<Utc>) -> bool {
+        self.from <= instant && instant < self.until
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub slots: Vec<Slot>,
+    pub empty: Vec<EmptySlot>,
+}
+
+/// A post at its instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Slot {
+    #[serde(serialize_with = "rfc3339")]
+    pub at: DateTime<Tz>,
+    pub series: Option<String>,
+    pub post: String,
+    pub channels: Vec<String>,
+}
+
+/// A slot of a series' timetable with no post to fill it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmptySlot {
+    #[serde(serialize_with = "rfc3339")]
+    pub at: DateTime<Tz>,
+    pub series: String,
+}
+
+fn rfc3339<S: Serializer>(at: &DateTime<Tz>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Secs, false))
+}
+
+/// The channels a post goes to: its own, or its series'.
+pub fn channels_of(post: &Post, config: &Config) -> Vec<String> {
+    if let Some(channels) = &post.channels {
+        return channels.iter().map(|c| c.get_ref().clone()).collect();
+    }
+    post.series
+        .as_ref()
+        .and_then(|series| config.series.get(series.get_ref()))
+        .map(|series| {
+            series
+                .channels
+                .iter()
+                .map(|c| c.get_ref().clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Lays the posts out on the timetable of `window`.
+pub fn plan(config: &Config, posts: &[Post], window: Window) -> Plan {
+    let tz = config.timezone;
+    let live: Vec<&Post> = posts.iter().filter(|post| !post.draft).collect();
+    let mut plan = Plan::default();
+
+    for post in &live {
+        if let Some(at) = &post.publish_at
+            && window.contains(at.get_ref().with_timezone(&Utc))
+        {
+            plan.slots.push(Slot {
+                at: *at.get_ref(),
+                series: post.series.as_ref().map(|s| s.get_ref().clone()),
+                post: post.id.clone(),
+                channels: channels_of(post, config),
+            });
+        }
+    }
+
+    for series in config.series.values() {
+        let of_series = |post: &&&Post| {
+            post.series
+                .as_ref()
+                .is_some_and(|s| s.get_ref() == &series.id)
+        };
+        let taken: HashSet<DateTime<Utc>> = live
+            .iter()
+            .filter(of_series)
+            .filter_map(|post| post.publish_at.as_ref())
+            .map(|at| at.get_ref().with_timezone(&Utc))
+            .collect();
+        let mut queue = live
+            .iter()
+            .filter(of_series)
+            .filter(|post| post.publish_at.is_none());
+        let slots = series
+            .schedule
+            .slots(tz, window.from, window.until, MAX_SLOTS_PER_SERIES);
+        for at in slots {
+            if taken.contains(&at.with_timezone(&Utc)) {
+                continue;
+            }
+            match queue.next() {
+                Some(post) => plan.slots.push(Slot {
+                    at,
+                    series: Some(series.id.clone()),
+                    post: post.id.clone(),
+                    channels: channels_of(post, config),
+                }),
+                None => plan.empty.push(EmptySlot {
+                    at,
+                    series: series.id.clone(),
+                }),
+            }
+        }
+    }
+
+    plan.slots
+        .sort_by(|a, b| (a.at, &a.series, &a.post).cmp(&(b.at, &b.series, &b.post)));
+    plan.empty
+        .sort_by(|a, b| (a.at, &a.series).cmp(&(b.at, &b.series)));
+    plan
+}
+
+/// A local instant as French readers write it: `mar. 01/12/2026 19:00`.
+pub fn format_local(at: &DateTime<Tz>) -> String {
+    const DAYS: [&str; 7] = ["lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."];
+    format!(
+        "{} {:02}/{:02}/{} {:02}:{:02}",
+        DAYS[at.weekday().num_days_from_monday() as usize],
+        at.day(),
+        at.month(),
+        at.year(),
+        at.hour(),
+        at.minute()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use chrono_tz::Europe::Paris;
+
+    const CONFIG: &str = r#"
+timezone = "Europe/Paris"
+[brand]
+name = "CPTS"
+[series.chiffre]
+cron = "0 19 * * tue"
+channels = ["facebook"]
+[series.outil]
+cron = "30 12 * * thu"
+channels = ["linkedin"]
+[channels.facebook]
+network = "facebook"
+[channels.linkedin]
+network = "linkedin"
+"#;
+
+    fn config() -> Config {
+        Config::parse(CONFIG, "config/crieur.toml").0.unwrap()
+    }
+
+    fn post(id: &str, front_matter: &str) -> Post {
+        let text = format!("+++\n{front_matter}\n+++\nLégende\n");
+        let (post, diagnostics) = Post::parse(&text, &format!("posts/{id}.md"), id, Paris);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        post.unwrap()
+    }
+
+    fn window(from: (i32, u32, u32), until: (i32, u32, u32)) -> Window {
+        let at = |(y, m, d): (i32, u32, u32)| {
+            Paris
+                .with_ymd_and_hms(y, m, d, 0, 0, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        Window {
+            from: at(from),
+            until: at(until),
+        }
+    }
+
+    fn summary(plan: &Plan) -> Vec<String> {
+        plan.slots
+            .iter()
+            .map(|slot| format!("{} {}", format_local(&slot.at), slot.post))
+            .chain(
+                plan.empty
+                    .iter()
+                    .map(|slot| format!("{} vide {}", format_local(&slot.at), slot.series)),
+            )
+            .collect()
+    }
+
+    #[test]
+    fn series_posts_fill_free_slots_in_path_order_around_pinned_ones() {
+        let posts = vec![
+            post("c/a", "series = \"chiffre\""),
+            post(
+                "c/b",
+                "series = \"chiffre\"\npublish_at = 2026-12-01T19:00:00",
+            ),
+            post("c/c", "series = \"chiffre\""),
+            post("c/d", "series = \"chiffre\"\ndraft = true"),
+            post(
+                "annonce",
+                "publish_at = 2026-12-02T10:00:00\nchannels = [\"facebook\"]",
+            ),
+        ];
+        let plan = plan(&config(), &posts, window((2026, 11, 23), (2026, 12, 16)));
+        assert_eq!(
+            summary(&plan)
+                .into_iter()
+                .filter(|line| !line.contains("outil"))
+                .collect::<Vec<_>>(),
+            vec![
+                "mar. 24/11/2026 19:00 c/a",
+                "mar. 01/12/2026 19:00 c/b",
+                "mer. 02/12/2026 10:00 annonce",
+                "mar. 08/12/2026 19:00 c/c",
+                "mar. 15/12/2026 19:00 vide chiffre",
+            ]
+        );
+        assert_eq!(plan.slots[0].channels, vec!["facebook"]);
+    }
+
+    #[test]
+    fn reports_each_slot_of_a_series_without_posts_as_empty() {
+        let plan = plan(&config(), &[], window((2026, 11, 23), (2026, 12, 1)));
+        assert!(plan.slots.is_empty());
+        assert_eq!(
+            summary(&plan),
+            vec![
+                "mar. 24/11/2026 19:00 vide chiffre",
+                "jeu. 26/11/2026 12:30 vide outil",
+            ]
+        );
+    }
+
+    #[test]
+    fn serialises_to_the_documented_json() {
+        let posts = vec![post(
+            "chiffre/2026-12-01-mon-espace-sante",
+            "series = \"chiffre\"\npublish_at = 2026-12-01T19:00:00",
+        )];
+        let plan = plan(&config(), &posts, window((2026, 12, 1), (2026, 12, 2)));
+        assert_eq!(
+            serde_json::to_string(&plan).unwrap(),
+            r#"{"slots":[{"at":"2026-12-01T19:00:00+01:00","series":"chiffre","post":"chiffre/2026-12-01-mon-espace-sante","channels":["facebook"]}],"empty":[]}"#
+        );
+    }
+}

@@ -1,0 +1,306 @@
+//! A crieur project on disk: its configuration, templates and posts.
+//!
+//! [`Project::load`] is the IO edge of checking: it walks `posts/`, reads
+//! each file defensively (size, symlinks, encoding) and hands the text to
+//! the pure parsers. Whatever goes wrong in a user's file becomes a
+//! diagnostic in the project's [`Report`]; only a missing project is an
+//! error.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::{CONFIG_PATH, Config};
+use crate::diagnostic::{Diagnostic, Report, line_col};
+use crate::post::{POSTS_DIR, Post};
+use crate::template::{TEMPLATES_DIR, Template};
+
+/// Files larger than this are refused: a post is a few kilobytes.
+pub const MAX_FILE_SIZE: u64 = 1024 * 1024;
+
+/// Everything crieur knows of a project, with the problems found on the way.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub root: PathBuf,
+    /// `None` when the configuration has errors.
+    pub config: Option<Config>,
+    pub templates: BTreeMap<String, Template>,
+    /// Valid posts, in the order of their file paths.
+    pub posts: Vec<Post>,
+    /// How many post files were read, valid or not.
+    pub post_files: usize,
+    pub report: Report,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(
+        "{} introuvable : ce dossier n'est pas un projet crieur (lancez crieur à la racine du projet ou passez --root DOSSIER)",
+        .0.display()
+    )]
+    NotAProject(PathBuf),
+    #[error("impossible de lire {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Project {
+    /// Loads and parses every file of the project at `root`.
+    pub fn load(root: &Path) -> Result<Project, LoadError> {
+        let config_path = root.join(CONFIG_PATH);
+        if !config_path.is_file() {
+            return Err(LoadError::NotAProject(config_path));
+        }
+        let canonical_root = root.canonicalize().map_err(|source| LoadError::Io {
+            path: root.to_owned(),
+            source,
+        })?;
+        let files = Files {
+            root: canonical_root,
+        };
+        let mut report = Report::new();
+
+        let config = files.read(CONFIG_PATH, &mut report).and_then(|text| {
+            let (config, diagnostics) = Config::parse(&text, CONFIG_PATH);
+            report.extend(diagnostics);
+            config
+        });
+
+        let mut templates = BTreeMap::new();
+        for (relative, id) in files.list(TEMPLATES_DIR, "toml", false, &mut report) {
+            let Some(text) = files.read(&relative, &mut report) else {
+                continue;
+            };
+            let (template, diagnostics) = Template::parse(&text, &relative, &id);
+            report.extend(diagnostics);
+            if let Some(template) = template {
+                templates.insert(id, template);
+            }
+        }
+
+        let mut posts = Vec::new();
+        let post_paths = files.list(POSTS_DIR, "md", true, &mut report);
+        let post_files = post_paths.len();
+        // Without a valid time zone, dates cannot be read: the config's own
+        // errors say why, and posts are still checked for everything else.
+        let tz = config
+            .as_ref()
+            .map_or(chrono_tz::Europe::Paris, |config| config.timezone);
+        for (relative, id) in post_paths {
+            let Some(text) = files.read(&relative, &mut report) else {
+                continue;
+            };
+            let (post, diagnostics) = Post::parse(&text, &relative, &id, tz);
+            report.extend(diagnostics);
+            posts.extend(post);
+        }
+        posts.sort_by(|a, b| a.id.cmp(&b.id));
+
+        Ok(Project {
+            root: root.to_owned(),
+            config,
+            templates,
+            posts,
+            post_files,
+            report,
+        })
+    }
+}
+
+/// Reads files under the project root, turning every problem into a
+/// diagnostic.
+struct Files {
+    root: PathBuf,
+}
+
+impl Files {
+    /// The files ending in `.extension` under `dir` (recursively or not), as
+    /// `(path relative to the root, id)` where the id is the path under
+    /// `dir` without the extension. Sorted by path.
+    fn list(
+        &self,
+        dir: &str,
+        extension: &str,
+        recursive: bool,
+        report: &mut Report,
+    ) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        let mut visited = HashSet::new();
+        self.walk(
+            &self.root.join(dir),
+            dir,
+            &mut Walk {
+                extension,
+                recursive,
+                visited: &mut visited,
+                found: &mut found,
+                report,
+            },
+        );
+        found.sort();
+        found
+            .into_iter()
+            .map(|relative| {
+                let id = relative[dir.len() + 1..relative.len() - extension.len() - 1].to_owned();
+                (relative, id)
+            })
+            .collect()
+    }
+
+    fn walk(&self, path: &Path, relative: &str, walk: &mut Walk<'_>) {
+        let Ok(canonical) = path.canonicalize() else {
+            return;
+        };
+        if !walk.visited.insert(canonical) {
+            return;
+        }
+        let Ok(entries) = fs::read_dir(path) else {
+            return;
+        };
+        let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+        entries.sort_by_key(|entry| entry.file_name());
+        for entry in entries {
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                walk.report.push(
+                    Diagnostic::error(
+                        &format!("{relative}/{}", entry.file_name().to_string_lossy()),
+                        None,
+                        "nom de fichier illisible (il n'est pas en UTF-8)",
+                    )
+                    .with_hint("renommez le fichier avec des lettres, chiffres et tirets"),
+                );
+                continue;
+            };
+            // Editors' backups and hidden files are not posts.
+            if name.starts_with('.') || name.ends_with('~') || name.starts_with('#') {
+                continue;
+            }
+            let child = format!("{relative}/{name}");
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
+            let mut is_dir = file_type.is_dir();
+            if file_type.is_symlink() {
+                match self.inside(&entry.path()) {
+                    Ok(target) => is_dir = target.is_dir(),
+                    Err(diagnostic) => {
+                        if child.ends_with(&format!(".{}", walk.extension)) || walk.recursive {
+                            walk.report
+                                .push(Diagnostic::error(&child, None, diagnostic));
+                        }
+                        continue;
+                    }
+                }
+            }
+            if is_dir {
+                if walk.recursive {
+                    self.walk(&entry.path(), &child, walk);
+                }
+            } else if name.len() > walk.extension.len() + 1
+                && name.ends_with(&format!(".{}", walk.extension))
+            {
+                walk.found.push(child);
+            }
+        }
+    }
+
+    /// Where a symlink leads, if it stays inside the project.
+    fn inside(&self, link: &Path) -> Result<PathBuf, String> {
+        match link.canonicalize() {
+            Ok(target) if target.starts_with(&self.root) => Ok(target),
+            Ok(target) => Err(format!(
+                "lien symbolique vers l'extérieur du projet ({}) : refusé",
+                target.display()
+            )),
+            Err(_) => Err("lien symbolique cassé : sa cible n'existe pas".to_owned()),
+        }
+    }
+
+    /// The text of a file, or `None` with a diagnostic saying why not.
+    fn read(&self, relative: &str, report: &mut Report) -> Option<Arc<str>> {
+        let path = self.root.join(relative);
+        let metadata = match fs::metadata(&path) {
+            Ok(metadata) => metadata,
+            Err(error) => {
+                report.push(Diagnostic::error(
+                    relative,
+                    None,
+                    format!("impossible de lire le fichier : {error}"),
+                ));
+                return None;
+            }
+        };
+        if metadata.len() > MAX_FILE_SIZE {
+            report.push(
+                Diagnostic::error(
+                    relative,
+                    None,
+                    format!(
+                        "fichier trop gros ({} Kio, 1 024 Kio au plus)",
+                        metadata.len() / 1024
+                    ),
+                )
+                .with_hint("un post ne contient que du texte : les images vont dans assets/"),
+            );
+            return None;
+        }
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                report.push(Diagnostic::error(
+                    relative,
+                    None,
+                    format!("impossible de lire le fichier : {error}"),
+                ));
+                return None;
+            }
+        };
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        match std::str::from_utf8(bytes) {
+            Ok(text) if text.contains('\0') => {
+                let offset = text.find('\0').unwrap_or(0);
+                report.add_source(relative, Arc::from(text.replace('\0', " ")));
+                report.push(
+                    Diagnostic::error(
+                        relative,
+                        Some(offset..offset + 1),
+                        "fichier binaire : ce n'est pas du texte",
+                    )
+                    .with_hint("un post est un fichier texte, enregistré en UTF-8"),
+                );
+                None
+            }
+            Ok(text) => {
+                let text: Arc<str> = Arc::from(text);
+                report.add_source(relative, text.clone());
+                Some(text)
+            }
+            Err(error) => {
+                let offset = error.valid_up_to();
+                let lossy = String::from_utf8_lossy(bytes).into_owned();
+                let (line, column) = line_col(&lossy, offset);
+                report.add_source(relative, Arc::from(lossy));
+                report.push(
+                    Diagnostic::error(
+                        relative,
+                        Some(offset..offset + 1),
+                        format!("le fichier n'est pas en UTF-8 (octet invalide ligne {line}, colonne {column})"),
+                    )
+                    .with_hint("enregistrez-le en UTF-8 depuis votre éditeur (Fichier > Enregistrer sous > Encodage UTF-8)"),
+                );
+                None
+            }
+        }
+    }
+}
+
+struct Walk<'w> {
+    extension: &'w str,
+    recursive: bool,
+    visited: &'w mut HashSet<PathBuf>,
+    found: &'w mut Vec<String>,
+    report: &'w mut Report,
+}

@@ -1,0 +1,159 @@
+use std::fs;
+
+use crate::{crieur, fixture, stderr, stdout, temp_project};
+
+#[test]
+fn a_valid_project_passes_with_exit_code_zero() {
+    let output = crieur(&fixture("valid"), &["check"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
+    assert_eq!(
+        stdout(&output),
+        "6 posts vérifiés : aucune erreur, 0 avertissement.\n"
+    );
+}
+
+#[test]
+fn reports_every_problem_of_every_post_at_once() {
+    let output = crieur(&fixture("invalid"), &["check"]);
+    assert_eq!(output.status.code(), Some(1));
+    insta::assert_snapshot!(stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "19 posts vérifiés : 21 erreurs, 3 avertissements.\n"
+    );
+}
+
+#[test]
+fn reports_every_problem_of_the_config_at_once() {
+    let output = crieur(&fixture("bad-config"), &["check"]);
+    assert_eq!(output.status.code(), Some(1));
+    insta::assert_snapshot!(stderr(&output));
+}
+
+#[test]
+fn writes_located_diagnostics_as_json() {
+    let output = crieur(&fixture("invalid"), &["check", "--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let diagnostics: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let typo = diagnostics
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["path"] == "posts/typo-key.md")
+        .expect("the typo is reported");
+    assert_eq!(typo["line"], 2);
+    assert_eq!(typo["column"], 1);
+    assert_eq!(typo["severity"], "error");
+    assert_eq!(typo["hint"], "vouliez-vous dire `series` ?");
+}
+
+#[test]
+fn outside_a_project_it_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = crieur(dir.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("n'est pas un projet crieur"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Writes `bytes` as a post in a copy of the valid project and checks it.
+fn check_hostile(name: &str, bytes: &[u8]) -> (Option<i32>, String) {
+    let project = temp_project("valid");
+    fs::write(project.path().join("posts").join(name), bytes).unwrap();
+    let output = crieur(project.path(), &["check"]);
+    (output.status.code(), stderr(&output))
+}
+
+#[test]
+fn an_empty_file_is_an_error_not_a_crash() {
+    let (code, errors) = check_hostile("vide.md", b"");
+    assert_eq!(code, Some(1));
+    assert!(
+        errors.contains("posts/vide.md") && errors.contains("fichier vide"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn a_binary_file_is_an_error_not_a_crash() {
+    let (code, errors) = check_hostile("image.md", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
+    assert_eq!(code, Some(1));
+    assert!(errors.contains("posts/image.md"), "{errors}");
+    assert!(
+        errors.contains("UTF-8") || errors.contains("binaire"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn invalid_utf8_is_located() {
+    let (code, errors) = check_hostile(
+        "latin1.md",
+        b"+++\nseries = \"chiffre-de-la-semaine\"\n+++\nL\xe9gende\n",
+    );
+    assert_eq!(code, Some(1));
+    assert!(errors.contains("posts/latin1.md:4:2"), "{errors}");
+    assert!(
+        errors.contains("n'est pas en UTF-8 (octet invalide ligne 4, colonne 2)"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn a_file_over_one_mebibyte_is_refused() {
+    let mut big = b"+++\nseries = \"chiffre-de-la-semaine\"\n+++\n".to_vec();
+    big.resize(1024 * 1024 + 1, b'a');
+    let (code, errors) = check_hostile("gros.md", &big);
+    assert_eq!(code, Some(1));
+    assert!(errors.contains("fichier trop gros"), "{errors}");
+}
+
+#[test]
+fn deeply_nested_toml_is_an_error_not_a_crash() {
+    let nested = format!(
+        "+++\nx = {}1{}\n+++\nx\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let (code, errors) = check_hostile("profond.md", nested.as_bytes());
+    assert_eq!(code, Some(1));
+    assert!(errors.contains("posts/profond.md"), "{errors}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_out_of_the_project_is_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret.md");
+    fs::write(&secret, "+++\n+++\nsecret\n").unwrap();
+    let project = temp_project("valid");
+    std::os::unix::fs::symlink(&secret, project.path().join("posts/lien.md")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), project.path().join("posts/dossier")).unwrap();
+    let output = crieur(project.path(), &["check"]);
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{errors}");
+    assert!(errors.contains("posts/lien.md"), "{errors}");
+    assert!(errors.contains("posts/dossier"), "{errors}");
+    assert!(
+        errors.contains("lien symbolique vers l'extérieur du projet"),
+        "{errors}"
+    );
+    assert!(!errors.contains("secret\n"), "{errors}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_inside_the_project_is_walked_once() {
+    let project = temp_project("valid");
+    std::os::unix::fs::symlink(
+        project.path().join("posts"),
+        project.path().join("posts/boucle"),
+    )
+    .unwrap();
+    let output = crieur(project.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}

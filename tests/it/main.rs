@@ -1,0 +1,58 @@
+//! Runs the real `crieur` binary on fixture projects, in a clean
+//! environment, and checks what a user would see.
+
+mod check;
+mod plan;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// "Now" for every test: a Sunday morning in November 2026.
+pub const NOW: &str = "2026-11-22T09:00:00";
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Runs `crieur --root ROOT ARGS...` with only the variables it needs.
+pub fn crieur(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_clear()
+        .env("CRIEUR_NOW", NOW)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the crieur binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// A copy of a fixture project in a temporary folder, to be altered.
+pub fn temp_project(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    copy_dir(&fixture(name), dir.path());
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

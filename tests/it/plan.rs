@@ -1,0 +1,67 @@
+use crate::{crieur, fixture, stderr, stdout};
+
+#[test]
+fn prints_the_calendar_as_the_documented_json() {
+    let output = crieur(
+        &fixture("valid"),
+        &["plan", "--json", "--from", "2026-11-22", "--weeks", "4"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let expected = concat!(
+        r#"{"slots":["#,
+        r#"{"at":"2026-11-24T19:00:00+01:00","series":"chiffre-de-la-semaine","post":"chiffre/01-dmp","channels":["facebook","instagram"]},"#,
+        r#"{"at":"2026-12-01T19:00:00+01:00","series":"chiffre-de-la-semaine","post":"chiffre/2026-12-01-mon-espace-sante","channels":["facebook","instagram"]},"#,
+        r#"{"at":"2026-12-03T10:00:00+01:00","series":null,"post":"annonce","channels":["bluesky","facebook"]},"#,
+        r#"{"at":"2026-12-08T19:00:00+01:00","series":"chiffre-de-la-semaine","post":"chiffre/02-teleconsultation","channels":["facebook","instagram"]},"#,
+        r#"{"at":"2026-12-15T19:00:00+01:00","series":"chiffre-de-la-semaine","post":"chiffre/03-e-cps","channels":["facebook","instagram"]}"#,
+        r#"],"empty":[]}"#,
+        "\n"
+    );
+    assert_eq!(stdout(&output), expected);
+}
+
+#[test]
+fn prints_a_table_then_the_empty_slots() {
+    let output = crieur(
+        &fixture("valid"),
+        &["plan", "--from", "2026-11-22", "--until", "2027-01-01"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    insta::assert_snapshot!(stdout(&output));
+}
+
+#[test]
+fn defaults_to_four_weeks_from_now() {
+    let output = crieur(&fixture("valid"), &["plan", "--json"]);
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let slots = plan["slots"].as_array().unwrap();
+    assert_eq!(slots.first().unwrap()["at"], "2026-11-24T19:00:00+01:00");
+    assert_eq!(slots.last().unwrap()["at"], "2026-12-15T19:00:00+01:00");
+}
+
+#[test]
+fn refuses_to_plan_an_invalid_project() {
+    let output = crieur(&fixture("invalid"), &["plan"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("clé inconnue `sereis`"));
+}
+
+#[test]
+fn until_and_weeks_together_are_a_usage_error() {
+    let output = crieur(
+        &fixture("valid"),
+        &["plan", "--until", "2027-01-01", "--weeks", "2"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn an_unreadable_date_is_a_usage_error() {
+    let output = crieur(&fixture("valid"), &["plan", "--from", "mardi"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("date illisible `mardi`"),
+        "{}",
+        stderr(&output)
+    );
+}
