@@ -19,3 +19,4 @@ pub mod project;
 pub mod schedule;
 pub mod table;
 pub mod template;
+pub mod typography;
