@@ -16,7 +16,10 @@ use crate::network::Network;
 use crate::plan::{Window, channels_of, format_local, plan};
 use crate::post::{Post, Visual};
 use crate::project::Project;
-use crate::template::{FieldKind, Template};
+use crate::render::layout::{choice_values, font_file, resolve_color};
+use crate::render::{Assets, Context, Problem, layout};
+use crate::template::{FieldKind, Format, LayerKind, Paint, Template, placeholders};
+use rayon::prelude::*;
 
 /// How far ahead `check` looks for empty slots and collisions, by default.
 pub const DEFAULT_WEEKS: i64 = 4;
@@ -27,25 +30,312 @@ pub fn check(project: &Project, now: DateTime<Utc>) -> Vec<Diagnostic> {
         return Vec::new();
     };
     let mut diagnostics = Vec::new();
-    check_series(config, &project.templates, now, &mut diagnostics);
-    for post in &project.posts {
-        check_post(config, &project.templates, post, now, &mut diagnostics);
+    check_series(config, project, now, &mut diagnostics);
+    check_brand(config, &project.assets, &mut diagnostics);
+    let mut sound_templates = BTreeMap::new();
+    for (id, template) in &project.templates {
+        let before = diagnostics.len();
+        check_template(config, &project.assets, template, &mut diagnostics);
+        if diagnostics.len() == before {
+            sound_templates.insert(id.as_str(), template);
+        }
     }
+    let mut drawable = Vec::new();
+    for post in &project.posts {
+        let before = diagnostics.len();
+        check_post(config, project, post, now, &mut diagnostics);
+        if !diagnostics[before..].iter().any(Diagnostic::is_error) {
+            drawable.push(post);
+        }
+    }
+    // Laying out every card is the costly part: spread it over the cores.
+    let context = Context {
+        brand: &config.brand,
+        assets: &project.assets,
+        french: config.typography.visuals,
+    };
+    let layouts: Vec<Diagnostic> = drawable
+        .par_iter()
+        .flat_map_iter(|post| {
+            let template = template_of(post, config).and_then(|id| sound_templates.get(id));
+            match template {
+                Some(template) => check_layout(context, template, post),
+                None => Vec::new(),
+            }
+        })
+        .collect();
+    diagnostics.extend(layouts);
     check_calendar(config, &project.posts, now, &mut diagnostics);
     diagnostics
 }
 
+/// The id of the template a post is drawn with: its own, or its series'.
+pub fn template_of<'a>(post: &'a Post, config: &'a Config) -> Option<&'a str> {
+    post.template
+        .as_ref()
+        .or_else(|| {
+            post.series
+                .as_ref()
+                .and_then(|series| config.series.get(series.get_ref()))
+                .and_then(|series| series.template.as_ref())
+        })
+        .map(|name| name.get_ref().as_str())
+}
+
+fn check_brand(config: &Config, assets: &Assets, diagnostics: &mut Vec<Diagnostic>) {
+    for (name, file) in &config.brand.fonts {
+        if !assets.fonts.contains_key(file) {
+            diagnostics.push(
+                Diagnostic::error(
+                    CONFIG_PATH,
+                    None,
+                    format!("police `{name}` introuvable : assets/fonts/{file}"),
+                )
+                .with_hint_opt(font_hint(file, assets)),
+            );
+        }
+    }
+    if let Some(logo) = &config.brand.logo
+        && !assets.images.contains_key(logo.get_ref())
+    {
+        diagnostics.push(
+            Diagnostic::error(
+                CONFIG_PATH,
+                Some(logo.span()),
+                format!("logo introuvable : assets/{}", logo.get_ref()),
+            )
+            .with_hint("placez le logo (PNG) dans assets/ et donnez son chemin depuis ce dossier"),
+        );
+    }
+}
+
+fn font_hint(file: &str, assets: &Assets) -> Option<String> {
+    let known: Vec<&str> = assets.fonts.keys().map(String::as_str).collect();
+    suggest(file, &known)
+}
+
+/// An image a layer names: its `src` (`None` for the brand's logo), the
+/// layer's span, and the list field whose values `{value}` stands for.
+type ImageRef<'t> = (
+    Option<&'t toml::Spanned<String>>,
+    &'t std::ops::Range<usize>,
+    Option<&'t str>,
+);
+
+/// Whether the fonts, colours and images a template names exist, for every
+/// value its choice fields can take.
+fn check_template(
+    config: &Config,
+    assets: &Assets,
+    template: &Template,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let path = template.path.as_str();
+    let brand = &config.brand;
+    let mut colors: Vec<&toml::Spanned<String>> = Vec::new();
+    let mut fonts: Vec<&toml::Spanned<String>> = Vec::new();
+    let mut images: Vec<ImageRef<'_>> = Vec::new();
+    for layer in template.formats.values().flatten() {
+        let paint = |paint: &'_ Paint| match paint {
+            Paint::Solid(color) => vec![color.clone()],
+            Paint::Gradient { from, to, .. } => vec![from.clone(), to.clone()],
+        };
+        match &layer.kind {
+            LayerKind::Background(fill) | LayerKind::Rect { paint: fill, .. } => {
+                for color in paint(fill) {
+                    check_color(brand, template, path, &color, diagnostics);
+                }
+            }
+            LayerKind::Image { src, .. } => images.push((src.as_ref(), &layer.span, None)),
+            LayerKind::Text(text) => {
+                fonts.push(&text.font);
+                colors.push(&text.color);
+            }
+            LayerKind::Icons(icons) => {
+                fonts.push(&icons.font);
+                colors.push(&icons.color);
+                images.push((Some(&icons.src), &layer.span, Some(icons.field.get_ref())));
+            }
+        }
+    }
+    for color in colors {
+        check_color(brand, template, path, color, diagnostics);
+    }
+    let mut reported = std::collections::BTreeSet::new();
+    for font in fonts {
+        let file = font_file(brand, font.get_ref());
+        if !assets.fonts.contains_key(file) && reported.insert(file.to_owned()) {
+            diagnostics.push(
+                Diagnostic::error(
+                    path,
+                    Some(font.span()),
+                    format!("police introuvable : `{}` (assets/fonts/{file})", font.get_ref()),
+                )
+                .with_hint_opt(font_hint(file, assets).or_else(|| {
+                    Some("nommez une police de la marque ([brand.fonts]) ou un fichier de assets/fonts/".to_owned())
+                })),
+            );
+        }
+    }
+    for (src, span, list_field) in images {
+        let Some(src) = src else {
+            if brand.logo.is_none() {
+                diagnostics.push(
+                    Diagnostic::error(path, Some(span.clone()), "ce calque dessine le logo, mais la marque n'en a pas")
+                        .with_hint("ajoutez `logo = \"logos/….png\"` sous [brand] dans config/crieur.toml, ou donnez `src`"),
+                );
+            }
+            continue;
+        };
+        for candidate in expand(template, src.get_ref(), list_field) {
+            if !assets.images.contains_key(&candidate) && reported.insert(candidate.clone()) {
+                diagnostics.push(
+                    Diagnostic::error(
+                        path,
+                        Some(src.span()),
+                        format!("image introuvable : assets/{candidate}"),
+                    )
+                    .with_hint("placez l'image (PNG) dans assets/ ou corrigez le chemin"),
+                );
+            }
+        }
+    }
+}
+
+/// Every value a pattern can take: `{field}` replaced by each choice of the
+/// field (`{value}` by each choice of `list_field`).
+fn expand(template: &Template, pattern: &str, list_field: Option<&str>) -> Vec<String> {
+    let mut results = vec![pattern.to_owned()];
+    let mut names: Vec<&str> = placeholders(pattern);
+    names.dedup();
+    for name in names {
+        let field = if name == "value" {
+            list_field
+        } else {
+            Some(name)
+        };
+        let choices = field
+            .and_then(|field| template.fields.get(field))
+            .map(choice_values)
+            .unwrap_or_default();
+        if choices.is_empty() {
+            continue;
+        }
+        results = results
+            .iter()
+            .flat_map(|result| {
+                choices
+                    .iter()
+                    .map(move |choice| result.replace(&format!("{{{name}}}"), choice))
+            })
+            .collect();
+    }
+    results
+}
+
+fn check_color(
+    brand: &crate::config::Brand,
+    template: &Template,
+    path: &str,
+    color: &toml::Spanned<String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let names = placeholders(color.get_ref());
+    if let Some(field) = names.iter().find(|name| {
+        template
+            .fields
+            .get(**name)
+            .is_some_and(|f| choice_values(f).is_empty())
+    }) {
+        diagnostics.push(
+            Diagnostic::error(
+                path,
+                Some(color.span()),
+                format!("une couleur ne peut dépendre que d'un champ à choix, pas de `{field}`"),
+            )
+            .with_hint("donnez au champ `kind = \"choice\"` et des `choices` nommant des couleurs de la marque"),
+        );
+        return;
+    }
+    for candidate in expand(template, color.get_ref(), None) {
+        if resolve_color(brand, &candidate).is_none() {
+            let known: Vec<&str> = brand.colors.keys().map(String::as_str).collect();
+            diagnostics.push(
+                Diagnostic::error(path, Some(color.span()), format!("couleur inconnue `{candidate}`"))
+                    .with_hint_opt(suggest(&candidate, &known).or_else(|| {
+                        Some(format!(
+                            "déclarez-la sous [brand.colors] dans config/crieur.toml : `{candidate} = \"#RRGGBB\"`, ou écrivez-la en hexadécimal"
+                        ))
+                    })),
+            );
+        }
+    }
+}
+
+/// Lays the post out in every format of its template and reports what
+/// does not fit or cannot be drawn.
+fn check_layout(context: Context<'_>, template: &Template, post: &Post) -> Vec<Diagnostic> {
+    // The same problem in several formats is said once, naming them all.
+    let mut found: Vec<(String, Vec<Format>, Vec<String>)> = Vec::new();
+    for &format in template.formats.keys() {
+        let Err(problems) = layout(context, template, format, post) else {
+            continue;
+        };
+        for problem in problems {
+            let fields = match &problem {
+                Problem::Overflow { fields, .. } | Problem::MissingGlyphs { fields, .. } => {
+                    fields.clone()
+                }
+                // Reported against the template itself.
+                Problem::Template(_) => continue,
+            };
+            let message = problem.to_string();
+            match found.iter_mut().find(|(m, _, _)| *m == message) {
+                Some((_, formats, _)) => formats.push(format),
+                None => found.push((message, vec![format], fields)),
+            }
+        }
+    }
+    found
+        .into_iter()
+        .map(|(message, formats, fields)| {
+            let span = fields
+                .iter()
+                .find_map(|field| post.visual.get(field))
+                .map_or_else(|| post.visual_span.clone(), |value| value.span());
+            let names: Vec<&str> = formats.iter().map(|f| f.as_str()).collect();
+            let plural = if names.len() > 1 { "s" } else { "" };
+            let hint = if message.contains("absents de la police") {
+                "remplacez ces caractères, ou choisissez une police qui les contient"
+            } else {
+                "raccourcissez le texte"
+            };
+            Diagnostic::error(
+                &post.path,
+                Some(span),
+                format!(
+                    "image ({}{plural} {}) : {message}",
+                    "format",
+                    names.join(", ")
+                ),
+            )
+            .with_hint(hint)
+        })
+        .collect()
+}
+
 fn check_series(
     config: &Config,
-    templates: &BTreeMap<String, Template>,
+    project: &Project,
     now: DateTime<Utc>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     for series in config.series.values() {
         if let Some(template) = &series.template
-            && !templates.contains_key(template.get_ref())
+            && !project.templates.contains_key(template.get_ref())
+            && !project.broken_templates.contains(template.get_ref())
         {
-            diagnostics.push(unknown_template(CONFIG_PATH, template, templates));
+            diagnostics.push(unknown_template(CONFIG_PATH, template, &project.templates));
         }
         if series.schedule.next_after(config.timezone, now).is_none() {
             diagnostics.push(
@@ -85,12 +375,13 @@ fn unknown_template(
 
 fn check_post(
     config: &Config,
-    templates: &BTreeMap<String, Template>,
+    project: &Project,
     post: &Post,
     now: DateTime<Utc>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let path = post.path.as_str();
+    let templates = &project.templates;
     let series = match &post.series {
         None => None,
         Some(name) => match config.series.get(name.get_ref()) {
@@ -118,8 +409,9 @@ fn check_post(
         ),
         Some(name) => match templates.get(name.get_ref()) {
             Some(template) => check_visual(post, template, diagnostics),
-            // A series' unknown template is reported once, in the config.
-            None if post.template.is_some() => {
+            // A series' unknown template is reported once, in the config;
+            // a broken template, in its own file.
+            None if post.template.is_some() && !project.broken_templates.contains(name.get_ref()) => {
                 diagnostics.push(unknown_template(path, name, templates));
             }
             None => {}
@@ -233,12 +525,12 @@ fn check_visual(post: &Post, template: &Template, diagnostics: &mut Vec<Diagnost
             );
             continue;
         };
-        let choices: Vec<&str> = match &field.kind {
-            FieldKind::Text => Vec::new(),
-            FieldKind::Choice(choices) | FieldKind::List(choices) => {
-                choices.iter().map(String::as_str).collect()
-            }
-        };
+        let choices: Vec<&str> = field
+            .kind
+            .choices()
+            .iter()
+            .map(|choice| choice.value.as_str())
+            .collect();
         let bad_choice = |item: &str| {
             Diagnostic::error(
                 path,
@@ -249,13 +541,16 @@ fn check_visual(post: &Post, template: &Template, diagnostics: &mut Vec<Diagnost
         };
         match (&field.kind, value.get_ref()) {
             (FieldKind::Text, Visual::Text(_)) => {}
-            (FieldKind::Choice(choices), Visual::Text(item)) => {
-                if !choices.contains(item) {
+            (FieldKind::Choice(_), Visual::Text(item)) => {
+                if !choices.contains(&item.as_str()) {
                     diagnostics.push(bad_choice(item));
                 }
             }
-            (FieldKind::List(choices), Visual::List(items)) => {
-                for item in items.iter().filter(|item| !choices.contains(item)) {
+            (FieldKind::List(_), Visual::List(items)) => {
+                for item in items
+                    .iter()
+                    .filter(|item| !choices.contains(&item.as_str()))
+                {
                     diagnostics.push(bad_choice(item));
                 }
             }

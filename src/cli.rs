@@ -24,6 +24,33 @@ pub enum Command {
     Check(CheckArgs),
     /// Montre quel post part quand, sur quels canaux, et les créneaux vides.
     Plan(PlanArgs),
+    /// Dessine l'image de chaque post (PNG) et écrit son texte alternatif.
+    Render(RenderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Posts à dessiner, par identifiant (chiffre/2026-12-01-mon-espace-sante)
+    /// ou par fichier (posts/chiffre/….md). Par défaut : tous sauf les
+    /// brouillons.
+    #[arg(value_name = "POST")]
+    pub posts: Vec<String>,
+
+    /// Dossier où écrire les images.
+    #[arg(long, default_value = "out", value_name = "DOSSIER")]
+    pub out: std::path::PathBuf,
+
+    /// Format à dessiner.
+    #[arg(long, value_enum, default_value_t = FormatArg::All)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Carre,
+    Portrait,
+    Paysage,
+    All,
 }
 
 #[derive(Debug, Args)]

@@ -28,6 +28,25 @@ pub struct Config {
     pub series: BTreeMap<String, Series>,
     pub channels: BTreeMap<String, Channel>,
     pub publisher: Publisher,
+    pub typography: Typography,
+}
+
+/// Where French typographic rules apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Typography {
+    /// To the text drawn on images (default: yes).
+    pub visuals: bool,
+    /// To captions (default: no, they go out as written).
+    pub captions: bool,
+}
+
+impl Default for Typography {
+    fn default() -> Self {
+        Typography {
+            visuals: true,
+            captions: false,
+        }
+    }
 }
 
 /// The organisation's identity, used by templates.
@@ -39,7 +58,7 @@ pub struct Brand {
     /// Named fonts (`title = "Lato-Black.ttf"`), files in `assets/fonts/`.
     pub fonts: BTreeMap<String, String>,
     /// The logo, a PNG path relative to `assets/`.
-    pub logo: Option<String>,
+    pub logo: Option<Spanned<String>>,
 }
 
 /// A recurring kind of post, on its own timetable.
@@ -70,7 +89,15 @@ pub enum Publisher {
     Outbox,
 }
 
-const TOP_KEYS: &[&str] = &["timezone", "brand", "series", "channels", "publisher"];
+const TOP_KEYS: &[&str] = &[
+    "timezone",
+    "brand",
+    "series",
+    "channels",
+    "publisher",
+    "typography",
+];
+const TYPOGRAPHY_KEYS: &[&str] = &["visuals", "captions"];
 const BRAND_KEYS: &[&str] = &["name", "colors", "fonts", "logo"];
 const SERIES_KEYS: &[&str] = &["name", "template", "cron", "channels", "hashtags"];
 const CHANNEL_KEYS: &[&str] = &["network", "name"];
@@ -100,13 +127,31 @@ fn read_config(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Option<Config> {
     let channels = read_channels(reader, table);
     let series = read_series(reader, table, &channels);
     let publisher = read_publisher(reader, table);
+    let typography = read_typography(reader, table);
     Some(Config {
         timezone: timezone?,
         brand,
         series,
         channels,
         publisher,
+        typography,
     })
+}
+
+fn read_typography(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Typography {
+    let Some((typography, _)) = reader.table(table, "typography") else {
+        return Typography::default();
+    };
+    reader.unknown_keys(typography, "typography", TYPOGRAPHY_KEYS);
+    let defaults = Typography::default();
+    Typography {
+        visuals: reader
+            .bool(typography, "visuals")
+            .map_or(defaults.visuals, Spanned::into_inner),
+        captions: reader
+            .bool(typography, "captions")
+            .map_or(defaults.captions, Spanned::into_inner),
+    }
 }
 
 fn read_timezone(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Option<Tz> {
@@ -159,7 +204,7 @@ fn read_brand(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Brand {
         }
     }
     let fonts = string_map(reader, brand, "fonts");
-    let logo = reader.string(brand, "logo").map(Spanned::into_inner);
+    let logo = reader.string(brand, "logo");
     Brand {
         name,
         colors: colors

@@ -16,6 +16,7 @@ pub mod network;
 pub mod plan;
 pub mod post;
 pub mod project;
+pub mod render;
 pub mod schedule;
 pub mod table;
 pub mod template;

@@ -14,10 +14,21 @@ use std::sync::Arc;
 use crate::config::{CONFIG_PATH, Config};
 use crate::diagnostic::{Diagnostic, Report, line_col};
 use crate::post::{POSTS_DIR, Post};
+use crate::render::Assets;
 use crate::template::{TEMPLATES_DIR, Template};
+use crate::typography::FontFace;
 
-/// Files larger than this are refused: a post is a few kilobytes.
+/// Text files larger than this are refused: a post is a few kilobytes.
 pub const MAX_FILE_SIZE: u64 = 1024 * 1024;
+
+/// Fonts and images larger than this are refused.
+pub const MAX_ASSET_SIZE: u64 = 20 * 1024 * 1024;
+
+/// Where fonts live, relative to the project root.
+pub const FONTS_DIR: &str = "assets/fonts";
+
+/// Images are named by their path under this folder.
+pub const ASSETS_DIR: &str = "assets";
 
 /// Everything crieur knows of a project, with the problems found on the way.
 #[derive(Debug, Clone)]
@@ -26,10 +37,15 @@ pub struct Project {
     /// `None` when the configuration has errors.
     pub config: Option<Config>,
     pub templates: BTreeMap<String, Template>,
+    /// Templates whose file exists but has errors: posts naming them are not
+    /// told the template is unknown.
+    pub broken_templates: std::collections::BTreeSet<String>,
     /// Valid posts, in the order of their file paths.
     pub posts: Vec<Post>,
     /// How many post files were read, valid or not.
     pub post_files: usize,
+    /// Fonts and images, loaded.
+    pub assets: Assets,
     pub report: Report,
 }
 
@@ -70,16 +86,25 @@ impl Project {
         });
 
         let mut templates = BTreeMap::new();
+        let mut broken_templates = std::collections::BTreeSet::new();
         for (relative, id) in files.list(TEMPLATES_DIR, "toml", false, &mut report) {
             let Some(text) = files.read(&relative, &mut report) else {
+                broken_templates.insert(id);
                 continue;
             };
             let (template, diagnostics) = Template::parse(&text, &relative, &id);
             report.extend(diagnostics);
-            if let Some(template) = template {
-                templates.insert(id, template);
+            match template {
+                Some(template) => {
+                    templates.insert(id, template);
+                }
+                None => {
+                    broken_templates.insert(id);
+                }
             }
         }
+
+        let assets = files.assets(&mut report);
 
         let mut posts = Vec::new();
         let post_paths = files.list(POSTS_DIR, "md", true, &mut report);
@@ -103,8 +128,10 @@ impl Project {
             root: root.to_owned(),
             config,
             templates,
+            broken_templates,
             posts,
             post_files,
+            assets,
             report,
         })
     }
@@ -203,6 +230,71 @@ impl Files {
                 && name.ends_with(&format!(".{}", walk.extension))
             {
                 walk.found.push(child);
+            }
+        }
+    }
+
+    /// Every font of `assets/fonts/` and every PNG under `assets/`.
+    fn assets(&self, report: &mut Report) -> Assets {
+        let mut assets = Assets::default();
+        for extension in ["ttf", "otf"] {
+            for (relative, id) in self.list(FONTS_DIR, extension, false, report) {
+                let Some(bytes) = self.read_binary(&relative, report) else {
+                    continue;
+                };
+                let name = format!("{id}.{extension}");
+                match FontFace::from_bytes(&name, bytes) {
+                    Ok(face) => {
+                        assets.fonts.insert(name, face);
+                    }
+                    Err(error) => report.push(
+                        Diagnostic::error(&relative, None, error.to_string())
+                            .with_hint("remplacez le fichier par une police .ttf ou .otf valide"),
+                    ),
+                }
+            }
+        }
+        for (relative, id) in self.list(ASSETS_DIR, "png", true, report) {
+            let Some(bytes) = self.read_binary(&relative, report) else {
+                continue;
+            };
+            match image::load_from_memory_with_format(&bytes, image::ImageFormat::Png) {
+                Ok(image) => {
+                    assets
+                        .images
+                        .insert(format!("{id}.png"), Arc::new(image.into_rgba8()));
+                }
+                Err(error) => report.push(
+                    Diagnostic::error(&relative, None, format!("image PNG illisible : {error}"))
+                        .with_hint("enregistrez l'image au format PNG"),
+                ),
+            }
+        }
+        assets
+    }
+
+    /// The bytes of a font or an image, or `None` with a diagnostic.
+    fn read_binary(&self, relative: &str, report: &mut Report) -> Option<Vec<u8>> {
+        let path = self.root.join(relative);
+        let result = fs::metadata(&path).and_then(|metadata| {
+            if metadata.len() > MAX_ASSET_SIZE {
+                Err(std::io::Error::other(format!(
+                    "fichier trop gros ({} Mio, 20 Mio au plus)",
+                    metadata.len() / (1024 * 1024)
+                )))
+            } else {
+                fs::read(&path)
+            }
+        });
+        match result {
+            Ok(bytes) => Some(bytes),
+            Err(error) => {
+                report.push(Diagnostic::error(
+                    relative,
+                    None,
+                    format!("impossible de lire le fichier : {error}"),
+                ));
+                None
             }
         }
     }

@@ -1,17 +1,24 @@
 //! Templates: the kinds of image a post can have, described as data in
 //! `assets/templates/<name>.toml`.
 //!
-//! A template declares the visual fields it takes (`[fields.<name>]`): a
-//! label, whether it is required, and what values it accepts. `check` uses
-//! the declaration to validate each post's `[visual]` table.
+//! A template declares the visual fields it takes (`[fields.<name>]`), the
+//! alt text it writes from them, and for each format it offers (`carre`,
+//! `portrait`, `paysage`) the layers drawn in order: backgrounds, rounded
+//! rectangles, images, text boxes and rows of icons. Text, colours and image
+//! paths may name fields as `{field}`. Parsing is pure; whether the fonts,
+//! images and brand colours a template names exist is checked by `check`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::Range;
+use std::str::FromStr;
 
+use serde::Serialize;
 use toml::Spanned;
-use toml::de::DeTable;
+use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::{Diagnostic, suggest};
-use crate::table::Reader;
+use crate::table::{Reader, type_name};
 
 /// Where templates live, relative to the project root.
 pub const TEMPLATES_DIR: &str = "assets/templates";
@@ -19,11 +26,15 @@ pub const TEMPLATES_DIR: &str = "assets/templates";
 #[derive(Debug, Clone)]
 pub struct Template {
     pub id: String,
+    pub path: String,
     pub name: String,
     pub description: Option<String>,
-    /// Fields in the order the template file declares them... as sorted by
-    /// name, which is how toml hands them over.
+    /// The alt text pattern, with `{field}` placeholders.
+    pub alt: Option<String>,
+    /// Fields by name.
     pub fields: BTreeMap<String, Field>,
+    /// The formats the template offers, each with its layers.
+    pub formats: BTreeMap<Format, Vec<Layer>>,
 }
 
 #[derive(Debug, Clone)]
@@ -32,6 +43,8 @@ pub struct Field {
     pub label: String,
     pub required: bool,
     pub kind: FieldKind,
+    /// The value when the post gives none.
+    pub default: Option<String>,
 }
 
 /// What a field's value may be.
@@ -40,14 +53,184 @@ pub enum FieldKind {
     /// Any text.
     Text,
     /// One value from a fixed list.
-    Choice(Vec<String>),
+    Choice(Vec<Choice>),
     /// A list of values from a fixed list.
-    List(Vec<String>),
+    List(Vec<Choice>),
 }
 
-const TEMPLATE_KEYS: &[&str] = &["name", "description", "fields"];
-const FIELD_KEYS: &[&str] = &["label", "required", "kind", "choices"];
+/// An allowed value and how it reads on the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+}
+
+impl FieldKind {
+    pub fn choices(&self) -> &[Choice] {
+        match self {
+            FieldKind::Text => &[],
+            FieldKind::Choice(choices) | FieldKind::List(choices) => choices,
+        }
+    }
+}
+
+/// The image sizes crieur renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// 1080x1080, for every network.
+    Carre,
+    /// 1080x1350, Instagram's tallest.
+    Portrait,
+    /// 1200x630, Facebook and LinkedIn links.
+    Paysage,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [Format::Carre, Format::Portrait, Format::Paysage];
+    pub const NAMES: [&'static str; 3] = ["carre", "portrait", "paysage"];
+
+    pub fn as_str(self) -> &'static str {
+        Format::NAMES[self as usize]
+    }
+
+    pub fn size(self) -> (u32, u32) {
+        match self {
+            Format::Carre => (1080, 1080),
+            Format::Portrait => (1080, 1350),
+            Format::Paysage => (1200, 630),
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Format {
+    type Err = ();
+
+    fn from_str(name: &str) -> Result<Format, ()> {
+        Format::ALL
+            .into_iter()
+            .find(|format| format.as_str() == name)
+            .ok_or(())
+    }
+}
+
+/// A rectangle in pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rect {
+    pub x: f32,
+    pub y: f32,
+    pub width: f32,
+    pub height: f32,
+}
+
+/// How an area is filled. Colours are brand colour names, `#RRGGBB[AA]`,
+/// or patterns naming a field (`{category}`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Paint {
+    Solid(Spanned<String>),
+    /// A linear gradient; the angle as in CSS (0 upwards, 90 to the right).
+    Gradient {
+        from: Spanned<String>,
+        to: Spanned<String>,
+        angle: f32,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    Center,
+    Right,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VAlign {
+    Top,
+    Middle,
+    Bottom,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fit {
+    /// The whole image, inside the box.
+    Contain,
+    /// The box, filled, the image cropped.
+    Cover,
+}
+
+/// One drawing step of a format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    /// Where the layer is declared in the template file.
+    pub span: Range<usize>,
+    /// Draw only when this field has a value.
+    pub when: Option<String>,
+    pub kind: LayerKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LayerKind {
+    /// Fills the whole image.
+    Background(Paint),
+    Rect {
+        rect: Rect,
+        paint: Paint,
+        radius: f32,
+    },
+    Image {
+        rect: Rect,
+        /// Path under `assets/`, with placeholders; `None` for the brand's
+        /// logo.
+        src: Option<Spanned<String>>,
+        fit: Fit,
+    },
+    Text(TextLayer),
+    /// One icon and its label per value of a list field.
+    Icons(IconsLayer),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextLayer {
+    pub rect: Rect,
+    /// The text, with `{field}` placeholders; when several are given, the
+    /// first whose fields all have a value is drawn.
+    pub text: Vec<Spanned<String>>,
+    /// A brand font name or a file of `assets/fonts/`.
+    pub font: Spanned<String>,
+    pub color: Spanned<String>,
+    pub align: Align,
+    pub valign: VAlign,
+    pub min_size: f32,
+    pub max_size: f32,
+    pub max_lines: usize,
+    pub line_height: f32,
+    pub uppercase: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IconsLayer {
+    pub rect: Rect,
+    pub field: Spanned<String>,
+    /// Path under `assets/` with `{value}` for the item's value.
+    pub src: Spanned<String>,
+    pub icon_size: f32,
+    pub gap: f32,
+    pub font: Spanned<String>,
+    pub color: Spanned<String>,
+    pub text_size: f32,
+}
+
+const TEMPLATE_KEYS: &[&str] = &["name", "description", "alt", "fields", "formats"];
+const FIELD_KEYS: &[&str] = &["label", "required", "kind", "choices", "default"];
 const KINDS: &[&str] = &["text", "choice", "list"];
+const LAYER_KINDS: &[&str] = &["background", "rect", "image", "text", "icons"];
+const GEOMETRY: &[&str] = &["x", "y", "width", "height"];
 
 impl Template {
     /// Parses a template file; `id` is its file name without `.toml`.
@@ -74,6 +257,51 @@ fn read_template(reader: &mut Reader<'_>, table: &DeTable<'_>, id: &str) -> Temp
         .required_string(table, "name", "", 0..0)
         .map_or_else(|| id.to_owned(), Spanned::into_inner);
     let description = reader.string(table, "description").map(Spanned::into_inner);
+    let fields = read_fields(reader, table);
+    let alt = reader.string(table, "alt");
+    if let Some(alt) = &alt {
+        check_placeholders(reader, alt, &fields);
+    }
+    let mut formats = BTreeMap::new();
+    for (format_name, entry, span) in reader.tables(table, "formats") {
+        let Ok(format) = format_name.get_ref().parse::<Format>() else {
+            let hint = suggest(format_name.get_ref(), &Format::NAMES);
+            reader
+                .error(
+                    format_name.span(),
+                    format!("format inconnu `{}`", format_name.get_ref()),
+                )
+                .hint = hint;
+            continue;
+        };
+        let section = format!("formats.{format}");
+        reader.unknown_keys(entry, &section, &["layers"]);
+        let layers = read_layers(reader, entry, &fields, format);
+        if layers.is_empty() {
+            reader
+                .error(span, format!("le format `{format}` n'a aucun calque"))
+                .hint = Some(format!(
+                "ajoutez des calques : `[[formats.{format}.layers]]`"
+            ));
+        }
+        formats.insert(format, layers);
+    }
+    if formats.is_empty() {
+        reader.error(0..0, "ce modèle n'offre aucun format").hint =
+            Some("ajoutez au moins `[[formats.carre.layers]]` (1080x1080)".to_owned());
+    }
+    Template {
+        id: id.to_owned(),
+        path: reader.path().to_owned(),
+        name,
+        description,
+        alt: alt.map(Spanned::into_inner),
+        fields,
+        formats,
+    }
+}
+
+fn read_fields(reader: &mut Reader<'_>, table: &DeTable<'_>) -> BTreeMap<String, Field> {
     let mut fields = BTreeMap::new();
     for (field_name, entry, span) in reader.tables(table, "fields") {
         let section = format!("fields.{}", field_name.get_ref());
@@ -84,15 +312,8 @@ fn read_template(reader: &mut Reader<'_>, table: &DeTable<'_>, id: &str) -> Temp
         let required = reader
             .bool(entry, "required")
             .is_some_and(Spanned::into_inner);
-        let choices: Vec<String> = reader
-            .strings(entry, "choices")
-            .map(|list| {
-                list.into_inner()
-                    .into_iter()
-                    .map(Spanned::into_inner)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let default = reader.string(entry, "default").map(Spanned::into_inner);
+        let choices = read_choices(reader, entry);
         let kind = match reader.string(entry, "kind") {
             None => FieldKind::Text,
             Some(kind) => match kind.get_ref().as_str() {
@@ -107,8 +328,8 @@ fn read_template(reader: &mut Reader<'_>, table: &DeTable<'_>, id: &str) -> Temp
                     );
                     FieldKind::Text
                 }
-                "choice" => FieldKind::Choice(choices.clone()),
-                "list" => FieldKind::List(choices.clone()),
+                "choice" => FieldKind::Choice(choices),
+                "list" => FieldKind::List(choices),
                 other => {
                     let hint = suggest(other, KINDS);
                     reader
@@ -126,14 +347,472 @@ fn read_template(reader: &mut Reader<'_>, table: &DeTable<'_>, id: &str) -> Temp
                 label,
                 required,
                 kind,
+                default,
             },
         );
     }
-    Template {
-        id: id.to_owned(),
-        name,
-        description,
-        fields,
+    fields
+}
+
+/// `choices = ["a", "b"]` or, with labels, `choices = { a = "Label A" }`.
+fn read_choices(reader: &mut Reader<'_>, entry: &DeTable<'_>) -> Vec<Choice> {
+    let Some((_, value)) = Reader::get(entry, "choices") else {
+        return Vec::new();
+    };
+    match value.get_ref() {
+        DeValue::Table(labels) => labels
+            .iter()
+            .filter_map(|(key, label)| match label.get_ref() {
+                DeValue::String(text) => Some(Choice {
+                    value: key.get_ref().to_string(),
+                    label: text.to_string(),
+                }),
+                other => {
+                    let found = type_name(other);
+                    reader.error(
+                        label.span(),
+                        format!("le libellé d'un choix doit être un texte, pas {found}"),
+                    );
+                    None
+                }
+            })
+            .collect(),
+        _ => reader
+            .strings(entry, "choices")
+            .map(|list| {
+                list.into_inner()
+                    .into_iter()
+                    .map(|value| Choice {
+                        label: value.get_ref().clone(),
+                        value: value.into_inner(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn read_layers(
+    reader: &mut Reader<'_>,
+    entry: &DeTable<'_>,
+    fields: &BTreeMap<String, Field>,
+    format: Format,
+) -> Vec<Layer> {
+    let Some((_, value)) = Reader::get(entry, "layers") else {
+        return Vec::new();
+    };
+    let DeValue::Array(items) = value.get_ref() else {
+        reader
+            .error(value.span(), "`layers` doit être une liste de calques")
+            .hint = Some(format!(
+            "écrivez chaque calque sous `[[formats.{format}.layers]]`"
+        ));
+        return Vec::new();
+    };
+    let mut layers = Vec::new();
+    for item in items.iter() {
+        let DeValue::Table(layer) = item.get_ref() else {
+            reader.error(item.span(), "un calque doit être une table");
+            continue;
+        };
+        if let Some(layer) = read_layer(reader, layer, item.span(), fields, format) {
+            layers.push(layer);
+        }
+    }
+    layers
+}
+
+fn read_layer(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    span: Range<usize>,
+    fields: &BTreeMap<String, Field>,
+    format: Format,
+) -> Option<Layer> {
+    let kind = reader.required_string(table, "kind", "calque", span.clone())?;
+    let section = format!("calque {}", kind.get_ref());
+    let when = reader.string(table, "when");
+    if let Some(when) = &when
+        && !fields.contains_key(when.get_ref())
+    {
+        let known: Vec<&str> = fields.keys().map(String::as_str).collect();
+        reader
+            .error(
+                when.span(),
+                format!("`when` nomme un champ inconnu `{}`", when.get_ref()),
+            )
+            .hint = suggest(when.get_ref(), &known);
+    }
+    let layer_kind = match kind.get_ref().as_str() {
+        "background" => {
+            reader.unknown_keys(table, &section, &with_common(&["color", "gradient"]));
+            LayerKind::Background(read_paint(reader, table, span.clone(), fields)?)
+        }
+        "rect" => {
+            let mut keys = GEOMETRY.to_vec();
+            keys.extend(["color", "gradient", "radius"]);
+            reader.unknown_keys(table, &section, &with_common(&keys));
+            let rect = read_rect(reader, table, span.clone(), format)?;
+            let paint = read_paint(reader, table, span.clone(), fields)?;
+            let radius = number(reader, table, "radius").unwrap_or(0.0);
+            LayerKind::Rect {
+                rect,
+                paint,
+                radius,
+            }
+        }
+        "image" => {
+            let mut keys = GEOMETRY.to_vec();
+            keys.extend(["src", "fit"]);
+            reader.unknown_keys(table, &section, &with_common(&keys));
+            let rect = read_rect(reader, table, span.clone(), format)?;
+            let src = reader.string(table, "src");
+            if let Some(src) = &src {
+                check_placeholders(reader, src, fields);
+            }
+            let fit = match reader.string(table, "fit") {
+                None => Fit::Contain,
+                Some(fit) => match fit.get_ref().as_str() {
+                    "contain" => Fit::Contain,
+                    "cover" => Fit::Cover,
+                    other => {
+                        reader
+                            .error(fit.span(), format!("`fit` inconnu `{other}`"))
+                            .hint = suggest(other, &["contain", "cover"]);
+                        Fit::Contain
+                    }
+                },
+            };
+            LayerKind::Image { rect, src, fit }
+        }
+        "text" => {
+            let mut keys = GEOMETRY.to_vec();
+            keys.extend([
+                "text",
+                "field",
+                "font",
+                "color",
+                "align",
+                "valign",
+                "size",
+                "min_size",
+                "max_size",
+                "max_lines",
+                "line_height",
+                "uppercase",
+            ]);
+            reader.unknown_keys(table, &section, &with_common(&keys));
+            LayerKind::Text(read_text_layer(
+                reader,
+                table,
+                span.clone(),
+                fields,
+                format,
+            )?)
+        }
+        "icons" => {
+            let mut keys = GEOMETRY.to_vec();
+            keys.extend([
+                "field",
+                "src",
+                "icon_size",
+                "gap",
+                "font",
+                "color",
+                "text_size",
+            ]);
+            reader.unknown_keys(table, &section, &with_common(&keys));
+            let rect = read_rect(reader, table, span.clone(), format)?;
+            let field = reader.required_string(table, "field", &section, span.clone())?;
+            match fields.get(field.get_ref()).map(|f| &f.kind) {
+                Some(FieldKind::List(_)) => {}
+                Some(_) => {
+                    reader.error(
+                        field.span(),
+                        format!("`{}` doit être un champ de type `list`", field.get_ref()),
+                    );
+                }
+                None => {
+                    let known: Vec<&str> = fields.keys().map(String::as_str).collect();
+                    reader
+                        .error(field.span(), format!("champ inconnu `{}`", field.get_ref()))
+                        .hint = suggest(field.get_ref(), &known);
+                }
+            }
+            let src = reader.required_string(table, "src", &section, span.clone())?;
+            let font = reader.required_string(table, "font", &section, span.clone())?;
+            let color = reader.required_string(table, "color", &section, span.clone())?;
+            LayerKind::Icons(IconsLayer {
+                rect,
+                field,
+                src,
+                icon_size: number(reader, table, "icon_size").unwrap_or(48.0),
+                gap: number(reader, table, "gap").unwrap_or(24.0),
+                font,
+                color,
+                text_size: number(reader, table, "text_size").unwrap_or(28.0),
+            })
+        }
+        other => {
+            reader
+                .error(kind.span(), format!("type de calque inconnu `{other}`"))
+                .hint = suggest(other, LAYER_KINDS);
+            return None;
+        }
+    };
+    Some(Layer {
+        span: reader.span(span),
+        when: when.map(Spanned::into_inner),
+        kind: layer_kind,
+    })
+}
+
+/// A layer's own keys and those every layer takes.
+fn with_common<'k>(keys: &[&'k str]) -> Vec<&'k str> {
+    let mut all = vec!["kind", "when"];
+    all.extend_from_slice(keys);
+    all
+}
+
+fn read_text_layer(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    span: Range<usize>,
+    fields: &BTreeMap<String, Field>,
+    format: Format,
+) -> Option<TextLayer> {
+    let rect = read_rect(reader, table, span.clone(), format)?;
+    let texts = match (Reader::get(table, "text"), reader.string(table, "field")) {
+        (Some((_, value)), None) => match value.get_ref() {
+            DeValue::String(_) => reader.string(table, "text").into_iter().collect(),
+            DeValue::Array(_) => reader
+                .strings(table, "text")
+                .map(Spanned::into_inner)
+                .unwrap_or_default(),
+            other => {
+                let found = type_name(other);
+                reader
+                    .error(
+                        value.span(),
+                        format!("`text` doit être un texte ou une liste de textes, pas {found}"),
+                    )
+                    .hint = Some("`text = \"Source : {source}\"`".to_owned());
+                return None;
+            }
+        },
+        (None, Some(field)) => vec![Spanned::new(
+            field.span(),
+            format!("{{{}}}", field.get_ref()),
+        )],
+        (Some((_, value)), Some(_)) => {
+            reader.error(value.span(), "donnez `text` ou `field`, pas les deux");
+            return None;
+        }
+        (None, None) => {
+            reader.error(span, "un calque `text` doit donner `text` ou `field`");
+            return None;
+        }
+    };
+    if texts.is_empty() {
+        return None;
+    }
+    for text in &texts {
+        check_placeholders(reader, text, fields);
+    }
+    let font = reader.required_string(table, "font", "calque text", span.clone())?;
+    let color = reader.required_string(table, "color", "calque text", span.clone())?;
+    let size = number(reader, table, "size");
+    let min_size = number(reader, table, "min_size").or(size);
+    let max_size = number(reader, table, "max_size").or(size);
+    let (Some(min_size), Some(max_size)) = (min_size, max_size) else {
+        reader
+            .error(span, "un calque `text` doit donner sa taille")
+            .hint = Some("`size = 40`, ou `min_size` et `max_size` pour l'ajuster".to_owned());
+        return None;
+    };
+    if min_size > max_size || min_size < 4.0 {
+        reader.error(
+            span.clone(),
+            format!("tailles incohérentes : `min_size` {min_size} et `max_size` {max_size}"),
+        );
+        return None;
+    }
+    let align = match reader.string(table, "align") {
+        None => Align::Left,
+        Some(align) => match align.get_ref().as_str() {
+            "left" => Align::Left,
+            "center" => Align::Center,
+            "right" => Align::Right,
+            other => {
+                reader
+                    .error(align.span(), format!("alignement inconnu `{other}`"))
+                    .hint = suggest(other, &["left", "center", "right"]);
+                Align::Left
+            }
+        },
+    };
+    let valign = match reader.string(table, "valign") {
+        None => VAlign::Top,
+        Some(valign) => match valign.get_ref().as_str() {
+            "top" => VAlign::Top,
+            "middle" => VAlign::Middle,
+            "bottom" => VAlign::Bottom,
+            other => {
+                reader
+                    .error(
+                        valign.span(),
+                        format!("alignement vertical inconnu `{other}`"),
+                    )
+                    .hint = suggest(other, &["top", "middle", "bottom"]);
+                VAlign::Top
+            }
+        },
+    };
+    let max_lines = number(reader, table, "max_lines").map_or(1, |n| n.max(1.0) as usize);
+    Some(TextLayer {
+        rect,
+        text: texts,
+        font,
+        color,
+        align,
+        valign,
+        min_size,
+        max_size,
+        max_lines,
+        line_height: number(reader, table, "line_height").unwrap_or(1.2),
+        uppercase: reader
+            .bool(table, "uppercase")
+            .is_some_and(Spanned::into_inner),
+    })
+}
+
+fn read_rect(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    span: Range<usize>,
+    format: Format,
+) -> Option<Rect> {
+    let mut values = [0.0f32; 4];
+    let mut complete = true;
+    for (slot, key) in values.iter_mut().zip(GEOMETRY) {
+        match number(reader, table, key) {
+            Some(value) => *slot = value,
+            None => {
+                if Reader::get(table, key).is_none() {
+                    reader.error(
+                        span.clone(),
+                        format!("clé `{key}` manquante dans le calque"),
+                    );
+                }
+                complete = false;
+            }
+        }
+    }
+    if !complete {
+        return None;
+    }
+    let rect = Rect {
+        x: values[0],
+        y: values[1],
+        width: values[2],
+        height: values[3],
+    };
+    let (width, height) = format.size();
+    if rect.width <= 0.0
+        || rect.height <= 0.0
+        || rect.x < 0.0
+        || rect.y < 0.0
+        || rect.x + rect.width > width as f32
+        || rect.y + rect.height > height as f32
+    {
+        reader
+            .error(
+                span,
+                format!(
+                    "le calque sort de l'image {format} ({width}x{height}) : x={}, y={}, largeur {}, hauteur {}",
+                    rect.x, rect.y, rect.width, rect.height
+                ),
+            )
+            .hint = Some("ramenez-le dans les limites du format".to_owned());
+        return None;
+    }
+    Some(rect)
+}
+
+fn read_paint(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    span: Range<usize>,
+    fields: &BTreeMap<String, Field>,
+) -> Option<Paint> {
+    if let Some((gradient, gradient_span)) = reader.table(table, "gradient") {
+        reader.unknown_keys(gradient, "gradient", &["from", "to", "angle"]);
+        let from = reader.required_string(gradient, "from", "gradient", gradient_span.clone());
+        let to = reader.required_string(gradient, "to", "gradient", gradient_span);
+        let angle = number(reader, gradient, "angle").unwrap_or(180.0);
+        for color in from.iter().chain(to.iter()) {
+            check_placeholders(reader, color, fields);
+        }
+        return Some(Paint::Gradient {
+            from: from?,
+            to: to?,
+            angle,
+        });
+    }
+    let color = reader.required_string(table, "color", "calque", span)?;
+    check_placeholders(reader, &color, fields);
+    Some(Paint::Solid(color))
+}
+
+/// A number, integer or not.
+fn number(reader: &mut Reader<'_>, table: &DeTable<'_>, key: &str) -> Option<f32> {
+    let (_, value) = Reader::get(table, key)?;
+    match value.get_ref() {
+        DeValue::Integer(integer) => integer.as_str().replace('_', "").parse::<f32>().ok(),
+        DeValue::Float(float) => float.as_str().replace('_', "").parse::<f32>().ok(),
+        other => {
+            let found = type_name(other);
+            reader.error(
+                value.span(),
+                format!("`{key}` doit être un nombre, pas {found}"),
+            );
+            None
+        }
+    }
+}
+
+/// The names of the `{field}` placeholders of a pattern.
+pub fn placeholders(pattern: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = pattern;
+    while let Some(start) = rest.find('{') {
+        let Some(length) = rest[start + 1..].find('}') else {
+            break;
+        };
+        names.push(&rest[start + 1..start + 1 + length]);
+        rest = &rest[start + 1 + length + 1..];
+    }
+    names
+}
+
+/// Reports each placeholder that names no field.
+fn check_placeholders(
+    reader: &mut Reader<'_>,
+    pattern: &Spanned<String>,
+    fields: &BTreeMap<String, Field>,
+) {
+    let known: Vec<&str> = fields.keys().map(String::as_str).collect();
+    let mut reported = BTreeSet::new();
+    for name in placeholders(pattern.get_ref()) {
+        let special = name == "value" || name == "brand";
+        if !special && !fields.contains_key(name) && reported.insert(name) {
+            reader
+                .error(
+                    pattern.span(),
+                    format!("`{{{name}}}` ne nomme aucun champ du modèle"),
+                )
+                .hint = suggest(name, &known);
+        }
     }
 }
 
@@ -141,37 +820,120 @@ fn read_template(reader: &mut Reader<'_>, table: &DeTable<'_>, id: &str) -> Temp
 mod tests {
     use super::*;
 
-    #[test]
-    fn reads_fields_and_their_kinds() {
-        let text = r#"
+    const TEMPLATE: &str = r##"
 name = "Outil numérique"
+alt = "Outil : {tool}."
 [fields.tool]
 label = "Nom de l'outil"
 required = true
 [fields.category]
 kind = "choice"
-choices = ["medical", "coordination"]
+choices = { medical = "Outils médicaux", coordination = "Outils de coordination" }
 required = true
 [fields.marks]
 kind = "list"
 choices = ["securise", "patients"]
-"#;
-        let (template, diagnostics) = Template::parse(text, "assets/templates/outil.toml", "outil");
+
+[[formats.carre.layers]]
+kind = "background"
+color = "paper"
+
+[[formats.carre.layers]]
+kind = "rect"
+x = 0
+y = 0
+width = 1080
+height = 200
+color = "{category}"
+
+[[formats.carre.layers]]
+kind = "text"
+field = "tool"
+x = 80
+y = 300
+width = 920
+height = 300
+font = "title"
+color = "#1D2733"
+min_size = 60
+max_size = 140
+max_lines = 2
+
+[[formats.carre.layers]]
+kind = "icons"
+field = "marks"
+src = "icons/{value}.png"
+x = 80
+y = 900
+width = 920
+height = 80
+font = "body"
+color = "ink"
+"##;
+
+    fn parse(text: &str) -> (Option<Template>, Vec<Diagnostic>) {
+        Template::parse(text, "assets/templates/outil.toml", "outil")
+    }
+
+    #[test]
+    fn reads_fields_formats_and_layers() {
+        let (template, diagnostics) = parse(TEMPLATE);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         let template = template.unwrap();
         assert_eq!(template.required_fields().count(), 2);
         assert_eq!(
-            template.fields["category"].kind,
-            FieldKind::Choice(vec!["medical".into(), "coordination".into()])
+            template.fields["category"].kind.choices()[0],
+            Choice {
+                value: "coordination".into(),
+                label: "Outils de coordination".into()
+            }
         );
-        assert_eq!(template.fields["tool"].label, "Nom de l'outil");
+        let layers = &template.formats[&Format::Carre];
+        assert_eq!(layers.len(), 4);
+        let LayerKind::Text(text) = &layers[2].kind else {
+            panic!("a text layer")
+        };
+        assert_eq!(text.text[0].get_ref(), "{tool}");
+        assert_eq!(text.max_lines, 2);
+        assert_eq!(template.alt.as_deref(), Some("Outil : {tool}."));
+    }
+
+    #[rstest::rstest]
+    #[case::unknown_placeholder(
+        "field = \"tool\"",
+        "field = \"tol\"",
+        "`{tol}` ne nomme aucun champ"
+    )]
+    #[case::outside(
+        "width = 920\nheight = 300",
+        "width = 1920\nheight = 300",
+        "sort de l'image carre"
+    )]
+    #[case::unknown_kind("kind = \"rect\"", "kind = \"rectangle\"", "type de calque inconnu")]
+    #[case::size_missing("min_size = 60\nmax_size = 140", "", "doit donner sa taille")]
+    #[case::unknown_format(
+        "formats.carre.layers]]\nkind = \"background\"",
+        "formats.caree.layers]]\nkind = \"background\"",
+        "format inconnu `caree`"
+    )]
+    #[case::icons_of_a_text_field("field = \"marks\"", "field = \"tool\"", "de type `list`")]
+    fn rejects(#[case] from: &str, #[case] to: &str, #[case] expected: &str) {
+        let text = TEMPLATE.replacen(from, to, 1);
+        assert_ne!(text, TEMPLATE, "the case changes the template");
+        let (template, diagnostics) = parse(&text);
+        assert!(template.is_none());
+        assert!(
+            diagnostics.iter().any(|d| d.message.contains(expected)),
+            "{diagnostics:?}"
+        );
     }
 
     #[test]
-    fn a_choice_without_choices_is_an_error() {
-        let text = "name = \"x\"\n[fields.a]\nkind = \"choice\"\n";
-        let (template, diagnostics) = Template::parse(text, "t.toml", "t");
-        assert!(template.is_none());
-        assert!(diagnostics[0].message.contains("choices"));
+    fn finds_placeholders() {
+        assert_eq!(
+            placeholders("Source : {source} ({year})"),
+            vec!["source", "year"]
+        );
+        assert!(placeholders("plain").is_empty());
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod plan;
+pub mod render;
 
 use std::io::IsTerminal;
 
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Check(args) => check::run(&cli.root, &args),
         Command::Plan(args) => plan::run(&cli.root, &args),
+        Command::Render(args) => render::run(&cli.root, &args),
     }
 }
 

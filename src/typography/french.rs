@@ -147,7 +147,7 @@ fn group_digits(text: &str) -> String {
         loop {
             let is_space = |c: char| c == ' ' || c == NBSP || c == NNBSP;
             let group = end + 1..end + 4;
-            let grouped = digits.len() <= 3 || digits.len() % 3 == 0;
+            let grouped = digits.len() <= 3 || digits.len().is_multiple_of(3);
             if grouped
                 && end < chars.len()
                 && is_space(chars[end])

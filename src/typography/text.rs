@@ -30,7 +30,9 @@ pub struct FontFace {
 
 impl std::fmt::Debug for FontFace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FontFace").field("name", &self.name).finish()
+        f.debug_struct("FontFace")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -113,7 +115,10 @@ impl FontFace {
                 let (advance, visible) = if missing && character.is_whitespace() {
                     (self.thin_space, false)
                 } else {
-                    (position.x_advance as f32, !missing && !character.is_whitespace())
+                    (
+                        position.x_advance as f32,
+                        !missing && !character.is_whitespace(),
+                    )
                 };
                 ShapedGlyph {
                     id: info.glyph_id,
@@ -222,7 +227,11 @@ impl std::fmt::Display for Overflow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Overflow::Word { word, by } => {
-                write!(f, "le mot « {word} » dépasse la largeur de {} px", by.ceil())
+                write!(
+                    f,
+                    "le mot « {word} » dépasse la largeur de {} px",
+                    by.ceil()
+                )
             }
             Overflow::Lines { needed, allowed } => write!(
                 f,
@@ -322,10 +331,10 @@ impl Paragraph {
                 }
                 None => Some((index, index, segment.advance * scale)),
             };
-            if segment.mandatory {
-                if let Some((first, last, _)) = current.take() {
-                    lines.push(first..last + 1);
-                }
+            if segment.mandatory
+                && let Some((first, last, _)) = current.take()
+            {
+                lines.push(first..last + 1);
             }
         }
         if let Some((first, last, _)) = current {
@@ -504,7 +513,10 @@ mod tests {
                 ..frame(400.0, 2)
             })
             .unwrap_err();
-        assert!(matches!(error, Overflow::Lines { allowed: 2, .. }), "{error:?}");
+        assert!(
+            matches!(error, Overflow::Lines { allowed: 2, .. }),
+            "{error:?}"
+        );
     }
 
     proptest! {

@@ -4,7 +4,7 @@ use crate::{crieur, fixture, stderr, stdout, temp_project};
 
 #[test]
 fn a_valid_project_passes_with_exit_code_zero() {
-    let output = crieur(&fixture("valid"), &["check"]);
+    let output = crieur(fixture("valid").path(), &["check"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(stderr(&output), "");
     assert_eq!(
@@ -15,25 +15,25 @@ fn a_valid_project_passes_with_exit_code_zero() {
 
 #[test]
 fn reports_every_problem_of_every_post_at_once() {
-    let output = crieur(&fixture("invalid"), &["check"]);
+    let output = crieur(fixture("invalid").path(), &["check"]);
     assert_eq!(output.status.code(), Some(1));
     insta::assert_snapshot!(stderr(&output));
     assert_eq!(
         stdout(&output),
-        "19 posts vérifiés : 21 erreurs, 3 avertissements.\n"
+        "20 posts vérifiés : 23 erreurs, 3 avertissements.\n"
     );
 }
 
 #[test]
 fn reports_every_problem_of_the_config_at_once() {
-    let output = crieur(&fixture("bad-config"), &["check"]);
+    let output = crieur(fixture("bad-config").path(), &["check"]);
     assert_eq!(output.status.code(), Some(1));
     insta::assert_snapshot!(stderr(&output));
 }
 
 #[test]
 fn writes_located_diagnostics_as_json() {
-    let output = crieur(&fixture("invalid"), &["check", "--json"]);
+    let output = crieur(fixture("invalid").path(), &["check", "--json"]);
     assert_eq!(output.status.code(), Some(1));
     let diagnostics: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     let typo = diagnostics
@@ -156,4 +156,11 @@ fn a_symlink_loop_inside_the_project_is_walked_once() {
     .unwrap();
     let output = crieur(project.path(), &["check"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+#[test]
+fn reports_what_a_template_names_that_does_not_exist() {
+    let output = crieur(fixture("bad-template").path(), &["check"]);
+    assert_eq!(output.status.code(), Some(1));
+    insta::assert_snapshot!(stderr(&output));
 }

@@ -10,10 +10,16 @@ use std::process::{Command, Output};
 /// "Now" for every test: a Sunday morning in November 2026.
 pub const NOW: &str = "2026-11-22T09:00:00";
 
-pub fn fixture(name: &str) -> PathBuf {
+fn fixture_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
+}
+
+/// A fixture project, ready to run: a copy in a temporary folder, with the
+/// repository's fonts, icons and logos (fixtures keep only their own files).
+pub fn fixture(name: &str) -> tempfile::TempDir {
+    temp_project(name)
 }
 
 /// Runs `crieur --root ROOT ARGS...` with only the variables it needs.
@@ -40,7 +46,14 @@ pub fn stderr(output: &Output) -> String {
 /// A copy of a fixture project in a temporary folder, to be altered.
 pub fn temp_project(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    copy_dir(&fixture(name), dir.path());
+    copy_dir(&fixture_dir(name), dir.path());
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    for shared in ["fonts", "icons", "logos"] {
+        let target = dir.path().join("assets").join(shared);
+        if !target.exists() {
+            copy_dir(&assets.join(shared), &target);
+        }
+    }
     dir
 }
 

@@ -3,7 +3,7 @@ use crate::{crieur, fixture, stderr, stdout};
 #[test]
 fn prints_the_calendar_as_the_documented_json() {
     let output = crieur(
-        &fixture("valid"),
+        fixture("valid").path(),
         &["plan", "--json", "--from", "2026-11-22", "--weeks", "4"],
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -23,7 +23,7 @@ fn prints_the_calendar_as_the_documented_json() {
 #[test]
 fn prints_a_table_then_the_empty_slots() {
     let output = crieur(
-        &fixture("valid"),
+        fixture("valid").path(),
         &["plan", "--from", "2026-11-22", "--until", "2027-01-01"],
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -32,7 +32,7 @@ fn prints_a_table_then_the_empty_slots() {
 
 #[test]
 fn defaults_to_four_weeks_from_now() {
-    let output = crieur(&fixture("valid"), &["plan", "--json"]);
+    let output = crieur(fixture("valid").path(), &["plan", "--json"]);
     let plan: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     let slots = plan["slots"].as_array().unwrap();
     assert_eq!(slots.first().unwrap()["at"], "2026-11-24T19:00:00+01:00");
@@ -41,7 +41,7 @@ fn defaults_to_four_weeks_from_now() {
 
 #[test]
 fn refuses_to_plan_an_invalid_project() {
-    let output = crieur(&fixture("invalid"), &["plan"]);
+    let output = crieur(fixture("invalid").path(), &["plan"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("clé inconnue `sereis`"));
 }
@@ -49,7 +49,7 @@ fn refuses_to_plan_an_invalid_project() {
 #[test]
 fn until_and_weeks_together_are_a_usage_error() {
     let output = crieur(
-        &fixture("valid"),
+        fixture("valid").path(),
         &["plan", "--until", "2027-01-01", "--weeks", "2"],
     );
     assert_eq!(output.status.code(), Some(2));
@@ -57,7 +57,7 @@ fn until_and_weeks_together_are_a_usage_error() {
 
 #[test]
 fn an_unreadable_date_is_a_usage_error() {
-    let output = crieur(&fixture("valid"), &["plan", "--from", "mardi"]);
+    let output = crieur(fixture("valid").path(), &["plan", "--from", "mardi"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("date illisible `mardi`"),
