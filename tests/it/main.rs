@@ -3,6 +3,7 @@
 
 mod check;
 mod plan;
+mod render;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -57,7 +58,7 @@ pub fn temp_project(name: &str) -> tempfile::TempDir {
     dir
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
