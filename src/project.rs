@@ -15,6 +15,7 @@ use crate::config::{CONFIG_PATH, Config};
 use crate::diagnostic::{Diagnostic, Report, line_col};
 use crate::post::{POSTS_DIR, Post};
 use crate::render::Assets;
+use crate::render::canvas::Picture;
 use crate::template::{TEMPLATES_DIR, Template};
 use crate::typography::FontFace;
 
@@ -260,9 +261,10 @@ impl Files {
             };
             match image::load_from_memory_with_format(&bytes, image::ImageFormat::Png) {
                 Ok(image) => {
-                    assets
-                        .images
-                        .insert(format!("{id}.png"), Arc::new(image.into_rgba8()));
+                    assets.images.insert(
+                        format!("{id}.png"),
+                        Arc::new(Picture::new(image.into_rgba8())),
+                    );
                 }
                 Err(error) => report.push(
                     Diagnostic::error(&relative, None, format!("image PNG illisible : {error}"))

@@ -103,6 +103,8 @@ struct Job<'a> {
     post: &'a Post,
     template: &'a Template,
     format: Format,
+    /// The post's first image, which writes its alt text.
+    first: bool,
 }
 
 fn jobs<'a>(
@@ -117,6 +119,7 @@ fn jobs<'a>(
         else {
             continue;
         };
+        let mut first = true;
         for &format in template.formats.keys() {
             let keep = match wanted {
                 FormatArg::All => true,
@@ -129,7 +132,9 @@ fn jobs<'a>(
                     post,
                     template,
                     format,
+                    first,
                 });
+                first = false;
             }
         }
     }
@@ -189,12 +194,17 @@ fn render_one(context: Context<'_>, job: &Job<'_>, out: &Path) -> anyhow::Result
         .with_context(|| format!("{} ({})", job.post.id, job.format))?;
     let image = out.join(format!("{}.{}.png", job.post.id, job.format));
     write_atomic(&image, &png)?;
-    let alt = out.join(format!("{}.alt.txt", job.post.id));
-    write_atomic(
-        &alt,
-        format!("{}\n", alt_text(job.template, job.post)).as_bytes(),
-    )?;
-    Ok(vec![image, alt])
+    let mut written = vec![image];
+    // One alt text per post, whatever the format: written with the first.
+    if job.first {
+        let alt = out.join(format!("{}.alt.txt", job.post.id));
+        write_atomic(
+            &alt,
+            format!("{}\n", alt_text(job.template, job.post)).as_bytes(),
+        )?;
+        written.push(alt);
+    }
+    Ok(written)
 }
 
 /// Writes a file whole or not at all: a temporary file beside it, then a

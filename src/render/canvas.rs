@@ -8,6 +8,9 @@
 //! exact fractional positions. Integer arithmetic with fixed rounding keeps
 //! the output identical from run to run.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use ab_glyph_rasterizer::{Point, Rasterizer, point};
 use image::{RgbaImage, imageops};
 use skrifa::{DrawMemory, GlyphId, PathSink, ScalerFont};
@@ -16,20 +19,114 @@ use super::layout::{Color, Fill};
 use crate::template::{Fit, Rect};
 use crate::typography::{Block, FontFace};
 
-/// A drawing surface, premultiplied RGBA.
+/// Premultiplied RGBA pixels, row after row.
+type Pixels = Vec<[u8; 4]>;
+
+/// An image of the project (a logo, an icon), with its resampled copies
+/// kept for the sizes it is drawn at: a logo is drawn at the same size on
+/// every card.
+pub struct Picture {
+    image: RgbaImage,
+    scaled: Mutex<HashMap<(u32, u32), Arc<Pixels>>>,
+}
+
+impl std::fmt::Debug for Picture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Picture")
+            .field("width", &self.image.width())
+            .field("height", &self.image.height())
+            .finish()
+    }
+}
+
+impl Picture {
+    pub fn new(image: RgbaImage) -> Picture {
+        Picture {
+            image,
+            scaled: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn dimensions(&self) -> (u32, u32) {
+        self.image.dimensions()
+    }
+
+    /// The image resampled to `width` x `height`, premultiplied.
+    fn scaled(&self, width: u32, height: u32) -> Arc<Pixels> {
+        let mut cache = self
+            .scaled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache
+            .entry((width, height))
+            .or_insert_with(|| Arc::new(scale_premultiplied(&self.image, width, height)))
+            .clone()
+    }
+}
+
+/// A drawing surface: premultiplied RGBA, or RGB when its background is
+/// opaque (source-over keeps an opaque canvas opaque, so its alpha would
+/// only be 255s to carry around and strip before encoding).
 pub struct Canvas {
     width: u32,
     height: u32,
-    pixels: Vec<[u8; 4]>,
+    /// 3 (opaque, RGB) or 4 (premultiplied RGBA).
+    channels: usize,
+    bytes: Vec<u8>,
+}
+
+thread_local! {
+    /// Buffers of finished canvases, reused by the next ones: a fresh 4 MB
+    /// allocation costs more in page faults than drawing a card.
+    static BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Drop for Canvas {
+    fn drop(&mut self) {
+        let bytes = std::mem::take(&mut self.bytes);
+        if bytes.capacity() > 0 {
+            BUFFERS.with(|buffers| {
+                let mut buffers = buffers.borrow_mut();
+                if buffers.len() < 2 {
+                    buffers.push(bytes);
+                }
+            });
+        }
+    }
 }
 
 impl Canvas {
     /// A transparent canvas.
     pub fn new(width: u32, height: u32) -> Canvas {
+        Canvas::filled(width, height, [0; 4])
+    }
+
+    /// A canvas filled with one straight-alpha colour.
+    pub fn filled(width: u32, height: u32, color: Color) -> Canvas {
+        let channels = if color[3] == 255 { 3 } else { 4 };
+        let pixel = premultiply(color);
+        let length = width as usize * height as usize * channels;
+        let mut bytes = BUFFERS
+            .with(|buffers| buffers.borrow_mut().pop())
+            .unwrap_or_default();
+        bytes.clear();
+        bytes.resize(length, pixel[0]);
+        let uniform = pixel[..channels].iter().all(|&c| c == pixel[0]);
+        if !uniform {
+            if channels == 3 {
+                bytes
+                    .as_chunks_mut::<3>()
+                    .0
+                    .fill([pixel[0], pixel[1], pixel[2]]);
+            } else {
+                bytes.as_chunks_mut::<4>().0.fill(pixel);
+            }
+        }
         Canvas {
             width,
             height,
-            pixels: vec![[0; 4]; width as usize * height as usize],
+            channels,
+            bytes,
         }
     }
 
@@ -41,18 +138,44 @@ impl Canvas {
         self.height
     }
 
-    /// The picture, straight alpha, as PNG wants it.
-    pub fn into_image(self) -> RgbaImage {
-        let mut bytes = Vec::with_capacity(self.pixels.len() * 4);
-        for pixel in self.pixels {
-            bytes.extend_from_slice(&unpremultiply(pixel));
-        }
-        RgbaImage::from_raw(self.width, self.height, bytes).expect("the size matches the pixels")
+    /// Whether the canvas is opaque, its bytes then RGB.
+    pub fn is_opaque(&self) -> bool {
+        self.channels == 3
     }
 
-    /// Whether every pixel is opaque (the PNG can then drop its alpha).
-    pub fn is_opaque(&self) -> bool {
-        self.pixels.iter().all(|p| p[3] == 255)
+    /// The RGB bytes of an opaque canvas, as PNG takes them.
+    pub fn rgb(&self) -> Option<&[u8]> {
+        self.is_opaque().then_some(self.bytes.as_slice())
+    }
+
+    /// The picture, straight alpha.
+    pub fn into_image(self) -> RgbaImage {
+        let (width, height) = (self.width, self.height);
+        let bytes = self.into_rgba();
+        RgbaImage::from_raw(width, height, bytes).expect("the size matches the pixels")
+    }
+
+    /// The pixels as straight-alpha RGBA bytes.
+    pub fn into_rgba(self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(self.width as usize * self.height as usize * 4);
+        for pixel in self.bytes.chunks_exact(self.channels) {
+            let pixel = match *pixel {
+                [r, g, b] => [r, g, b, 255],
+                [r, g, b, a] => unpremultiply([r, g, b, a]),
+                _ => unreachable!("3 or 4 channels"),
+            };
+            bytes.extend_from_slice(&pixel);
+        }
+        bytes
+    }
+
+    /// Runs `draw` on the pixels as `[u8; 3]` or `[u8; 4]`, so that the hot
+    /// loops are compiled for a fixed number of channels.
+    fn with_pixels(&mut self, draw: impl PixelsFn) {
+        match self.channels {
+            3 => draw.call(self.bytes.as_chunks_mut::<3>().0, self.width as usize),
+            _ => draw.call(self.bytes.as_chunks_mut::<4>().0, self.width as usize),
+        }
     }
 
     /// Fills the whole canvas, or a rectangle with rounded corners.
@@ -70,16 +193,17 @@ impl Canvas {
             && area.height.fract() == 0.0;
         if radius <= 0.0 && aligned {
             // Whole pixels: full coverage, no rasterizer needed.
-            let x0 = area.x as u32;
-            let y0 = area.y as u32;
-            let x1 = (area.x + area.width).min(self.width as f32) as u32;
-            let y1 = (area.y + area.height).min(self.height as f32) as u32;
-            for y in y0..y1 {
-                for x in x0..x1 {
-                    let color = shader.at(x, y);
-                    self.blend(x, y, color, 255);
-                }
-            }
+            let x0 = area.x as usize;
+            let y0 = area.y as usize;
+            let x1 = ((area.x + area.width) as usize).min(self.width as usize);
+            let y1 = ((area.y + area.height) as usize).min(self.height as usize);
+            self.with_pixels(FillArea {
+                x0,
+                y0,
+                x1,
+                y1,
+                shader: &shader,
+            });
             return;
         }
         let mut path = Path::default();
@@ -89,8 +213,9 @@ impl Canvas {
 
     /// Draws an image into `rect`, scaled to fit it whole (`contain`,
     /// centred) or to fill it (`cover`, cropped around the centre).
-    pub fn draw_image(&mut self, image: &RgbaImage, rect: Rect, fit: Fit) {
-        let (source_width, source_height) = (image.width() as f32, image.height() as f32);
+    pub fn draw_image(&mut self, picture: &Picture, rect: Rect, fit: Fit) {
+        let (source_width, source_height) =
+            (picture.image.width() as f32, picture.image.height() as f32);
         if source_width == 0.0 || source_height == 0.0 {
             return;
         }
@@ -100,7 +225,7 @@ impl Canvas {
         };
         let width = (source_width * scale).round().max(1.0) as u32;
         let height = (source_height * scale).round().max(1.0) as u32;
-        let scaled = scale_premultiplied(image, width, height);
+        let scaled = picture.scaled(width, height);
         let left = (rect.x + (rect.width - width as f32) / 2.0).round() as i64;
         let top = (rect.y + (rect.height - height as f32) / 2.0).round() as i64;
         // Cover crops to the box; contain stays inside it anyway.
@@ -108,23 +233,20 @@ impl Canvas {
         let clip_y0 = rect.y.floor().max(0.0) as i64;
         let clip_x1 = ((rect.x + rect.width).ceil() as i64).min(i64::from(self.width));
         let clip_y1 = ((rect.y + rect.height).ceil() as i64).min(i64::from(self.height));
-        for (sy, row) in scaled.chunks_exact(width as usize).enumerate() {
-            let y = top + sy as i64;
-            if y < clip_y0 || y >= clip_y1 {
-                continue;
-            }
-            for (sx, pixel) in row.iter().enumerate() {
-                let x = left + sx as i64;
-                if x < clip_x0 || x >= clip_x1 || pixel[3] == 0 {
-                    continue;
-                }
-                let index = y as usize * self.width as usize + x as usize;
-                self.pixels[index] = over(*pixel, self.pixels[index]);
-            }
-        }
+        self.with_pixels(Blit {
+            scaled: &scaled,
+            width: width as usize,
+            left,
+            top,
+            clip: (clip_x0, clip_y0, clip_x1, clip_y1),
+        });
     }
 
     /// Draws laid-out text, one line per origin.
+    ///
+    /// Glyphs are rasterized once per font, size and quarter-pixel offset,
+    /// and their coverage kept: a card repeats letters, and cards repeat
+    /// their kicker and footer.
     pub fn draw_text(
         &mut self,
         face: &FontFace,
@@ -132,24 +254,36 @@ impl Canvas {
         origins: &[(f32, f32)],
         color: Color,
     ) {
-        let scaler = ScalerFont::unhinted(face.font.clone(), Some(block.size));
-        let mut path = Path::default();
+        let mut scaler: Option<ScalerFont> = None;
         for (line, &(x, y)) in block.lines.iter().zip(origins) {
             for glyph in &line.glyphs {
-                let Some(outline) = scaler.outline(GlyphId::new(glyph.id)) else {
-                    continue;
+                let (ox, oy) = (x + glyph.x, y + glyph.y);
+                let (ix, iy) = (ox.floor(), oy.floor());
+                let quarter = |f: f32| ((f * 4.0).round() as u8).min(3);
+                let key = GlyphKey {
+                    font: face.name.clone(),
+                    glyph: glyph.id,
+                    size: block.size.to_bits(),
+                    dx: quarter(ox - ix),
+                    dy: quarter(oy - iy),
                 };
-                let mut sink = GlyphSink {
-                    path: &mut path,
-                    x: x + glyph.x,
-                    y: y + glyph.y,
-                };
-                // A glyph that fails to draw is left out rather than
-                // failing the whole card.
-                let _ = outline.draw(DrawMemory::Scratch, &mut sink);
+                let mask = glyph_mask(key, || {
+                    let scaler = scaler.get_or_insert_with(|| {
+                        ScalerFont::unhinted(face.font.clone(), Some(block.size))
+                    });
+                    scaler.outline(GlyphId::new(glyph.id))
+                });
+                if let Some(mask) = mask {
+                    self.with_pixels(Stamp {
+                        mask: &mask,
+                        x: ix as i64 + mask.left,
+                        y: iy as i64 + mask.top,
+                        color,
+                        height: self.height as usize,
+                    });
+                }
             }
         }
-        self.fill_path(&path, |_, _| color);
     }
 
     /// Composites `color` over the pixels a path covers.
@@ -158,57 +292,326 @@ impl Canvas {
             return;
         };
         let (width, height) = ((x1 - x0) as usize, (y1 - y0) as usize);
-        let mut rasterizer = Rasterizer::new(width, height);
-        let shift = |p: Point| point(p.x - x0 as f32, p.y - y0 as f32);
-        for segment in &path.segments {
-            match *segment {
-                Segment::Line(a, b) => rasterizer.draw_line(shift(a), shift(b)),
-                Segment::Quad(a, b, c) => rasterizer.draw_quad(shift(a), shift(b), shift(c)),
-                Segment::Cubic(a, b, c, d) => {
-                    rasterizer.draw_cubic(shift(a), shift(b), shift(c), shift(d));
+        thread_local! {
+            /// One rasterizer per thread, its buffer reused from shape to
+            /// shape.
+            static RASTERIZER: std::cell::RefCell<Rasterizer> =
+                std::cell::RefCell::new(Rasterizer::new(0, 0));
+        }
+        RASTERIZER.with(|rasterizer| {
+            let mut rasterizer = rasterizer.borrow_mut();
+            rasterizer.reset(width, height);
+            let shift = |p: Point| point(p.x - x0 as f32, p.y - y0 as f32);
+            for segment in &path.segments {
+                match *segment {
+                    Segment::Line(a, b) => rasterizer.draw_line(shift(a), shift(b)),
+                    Segment::Quad(a, b, c) => rasterizer.draw_quad(shift(a), shift(b), shift(c)),
+                    Segment::Cubic(a, b, c, d) => {
+                        rasterizer.draw_cubic(shift(a), shift(b), shift(c), shift(d));
+                    }
+                }
+            }
+            self.with_pixels(Cover {
+                rasterizer: &rasterizer,
+                x0: x0 as usize,
+                y0: y0 as usize,
+                color: &color,
+            });
+        });
+    }
+}
+
+/// A drawing step over pixels of `N` channels.
+trait PixelsFn {
+    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize);
+}
+
+/// Premultiplied source-over of one pixel.
+#[inline(always)]
+fn over<const N: usize>(pixel: &mut [u8; N], source: [u8; 4]) {
+    let keep = 255 - u32::from(source[3]);
+    if keep == 0 {
+        pixel.copy_from_slice(&source[..N]);
+        return;
+    }
+    for channel in 0..N {
+        pixel[channel] =
+            (u32::from(source[channel]) + div255(u32::from(pixel[channel]) * keep)).min(255) as u8;
+    }
+}
+
+/// A rectangle of whole pixels.
+struct FillArea<'s> {
+    x0: usize,
+    y0: usize,
+    x1: usize,
+    y1: usize,
+    shader: &'s Shader,
+}
+
+impl PixelsFn for FillArea<'_> {
+    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize) {
+        for y in self.y0..self.y1 {
+            let row = &mut pixels[y * stride + self.x0..y * stride + self.x1];
+            match self.shader.fill {
+                Fill::Solid(color) if color[3] == 255 => fill_row(row, color),
+                Fill::Solid(color) => {
+                    let source = premultiply(color);
+                    for pixel in row {
+                        over(pixel, source);
+                    }
+                }
+                Fill::Gradient { .. } => {
+                    // Fixed-point walk along the row: the gradient's step
+                    // changes only every few pixels.
+                    const ONE: i64 = 1 << 24;
+                    let shader = self.shader;
+                    let start = (self.x0 as f32 + 0.5 - shader.cx) * shader.dx
+                        + (y as f32 + 0.5 - shader.cy) * shader.dy
+                        + 0.5;
+                    let t = (f64::from(start) * ONE as f64) as i64;
+                    let dt = (f64::from(shader.dx) * ONE as f64) as i64;
+                    let step_at = |t: i64| ((t.clamp(0, ONE) * 256 + ONE / 2) >> 24) as usize;
+                    // Runs of pixels share a step: find where each run ends
+                    // (t is linear in x) and fill it at once.
+                    let mut x = 0;
+                    while x < row.len() {
+                        let here = t + dt * x as i64;
+                        let step = step_at(here);
+                        let end = if dt > 0 && step < 256 {
+                            // The first t of the next step.
+                            let next = ((2 * step as i64 + 1) * ONE) / 512;
+                            x + ((next - here + dt - 1) / dt).max(1) as usize
+                        } else if dt < 0 && step > 0 {
+                            let next = ((2 * step as i64 - 1) * ONE) / 512;
+                            x + ((here - next - dt) / -dt).max(1) as usize
+                        } else {
+                            row.len()
+                        };
+                        let end = end.min(row.len());
+                        let (straight, source) = shader.steps[step];
+                        let run = &mut row[x..end];
+                        if straight[3] == 255 {
+                            fill_row(run, straight);
+                        } else {
+                            for pixel in run {
+                                over(pixel, source);
+                            }
+                        }
+                        x = end;
+                    }
                 }
             }
         }
-        rasterizer.for_each_pixel_2d(|x, y, coverage| {
-            let coverage = (coverage.clamp(0.0, 1.0) * 255.0).round() as u32;
-            if coverage > 0 {
-                let (px, py) = (x + x0 as u32, y + y0 as u32);
-                self.blend(px, py, color(px, py), coverage);
-            }
-        });
     }
+}
 
-    /// Source-over of a straight-alpha colour at `coverage` (0 to 255).
-    fn blend(&mut self, x: u32, y: u32, color: Color, coverage: u32) {
-        let index = y as usize * self.width as usize + x as usize;
-        let alpha = div255(u32::from(color[3]) * coverage);
-        let source = [
-            div255(u32::from(color[0]) * alpha) as u8,
-            div255(u32::from(color[1]) * alpha) as u8,
-            div255(u32::from(color[2]) * alpha) as u8,
-            alpha as u8,
-        ];
-        self.pixels[index] = over(source, self.pixels[index]);
+/// Fills a row with one opaque colour: one pixel written, then copied in
+/// doubling blocks, which compiles to a few `memcpy`s.
+fn fill_row<const N: usize>(row: &mut [[u8; N]], color: Color) {
+    let Some((first, _)) = row.split_first_mut() else {
+        return;
+    };
+    first.copy_from_slice(&color[..N]);
+    let bytes = row.as_flattened_mut();
+    let mut filled = N;
+    while filled < bytes.len() {
+        let length = filled.min(bytes.len() - filled);
+        bytes.copy_within(..length, filled);
+        filled += length;
+    }
+}
+
+/// A glyph at a size and a sub-pixel offset.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct GlyphKey {
+    font: String,
+    glyph: u32,
+    size: u32,
+    dx: u8,
+    dy: u8,
+}
+
+/// A glyph's coverage, placed relative to its integer origin.
+struct Mask {
+    left: i64,
+    top: i64,
+    width: usize,
+    coverage: Vec<u8>,
+}
+
+/// The cached coverage of a glyph, rasterized on first use; `None` for a
+/// glyph with no ink.
+fn glyph_mask<'f>(
+    key: GlyphKey,
+    outline: impl FnOnce() -> Option<skrifa::ScalerOutline<'f>>,
+) -> Option<Arc<Mask>> {
+    thread_local! {
+        static MASKS: std::cell::RefCell<HashMap<GlyphKey, Option<Arc<Mask>>>> =
+            std::cell::RefCell::new(HashMap::new());
+    }
+    /// Enough for every glyph of many templates; past it, start afresh.
+    const MOST: usize = 8192;
+    if let Some(found) = MASKS.with(|masks| masks.borrow().get(&key).cloned()) {
+        return found;
+    }
+    let offset = (f32::from(key.dx) / 4.0, f32::from(key.dy) / 4.0);
+    let mask = outline().and_then(|outline| {
+        let mut path = Path::default();
+        let mut sink = GlyphSink {
+            path: &mut path,
+            x: offset.0,
+            y: offset.1,
+        };
+        // A glyph that fails to draw is left out rather than failing the
+        // whole card.
+        outline.draw(DrawMemory::Scratch, &mut sink).ok()?;
+        rasterize(&path)
+    });
+    let mask = mask.map(Arc::new);
+    MASKS.with(|masks| {
+        let mut masks = masks.borrow_mut();
+        if masks.len() >= MOST {
+            masks.clear();
+        }
+        masks.insert(key, mask.clone());
+    });
+    mask
+}
+
+/// A path's coverage, 0 to 255, over its whole-pixel bounds.
+fn rasterize(path: &Path) -> Option<Mask> {
+    let (x0, y0, x1, y1) = path.bounds_unclipped()?;
+    let (width, height) = ((x1 - x0) as usize, (y1 - y0) as usize);
+    let mut rasterizer = Rasterizer::new(width, height);
+    let shift = |p: Point| point(p.x - x0 as f32, p.y - y0 as f32);
+    for segment in &path.segments {
+        match *segment {
+            Segment::Line(a, b) => rasterizer.draw_line(shift(a), shift(b)),
+            Segment::Quad(a, b, c) => rasterizer.draw_quad(shift(a), shift(b), shift(c)),
+            Segment::Cubic(a, b, c, d) => {
+                rasterizer.draw_cubic(shift(a), shift(b), shift(c), shift(d))
+            }
+        }
+    }
+    let mut coverage = vec![0u8; width * height];
+    rasterizer.for_each_pixel(|index, value| {
+        coverage[index] = (value.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+    });
+    Some(Mask {
+        left: x0,
+        top: y0,
+        width,
+        coverage,
+    })
+}
+
+/// A glyph's coverage composited in one colour.
+struct Stamp<'m> {
+    mask: &'m Mask,
+    x: i64,
+    y: i64,
+    color: Color,
+    height: usize,
+}
+
+impl PixelsFn for Stamp<'_> {
+    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize) {
+        let color = self.color;
+        for (row_index, row) in self.mask.coverage.chunks_exact(self.mask.width).enumerate() {
+            let y = self.y + row_index as i64;
+            if y < 0 || y as usize >= self.height {
+                continue;
+            }
+            for (column, &coverage) in row.iter().enumerate() {
+                let x = self.x + column as i64;
+                if coverage == 0 || x < 0 || x as usize >= stride {
+                    continue;
+                }
+                let pixel = &mut pixels[y as usize * stride + x as usize];
+                if coverage == 255 && color[3] == 255 {
+                    pixel.copy_from_slice(&color[..N]);
+                    continue;
+                }
+                let alpha = div255(u32::from(color[3]) * u32::from(coverage));
+                let source = [
+                    div255(u32::from(color[0]) * alpha) as u8,
+                    div255(u32::from(color[1]) * alpha) as u8,
+                    div255(u32::from(color[2]) * alpha) as u8,
+                    alpha as u8,
+                ];
+                over(pixel, source);
+            }
+        }
+    }
+}
+
+/// A resampled image at its place.
+struct Blit<'s> {
+    scaled: &'s [[u8; 4]],
+    width: usize,
+    left: i64,
+    top: i64,
+    clip: (i64, i64, i64, i64),
+}
+
+impl PixelsFn for Blit<'_> {
+    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize) {
+        let (clip_x0, clip_y0, clip_x1, clip_y1) = self.clip;
+        for (sy, row) in self.scaled.chunks_exact(self.width).enumerate() {
+            let y = self.top + sy as i64;
+            if y < clip_y0 || y >= clip_y1 {
+                continue;
+            }
+            for (sx, source) in row.iter().enumerate() {
+                let x = self.left + sx as i64;
+                if x < clip_x0 || x >= clip_x1 || source[3] == 0 {
+                    continue;
+                }
+                over(&mut pixels[y as usize * stride + x as usize], *source);
+            }
+        }
+    }
+}
+
+/// A colour through the coverage a rasterizer accumulated.
+struct Cover<'s, C: Fn(u32, u32) -> Color> {
+    rasterizer: &'s Rasterizer,
+    x0: usize,
+    y0: usize,
+    color: &'s C,
+}
+
+impl<C: Fn(u32, u32) -> Color> PixelsFn for Cover<'_, C> {
+    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize) {
+        self.rasterizer.for_each_pixel_2d(|x, y, coverage| {
+            if coverage <= 0.5 / 255.0 {
+                return;
+            }
+            let coverage = (coverage.min(1.0) * 255.0 + 0.5) as u32;
+            let (px, py) = (x as usize + self.x0, y as usize + self.y0);
+            let color = (self.color)(px as u32, py as u32);
+            let pixel = &mut pixels[py * stride + px];
+            // Inside a shape, an opaque colour simply replaces the pixel.
+            if coverage == 255 && color[3] == 255 {
+                pixel.copy_from_slice(&color[..N]);
+                return;
+            }
+            let alpha = div255(u32::from(color[3]) * coverage);
+            let source = [
+                div255(u32::from(color[0]) * alpha) as u8,
+                div255(u32::from(color[1]) * alpha) as u8,
+                div255(u32::from(color[2]) * alpha) as u8,
+                alpha as u8,
+            ];
+            over(pixel, source);
+        });
     }
 }
 
 /// `x / 255`, rounded, for `x` up to 255 × 255.
 fn div255(x: u32) -> u32 {
     (x + 128 + ((x + 128) >> 8)) >> 8
-}
-
-/// Premultiplied source-over.
-fn over(source: [u8; 4], destination: [u8; 4]) -> [u8; 4] {
-    let keep = 255 - u32::from(source[3]);
-    if keep == 0 {
-        return source;
-    }
-    let mut out = [0u8; 4];
-    for channel in 0..4 {
-        out[channel] = (u32::from(source[channel]) + div255(u32::from(destination[channel]) * keep))
-            .min(255) as u8;
-    }
-    out
 }
 
 fn premultiply(pixel: [u8; 4]) -> [u8; 4] {
@@ -261,35 +664,59 @@ fn scale_premultiplied(image: &RgbaImage, width: u32, height: u32) -> Vec<[u8; 4
 /// The colour of a fill at a pixel.
 struct Shader {
     fill: Fill,
-    area: Rect,
+    /// The gradient's direction, scaled by its length, and its middle.
+    dx: f32,
+    dy: f32,
+    cx: f32,
+    cy: f32,
+    /// The gradient's 257 steps, straight and premultiplied.
+    steps: Vec<(Color, [u8; 4])>,
 }
 
 impl Shader {
     fn new(fill: Fill, area: Rect) -> Shader {
-        Shader { fill, area }
+        let angle = match fill {
+            Fill::Gradient { angle, .. } => angle,
+            Fill::Solid(_) => 0.0,
+        };
+        // CSS convention: 0° points up, 90° to the right; the gradient
+        // line is as long as the box's projection on it.
+        let radians = angle.to_radians();
+        let (dx, dy) = (radians.sin(), -radians.cos());
+        let length = ((area.width * dx).abs() + (area.height * dy).abs()).max(1.0);
+        let steps = match fill {
+            Fill::Solid(_) => Vec::new(),
+            Fill::Gradient { from, to, .. } => (0..=256u32)
+                .map(|weight| {
+                    let mut color = [0u8; 4];
+                    for channel in 0..4 {
+                        color[channel] = ((u32::from(from[channel]) * (256 - weight)
+                            + u32::from(to[channel]) * weight
+                            + 128)
+                            >> 8) as u8;
+                    }
+                    (color, premultiply(color))
+                })
+                .collect(),
+        };
+        Shader {
+            fill,
+            dx: dx / length,
+            dy: dy / length,
+            cx: area.x + area.width / 2.0,
+            cy: area.y + area.height / 2.0,
+            steps,
+        }
     }
 
     fn at(&self, x: u32, y: u32) -> Color {
         match self.fill {
             Fill::Solid(color) => color,
-            Fill::Gradient { from, to, angle } => {
-                // CSS convention: 0° points up, 90° to the right.
-                let radians = angle.to_radians();
-                let (dx, dy) = (radians.sin(), -radians.cos());
-                let length = (self.area.width * dx).abs() + (self.area.height * dy).abs();
-                let cx = self.area.x + self.area.width / 2.0;
-                let cy = self.area.y + self.area.height / 2.0;
-                let along = (x as f32 + 0.5 - cx) * dx + (y as f32 + 0.5 - cy) * dy;
-                let t = (along / length.max(1.0) + 0.5).clamp(0.0, 1.0);
-                let weight = (t * 256.0).round() as u32;
-                let mut color = [0u8; 4];
-                for channel in 0..4 {
-                    color[channel] = ((u32::from(from[channel]) * (256 - weight)
-                        + u32::from(to[channel]) * weight
-                        + 128)
-                        >> 8) as u8;
-                }
-                color
+            Fill::Gradient { .. } => {
+                let along =
+                    (x as f32 + 0.5 - self.cx) * self.dx + (y as f32 + 0.5 - self.cy) * self.dy;
+                let step = ((along + 0.5).clamp(0.0, 1.0) * 256.0 + 0.5) as usize;
+                self.steps[step].0
             }
         }
     }
@@ -381,25 +808,31 @@ impl Path {
         self.close();
     }
 
-    /// Whole-pixel bounds, clipped to the canvas; `None` when empty.
-    fn bounds(&self, width: u32, height: u32) -> Option<(i64, i64, i64, i64)> {
+    /// Whole-pixel bounds; `None` when empty.
+    fn bounds_unclipped(&self) -> Option<(i64, i64, i64, i64)> {
         let mut min = (f32::MAX, f32::MAX);
         let mut max = (f32::MIN, f32::MIN);
-        let mut grow = |p: &Point| {
-            min = (min.0.min(p.x), min.1.min(p.y));
-            max = (max.0.max(p.x), max.1.max(p.y));
-        };
         for segment in &self.segments {
-            match segment {
-                Segment::Line(a, b) => [a, b].into_iter().for_each(&mut grow),
-                Segment::Quad(a, b, c) => [a, b, c].into_iter().for_each(&mut grow),
-                Segment::Cubic(a, b, c, d) => [a, b, c, d].into_iter().for_each(&mut grow),
+            let points: &[Point] = match segment {
+                Segment::Line(a, b) => &[*a, *b],
+                Segment::Quad(a, b, c) => &[*a, *b, *c],
+                Segment::Cubic(a, b, c, d) => &[*a, *b, *c, *d],
+            };
+            for p in points {
+                min = (min.0.min(p.x), min.1.min(p.y));
+                max = (max.0.max(p.x), max.1.max(p.y));
             }
         }
-        let x0 = (min.0.floor() as i64).max(0);
-        let y0 = (min.1.floor() as i64).max(0);
-        let x1 = (max.0.ceil() as i64).min(i64::from(width));
-        let y1 = (max.1.ceil() as i64).min(i64::from(height));
+        let (x0, y0) = (min.0.floor() as i64, min.1.floor() as i64);
+        let (x1, y1) = (max.0.ceil() as i64, max.1.ceil() as i64);
+        (x1 > x0 && y1 > y0).then_some((x0, y0, x1, y1))
+    }
+
+    /// Whole-pixel bounds, clipped to the canvas; `None` when empty.
+    fn bounds(&self, width: u32, height: u32) -> Option<(i64, i64, i64, i64)> {
+        let (x0, y0, x1, y1) = self.bounds_unclipped()?;
+        let (x0, y0) = (x0.max(0), y0.max(0));
+        let (x1, y1) = (x1.min(i64::from(width)), y1.min(i64::from(height)));
         (x1 > x0 && y1 > y0).then_some((x0, y0, x1, y1))
     }
 }

@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use image::RgbaImage;
-
+use super::canvas::Picture;
 use crate::config::Brand;
 use crate::post::{Post, Visual};
 use crate::template::{
@@ -22,7 +21,7 @@ pub struct Assets {
     /// By file name (`Lato-Black.ttf`).
     pub fonts: BTreeMap<String, FontFace>,
     /// By path under `assets/` (`icons/securise.png`).
-    pub images: BTreeMap<String, Arc<RgbaImage>>,
+    pub images: BTreeMap<String, Arc<Picture>>,
 }
 
 /// What the layout needs besides the post and the template.
@@ -57,7 +56,7 @@ pub enum Op {
         radius: f32,
     },
     Image {
-        image: Arc<RgbaImage>,
+        image: Arc<Picture>,
         rect: Rect,
         fit: Fit,
     },
