@@ -1,7 +1,8 @@
 //! `crieur check` on 10,000 generated posts: the whole binary, run as a user
-//! runs it (read, parse, validate, plan the calendar, print), and the
-//! library's load + check in process. Target: under one second in release
-//! mode. Run with `cargo bench --bench check`.
+//! runs it (read, parse, validate, lay every image out, plan the calendar,
+//! print), and the library's load + check in process. The project uses the
+//! repository's real templates, fonts and configuration. Target: under one
+//! second in release mode. Run with `cargo bench --bench check`.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -65,34 +66,11 @@ fn report(name: &str, times: &mut [Duration]) {
 /// A project of `POSTS` posts: half fill a weekly series, half are dated,
 /// one an hour, spread over two channels.
 fn generate(root: &Path) {
-    std::fs::create_dir_all(root.join("config")).unwrap();
-    std::fs::create_dir_all(root.join("assets/templates")).unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    copy_dir(&repo.join("config"), &root.join("config"));
+    copy_dir(&repo.join("assets"), &root.join("assets"));
     std::fs::create_dir_all(root.join("posts/serie")).unwrap();
     std::fs::create_dir_all(root.join("posts/dates")).unwrap();
-    std::fs::write(
-        root.join("config/crieur.toml"),
-        r##"timezone = "Europe/Paris"
-[brand]
-name = "CPTS Mulhouse Agglomération"
-[series.chiffre-de-la-semaine]
-template = "chiffre"
-cron = "0 19 * * tue"
-channels = ["facebook", "linkedin", "instagram"]
-hashtags = ["#ChiffreDeLaSemaine", "#CPTSMulhouseAgglomération"]
-[channels.facebook]
-network = "facebook"
-[channels.linkedin]
-network = "linkedin"
-[channels.instagram]
-network = "instagram"
-"##,
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("assets/templates/chiffre.toml"),
-        "name = \"Chiffre\"\n[fields.number]\nrequired = true\n[fields.caption]\nrequired = true\n",
-    )
-    .unwrap();
     let start = Utc.with_ymd_and_hms(2026, 12, 1, 0, 30, 0).unwrap();
     for index in 0..POSTS {
         let mut text = String::from("+++\n");
@@ -115,7 +93,7 @@ network = "instagram"
         };
         let _ = write!(
             text,
-            "[visual]\nnumber = \"{index}\"\ncaption = \"C'est le nombre d'assurés disposant d'un profil sur Mon Espace Santé.\"\n+++\n\
+            "[visual]\nnumber = \"{index} millions\"\ncaption = \"C'est le nombre d'assurés disposant d'un profil sur Mon Espace Santé.\"\nsource = \"Assurance Maladie, novembre 2022\"\n+++\n\
              Aujourd'hui, près de 65,4 millions d'assurés disposent d'un profil sur Mon Espace Santé (novembre 2022).\n\n\
              Qu'est-ce que Mon Espace Santé ? C'est un carnet de santé numérique qui permet aux patients de gérer leurs données de santé en un seul et même endroit.\n"
         );
@@ -126,5 +104,18 @@ network = "instagram"
             text,
         )
         .unwrap();
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
     }
 }

@@ -412,7 +412,7 @@ fn text_op(
         max_lines: layer.max_lines,
         line_height: layer.line_height,
     };
-    let block = Paragraph::new(face, &text)
+    let block = Paragraph::cached(face, &text)
         .fit(&frame)
         .map_err(|overflow| Problem::Overflow {
             fields: fields.clone(),
@@ -474,7 +474,7 @@ fn icons_ops(
             max_lines: 1,
             line_height: 1.0,
         };
-        let block = Paragraph::new(face, &text)
+        let block = Paragraph::cached(face, &text)
             .fit(&frame)
             .map_err(|overflow| Problem::Overflow {
                 fields: vec![layer.field.get_ref().clone()],

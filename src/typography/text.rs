@@ -10,7 +10,9 @@
 
 use std::str::FromStr;
 
-use harfrust::{Buffer, Language, ShapeOptions, ShaperFont};
+use std::sync::Arc;
+
+use harfrust::{Buffer, Direction, Language, Script, ShapeOptions, ShapePlan, ShaperFont};
 use skrifa::Font;
 use unicode_linebreak::{BreakOpportunity, linebreaks};
 
@@ -26,6 +28,9 @@ pub struct FontFace {
     descent: f32,
     /// The width given to a space the font lacks (U+202F in Open Sans).
     thin_space: f32,
+    /// The shaping plan for French text, built once: building it is most
+    /// of the cost of shaping a short text.
+    plan: Arc<ShapePlan>,
 }
 
 impl std::fmt::Debug for FontFace {
@@ -61,6 +66,13 @@ impl FontFace {
             .charmap()
             .map_unicode('\u{2009}')
             .map_or(upem / 5.0, |glyph| font.glyph_metrics().h_advance(glyph));
+        let plan = ShapePlan::new(
+            &font,
+            Direction::LeftToRight,
+            Some(Script::LATIN),
+            Language::from_str("fr").ok().as_ref(),
+            &[],
+        );
         Ok(FontFace {
             name: name.to_owned(),
             font,
@@ -68,6 +80,7 @@ impl FontFace {
             ascent,
             descent,
             thin_space,
+            plan: Arc::new(plan),
         })
     }
 
@@ -99,9 +112,14 @@ impl FontFace {
         buffer.push_str(text);
         buffer.guess_segment_properties();
         buffer.set_language(Language::from_str("fr").ok());
+        // The cached plan fits Latin text written left to right; anything
+        // else gets a plan of its own.
+        let fits =
+            buffer.direction() == self.plan.direction() && buffer.script() == self.plan.script();
+        let options = ShapeOptions::new().plan(fits.then_some(&*self.plan));
         // Shaping only fails on a buffer that was set up wrong; an empty
         // result draws nothing rather than crashing a render.
-        if harfrust::shape(&shaper, &mut buffer, ShapeOptions::new()).is_err() {
+        if harfrust::shape(&shaper, &mut buffer, options).is_err() {
             return Shaped::default();
         }
         let glyphs = buffer
@@ -310,6 +328,29 @@ impl Paragraph {
 
     /// Lays the text out at `size`, greedily, or says why it does not fit.
     pub fn layout(&self, size: f32, frame: &Frame) -> Result<Block, Overflow> {
+        let lines = self.break_lines(size, frame)?;
+        let scale = size / self.shaped.upem.max(1.0);
+        let line_height = size * frame.line_height;
+        let (ascent, descent) = (self.ascent * scale, self.descent * scale);
+        let baseline = (line_height - (ascent + descent)) / 2.0 + ascent;
+        let lines = lines
+            .into_iter()
+            .map(|range| self.place(range, scale))
+            .collect();
+        Ok(Block {
+            size,
+            lines,
+            line_height,
+            baseline,
+        })
+    }
+
+    /// The segments of each line at `size`, or why the text does not fit.
+    fn break_lines(
+        &self,
+        size: f32,
+        frame: &Frame,
+    ) -> Result<Vec<std::ops::Range<usize>>, Overflow> {
         let scale = size / self.shaped.upem.max(1.0);
         let mut lines: Vec<std::ops::Range<usize>> = Vec::new();
         let mut current: Option<(usize, usize, f32)> = None; // first, last, width incl. trailing
@@ -346,25 +387,13 @@ impl Paragraph {
                 allowed: frame.max_lines,
             });
         }
-        let line_height = size * frame.line_height;
-        let height = line_height * lines.len() as f32;
+        let height = size * frame.line_height * lines.len() as f32;
         if height > frame.height + 0.01 {
             return Err(Overflow::Height {
                 by: height - frame.height,
             });
         }
-        let (ascent, descent) = (self.ascent * scale, self.descent * scale);
-        let baseline = (line_height - (ascent + descent)) / 2.0 + ascent;
-        let lines = lines
-            .into_iter()
-            .map(|range| self.place(range, scale))
-            .collect();
-        Ok(Block {
-            size,
-            lines,
-            line_height,
-            baseline,
-        })
+        Ok(lines)
     }
 
     fn place(&self, segments: std::ops::Range<usize>, scale: f32) -> Line {
@@ -394,22 +423,44 @@ impl Paragraph {
     pub fn fit(&self, frame: &Frame) -> Result<Block, Overflow> {
         let min = frame.min_size.ceil().max(1.0) as u32;
         let max = (frame.max_size.floor() as u32).max(min);
-        let at_min = self.layout(min as f32, frame)?;
-        // Fitting is monotonic in practice: binary search, then make sure
-        // no larger size fits just above the answer.
+        self.break_lines(min as f32, frame)?;
+        // Fitting is monotonic in practice: binary search over whole
+        // pixels, placing the glyphs only at the size found.
         let (mut low, mut high) = (min, max);
-        let mut best = at_min;
         while low < high {
             let mid = low + (high - low).div_ceil(2);
-            match self.layout(mid as f32, frame) {
-                Ok(block) => {
-                    best = block;
-                    low = mid;
-                }
-                Err(_) => high = mid - 1,
+            if self.break_lines(mid as f32, frame).is_ok() {
+                low = mid;
+            } else {
+                high = mid - 1;
             }
         }
-        Ok(best)
+        self.layout(low as f32, frame)
+    }
+
+    /// The paragraph of `text` in `face`, shaped once per thread and kept:
+    /// a card's texts recur across its formats, and kickers and footers
+    /// across cards.
+    pub fn cached(face: &FontFace, text: &str) -> Arc<Paragraph> {
+        thread_local! {
+            static PARAGRAPHS: std::cell::RefCell<std::collections::HashMap<(String, String), Arc<Paragraph>>> =
+                std::cell::RefCell::new(std::collections::HashMap::new());
+        }
+        /// Past this many, the cache starts afresh.
+        const MOST: usize = 4096;
+        let key = (face.name.clone(), text.to_owned());
+        if let Some(found) = PARAGRAPHS.with(|cache| cache.borrow().get(&key).cloned()) {
+            return found;
+        }
+        let paragraph = Arc::new(Paragraph::new(face, text));
+        PARAGRAPHS.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() >= MOST {
+                cache.clear();
+            }
+            cache.insert(key, paragraph.clone());
+        });
+        paragraph
     }
 }
 
