@@ -4,7 +4,19 @@
 //! Hashtags are appended on a paragraph of their own unless the caption
 //! already carries them (compared without case, as the networks do).
 
-/// The caption as a network will receive it.
+/// The caption as a network will receive it: the series' hashtags added
+/// and, when the configuration asks for it, French typographic rules
+/// applied.
+pub fn render(caption: &str, hashtags: &[String], french: bool) -> String {
+    let composed = compose(caption, hashtags);
+    if french {
+        crate::typography::french::apply(&composed)
+    } else {
+        composed
+    }
+}
+
+/// The caption with the series' hashtags.
 pub fn compose(caption: &str, hashtags: &[String]) -> String {
     let present: Vec<String> = hashtags_in(caption)
         .into_iter()
@@ -76,6 +88,16 @@ mod tests {
             "Le #chiffredelasemaine du jour.\n\n#CPTS"
         );
         assert_eq!(compose("#CPTS", &tags(&["#CPTS"])), "#CPTS");
+    }
+
+    #[test]
+    fn applies_french_rules_only_when_asked() {
+        let caption = "Qu'est-ce que Mon Espace Santé ?";
+        assert_eq!(render(caption, &[], false), caption);
+        assert_eq!(
+            render(caption, &tags(&["#CPTS"]), true),
+            "Qu’est-ce que Mon Espace Santé\u{202F}?\n\n#CPTS"
+        );
     }
 
     #[test]

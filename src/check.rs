@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::caption::{compose, hashtags_in};
+use crate::caption::{hashtags_in, render as render_caption};
 use crate::config::{CONFIG_PATH, Config};
 use crate::diagnostic::{Diagnostic, suggest};
 use crate::network::Network;
@@ -456,7 +456,13 @@ fn check_post(
         .collect();
     networks.sort();
     networks.dedup();
-    check_captions(post, &networks, hashtags, diagnostics);
+    check_captions(
+        post,
+        &networks,
+        hashtags,
+        config.typography.captions,
+        diagnostics,
+    );
 
     if post.draft {
         return;
@@ -578,6 +584,7 @@ fn check_captions(
     post: &Post,
     networks: &[Network],
     hashtags: &[String],
+    french: bool,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let path = post.path.as_str();
@@ -592,7 +599,7 @@ fn check_captions(
         return;
     }
     for &network in networks {
-        let text = compose(post.caption_for(network), hashtags);
+        let text = render_caption(post.caption_for(network), hashtags, french);
         let span = match post.captions.get(&network) {
             Some(caption) => caption.span(),
             None => first_line(post),

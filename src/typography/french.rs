@@ -17,8 +17,21 @@ pub const NBSP: char = '\u{00A0}';
 /// Narrow no-break space, before ; ! ? % and between groups of digits.
 pub const NNBSP: char = '\u{202F}';
 
-/// Applies every rule to `text`.
+/// Applies every rule to `text`, links aside: a link is copied as it is.
 pub fn apply(text: &str) -> String {
+    let mut finder = linkify::LinkFinder::new();
+    finder.kinds(&[linkify::LinkKind::Url, linkify::LinkKind::Email]);
+    let mut out = String::with_capacity(text.len() + 16);
+    for span in finder.spans(text) {
+        match span.kind() {
+            Some(_) => out.push_str(span.as_str()),
+            None => out.push_str(&apply_to_prose(span.as_str())),
+        }
+    }
+    out
+}
+
+fn apply_to_prose(text: &str) -> String {
     let text = text.replace("...", "…");
     let text = quotes(&text);
     let text = punctuation(&text);
@@ -212,6 +225,14 @@ mod tests {
     #[case::decimals("65,4 millions", "65,4 millions")]
     #[case::postcode("68100 Mulhouse", "68100 Mulhouse")]
     #[case::ellipsis("allergies, mesures...", "allergies, mesures…")]
+    #[case::links_are_left_alone(
+        "Le guide : https://cpts-mulhouse.fr/guide?id=123456 !",
+        "Le guide_: https://cpts-mulhouse.fr/guide?id=123456^!"
+    )]
+    #[case::emails_are_left_alone(
+        "Écrivez à contact@cpts-mulhouse.fr !",
+        "Écrivez à contact@cpts-mulhouse.fr^!"
+    )]
     fn applies_french_rules(#[case] input: &str, #[case] expected: &str) {
         assert_eq!(visible(&apply(input)), expected);
     }
