@@ -29,6 +29,29 @@ pub struct Config {
     pub channels: BTreeMap<String, Channel>,
     pub publisher: Publisher,
     pub typography: Typography,
+    pub media: Option<Media>,
+    /// The state store, relative to the project root.
+    pub state: String,
+}
+
+/// The default place of the state store.
+pub const DEFAULT_STATE: &str = "state/crieur.sqlite";
+
+/// Where images are hosted for the publisher to fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Media {
+    /// A folder that the organisation's web server serves.
+    Local {
+        dir: String,
+        public_base_url: String,
+    },
+    /// An S3-compatible bucket; keys come from the environment.
+    S3 {
+        endpoint: String,
+        bucket: String,
+        region: String,
+        public_base_url: String,
+    },
 }
 
 /// Where French typographic rules apply.
@@ -73,6 +96,8 @@ pub struct Series {
     pub cron_span: Range<usize>,
     pub channels: Vec<Spanned<String>>,
     pub hashtags: Vec<String>,
+    /// When every post has gone out, start again from the first.
+    pub repeat: bool,
 }
 
 /// A place posts go to: one account on one network.
@@ -81,12 +106,56 @@ pub struct Channel {
     pub id: String,
     pub network: Network,
     pub name: Option<String>,
+    /// Buffer's id of the channel.
+    pub buffer_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Publisher {
-    /// Queued posts become folders in `outbox/`: no account needed.
-    Outbox,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publisher {
+    pub kind: PublisherKind,
+    /// How far ahead `publish` queues posts.
+    pub lookahead: chrono::Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublisherKind {
+    /// Queued posts become folders in `dir` (default `outbox`): no account
+    /// needed.
+    Outbox { dir: String },
+    /// Buffer's GraphQL API.
+    Buffer {
+        endpoint: String,
+        organization: String,
+    },
+}
+
+/// The default Buffer endpoint.
+pub const BUFFER_ENDPOINT: &str = "https://api.buffer.com";
+
+impl Default for Publisher {
+    fn default() -> Self {
+        Publisher {
+            kind: PublisherKind::Outbox {
+                dir: "outbox".to_owned(),
+            },
+            lookahead: chrono::Duration::days(7),
+        }
+    }
+}
+
+/// Reads a duration written as `7d`, `36h`, `90m` or `30s`.
+pub fn parse_duration(text: &str) -> Option<chrono::Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().ok()?;
+    match unit.trim() {
+        "d" | "j" => chrono::Duration::try_days(number),
+        "h" => chrono::Duration::try_hours(number),
+        "m" | "min" => chrono::Duration::try_minutes(number),
+        "s" => chrono::Duration::try_seconds(number),
+        _ => None,
+    }
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -96,13 +165,24 @@ const TOP_KEYS: &[&str] = &[
     "channels",
     "publisher",
     "typography",
+    "media",
+    "state",
 ];
 const TYPOGRAPHY_KEYS: &[&str] = &["visuals", "captions"];
 const BRAND_KEYS: &[&str] = &["name", "colors", "fonts", "logo"];
-const SERIES_KEYS: &[&str] = &["name", "template", "cron", "channels", "hashtags"];
-const CHANNEL_KEYS: &[&str] = &["network", "name"];
-const PUBLISHER_KEYS: &[&str] = &["kind"];
-const PUBLISHER_KINDS: &[&str] = &["outbox"];
+const SERIES_KEYS: &[&str] = &["name", "template", "cron", "channels", "hashtags", "repeat"];
+const CHANNEL_KEYS: &[&str] = &["network", "name", "buffer_id"];
+const PUBLISHER_KEYS: &[&str] = &["kind", "dir", "endpoint", "organization", "lookahead"];
+const PUBLISHER_KINDS: &[&str] = &["outbox", "buffer"];
+const MEDIA_KEYS: &[&str] = &[
+    "kind",
+    "dir",
+    "public_base_url",
+    "endpoint",
+    "bucket",
+    "region",
+];
+const MEDIA_KINDS: &[&str] = &["local", "s3"];
 
 impl Config {
     /// Parses and validates the configuration. The configuration is `None`
@@ -126,8 +206,18 @@ fn read_config(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Option<Config> {
     let brand = read_brand(reader, table);
     let channels = read_channels(reader, table);
     let series = read_series(reader, table, &channels);
-    let publisher = read_publisher(reader, table);
+    let publisher = read_publisher(reader, table, &channels);
     let typography = read_typography(reader, table);
+    let media = read_media(reader, table, &publisher);
+    let state = match reader.table(table, "state") {
+        Some((state, _)) => {
+            reader.unknown_keys(state, "state", &["path"]);
+            reader
+                .string(state, "path")
+                .map_or_else(|| DEFAULT_STATE.to_owned(), Spanned::into_inner)
+        }
+        None => DEFAULT_STATE.to_owned(),
+    };
     Some(Config {
         timezone: timezone?,
         brand,
@@ -135,7 +225,69 @@ fn read_config(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Option<Config> {
         channels,
         publisher,
         typography,
+        media,
+        state,
     })
+}
+
+fn read_media(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    publisher: &Publisher,
+) -> Option<Media> {
+    let Some((media, span)) = reader.table(table, "media") else {
+        if matches!(publisher.kind, PublisherKind::Buffer { .. }) {
+            reader
+                .error(0..0, "Buffer va chercher les images à une adresse publique : la section `[media]` manque")
+                .hint = Some(
+                "ajoutez `[media]` avec `kind = \"local\"`, `dir` et `public_base_url` (ou `kind = \"s3\"`)".to_owned(),
+            );
+        }
+        return None;
+    };
+    reader.unknown_keys(media, "media", MEDIA_KEYS);
+    let kind = reader.required_string(media, "kind", "media", span.clone())?;
+    let public_base_url = reader.required_string(media, "public_base_url", "media", span.clone());
+    if let Some(url) = &public_base_url
+        && !(url.get_ref().starts_with("https://") || url.get_ref().starts_with("http://"))
+    {
+        reader
+            .error(url.span(), format!("adresse invalide `{}`", url.get_ref()))
+            .hint =
+            Some("une adresse publique complète : `https://cpts-mulhouse.fr/crieur/`".to_owned());
+    }
+    let public_base_url = public_base_url?.into_inner();
+    match kind.get_ref().as_str() {
+        "local" => {
+            let dir = reader
+                .required_string(media, "dir", "media", span)?
+                .into_inner();
+            Some(Media::Local {
+                dir,
+                public_base_url,
+            })
+        }
+        "s3" => {
+            let endpoint = reader.required_string(media, "endpoint", "media", span.clone());
+            let bucket = reader.required_string(media, "bucket", "media", span.clone());
+            let region = reader
+                .string(media, "region")
+                .map_or_else(|| "us-east-1".to_owned(), Spanned::into_inner);
+            Some(Media::S3 {
+                endpoint: endpoint?.into_inner(),
+                bucket: bucket?.into_inner(),
+                region,
+                public_base_url,
+            })
+        }
+        other => {
+            let hint = suggest(other, MEDIA_KINDS);
+            reader
+                .error(kind.span(), format!("type d'hébergement inconnu `{other}`"))
+                .hint = hint;
+            None
+        }
+    }
 }
 
 fn read_typography(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Typography {
@@ -263,9 +415,18 @@ fn read_channels(reader: &mut Reader<'_>, table: &DeTable<'_>) -> BTreeMap<Strin
                 }
             });
         let name = reader.string(channel, "name").map(Spanned::into_inner);
+        let buffer_id = reader.string(channel, "buffer_id").map(Spanned::into_inner);
         if let Some(network) = network {
             let id = id.into_inner();
-            channels.insert(id.clone(), Channel { id, network, name });
+            channels.insert(
+                id.clone(),
+                Channel {
+                    id,
+                    network,
+                    name,
+                    buffer_id,
+                },
+            );
         }
     }
     channels
@@ -301,6 +462,9 @@ fn read_series(
             .map(Spanned::into_inner)
             .unwrap_or_default();
         check_channel_refs(reader, &series_channels, channels);
+        let repeat = reader
+            .bool(entry, "repeat")
+            .is_some_and(Spanned::into_inner);
         let hashtags = reader
             .strings(entry, "hashtags")
             .map(Spanned::into_inner)
@@ -331,6 +495,7 @@ fn read_series(
                     cron_span: cron.span(),
                     channels: series_channels,
                     hashtags: hashtags.into_iter().map(Spanned::into_inner).collect(),
+                    repeat,
                 },
             );
         }
@@ -366,23 +531,88 @@ pub fn is_hashtag(text: &str) -> bool {
         .is_some_and(|tag| !tag.is_empty() && tag.chars().all(|c| c.is_alphanumeric() || c == '_'))
 }
 
-fn read_publisher(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Publisher {
-    let Some((publisher, span)) = reader.table(table, "publisher") else {
-        return Publisher::Outbox;
+fn read_publisher(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    channels: &BTreeMap<String, Channel>,
+) -> Publisher {
+    let mut publisher = Publisher::default();
+    let Some((section, span)) = reader.table(table, "publisher") else {
+        return publisher;
     };
-    reader.unknown_keys(publisher, "publisher", PUBLISHER_KEYS);
-    if let Some(kind) = reader.required_string(publisher, "kind", "publisher", span)
-        && kind.get_ref() != "outbox"
-    {
-        let hint = suggest(kind.get_ref(), PUBLISHER_KINDS);
-        reader
-            .error(
-                kind.span(),
-                format!("type de publication inconnu `{}`", kind.get_ref()),
-            )
-            .hint = hint;
+    reader.unknown_keys(section, "publisher", PUBLISHER_KEYS);
+    if let Some(lookahead) = reader.string(section, "lookahead") {
+        match parse_duration(lookahead.get_ref()) {
+            Some(duration) if duration > chrono::Duration::zero() => publisher.lookahead = duration,
+            _ => {
+                reader
+                    .error(
+                        lookahead.span(),
+                        format!("durée invalide `{}`", lookahead.get_ref()),
+                    )
+                    .hint =
+                    Some("par exemple `7d` (jours), `36h` (heures) ou `90m` (minutes)".to_owned());
+            }
+        }
     }
-    Publisher::Outbox
+    let Some(kind) = reader.required_string(section, "kind", "publisher", span.clone()) else {
+        return publisher;
+    };
+    match kind.get_ref().as_str() {
+        "outbox" => {
+            if let Some(dir) = reader.string(section, "dir") {
+                publisher.kind = PublisherKind::Outbox {
+                    dir: dir.into_inner(),
+                };
+            }
+        }
+        "buffer" => {
+            let endpoint = reader
+                .string(section, "endpoint")
+                .map_or_else(|| BUFFER_ENDPOINT.to_owned(), Spanned::into_inner);
+            let organization = reader.required_string(section, "organization", "publisher", span);
+            if organization.is_none()
+                && let Some(diagnostic) = reader_last(reader)
+            {
+                diagnostic.hint = Some(
+                    "donnez l'identifiant de l'organisation Buffer : `crieur channels` l'affiche"
+                        .to_owned(),
+                );
+            }
+            for channel in channels.values() {
+                if channel.buffer_id.is_none() {
+                    reader
+                        .error(
+                            kind.span(),
+                            format!("le canal `{}` n'a pas de `buffer_id`", channel.id),
+                        )
+                        .hint = Some(format!(
+                        "ajoutez `buffer_id = \"…\"` sous `[channels.{}]` : `crieur channels` liste les identifiants",
+                        channel.id
+                    ));
+                }
+            }
+            publisher.kind = PublisherKind::Buffer {
+                endpoint,
+                organization: organization.map(Spanned::into_inner).unwrap_or_default(),
+            };
+        }
+        other => {
+            let hint = suggest(other, PUBLISHER_KINDS);
+            reader
+                .error(
+                    kind.span(),
+                    format!("type de publication inconnu `{other}`"),
+                )
+                .hint = hint;
+        }
+    }
+    publisher
+}
+
+/// The last diagnostic the reader pushed, to add a hint to it.
+fn reader_last<'r>(reader: &'r mut Reader<'_>) -> Option<&'r mut Diagnostic> {
+    reader.last()
 }
 
 #[cfg(test)]

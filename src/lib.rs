@@ -18,6 +18,7 @@ pub mod post;
 pub mod project;
 pub mod render;
 pub mod schedule;
+pub mod store;
 pub mod table;
 pub mod template;
 pub mod typography;

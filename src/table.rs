@@ -82,6 +82,11 @@ impl<'r> Reader<'r> {
         self.diagnostics.last_mut().expect("just pushed")
     }
 
+    /// The last diagnostic pushed, to complete it.
+    pub fn last(&mut self) -> Option<&mut Diagnostic> {
+        self.diagnostics.last_mut()
+    }
+
     /// Reports every key of `table` that is not in `allowed`.
     pub fn unknown_keys(&mut self, table: &DeTable<'_>, section: &str, allowed: &[&str]) {
         for (key, _) in table.iter() {

@@ -1,0 +1,569 @@
+//! The state store: what went where, in a SQLite file.
+//!
+//! Two tables carry the state. `assignments` pins the calendar: a series
+//! post, once queued, keeps its instant and leaves the pool of posts waiting
+//! for a slot. `deliveries` records, per post, channel and instant, what was
+//! sent to the publisher: the content's hash, the image's URL, the
+//! publisher's id, the status, the attempts and the last error.
+//!
+//! Every write is a transaction; the file is in WAL mode, so a crash leaves
+//! it readable. Intent is written before each call to the publisher (status
+//! `creating`, `editing`, `deleting`), so a pass that was killed in the
+//! middle of a call knows, on the next run, that the outcome is unclear.
+//! Migrations are append-only: a released migration is never edited.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// The schema, one migration per entry, applied in order; `PRAGMA
+/// user_version` says how many were applied. Append only.
+const MIGRATIONS: &[&str] = &[
+    // 1: the calendar and the deliveries.
+    "CREATE TABLE assignments (
+        post_id TEXT NOT NULL,
+        series TEXT,
+        at TEXT NOT NULL,
+        PRIMARY KEY (post_id, at)
+    );
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        post_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        at TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        image_url TEXT,
+        remote_id TEXT,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (post_id, channel, at)
+    );
+    CREATE INDEX deliveries_status ON deliveries (status, at);
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("base d'état {path} illisible : {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "la base d'état {path} vient d'une version plus récente de crieur (schéma {found}, connu : {known}) : mettez crieur à jour"
+    )]
+    TooNew {
+        path: String,
+        found: usize,
+        known: usize,
+    },
+    #[error("base d'état : {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("base d'état : valeur illisible `{0}`")]
+    Corrupt(String),
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    /// A create was about to be sent; its outcome is unknown until adopted.
+    Creating,
+    /// At the publisher, waiting for its instant.
+    Queued,
+    /// An edit was about to be sent.
+    Editing,
+    /// A withdrawal was about to be sent.
+    Deleting,
+    /// Withdrawn before its instant.
+    Withdrawn,
+    /// Published.
+    Sent,
+    /// Refused, by the publisher or the network.
+    Error,
+    /// Its instant passed while nothing could send it.
+    Missed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Queued => "queued",
+            Status::Editing => "editing",
+            Status::Deleting => "deleting",
+            Status::Withdrawn => "withdrawn",
+            Status::Sent => "sent",
+            Status::Error => "error",
+            Status::Missed => "missed",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Status, StoreError> {
+        Ok(match text {
+            "creating" => Status::Creating,
+            "queued" => Status::Queued,
+            "editing" => Status::Editing,
+            "deleting" => Status::Deleting,
+            "withdrawn" => Status::Withdrawn,
+            "sent" => Status::Sent,
+            "error" => Status::Error,
+            "missed" => Status::Missed,
+            other => return Err(StoreError::Corrupt(other.to_owned())),
+        })
+    }
+
+    /// The status in French, for `status`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Creating => "en cours d'envoi",
+            Status::Queued => "programmé",
+            Status::Editing => "en cours de modification",
+            Status::Deleting => "en cours de retrait",
+            Status::Withdrawn => "retiré",
+            Status::Sent => "publié",
+            Status::Error => "en échec",
+            Status::Missed => "manqué",
+        }
+    }
+
+    /// Whether the delivery still waits for its instant at the publisher
+    /// (or may, after an unclear call).
+    pub fn is_pending(self) -> bool {
+        matches!(
+            self,
+            Status::Creating | Status::Queued | Status::Editing | Status::Deleting
+        )
+    }
+}
+
+/// One post on one channel at one instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: i64,
+    pub post_id: String,
+    pub channel: String,
+    pub at: DateTime<Utc>,
+    pub content_hash: String,
+    pub image_url: Option<String>,
+    pub remote_id: Option<String>,
+    pub status: Status,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The identity of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    pub post_id: String,
+    pub channel: String,
+    pub at: DateTime<Utc>,
+}
+
+/// An open state store.
+pub struct Store {
+    connection: Connection,
+}
+
+fn instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn parse_instant(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|_| StoreError::Corrupt(text.to_owned()))
+}
+
+impl Store {
+    /// Opens (creating if need be) the store at `path` and brings its schema
+    /// up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let display = path.display().to_string();
+        let connection = Connection::open(path).map_err(|source| StoreError::Open {
+            path: display.clone(),
+            source,
+        })?;
+        let mut store = Store { connection };
+        store.prepare(&display)?;
+        Ok(store)
+    }
+
+    /// Opens the store only if its file exists: reading the calendar must
+    /// not create one.
+    pub fn open_existing(path: &Path) -> Result<Option<Store>, StoreError> {
+        if path.is_file() {
+            Store::open(path).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// A store in memory, for tests and dry runs.
+    pub fn in_memory() -> Result<Store, StoreError> {
+        let mut store = Store {
+            connection: Connection::open_in_memory()?,
+        };
+        store.prepare(":memory:")?;
+        Ok(store)
+    }
+
+    fn prepare(&mut self, path: &str) -> Result<(), StoreError> {
+        let connection = &mut self.connection;
+        connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        let applied: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let applied = usize::try_from(applied).unwrap_or(usize::MAX);
+        if applied > MIGRATIONS.len() {
+            return Err(StoreError::TooNew {
+                path: path.to_owned(),
+                found: applied,
+                known: MIGRATIONS.len(),
+            });
+        }
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+            let transaction = connection.transaction()?;
+            transaction.execute_batch(migration)?;
+            transaction.pragma_update(None, "user_version", (index + 1) as i64)?;
+            transaction.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Every assignment: post id to its instants, in order.
+    pub fn assignments(&self) -> Result<BTreeMap<String, Vec<DateTime<Utc>>>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT post_id, at FROM assignments ORDER BY post_id, at")?;
+        let mut rows = statement.query([])?;
+        let mut assignments: BTreeMap<String, Vec<DateTime<Utc>>> = BTreeMap::new();
+        while let Some(row) = rows.next()? {
+            let post: String = row.get(0)?;
+            let at: String = row.get(1)?;
+            assignments
+                .entry(post)
+                .or_default()
+                .push(parse_instant(&at)?);
+        }
+        Ok(assignments)
+    }
+
+    pub fn assign(
+        &self,
+        post_id: &str,
+        series: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.connection.execute(
+            "INSERT OR IGNORE INTO assignments (post_id, series, at) VALUES (?1, ?2, ?3)",
+            params![post_id, series, instant(at)],
+        )?;
+        Ok(())
+    }
+
+    pub fn unassign(&self, post_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.connection.execute(
+            "DELETE FROM assignments WHERE post_id = ?1 AND at = ?2",
+            params![post_id, instant(at)],
+        )?;
+        Ok(())
+    }
+
+    fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawDelivery> {
+        Ok(RawDelivery {
+            id: row.get(0)?,
+            post_id: row.get(1)?,
+            channel: row.get(2)?,
+            at: row.get(3)?,
+            content_hash: row.get(4)?,
+            image_url: row.get(5)?,
+            remote_id: row.get(6)?,
+            status: row.get(7)?,
+            attempts: row.get(8)?,
+            last_error: row.get(9)?,
+            updated_at: row.get(10)?,
+        })
+    }
+
+    const COLUMNS: &'static str = "id, post_id, channel, at, content_hash, image_url, remote_id, status, attempts, last_error, updated_at";
+
+    /// Every delivery, by instant.
+    pub fn deliveries(&self) -> Result<Vec<Delivery>, StoreError> {
+        let mut statement = self.connection.prepare(&format!(
+            "SELECT {} FROM deliveries ORDER BY at, post_id, channel",
+            Self::COLUMNS
+        ))?;
+        let raw: Vec<RawDelivery> = statement
+            .query_map([], Self::row)?
+            .collect::<Result<_, _>>()?;
+        raw.into_iter().map(RawDelivery::parse).collect()
+    }
+
+    pub fn delivery(&self, key: &Key) -> Result<Option<Delivery>, StoreError> {
+        let raw = self
+            .connection
+            .query_row(
+                &format!(
+                    "SELECT {} FROM deliveries WHERE post_id = ?1 AND channel = ?2 AND at = ?3",
+                    Self::COLUMNS
+                ),
+                params![key.post_id, key.channel, instant(key.at)],
+                Self::row,
+            )
+            .optional()?;
+        raw.map(RawDelivery::parse).transpose()
+    }
+
+    /// Records the intent to act on a delivery before calling the
+    /// publisher: creates the row if need be, sets its status, counts the
+    /// attempt.
+    pub fn intend(
+        &self,
+        key: &Key,
+        status: Status,
+        content_hash: &str,
+        image_url: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.connection.execute(
+            "INSERT INTO deliveries (post_id, channel, at, content_hash, image_url, status, attempts, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)
+             ON CONFLICT (post_id, channel, at) DO UPDATE SET
+                status = excluded.status,
+                attempts = deliveries.attempts + 1,
+                updated_at = excluded.updated_at",
+            params![
+                key.post_id,
+                key.channel,
+                instant(key.at),
+                content_hash,
+                image_url,
+                status.as_str(),
+                instant(now)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Records the outcome of a call: the new status, and what the
+    /// publisher said.
+    pub fn settle(
+        &self,
+        key: &Key,
+        outcome: Settle<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let transaction = self.connection.unchecked_transaction()?;
+        transaction.execute(
+            "UPDATE deliveries SET status = ?4, last_error = ?5, updated_at = ?6,
+                remote_id = COALESCE(?7, remote_id),
+                content_hash = COALESCE(?8, content_hash),
+                image_url = COALESCE(?9, image_url),
+                attempts = CASE WHEN ?4 IN ('queued', 'sent', 'withdrawn') THEN 0 ELSE attempts END
+             WHERE post_id = ?1 AND channel = ?2 AND at = ?3",
+            params![
+                key.post_id,
+                key.channel,
+                instant(key.at),
+                outcome.status.as_str(),
+                outcome.error,
+                instant(now),
+                outcome.remote_id,
+                outcome.content_hash,
+                outcome.image_url,
+            ],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// A value of the `meta` table (the daemon's heartbeat...).
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .connection
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.connection.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}
+
+/// The outcome of a call, for [`Store::settle`].
+#[derive(Debug, Clone, Copy)]
+pub struct Settle<'a> {
+    pub status: Status,
+    pub error: Option<&'a str>,
+    pub remote_id: Option<&'a str>,
+    pub content_hash: Option<&'a str>,
+    pub image_url: Option<&'a str>,
+}
+
+impl<'a> Settle<'a> {
+    pub fn status(status: Status) -> Settle<'a> {
+        Settle {
+            status,
+            error: None,
+            remote_id: None,
+            content_hash: None,
+            image_url: None,
+        }
+    }
+}
+
+struct RawDelivery {
+    id: i64,
+    post_id: String,
+    channel: String,
+    at: String,
+    content_hash: String,
+    image_url: Option<String>,
+    remote_id: Option<String>,
+    status: String,
+    attempts: u32,
+    last_error: Option<String>,
+    updated_at: String,
+}
+
+impl RawDelivery {
+    fn parse(self) -> Result<Delivery, StoreError> {
+        Ok(Delivery {
+            id: self.id,
+            post_id: self.post_id,
+            channel: self.channel,
+            at: parse_instant(&self.at)?,
+            content_hash: self.content_hash,
+            image_url: self.image_url,
+            remote_id: self.remote_id,
+            status: Status::parse(&self.status)?,
+            attempts: self.attempts,
+            last_error: self.last_error,
+            updated_at: parse_instant(&self.updated_at)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, day, 18, 0, 0).unwrap()
+    }
+
+    fn key(day: u32) -> Key {
+        Key {
+            post_id: "chiffre/a".into(),
+            channel: "facebook".into(),
+            at: at(day),
+        }
+    }
+
+    #[test]
+    fn records_intent_then_outcome() {
+        let store = Store::in_memory().unwrap();
+        store
+            .intend(
+                &key(1),
+                Status::Creating,
+                "h1",
+                Some("https://x/a.png"),
+                at(1),
+            )
+            .unwrap();
+        let delivery = store.delivery(&key(1)).unwrap().unwrap();
+        assert_eq!(delivery.status, Status::Creating);
+        assert_eq!(delivery.attempts, 1);
+        store
+            .settle(
+                &key(1),
+                Settle {
+                    remote_id: Some("post-1"),
+                    ..Settle::status(Status::Queued)
+                },
+                at(1),
+            )
+            .unwrap();
+        let delivery = store.delivery(&key(1)).unwrap().unwrap();
+        assert_eq!(delivery.status, Status::Queued);
+        assert_eq!(delivery.remote_id.as_deref(), Some("post-1"));
+        assert_eq!(delivery.attempts, 0);
+    }
+
+    #[test]
+    fn counts_attempts_until_success() {
+        let store = Store::in_memory().unwrap();
+        for _ in 0..3 {
+            store
+                .intend(&key(1), Status::Creating, "h1", None, at(1))
+                .unwrap();
+            store
+                .settle(
+                    &key(1),
+                    Settle {
+                        error: Some("Buffer ne répond pas"),
+                        ..Settle::status(Status::Error)
+                    },
+                    at(1),
+                )
+                .unwrap();
+        }
+        let delivery = store.delivery(&key(1)).unwrap().unwrap();
+        assert_eq!(delivery.attempts, 3);
+        assert_eq!(delivery.last_error.as_deref(), Some("Buffer ne répond pas"));
+    }
+
+    #[test]
+    fn pins_the_calendar() {
+        let store = Store::in_memory().unwrap();
+        store.assign("chiffre/a", Some("chiffre"), at(1)).unwrap();
+        store.assign("chiffre/a", Some("chiffre"), at(1)).unwrap();
+        store.assign("chiffre/a", Some("chiffre"), at(8)).unwrap();
+        assert_eq!(
+            store.assignments().unwrap()["chiffre/a"],
+            vec![at(1), at(8)]
+        );
+        store.unassign("chiffre/a", at(1)).unwrap();
+        assert_eq!(store.assignments().unwrap()["chiffre/a"], vec![at(8)]);
+    }
+
+    #[test]
+    fn survives_reopening_and_refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/crieur.sqlite");
+        {
+            let store = Store::open(&path).unwrap();
+            store.set_meta("last_pass", "x").unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.meta("last_pass").unwrap().as_deref(), Some("x"));
+        store
+            .connection
+            .pragma_update(None, "user_version", MIGRATIONS.len() as i64 + 1)
+            .unwrap();
+        drop(store);
+        assert!(matches!(Store::open(&path), Err(StoreError::TooNew { .. })));
+    }
+}
