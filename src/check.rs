@@ -13,7 +13,7 @@ use crate::caption::{hashtags_in, render as render_caption};
 use crate::config::{CONFIG_PATH, Config};
 use crate::diagnostic::{Diagnostic, suggest};
 use crate::network::Network;
-use crate::plan::{Window, channels_of, format_local, plan};
+use crate::plan::{Window, channels_of, format_local, plan_with};
 use crate::post::{Post, Visual};
 use crate::project::Project;
 use crate::render::layout::{choice_values, font_file, resolve_color};
@@ -65,7 +65,7 @@ pub fn check(project: &Project, now: DateTime<Utc>) -> Vec<Diagnostic> {
         })
         .collect();
     diagnostics.extend(layouts);
-    check_calendar(config, &project.posts, now, &mut diagnostics);
+    check_calendar(config, &project.posts, &project.pins, now, &mut diagnostics);
     diagnostics
 }
 
@@ -690,6 +690,7 @@ pub fn thousands(number: usize) -> String {
 fn check_calendar(
     config: &Config,
     posts: &[Post],
+    pins: &crate::plan::Pins,
     now: DateTime<Utc>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
@@ -705,7 +706,7 @@ fn check_calendar(
         from: now,
         until: horizon.max(last_pinned),
     };
-    let plan = plan(config, posts, window);
+    let plan = plan_with(config, posts, window, pins);
 
     let by_id: BTreeMap<&str, &Post> = posts.iter().map(|post| (post.id.as_str(), post)).collect();
     let mut seen: BTreeMap<(DateTime<Utc>, &str), &str> = BTreeMap::new();

@@ -1,12 +1,15 @@
 //! Which post goes out when, on which channels.
 //!
-//! Pure: the configuration, the posts and a window in, a [`Plan`] out. A post
-//! with `publish_at` takes that instant. Each series' timetable gives slots;
-//! the series' other posts fill its free slots in the order of their file
-//! paths, and a slot with no post left is reported as empty. Drafts are left
-//! out.
+//! Pure: the configuration, the posts, the calendar already pinned by the
+//! state store and a window in, a [`Plan`] out. A post with `publish_at`
+//! takes that instant; so does a series post the store pinned when it was
+//! queued. Each series' timetable gives slots; the series' posts that are
+//! still in its pool fill its free slots in the order of their file paths,
+//! and a slot with no post left is reported as empty (a series with
+//! `repeat = true` starts over from its first post instead). Drafts are
+//! left out.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use chrono_tz::Tz;
@@ -78,8 +81,18 @@ pub fn channels_of(post: &Post, config: &Config) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Lays the posts out on the timetable of `window`.
+/// The instants the state store pinned, by post id.
+pub type Pins = BTreeMap<String, Vec<DateTime<Utc>>>;
+
+/// Lays the posts out on the timetable of `window`, with no pinned
+/// calendar.
 pub fn plan(config: &Config, posts: &[Post], window: Window) -> Plan {
+    plan_with(config, posts, window, &Pins::new())
+}
+
+/// Lays the posts out on the timetable of `window`, keeping the instants
+/// `pins` holds.
+pub fn plan_with(config: &Config, posts: &[Post], window: Window, pins: &Pins) -> Plan {
     let tz = config.timezone;
     let live: Vec<&Post> = posts.iter().filter(|post| !post.draft).collect();
     let mut plan = Plan::default();
@@ -98,21 +111,57 @@ pub fn plan(config: &Config, posts: &[Post], window: Window) -> Plan {
     }
 
     for series in config.series.values() {
-        let of_series = |post: &&&Post| {
-            post.series
-                .as_ref()
-                .is_some_and(|s| s.get_ref() == &series.id)
-        };
-        let taken: HashSet<DateTime<Utc>> = live
+        let members: Vec<&Post> = live
             .iter()
-            .filter(of_series)
+            .filter(|post| {
+                post.series
+                    .as_ref()
+                    .is_some_and(|s| s.get_ref() == &series.id)
+            })
+            .copied()
+            .collect();
+        let mut taken: HashSet<DateTime<Utc>> = members
+            .iter()
             .filter_map(|post| post.publish_at.as_ref())
             .map(|at| at.get_ref().with_timezone(&Utc))
             .collect();
-        let mut queue = live
+        // Posts the store pinned keep their instants.
+        let floating: Vec<&Post> = members
             .iter()
-            .filter(of_series)
-            .filter(|post| post.publish_at.is_none());
+            .filter(|post| post.publish_at.is_none())
+            .copied()
+            .collect();
+        for post in &floating {
+            for at in pins.get(&post.id).into_iter().flatten() {
+                taken.insert(*at);
+                if window.contains(*at) {
+                    plan.slots.push(Slot {
+                        at: at.with_timezone(&tz),
+                        series: Some(series.id.clone()),
+                        post: post.id.clone(),
+                        channels: channels_of(post, config),
+                    });
+                }
+            }
+        }
+        // The pool: posts not yet pinned, in path order; a repeating series
+        // takes the least used first, then goes round again.
+        // A repeating series is in its round `r` when its least used post
+        // went out `r` times: the posts used no more than that are left.
+        let uses = |post: &&Post| pins.get(&post.id).map_or(0, Vec::len);
+        let round_uses = if series.repeat {
+            floating.iter().map(uses).min().unwrap_or(0)
+        } else {
+            0
+        };
+        let mut pool: Vec<&Post> = floating
+            .iter()
+            .filter(|post| uses(post) == round_uses)
+            .copied()
+            .collect();
+        pool.reverse();
+        let mut round = floating.clone();
+        round.sort_by(|a, b| a.id.cmp(&b.id));
         let slots = series
             .schedule
             .slots(tz, window.from, window.until, MAX_SLOTS_PER_SERIES);
@@ -120,7 +169,10 @@ pub fn plan(config: &Config, posts: &[Post], window: Window) -> Plan {
             if taken.contains(&at.with_timezone(&Utc)) {
                 continue;
             }
-            match queue.next() {
+            if pool.is_empty() && series.repeat {
+                pool = round.iter().rev().copied().collect();
+            }
+            match pool.pop() {
                 Some(post) => plan.slots.push(Slot {
                     at,
                     series: Some(series.id.clone()),
@@ -255,6 +307,65 @@ network = "linkedin"
             vec![
                 "mar. 24/11/2026 19:00 vide chiffre",
                 "jeu. 26/11/2026 12:30 vide outil",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_pinned_post_keeps_its_instant_and_leaves_the_pool() {
+        let posts = vec![
+            post("c/a", "series = \"chiffre\""),
+            post("c/b", "series = \"chiffre\""),
+        ];
+        let at = |d| {
+            Paris
+                .with_ymd_and_hms(2026, 11, d, 19, 0, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        // c/a went out on the 17th, c/b is queued for the 24th.
+        let pins: Pins = [("c/a".to_owned(), vec![at(17)]), ("c/b".to_owned(), vec![at(24)])]
+            .into_iter()
+            .collect();
+        let plan = plan_with(&config(), &posts, window((2026, 11, 20), (2026, 12, 9)), &pins);
+        assert_eq!(
+            summary(&plan)
+                .into_iter()
+                .filter(|line| !line.contains("outil"))
+                .collect::<Vec<_>>(),
+            vec![
+                "mar. 24/11/2026 19:00 c/b",
+                "mar. 01/12/2026 19:00 vide chiffre",
+                "mar. 08/12/2026 19:00 vide chiffre",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_repeating_series_starts_over_from_its_first_post() {
+        let text = CONFIG.replace("cron = \"0 19 * * tue\"", "cron = \"0 19 * * tue\"\nrepeat = true");
+        let config = Config::parse(&text, "config/crieur.toml").0.unwrap();
+        let posts = vec![
+            post("c/a", "series = \"chiffre\""),
+            post("c/b", "series = \"chiffre\""),
+        ];
+        let at = Paris
+            .with_ymd_and_hms(2026, 11, 17, 19, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        let pins: Pins = [("c/a".to_owned(), vec![at])].into_iter().collect();
+        let plan = plan_with(&config, &posts, window((2026, 11, 20), (2026, 12, 16)), &pins);
+        let chiffre: Vec<String> = summary(&plan)
+            .into_iter()
+            .filter(|line| !line.contains("outil"))
+            .collect();
+        assert_eq!(
+            chiffre,
+            vec![
+                "mar. 24/11/2026 19:00 c/b",
+                "mar. 01/12/2026 19:00 c/a",
+                "mar. 08/12/2026 19:00 c/b",
+                "mar. 15/12/2026 19:00 c/a",
             ]
         );
     }

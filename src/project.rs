@@ -47,6 +47,8 @@ pub struct Project {
     pub post_files: usize,
     /// Fonts and images, loaded.
     pub assets: Assets,
+    /// The calendar the state store pinned (empty without a store).
+    pub pins: crate::plan::Pins,
     pub report: Report,
 }
 
@@ -106,6 +108,10 @@ impl Project {
         }
 
         let assets = files.assets(&mut report);
+        let pins = match &config {
+            Some(config) => load_pins(root, &config.state, &mut report),
+            None => crate::plan::Pins::new(),
+        };
 
         let mut posts = Vec::new();
         let post_paths = files.list(POSTS_DIR, "md", true, &mut report);
@@ -133,8 +139,25 @@ impl Project {
             posts,
             post_files,
             assets,
+            pins,
             report,
         })
+    }
+}
+
+/// The calendar pinned in the state store, if there is one.
+fn load_pins(root: &Path, state: &str, report: &mut Report) -> crate::plan::Pins {
+    let result = crate::store::Store::open_existing(&root.join(state))
+        .and_then(|store| store.map(|store| store.assignments()).transpose());
+    match result {
+        Ok(pins) => pins.unwrap_or_default(),
+        Err(error) => {
+            report.push(
+                Diagnostic::error(state, None, error.to_string())
+                    .with_hint("restaurez la sauvegarde du fichier, ou déplacez-le pour repartir d'un état vide"),
+            );
+            crate::plan::Pins::new()
+        }
     }
 }
 

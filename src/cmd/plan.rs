@@ -7,7 +7,7 @@ use chrono::Duration;
 use comfy_table::{Table, presets};
 
 use crate::cli::PlanArgs;
-use crate::plan::{Plan, Window, format_local, plan};
+use crate::plan::{Plan, Window, format_local, plan_with};
 
 use super::Outcome;
 
@@ -36,7 +36,7 @@ pub fn run(root: &Path, args: &PlanArgs) -> anyhow::Result<Outcome> {
     if until <= from {
         bail!("la fin de la période doit venir après son début");
     }
-    let plan = plan(config, &project.posts, Window { from, until });
+    let plan = plan_with(config, &project.posts, Window { from, until }, &project.pins);
     if args.json {
         println!("{}", serde_json::to_string(&plan)?);
     } else {
