@@ -26,6 +26,21 @@ pub enum Command {
     Plan(PlanArgs),
     /// Dessine l'image de chaque post (PNG) et écrit son texte alternatif.
     Render(RenderArgs),
+    /// Programme chez l'éditeur (outbox ou Buffer) les posts des jours à
+    /// venir ; modifie ou retire ceux dont le fichier a changé.
+    Publish(PublishArgs),
+    /// Montre ce qui est programmé, publié et en échec.
+    Status,
+    /// Liste les organisations et les canaux du compte Buffer.
+    Channels,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Montre ce qui serait fait, et les requêtes exactes, sans rien envoyer
+    /// ni écrire.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -115,6 +115,8 @@ pub struct Publisher {
     pub kind: PublisherKind,
     /// How far ahead `publish` queues posts.
     pub lookahead: chrono::Duration,
+    /// How long one request to the publisher may take.
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +141,7 @@ impl Default for Publisher {
                 dir: "outbox".to_owned(),
             },
             lookahead: chrono::Duration::days(7),
+            timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -172,7 +175,14 @@ const TYPOGRAPHY_KEYS: &[&str] = &["visuals", "captions"];
 const BRAND_KEYS: &[&str] = &["name", "colors", "fonts", "logo"];
 const SERIES_KEYS: &[&str] = &["name", "template", "cron", "channels", "hashtags", "repeat"];
 const CHANNEL_KEYS: &[&str] = &["network", "name", "buffer_id"];
-const PUBLISHER_KEYS: &[&str] = &["kind", "dir", "endpoint", "organization", "lookahead"];
+const PUBLISHER_KEYS: &[&str] = &[
+    "kind",
+    "dir",
+    "endpoint",
+    "organization",
+    "lookahead",
+    "timeout",
+];
 const PUBLISHER_KINDS: &[&str] = &["outbox", "buffer"];
 const MEDIA_KEYS: &[&str] = &[
     "kind",
@@ -552,6 +562,19 @@ fn read_publisher(
                     )
                     .hint =
                     Some("par exemple `7d` (jours), `36h` (heures) ou `90m` (minutes)".to_owned());
+            }
+        }
+    }
+    if let Some(timeout) = reader.string(section, "timeout") {
+        match parse_duration(timeout.get_ref()).and_then(|d| d.to_std().ok()) {
+            Some(duration) if !duration.is_zero() => publisher.timeout = duration,
+            _ => {
+                reader
+                    .error(
+                        timeout.span(),
+                        format!("durée invalide `{}`", timeout.get_ref()),
+                    )
+                    .hint = Some("par exemple `30s`".to_owned());
             }
         }
     }

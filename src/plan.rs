@@ -324,10 +324,18 @@ network = "linkedin"
                 .with_timezone(&Utc)
         };
         // c/a went out on the 17th, c/b is queued for the 24th.
-        let pins: Pins = [("c/a".to_owned(), vec![at(17)]), ("c/b".to_owned(), vec![at(24)])]
-            .into_iter()
-            .collect();
-        let plan = plan_with(&config(), &posts, window((2026, 11, 20), (2026, 12, 9)), &pins);
+        let pins: Pins = [
+            ("c/a".to_owned(), vec![at(17)]),
+            ("c/b".to_owned(), vec![at(24)]),
+        ]
+        .into_iter()
+        .collect();
+        let plan = plan_with(
+            &config(),
+            &posts,
+            window((2026, 11, 20), (2026, 12, 9)),
+            &pins,
+        );
         assert_eq!(
             summary(&plan)
                 .into_iter()
@@ -343,7 +351,10 @@ network = "linkedin"
 
     #[test]
     fn a_repeating_series_starts_over_from_its_first_post() {
-        let text = CONFIG.replace("cron = \"0 19 * * tue\"", "cron = \"0 19 * * tue\"\nrepeat = true");
+        let text = CONFIG.replace(
+            "cron = \"0 19 * * tue\"",
+            "cron = \"0 19 * * tue\"\nrepeat = true",
+        );
         let config = Config::parse(&text, "config/crieur.toml").0.unwrap();
         let posts = vec![
             post("c/a", "series = \"chiffre\""),
@@ -354,7 +365,12 @@ network = "linkedin"
             .unwrap()
             .with_timezone(&Utc);
         let pins: Pins = [("c/a".to_owned(), vec![at])].into_iter().collect();
-        let plan = plan_with(&config, &posts, window((2026, 11, 20), (2026, 12, 16)), &pins);
+        let plan = plan_with(
+            &config,
+            &posts,
+            window((2026, 11, 20), (2026, 12, 16)),
+            &pins,
+        );
         let chiffre: Vec<String> = summary(&plan)
             .into_iter()
             .filter(|line| !line.contains("outil"))

@@ -152,10 +152,9 @@ fn load_pins(root: &Path, state: &str, report: &mut Report) -> crate::plan::Pins
     match result {
         Ok(pins) => pins.unwrap_or_default(),
         Err(error) => {
-            report.push(
-                Diagnostic::error(state, None, error.to_string())
-                    .with_hint("restaurez la sauvegarde du fichier, ou déplacez-le pour repartir d'un état vide"),
-            );
+            report.push(Diagnostic::error(state, None, error.to_string()).with_hint(
+                "restaurez la sauvegarde du fichier, ou déplacez-le pour repartir d'un état vide",
+            ));
             crate::plan::Pins::new()
         }
     }

@@ -4,7 +4,9 @@
 
 pub mod check;
 pub mod plan;
+pub mod publish;
 pub mod render;
+pub mod status;
 
 use std::io::IsTerminal;
 
@@ -37,6 +39,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Check(args) => check::run(&cli.root, &args),
         Command::Plan(args) => plan::run(&cli.root, &args),
         Command::Render(args) => render::run(&cli.root, &args),
+        Command::Publish(args) => publish::run(&cli.root, &args),
+        Command::Status => status::run(&cli.root),
+        Command::Channels => publish::channels(&cli.root),
     }
 }
 

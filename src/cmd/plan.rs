@@ -36,7 +36,12 @@ pub fn run(root: &Path, args: &PlanArgs) -> anyhow::Result<Outcome> {
     if until <= from {
         bail!("la fin de la période doit venir après son début");
     }
-    let plan = plan_with(config, &project.posts, Window { from, until }, &project.pins);
+    let plan = plan_with(
+        config,
+        &project.posts,
+        Window { from, until },
+        &project.pins,
+    );
     if args.json {
         println!("{}", serde_json::to_string(&plan)?);
     } else {

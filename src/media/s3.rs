@@ -1,0 +1,78 @@
+//! Images in an S3-compatible bucket (Scaleway, OVH, Cloudflare R2, AWS,
+//! MinIO...). Requests are signed with rusty-s3 (signing only, no HTTP
+//! stack of its own) and sent with the same HTTP client as the rest of
+//! crieur. Keys come from the environment: `AWS_ACCESS_KEY_ID` and
+//! `AWS_SECRET_ACCESS_KEY`.
+
+use std::time::Duration;
+
+use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+
+use super::{MediaError, MediaStore, url};
+
+pub const KEY_VARIABLE: &str = "AWS_ACCESS_KEY_ID";
+pub const SECRET_VARIABLE: &str = "AWS_SECRET_ACCESS_KEY";
+
+pub struct S3 {
+    bucket: Bucket,
+    credentials: Credentials,
+    public_base_url: String,
+    agent: ureq::Agent,
+}
+
+impl S3 {
+    pub fn from_env(
+        endpoint: &str,
+        bucket: &str,
+        region: &str,
+        public_base_url: &str,
+    ) -> Result<S3, MediaError> {
+        let key = std::env::var(KEY_VARIABLE).ok();
+        let secret = std::env::var(SECRET_VARIABLE).ok();
+        let (Some(key), Some(secret)) = (key, secret) else {
+            return Err(MediaError::Config(format!(
+                "stockage S3 : définissez les variables d'environnement {KEY_VARIABLE} et {SECRET_VARIABLE}"
+            )));
+        };
+        let endpoint = endpoint.parse().map_err(|_| {
+            MediaError::Config(format!("stockage S3 : adresse invalide `{endpoint}`"))
+        })?;
+        let bucket = Bucket::new(
+            endpoint,
+            UrlStyle::Path,
+            bucket.to_owned(),
+            region.to_owned(),
+        )
+        .map_err(|error| MediaError::Config(format!("stockage S3 : {error}")))?;
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(60)))
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        Ok(S3 {
+            bucket,
+            credentials: Credentials::new(key, secret),
+            public_base_url: public_base_url.to_owned(),
+            agent,
+        })
+    }
+}
+
+impl MediaStore for S3 {
+    fn store(&mut self, name: &str, png: &[u8]) -> Result<String, MediaError> {
+        let mut action = self.bucket.put_object(Some(&self.credentials), name);
+        action.headers_mut().insert("content-type", "image/png");
+        let signed = action.sign(Duration::from_secs(600));
+        let response = self
+            .agent
+            .put(signed.as_str())
+            .header("Content-Type", "image/png")
+            .send(png)
+            .map_err(|error| MediaError::Upload(error.to_string()))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(MediaError::Upload(format!("HTTP {status}")));
+        }
+        Ok(url(&self.public_base_url, name))
+    }
+}

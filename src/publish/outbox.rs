@@ -1,0 +1,243 @@
+//! The outbox: a local stand-in for a scheduling service.
+//!
+//! Each queued post is a folder of `outbox/queued/` holding `post.json`
+//! (instant, channel, network, caption, alt text), `caption.txt` and
+//! `image.png`; the whole pipeline runs with no account. A folder's name is
+//! its id, made from the instant, the channel and the post, so creating
+//! the same post twice finds the folder already there. Withdrawn posts move
+//! to `outbox/withdrawn/`; the daemon delivers due posts to `outbox/sent/`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Outgoing, PublishError, Publisher, RemoteStatus};
+
+pub const QUEUED: &str = "queued";
+pub const SENT: &str = "sent";
+pub const WITHDRAWN: &str = "withdrawn";
+
+/// What `post.json` holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub post: String,
+    pub channel: String,
+    pub network: String,
+    /// The instant, UTC, RFC 3339.
+    pub at: String,
+    pub caption: String,
+    pub alt: String,
+    pub image: String,
+}
+
+pub struct Outbox {
+    dir: PathBuf,
+}
+
+impl Outbox {
+    pub fn new(dir: PathBuf) -> Outbox {
+        Outbox { dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The folder name of a post: sortable by instant, unique per post,
+    /// channel and instant.
+    pub fn id(outgoing: &Outgoing) -> String {
+        format!(
+            "{}-{}-{}",
+            outgoing.at.format("%Y%m%dT%H%M%SZ"),
+            outgoing.channel,
+            outgoing.post_id.replace('/', "__")
+        )
+    }
+
+    fn folder(&self, state: &str, id: &str) -> PathBuf {
+        self.dir.join(state).join(id)
+    }
+
+    fn write(&self, id: &str, outgoing: &Outgoing) -> Result<(), PublishError> {
+        let folder = self.folder(QUEUED, id);
+        let local = |error: std::io::Error| {
+            PublishError::Local(format!(
+                "écriture impossible dans {} : {error}",
+                folder.display()
+            ))
+        };
+        fs::create_dir_all(&folder).map_err(local)?;
+        let entry = Entry {
+            post: outgoing.post_id.clone(),
+            channel: outgoing.channel.clone(),
+            network: outgoing.network.as_str().to_owned(),
+            at: outgoing.at.to_rfc3339(),
+            caption: outgoing.text.clone(),
+            alt: outgoing.alt.clone(),
+            image: "image.png".to_owned(),
+        };
+        let json = serde_json::to_vec_pretty(&entry)
+            .map_err(|error| PublishError::Local(error.to_string()))?;
+        // The image first, `post.json` last: a folder with a `post.json` is
+        // complete.
+        write_atomic(&folder.join("image.png"), &outgoing.image).map_err(local)?;
+        write_atomic(&folder.join("caption.txt"), outgoing.text.as_bytes()).map_err(local)?;
+        write_atomic(&folder.join("post.json"), &json).map_err(local)?;
+        Ok(())
+    }
+
+    /// The entries of one state's folders, by id.
+    pub fn entries(&self, state: &str) -> Vec<(String, Entry)> {
+        let Ok(folders) = fs::read_dir(self.dir.join(state)) else {
+            return Vec::new();
+        };
+        let mut entries: Vec<(String, Entry)> = folders
+            .filter_map(Result::ok)
+            .filter_map(|folder| {
+                let id = folder.file_name().to_str()?.to_owned();
+                let json = fs::read(folder.path().join("post.json")).ok()?;
+                let entry = serde_json::from_slice(&json).ok()?;
+                Some((id, entry))
+            })
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries
+    }
+
+    /// Moves a queued post to `sent/`: the daemon's delivery.
+    pub fn deliver(&self, id: &str) -> Result<(), PublishError> {
+        self.move_to(id, SENT)
+    }
+
+    fn move_to(&self, id: &str, state: &str) -> Result<(), PublishError> {
+        let from = self.folder(QUEUED, id);
+        let to = self.folder(state, id);
+        if !from.join("post.json").is_file() {
+            return Err(PublishError::NotFound(id.to_owned()));
+        }
+        let local = |error: std::io::Error| {
+            PublishError::Local(format!(
+                "déplacement impossible de {} : {error}",
+                from.display()
+            ))
+        };
+        fs::create_dir_all(self.dir.join(state)).map_err(local)?;
+        if to.exists() {
+            fs::remove_dir_all(&to).map_err(local)?;
+        }
+        fs::rename(&from, &to).map_err(local)
+    }
+}
+
+impl Publisher for Outbox {
+    fn name(&self) -> &'static str {
+        "outbox"
+    }
+
+    fn create(&mut self, outgoing: &Outgoing) -> Result<String, PublishError> {
+        let id = Outbox::id(outgoing);
+        self.write(&id, outgoing)?;
+        Ok(id)
+    }
+
+    fn edit(&mut self, remote_id: &str, outgoing: &Outgoing) -> Result<(), PublishError> {
+        if !self.folder(QUEUED, remote_id).join("post.json").is_file() {
+            return Err(PublishError::NotFound(remote_id.to_owned()));
+        }
+        self.write(remote_id, outgoing)
+    }
+
+    fn delete(&mut self, remote_id: &str) -> Result<(), PublishError> {
+        self.move_to(remote_id, WITHDRAWN)
+    }
+
+    fn find(&mut self, outgoing: &Outgoing) -> Result<Option<String>, PublishError> {
+        let id = Outbox::id(outgoing);
+        Ok(self
+            .folder(QUEUED, &id)
+            .join("post.json")
+            .is_file()
+            .then_some(id))
+    }
+
+    fn status(&mut self, remote_id: &str) -> Result<RemoteStatus, PublishError> {
+        if self.folder(QUEUED, remote_id).join("post.json").is_file() {
+            Ok(RemoteStatus::Queued)
+        } else if self.folder(SENT, remote_id).join("post.json").is_file() {
+            Ok(RemoteStatus::Sent)
+        } else {
+            Ok(RemoteStatus::Missing)
+        }
+    }
+}
+
+/// Writes a file whole or not at all.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent)?;
+    static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let sequence = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = parent.join(format!(".{name}.{}-{sequence}.tmp", std::process::id()));
+    {
+        use std::io::Write as _;
+        let mut file = fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_data()?;
+    }
+    fs::rename(&temporary, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::Network;
+    use chrono::TimeZone;
+
+    fn outgoing(text: &str) -> Outgoing {
+        Outgoing {
+            post_id: "chiffre/a".into(),
+            channel: "facebook".into(),
+            channel_remote_id: None,
+            network: Network::Facebook,
+            at: chrono::Utc.with_ymd_and_hms(2026, 12, 1, 18, 0, 0).unwrap(),
+            text: text.into(),
+            alt: "Le chiffre".into(),
+            image: vec![1, 2, 3],
+            image_url: None,
+        }
+    }
+
+    #[test]
+    fn creates_edits_finds_and_withdraws_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut outbox = Outbox::new(dir.path().join("outbox"));
+        let id = outbox.create(&outgoing("Bonjour")).unwrap();
+        assert_eq!(id, "20261201T180000Z-facebook-chiffre__a");
+        assert_eq!(outbox.find(&outgoing("Bonjour")).unwrap(), Some(id.clone()));
+        outbox.edit(&id, &outgoing("Bonsoir")).unwrap();
+        let entries = outbox.entries(QUEUED);
+        assert_eq!(entries[0].1.caption, "Bonsoir");
+        assert_eq!(outbox.status(&id).unwrap(), RemoteStatus::Queued);
+        outbox.delete(&id).unwrap();
+        assert_eq!(outbox.status(&id).unwrap(), RemoteStatus::Missing);
+        assert_eq!(outbox.entries(WITHDRAWN).len(), 1);
+        assert!(matches!(
+            outbox.edit(&id, &outgoing("x")),
+            Err(PublishError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn delivers_to_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut outbox = Outbox::new(dir.path().join("outbox"));
+        let id = outbox.create(&outgoing("Bonjour")).unwrap();
+        outbox.deliver(&id).unwrap();
+        assert_eq!(outbox.status(&id).unwrap(), RemoteStatus::Sent);
+    }
+}
