@@ -2,7 +2,9 @@
 //! environment, and checks what a user would see.
 
 mod check;
+mod fake_buffer;
 mod plan;
+mod publish;
 mod render;
 
 use std::path::{Path, PathBuf};
