@@ -51,6 +51,9 @@ pub enum Media {
         bucket: String,
         region: String,
         public_base_url: String,
+        /// The canned ACL sent with each image (`public-read` by default);
+        /// `None` for buckets made public otherwise (Cloudflare R2, a CDN).
+        acl: Option<String>,
     },
 }
 
@@ -283,11 +286,17 @@ fn read_media(
             let region = reader
                 .string(media, "region")
                 .map_or_else(|| "us-east-1".to_owned(), Spanned::into_inner);
+            let acl = match reader.string(media, "acl") {
+                None => Some("public-read".to_owned()),
+                Some(acl) if acl.get_ref() == "none" => None,
+                Some(acl) => Some(acl.into_inner()),
+            };
             Some(Media::S3 {
                 endpoint: endpoint?.into_inner(),
                 bucket: bucket?.into_inner(),
                 region,
                 public_base_url,
+                acl,
             })
         }
         other => {

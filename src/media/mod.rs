@@ -101,12 +101,10 @@ pub fn open(media: &Media, root: &std::path::Path) -> Result<Box<dyn MediaStore>
             bucket,
             region,
             public_base_url,
-        } => Ok(Box::new(s3::S3::from_env(
-            endpoint,
-            bucket,
-            region,
-            public_base_url,
-        )?)),
+            acl,
+        } => Ok(Box::new(
+            s3::S3::from_env(endpoint, bucket, region, public_base_url)?.with_acl(acl.clone()),
+        )),
     }
 }
 

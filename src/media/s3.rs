@@ -17,6 +17,7 @@ pub struct S3 {
     bucket: Bucket,
     credentials: Credentials,
     public_base_url: String,
+    acl: Option<String>,
     agent: ureq::Agent,
 }
 
@@ -34,6 +35,17 @@ impl S3 {
                 "stockage S3 : définissez les variables d'environnement {KEY_VARIABLE} et {SECRET_VARIABLE}"
             )));
         };
+        S3::new(endpoint, bucket, region, public_base_url, key, secret)
+    }
+
+    pub fn new(
+        endpoint: &str,
+        bucket: &str,
+        region: &str,
+        public_base_url: &str,
+        key: String,
+        secret: String,
+    ) -> Result<S3, MediaError> {
         let endpoint = endpoint.parse().map_err(|_| {
             MediaError::Config(format!("stockage S3 : adresse invalide `{endpoint}`"))
         })?;
@@ -53,8 +65,15 @@ impl S3 {
             bucket,
             credentials: Credentials::new(key, secret),
             public_base_url: public_base_url.to_owned(),
+            acl: Some("public-read".to_owned()),
             agent,
         })
+    }
+
+    /// The canned ACL sent with each image; `None` sends none.
+    pub fn with_acl(mut self, acl: Option<String>) -> S3 {
+        self.acl = acl;
+        self
     }
 }
 
@@ -62,11 +81,19 @@ impl MediaStore for S3 {
     fn store(&mut self, name: &str, png: &[u8]) -> Result<String, MediaError> {
         let mut action = self.bucket.put_object(Some(&self.credentials), name);
         action.headers_mut().insert("content-type", "image/png");
+        // Signed, and sent, as S3's presigned uploads carry it.
+        if let Some(acl) = &self.acl {
+            action.headers_mut().insert("x-amz-acl", acl.clone());
+        }
         let signed = action.sign(Duration::from_secs(600));
-        let response = self
+        let mut request = self
             .agent
             .put(signed.as_str())
-            .header("Content-Type", "image/png")
+            .header("Content-Type", "image/png");
+        if let Some(acl) = &self.acl {
+            request = request.header("x-amz-acl", acl);
+        }
+        let response = request
             .send(png)
             .map_err(|error| MediaError::Upload(error.to_string()))?;
         let status = response.status().as_u16();

@@ -3,6 +3,7 @@
 
 mod check;
 mod fake_buffer;
+mod media;
 mod plan;
 mod publish;
 mod render;

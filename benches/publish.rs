@@ -1,0 +1,88 @@
+//! One `crieur publish` pass over 1,000 due posts against the local fake
+//! Buffer server (which checks every request against Buffer's schema), with
+//! images hosted in a local folder served over HTTP: render, host, check the
+//! URL, create, record. Target: under 10 s. Run with
+//! `cargo bench --bench publish`.
+
+#[path = "../tests/it/fake_buffer.rs"]
+#[allow(dead_code)]
+mod fake_buffer;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use fake_buffer::{FakeBuffer, FileServer, ORGANIZATION, TOKEN};
+
+const POSTS: usize = 1_000;
+
+fn main() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo.join("assets"), &dir.path().join("assets"));
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    std::fs::create_dir_all(dir.path().join("posts")).unwrap();
+    let buffer = FakeBuffer::start();
+    let files = FileServer::start(dir.path().join("media"));
+    let config = std::fs::read_to_string(repo.join("config/crieur.toml"))
+        .unwrap()
+        .replace(
+            "[publisher]\nkind = \"outbox\"",
+            &format!(
+                "[publisher]\nkind = \"buffer\"\nendpoint = \"{}\"\norganization = \"{ORGANIZATION}\"\nlookahead = \"8d\"\n\n[media]\nkind = \"local\"\ndir = \"media\"\npublic_base_url = \"{}\"",
+                buffer.url, files.url
+            ),
+        )
+        .replace("network = \"facebook\"", "network = \"facebook\"\nbuffer_id = \"chan-fb\"")
+        .replace("network = \"linkedin\"", "network = \"linkedin\"\nbuffer_id = \"chan-li\"")
+        .replace("network = \"instagram\"", "network = \"instagram\"\nbuffer_id = \"chan-ig\"");
+    std::fs::write(dir.path().join("config/crieur.toml"), config).unwrap();
+    // 1,000 dated posts, one every ten minutes over the coming week.
+    for index in 0..POSTS {
+        let minutes = 60 + index as i64 * 10;
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00+01:00").unwrap()
+            + chrono::Duration::minutes(minutes);
+        let text = format!(
+            "+++\ntemplate = \"chiffre\"\nchannels = [\"facebook\"]\npublish_at = {}\n[visual]\nnumber = \"{index} millions\"\ncaption = \"C'est le nombre d'assurés disposant d'un profil sur Mon Espace Santé.\"\n+++\nAujourd'hui, près de {index} millions d'assurés disposent d'un profil sur Mon Espace Santé.\n",
+            at.format("%Y-%m-%dT%H:%M:%S%:z")
+        );
+        std::fs::write(dir.path().join(format!("posts/{index:04}.md")), text).unwrap();
+    }
+    let start = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .arg("--root")
+        .arg(dir.path())
+        .arg("publish")
+        .env("CRIEUR_NOW", "2026-11-22T09:00:00")
+        .env("CRIEUR_BUFFER_TOKEN", TOKEN)
+        .output()
+        .expect("crieur runs");
+    let elapsed = start.elapsed();
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        summary,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(buffer.posts().len(), POSTS, "{summary}");
+    assert!(buffer.violations().is_empty(), "{:?}", buffer.violations());
+    println!(
+        "crieur publish: {POSTS} due posts created at the fake Buffer in {:.2} s ({})",
+        elapsed.as_secs_f64(),
+        summary.trim()
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
