@@ -33,6 +33,26 @@ pub enum Command {
     Status,
     /// Liste les organisations et les canaux du compte Buffer.
     Channels,
+    /// Publie à l'heure, sans surveillance : repasse à chaque modification
+    /// des fichiers et au moins toutes les 10 minutes.
+    Daemon(DaemonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Sert /healthz et /metrics (Prometheus) à cette adresse.
+    #[arg(long, value_name = "ADRESSE", num_args = 0..=1, default_missing_value = "127.0.0.1:9187")]
+    pub health: Option<std::net::SocketAddr>,
+
+    /// Format des journaux : lignes lisibles, ou JSON (journald, collecteurs).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -32,6 +32,8 @@ pub struct Config {
     pub media: Option<Media>,
     /// The state store, relative to the project root.
     pub state: String,
+    /// How late the daemon may still deliver a post after downtime.
+    pub grace: chrono::Duration,
 }
 
 /// The default place of the state store.
@@ -173,6 +175,7 @@ const TOP_KEYS: &[&str] = &[
     "typography",
     "media",
     "state",
+    "daemon",
 ];
 const TYPOGRAPHY_KEYS: &[&str] = &["visuals", "captions"];
 const BRAND_KEYS: &[&str] = &["name", "colors", "fonts", "logo"];
@@ -231,6 +234,20 @@ fn read_config(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Option<Config> {
         }
         None => DEFAULT_STATE.to_owned(),
     };
+    let mut grace = chrono::Duration::hours(1);
+    if let Some((daemon, _)) = reader.table(table, "daemon") {
+        reader.unknown_keys(daemon, "daemon", &["grace"]);
+        if let Some(text) = reader.string(daemon, "grace") {
+            match parse_duration(text.get_ref()) {
+                Some(duration) if duration >= chrono::Duration::zero() => grace = duration,
+                _ => {
+                    reader
+                        .error(text.span(), format!("durée invalide `{}`", text.get_ref()))
+                        .hint = Some("par exemple `1h` ou `30m`".to_owned());
+                }
+            }
+        }
+    }
     Some(Config {
         timezone: timezone?,
         brand,
@@ -240,6 +257,7 @@ fn read_config(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Option<Config> {
         typography,
         media,
         state,
+        grace,
     })
 }
 

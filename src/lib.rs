@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod daemon;
 pub mod diagnostic;
 pub mod media;
 pub mod network;

@@ -42,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Publish(args) => publish::run(&cli.root, &args),
         Command::Status => status::run(&cli.root),
         Command::Channels => publish::channels(&cli.root),
+        Command::Daemon(args) => crate::daemon::run(&cli.root, &args).map(|()| Outcome::Success),
     }
 }
 

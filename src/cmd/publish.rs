@@ -40,6 +40,7 @@ pub fn run(root: &Path, args: &PublishArgs) -> anyhow::Result<Outcome> {
     let options = Options {
         now,
         dry_run: args.dry_run,
+        stop: None,
     };
     let summary = match reconcile::run(
         &project,

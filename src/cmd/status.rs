@@ -16,6 +16,35 @@ pub fn run(root: &Path) -> anyhow::Result<Outcome> {
         println!("Rien n'a encore été publié (pas de base d'état : lancez `crieur publish`).");
         return Ok(Outcome::Success);
     };
+    let state = root.join(&config.state);
+    let when = |key: &str| -> Option<String> {
+        let text = store.meta(key).ok().flatten()?;
+        let at = chrono::DateTime::parse_from_rfc3339(&text).ok()?;
+        Some(crate::plan::format_local(
+            &at.with_timezone(&config.timezone),
+        ))
+    };
+    let last_pass = when(crate::daemon::LAST_PASS);
+    if crate::daemon::is_running(&state) {
+        println!(
+            "Démon : en marche ; dernier passage {}, prochain réveil {}.",
+            last_pass.as_deref().unwrap_or("à venir"),
+            when(crate::daemon::NEXT_WAKE)
+                .as_deref()
+                .unwrap_or("inconnu")
+        );
+    } else {
+        println!(
+            "Démon : arrêté{}.",
+            last_pass.map_or_else(String::new, |at| format!(" (dernier passage {at})"))
+        );
+    }
+    if let Some(error) = store
+        .meta(crate::daemon::LAST_ERROR)?
+        .filter(|e| !e.is_empty())
+    {
+        println!("Dernière erreur : {error}");
+    }
     let deliveries = store.deliveries()?;
     let sections: [(&str, &[Status]); 4] = [
         (

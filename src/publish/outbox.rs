@@ -17,6 +17,7 @@ use super::{Outgoing, PublishError, Publisher, RemoteStatus};
 pub const QUEUED: &str = "queued";
 pub const SENT: &str = "sent";
 pub const WITHDRAWN: &str = "withdrawn";
+pub const MISSED: &str = "missed";
 
 /// What `post.json` holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +109,11 @@ impl Outbox {
     /// Moves a queued post to `sent/`: the daemon's delivery.
     pub fn deliver(&self, id: &str) -> Result<(), PublishError> {
         self.move_to(id, SENT)
+    }
+
+    /// Moves a queued post whose instant passed too long ago to `missed/`.
+    pub fn miss(&self, id: &str) -> Result<(), PublishError> {
+        self.move_to(id, MISSED)
     }
 
     fn move_to(&self, id: &str, state: &str) -> Result<(), PublishError> {

@@ -30,10 +30,20 @@ use crate::template::{Format, Template};
 
 /// How a pass runs.
 #[derive(Debug, Clone, Copy)]
-pub struct Options {
+pub struct Options<'a> {
     pub now: DateTime<Utc>,
     /// Plan and describe, but send nothing and write nothing.
     pub dry_run: bool,
+    /// Set when the daemon is asked to stop: the pass ends after the call
+    /// in flight, recorded.
+    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
+}
+
+impl Options<'_> {
+    fn stopping(&self) -> bool {
+        self.stop
+            .is_some_and(|stop| stop.load(std::sync::atomic::Ordering::SeqCst))
+    }
 }
 
 /// What a pass did.
@@ -99,7 +109,7 @@ pub fn run(
     store: &Store,
     publisher: &mut dyn Publisher,
     mut media: Option<&mut dyn MediaStore>,
-    options: Options,
+    options: Options<'_>,
 ) -> Result<Summary, PassError> {
     let config = project.config.as_ref().ok_or(PassError::InvalidConfig)?;
     let now = options.now;
@@ -203,6 +213,9 @@ pub fn run(
         if wanted_keys.contains(&key) {
             continue;
         }
+        if options.stopping() {
+            return Ok(summary);
+        }
         let path = format!("posts/{}.md", delivery.post_id);
         if options.dry_run {
             summary.actions.push(format!(
@@ -288,6 +301,9 @@ pub fn run(
         .collect();
 
     for want in &wanted {
+        if options.stopping() {
+            break;
+        }
         let path = want.post.path.clone();
         let fail = |summary: &mut Summary, message: String| {
             summary.failed.push(Failure {

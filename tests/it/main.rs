@@ -2,6 +2,7 @@
 //! environment, and checks what a user would see.
 
 mod check;
+mod daemon;
 mod fake_buffer;
 mod media;
 mod plan;

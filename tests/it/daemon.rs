@@ -1,0 +1,247 @@
+//! `crieur daemon`, the real binary, on the real clock.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::fake_buffer::{FakeBuffer, FileServer, ORGANIZATION, TOKEN};
+use crate::{copy_dir, temp_project};
+
+fn daemon(root: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_crieur"));
+    command
+        .arg("--root")
+        .arg(root)
+        .arg("daemon")
+        .args(args)
+        .env_clear()
+        .env("CRIEUR_BUFFER_TOKEN", TOKEN)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A project whose series fires every minute and publishes through the
+/// fake Buffer.
+fn every_minute(buffer: &FakeBuffer) -> (tempfile::TempDir, FileServer) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let files = FileServer::start(dir.path().join("media"));
+    copy_dir(&repo.join("assets"), &dir.path().join("assets"));
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    std::fs::create_dir_all(dir.path().join("posts/minute")).unwrap();
+    std::fs::write(
+        dir.path().join("config/crieur.toml"),
+        format!(
+            r##"timezone = "Europe/Paris"
+[brand]
+name = "CPTS Mulhouse Agglomération"
+logo = "logos/cpts-mulhouse.png"
+[brand.fonts]
+display = "Lato-Black.ttf"
+heading = "Lato-Bold.ttf"
+body = "Inter-Regular.otf"
+[brand.colors]
+primary = "#1F4E79"
+accent = "#E4632D"
+ink = "#1D2733"
+muted = "#5B6675"
+paper = "#FFFFFF"
+mist = "#EEF3F8"
+white = "#FFFFFF"
+[series.minute]
+template = "chiffre"
+cron = "* * * * *"
+channels = ["facebook"]
+[channels.facebook]
+network = "facebook"
+buffer_id = "chan-fb"
+[publisher]
+kind = "buffer"
+endpoint = "{}"
+organization = "{ORGANIZATION}"
+lookahead = "4m"
+timeout = "5s"
+[media]
+kind = "local"
+dir = "media"
+public_base_url = "{}"
+"##,
+            buffer.url, files.url
+        ),
+    )
+    .unwrap();
+    for index in 0..12 {
+        std::fs::write(
+            dir.path().join(format!("posts/minute/{index:02}.md")),
+            format!(
+                "+++\nseries = \"minute\"\n[visual]\nnumber = \"{index}\"\ncaption = \"Le chiffre de la minute numéro {index}.\"\n+++\nLa minute {index}.\n"
+            ),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.path().join("assets/templates/chiffre.toml"),
+        std::fs::read_to_string(repo.join("assets/templates/chiffre.toml")).unwrap(),
+    )
+    .unwrap();
+    (dir, files)
+}
+
+#[cfg(unix)]
+#[test]
+fn publishes_each_post_exactly_once_across_kills_and_restarts() {
+    let buffer = FakeBuffer::start();
+    buffer.set_latency(Duration::from_millis(40));
+    let (project, _files) = every_minute(&buffer);
+
+    // Killed while queueing, several times, then left to finish.
+    for delay in [150, 400, 700] {
+        let mut child = daemon(project.path(), &[]).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let mut child = daemon(project.path(), &[]).spawn().unwrap();
+    wait_for("posts at Buffer", Duration::from_secs(30), || {
+        buffer.posts().len() >= 4
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut child = daemon(project.path(), &[]).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let posts = buffer.posts();
+    let mut instants: Vec<&str> = posts.iter().map(|p| p.due_at.as_str()).collect();
+    let mut texts: Vec<&str> = posts.iter().map(|p| p.text.as_str()).collect();
+    instants.sort();
+    texts.sort();
+    let count = instants.len();
+    instants.dedup();
+    texts.dedup();
+    assert!(count >= 4, "{posts:#?}");
+    assert_eq!(
+        instants.len(),
+        count,
+        "two posts at one instant: {posts:#?}"
+    );
+    assert_eq!(texts.len(), count, "a post went twice: {posts:#?}");
+    assert_eq!(buffer.violations(), Vec::<String>::new());
+}
+
+#[cfg(unix)]
+#[test]
+fn stops_cleanly_on_sigterm_and_refuses_a_second_daemon() {
+    let project = temp_project("valid");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let mut first = daemon(project.path(), &["--health", &address])
+        .spawn()
+        .unwrap();
+    wait_for("the first pass", Duration::from_secs(20), || {
+        ureq::get(&format!("http://{address}/healthz"))
+            .call()
+            .is_ok_and(|response| response.status() == 200)
+    });
+    let metrics = ureq::get(&format!("http://{address}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        metrics.contains("crieur_posts{status=\"queued\"} "),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("crieur_last_pass_timestamp_seconds "),
+        "{metrics}"
+    );
+
+    let second = daemon(project.path(), &[]).output().unwrap();
+    assert_eq!(second.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&second.stderr);
+    assert!(message.contains("tourne déjà"), "{message}");
+
+    let status = Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .arg("--root")
+        .arg(project.path())
+        .arg("status")
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&status.stdout).contains("Démon : en marche"));
+
+    let asked = Instant::now();
+    sigterm(&first);
+    let code = first.wait().unwrap();
+    assert_eq!(code.code(), Some(0));
+    assert!(asked.elapsed() < Duration::from_secs(10));
+    let mut logs = String::new();
+    use std::io::Read as _;
+    first
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(logs.contains("démon arrêté"), "{logs}");
+}
+
+#[cfg(unix)]
+#[test]
+fn delivers_an_outbox_post_at_its_instant() {
+    let project = temp_project("valid");
+    let at = chrono::Local::now().with_timezone(&chrono_tz::Europe::Paris)
+        + chrono::Duration::seconds(4);
+    std::fs::write(
+        project.path().join("posts/bientot.md"),
+        format!(
+            "+++\ntemplate = \"chiffre\"\nchannels = [\"facebook\"]\npublish_at = {}\n[visual]\nnumber = \"1\"\ncaption = \"Bientôt.\"\n+++\nDans quelques secondes.\n",
+            at.format("%Y-%m-%dT%H:%M:%S%:z")
+        ),
+    )
+    .unwrap();
+    let mut child = daemon(project.path(), &["--log-format", "json"])
+        .spawn()
+        .unwrap();
+    let sent = project.path().join("outbox/sent");
+    wait_for("the delivery", Duration::from_secs(30), || {
+        std::fs::read_dir(&sent).is_ok_and(|mut entries| entries.next().is_some())
+    });
+    sigterm(&child);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let mut logs = String::new();
+    use std::io::Read as _;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    let first: serde_json::Value = serde_json::from_str(logs.lines().next().unwrap()).unwrap();
+    assert!(first["fields"]["message"].is_string(), "{logs}");
+}
