@@ -24,6 +24,13 @@ pub fn run(root: &Path, args: &PublishArgs) -> anyhow::Result<Outcome> {
     };
     let now = super::now(config.timezone)?;
     let state = root.join(&config.state);
+    // One pass at a time per project: a pass left running by a killed
+    // daemon, the daemon's next one, or one started by hand, wait in turn.
+    let _pass = if args.dry_run {
+        None
+    } else {
+        Some(pass_lock(&state)?)
+    };
     let store = if args.dry_run {
         match Store::open_existing(&state)? {
             Some(store) => store,
@@ -37,10 +44,15 @@ pub fn run(root: &Path, args: &PublishArgs) -> anyhow::Result<Outcome> {
         (Some(media), false) => Some(media::open(media, root)?),
         _ => None,
     };
+    // SIGTERM and SIGINT end the pass after the call in flight, recorded.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone()).context("signaux SIGTERM et SIGINT")?;
+    }
     let options = Options {
         now,
         dry_run: args.dry_run,
-        stop: None,
+        stop: Some(&stop),
     };
     let summary = match reconcile::run(
         &project,
@@ -65,6 +77,23 @@ pub fn run(root: &Path, args: &PublishArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Invalid
     })
+}
+
+/// Waits for, then holds, the project's pass lock.
+fn pass_lock(state: &Path) -> anyhow::Result<std::fs::File> {
+    let dir = state.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("impossible de créer {}", dir.display()))?;
+    let path = dir.join("crieur.pass.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("impossible d'ouvrir {}", path.display()))?;
+    file.lock()
+        .with_context(|| format!("verrou {}", path.display()))?;
+    Ok(file)
 }
 
 /// The publisher the configuration names.

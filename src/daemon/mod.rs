@@ -29,7 +29,6 @@ use crate::cli::{DaemonArgs, LogFormat};
 use crate::config::PublisherKind;
 use crate::project::Project;
 use crate::publish::outbox::Outbox;
-use crate::publish::reconcile::{self, Options, PassError};
 use crate::publish::{Publisher, RemoteStatus};
 use crate::store::{Settle, Status, Store};
 use timing::Due;
@@ -65,6 +64,8 @@ pub fn run(root: &Path, args: &DaemonArgs) -> anyhow::Result<()> {
             "la configuration a des erreurs : corrigez-les (voir `crieur check`) avant de lancer le démon"
         );
     };
+    // Each pass loads the project afresh; nothing of it is kept between.
+    drop(project);
     let state = root.join(&config.state);
     let _lock = lock(&state)?;
     let store = Store::open(&state)?;
@@ -91,10 +92,6 @@ pub fn run(root: &Path, args: &DaemonArgs) -> anyhow::Result<()> {
             PublisherKind::Buffer { .. } => None,
         },
         publisher: crate::cmd::publish::publisher(root, &config)?,
-        media: match &config.media {
-            Some(media) => Some(crate::media::open(media, root)?),
-            None => None,
-        },
     };
     daemon.run(&receiver);
     info!("démon arrêté");
@@ -109,7 +106,6 @@ struct Daemon {
     grace: chrono::Duration,
     outbox: Option<Outbox>,
     publisher: Box<dyn Publisher>,
-    media: Option<Box<dyn crate::media::MediaStore>>,
 }
 
 impl Daemon {
@@ -152,56 +148,81 @@ impl Daemon {
         }
     }
 
-    /// One reconcile pass, as `crieur publish` runs it.
+    /// One reconcile pass: `crieur publish`, run as a child process, so that
+    /// the memory a pass needs (the project, fonts, images) is given back
+    /// when it ends and the daemon waits small. A stop asked meanwhile is
+    /// passed on: the child finishes the call in flight, records it, and
+    /// exits.
     fn pass(&mut self, now: DateTime<Utc>) {
-        let project = match Project::load(&self.root) {
-            Ok(project) => project,
+        info!("début du passage");
+        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("crieur"));
+        let child = std::process::Command::new(exe)
+            .arg("--root")
+            .arg(&self.root)
+            .arg("publish")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn();
+        let mut child = match child {
+            Ok(child) => child,
             Err(error) => {
-                self.failure(&error.to_string());
+                self.failure(&format!("impossible de lancer le passage : {error}"));
                 return;
             }
         };
-        let options = Options {
-            now,
-            dry_run: false,
-            stop: Some(&self.stop),
-        };
-        let media = self
-            .media
-            .as_mut()
-            .map(|media| &mut **media as &mut dyn crate::media::MediaStore);
-        match reconcile::run(
-            &project,
-            &self.store,
-            self.publisher.as_mut(),
-            media,
-            options,
-        ) {
-            Ok(summary) => {
-                info!(
-                    created = summary.created.len(),
-                    edited = summary.edited.len(),
-                    withdrawn = summary.withdrawn.len(),
-                    unchanged = summary.unchanged,
-                    failed = summary.failed.len(),
-                    "passage terminé"
-                );
-                for failure in &summary.failed {
-                    warn!(file = %failure.path, channel = %failure.channel, "{}", failure.message);
+        let mut forwarded = false;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) => {}
+                Err(error) => {
+                    self.failure(&format!("passage : {error}"));
+                    break None;
                 }
-                let last_error = summary
-                    .failed
-                    .first()
-                    .map(|f| format!("{} ({}) : {}", f.path, f.channel, f.message))
+            }
+            if self.stop.load(Ordering::SeqCst) && !forwarded {
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &child.id().to_string()])
+                    .status();
+                forwarded = true;
+            }
+            std::thread::sleep(StdDuration::from_millis(50));
+        };
+        let mut out = String::new();
+        let mut err = String::new();
+        use std::io::Read as _;
+        if let Some(mut stdout) = child.stdout.take() {
+            let _ = stdout.read_to_string(&mut out);
+        }
+        if let Some(mut stderr) = child.stderr.take() {
+            let _ = stderr.read_to_string(&mut err);
+        }
+        for line in err.lines().filter(|line| !line.trim().is_empty()) {
+            warn!("{line}");
+        }
+        let summary = out.lines().last().unwrap_or_default().to_owned();
+        match status.and_then(|status| status.code()) {
+            Some(0) => {
+                info!(résumé = %summary, "passage terminé");
+                let _ = self.store.set_meta(LAST_ERROR, "");
+            }
+            Some(1) => {
+                info!(résumé = %summary, "passage terminé, avec des échecs");
+                let first = err
+                    .lines()
+                    .find(|line| !line.trim().is_empty())
                     .unwrap_or_default();
-                let _ = self.store.set_meta(LAST_ERROR, &last_error);
+                let _ = self.store.set_meta(LAST_ERROR, first);
             }
-            Err(PassError::InvalidConfig) => {
-                self.failure(
-                    "la configuration a des erreurs : rien n'est publié (voir `crieur check`)",
-                );
+            _ => {
+                let last = err
+                    .lines()
+                    .last()
+                    .unwrap_or("le passage a échoué")
+                    .to_owned();
+                self.failure(&last);
             }
-            Err(error) => self.failure(&error.to_string()),
         }
         self.heartbeat(LAST_PASS, &now);
         self.count(now);

@@ -282,23 +282,20 @@ pub fn run(
         .collect();
     needed.sort_by(|a, b| (&a.0.id, a.2).cmp(&(&b.0.id, b.2)));
     needed.dedup_by(|a, b| a.0.id == b.0.id && a.2 == b.2);
-    let images: BTreeMap<(String, Format), Result<Vec<u8>, String>> = needed
-        .par_iter()
-        .map(|(post, template, format)| {
-            let png = layout(context, template, *format, post)
-                .map_err(|problems| {
-                    problems
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(" ; ")
-                })
-                .and_then(|card| {
-                    render::encode_png(render::draw(&card)).map_err(|e| e.to_string())
-                });
-            ((post.id.clone(), *format), png)
-        })
-        .collect();
+    let draw = |(post, template, format): &(&Post, &Template, Format)| {
+        let png = layout(context, template, *format, post)
+            .map_err(|problems| {
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ; ")
+            })
+            .and_then(|card| render::encode_png(render::draw(&card)).map_err(|e| e.to_string()));
+        ((post.id.clone(), *format), png)
+    };
+    let images: BTreeMap<(String, Format), Result<Vec<u8>, String>> =
+        needed.par_iter().map(draw).collect();
 
     for want in &wanted {
         if options.stopping() {

@@ -81,6 +81,15 @@ thread_local! {
     static BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+thread_local! {
+    /// One rasterizer per thread, its buffer reused from shape to shape.
+    static RASTERIZER: std::cell::RefCell<Rasterizer> =
+        std::cell::RefCell::new(Rasterizer::new(0, 0));
+    /// Glyph coverage by font, size and sub-pixel offset.
+    static MASKS: std::cell::RefCell<HashMap<GlyphKey, Option<Arc<Mask>>>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
 impl Drop for Canvas {
     fn drop(&mut self) {
         let bytes = std::mem::take(&mut self.bytes);
@@ -292,12 +301,6 @@ impl Canvas {
             return;
         };
         let (width, height) = ((x1 - x0) as usize, (y1 - y0) as usize);
-        thread_local! {
-            /// One rasterizer per thread, its buffer reused from shape to
-            /// shape.
-            static RASTERIZER: std::cell::RefCell<Rasterizer> =
-                std::cell::RefCell::new(Rasterizer::new(0, 0));
-        }
         RASTERIZER.with(|rasterizer| {
             let mut rasterizer = rasterizer.borrow_mut();
             rasterizer.reset(width, height);
@@ -446,10 +449,6 @@ fn glyph_mask<'f>(
     key: GlyphKey,
     outline: impl FnOnce() -> Option<skrifa::ScalerOutline<'f>>,
 ) -> Option<Arc<Mask>> {
-    thread_local! {
-        static MASKS: std::cell::RefCell<HashMap<GlyphKey, Option<Arc<Mask>>>> =
-            std::cell::RefCell::new(HashMap::new());
-    }
     /// Enough for every glyph of many templates; past it, start afresh.
     const MOST: usize = 8192;
     if let Some(found) = MASKS.with(|masks| masks.borrow().get(&key).cloned()) {

@@ -16,6 +16,12 @@ use harfrust::{Buffer, Direction, Language, Script, ShapeOptions, ShapePlan, Sha
 use skrifa::Font;
 use unicode_linebreak::{BreakOpportunity, linebreaks};
 
+thread_local! {
+    /// Shaped paragraphs by font and text.
+    static PARAGRAPHS: std::cell::RefCell<std::collections::HashMap<(String, String), Arc<Paragraph>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 /// A loaded font, ready to shape, measure and draw.
 #[derive(Clone)]
 pub struct FontFace {
@@ -442,12 +448,8 @@ impl Paragraph {
     /// a card's texts recur across its formats, and kickers and footers
     /// across cards.
     pub fn cached(face: &FontFace, text: &str) -> Arc<Paragraph> {
-        thread_local! {
-            static PARAGRAPHS: std::cell::RefCell<std::collections::HashMap<(String, String), Arc<Paragraph>>> =
-                std::cell::RefCell::new(std::collections::HashMap::new());
-        }
         /// Past this many, the cache starts afresh.
-        const MOST: usize = 4096;
+        const MOST: usize = 256;
         let key = (face.name.clone(), text.to_owned());
         if let Some(found) = PARAGRAPHS.with(|cache| cache.borrow().get(&key).cloned()) {
             return found;

@@ -1,0 +1,117 @@
+//! The daemon's footprint with 1,000 posts in the project: how soon the
+//! first pass starts after launch, the resident memory once idle, and the
+//! CPU used while waiting (none expected: no polling loop). Linux only.
+//! Run with `cargo bench --bench daemon`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const POSTS: usize = 1_000;
+
+fn main() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo.join("assets"), &dir.path().join("assets"));
+    copy_dir(&repo.join("config"), &dir.path().join("config"));
+    std::fs::create_dir_all(dir.path().join("posts/serie")).unwrap();
+    std::fs::create_dir_all(dir.path().join("posts/dates")).unwrap();
+    for index in 0..POSTS {
+        let (folder, head) = if index % 2 == 0 {
+            ("serie", "series = \"chiffre-de-la-semaine\"\n".to_owned())
+        } else {
+            let at = chrono::Utc::now() + chrono::Duration::hours(3 + index as i64 * 6);
+            (
+                "dates",
+                format!(
+                    "template = \"chiffre\"\nchannels = [\"linkedin\"]\npublish_at = {}\n",
+                    at.format("%Y-%m-%dT%H:%M:00Z")
+                ),
+            )
+        };
+        std::fs::write(
+            dir.path().join(format!("posts/{folder}/{index:04}.md")),
+            format!(
+                "+++\n{head}[visual]\nnumber = \"{index} millions\"\ncaption = \"C'est le nombre d'assurés disposant d'un profil sur Mon Espace Santé.\"\n+++\nAujourd'hui, près de {index} millions d'assurés disposent d'un profil sur Mon Espace Santé.\n"
+            ),
+        )
+        .unwrap();
+    }
+    let launched = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .arg("--root")
+        .arg(dir.path())
+        .arg("daemon")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut first_pass = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if first_pass.is_none() && line.contains("début du passage") {
+            first_pass = Some(launched.elapsed());
+        }
+        if line.contains("passage terminé") {
+            break;
+        }
+    }
+    let pass_done = launched.elapsed();
+    std::thread::spawn(move || for _ in lines {});
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = child.id();
+    let cpu_before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(10));
+    let cpu_after = cpu_ticks(pid);
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .map(|line| {
+            line.split_whitespace()
+                .nth(1)
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .unwrap();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = child.wait();
+    println!(
+        "crieur daemon, {POSTS} posts: first pass started {:.0} ms after launch (done at {:.0} ms); idle RSS {:.1} MB; CPU while idle for 10 s: {} ticks",
+        first_pass.unwrap().as_secs_f64() * 1e3,
+        pass_done.as_secs_f64() * 1e3,
+        rss as f64 / 1024.0,
+        cpu_after - cpu_before
+    );
+}
+
+/// User + system CPU ticks of a process.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
