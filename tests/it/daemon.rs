@@ -245,3 +245,29 @@ fn delivers_an_outbox_post_at_its_instant() {
     let first: serde_json::Value = serde_json::from_str(logs.lines().next().unwrap()).unwrap();
     assert!(first["fields"]["message"].is_string(), "{logs}");
 }
+
+#[cfg(unix)]
+#[test]
+fn runs_a_pass_when_a_post_file_changes() {
+    let project = temp_project("valid");
+    let mut child = daemon(project.path(), &[]).spawn().unwrap();
+    let queued = project.path().join("outbox/queued");
+    let count = || std::fs::read_dir(&queued).map_or(0, |entries| entries.count());
+    wait_for("the first pass", Duration::from_secs(20), || count() > 0);
+    let before = count();
+    let at =
+        chrono::Local::now().with_timezone(&chrono_tz::Europe::Paris) + chrono::Duration::hours(2);
+    std::fs::write(
+        project.path().join("posts/nouveau.md"),
+        format!(
+            "+++\ntemplate = \"chiffre\"\nchannels = [\"facebook\"]\npublish_at = {}\n[visual]\nnumber = \"2\"\ncaption = \"Nouveau.\"\n+++\nUn post ajouté pendant que le démon tourne.\n",
+            at.format("%Y-%m-%dT%H:%M:00%:z")
+        ),
+    )
+    .unwrap();
+    wait_for("the new post queued", Duration::from_secs(10), || {
+        count() == before + 1
+    });
+    sigterm(&child);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
