@@ -4,10 +4,14 @@
 //! repository's real templates, fonts and configuration. Target: under one
 //! second in release mode. Run with `cargo bench --bench check`.
 
+#[path = "support.rs"]
+mod support;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use support::copy_dir;
 
 use chrono::{TimeZone, Utc};
 
@@ -104,18 +108,5 @@ fn generate(root: &Path) {
             text,
         )
         .unwrap();
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
     }
 }

@@ -4,6 +4,10 @@
 //! URL, create, record. Target: under 10 s. Run with
 //! `cargo bench --bench publish`.
 
+#[path = "support.rs"]
+mod support;
+
+use support::copy_dir;
 #[path = "../tests/it/fake_buffer.rs"]
 #[allow(dead_code)]
 mod fake_buffer;
@@ -72,17 +76,4 @@ fn main() {
         elapsed.as_secs_f64(),
         summary.trim()
     );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }

@@ -8,9 +8,13 @@
 //!
 //! Run with `cargo bench --bench render`.
 
+#[path = "support.rs"]
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use support::copy_dir;
 
 use crieur::post::Post;
 use crieur::project::Project;
@@ -142,19 +146,6 @@ fn collect(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
             collect(&path, found);
         } else if path.extension().is_some_and(|e| e == "md") {
             found.push(path);
-        }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
         }
     }
 }

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use crate::check::check;
 use crate::cli::CheckArgs;
 use crate::diagnostic::Report;
 use crate::project::Project;
@@ -10,13 +9,7 @@ use crate::project::Project;
 use super::Outcome;
 
 pub fn run(root: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
-    let mut project = super::load(root)?;
-    let tz = project
-        .config
-        .as_ref()
-        .map_or(chrono_tz::Europe::Paris, |config| config.timezone);
-    let diagnostics = check(&project, super::now(tz)?);
-    project.report.extend(diagnostics);
+    let project = super::load_checked(root)?;
     let report = &project.report;
 
     if args.json {

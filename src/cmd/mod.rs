@@ -50,6 +50,18 @@ fn load(root: &std::path::Path) -> anyhow::Result<Project> {
     Ok(Project::load(root)?)
 }
 
+/// The project with every problem `check` finds in its report.
+fn load_checked(root: &std::path::Path) -> anyhow::Result<Project> {
+    let mut project = load(root)?;
+    let tz = project
+        .config
+        .as_ref()
+        .map_or(chrono_tz::Europe::Paris, |config| config.timezone);
+    let diagnostics = crate::check::check(&project, now(tz)?);
+    project.report.extend(diagnostics);
+    Ok(project)
+}
+
 /// The current instant, or the one `CRIEUR_NOW` gives.
 fn now(tz: Tz) -> anyhow::Result<DateTime<Utc>> {
     match std::env::var(NOW_VARIABLE) {

@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::check::{check, template_of};
+use crate::check::template_of;
 use crate::cli::{FormatArg, RenderArgs};
 use crate::config::{CONFIG_PATH, Config};
 use crate::post::Post;
@@ -19,13 +19,7 @@ use crate::template::{Format, TEMPLATES_DIR, Template};
 use super::Outcome;
 
 pub fn run(root: &Path, args: &RenderArgs) -> anyhow::Result<Outcome> {
-    let mut project = super::load(root)?;
-    let tz = project
-        .config
-        .as_ref()
-        .map_or(chrono_tz::Europe::Paris, |config| config.timezone);
-    let diagnostics = check(&project, super::now(tz)?);
-    project.report.extend(diagnostics);
+    let project = super::load_checked(root)?;
 
     let selected = select(&project, &args.posts)?;
     // Errors in the configuration or a template spoil every image; errors in

@@ -1,6 +1,10 @@
 //! Runs the real `crieur` binary on fixture projects, in a clean
 //! environment, and checks what a user would see.
 
+#[path = "../../benches/support.rs"]
+mod support;
+
+pub use support::copy_dir;
 mod check;
 mod daemon;
 mod fake_buffer;
@@ -60,17 +64,4 @@ pub fn temp_project(name: &str) -> tempfile::TempDir {
         }
     }
     dir
-}
-
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
