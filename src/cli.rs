@@ -36,6 +36,21 @@ pub enum Command {
     /// Publie à l'heure, sans surveillance : repasse à chaque modification
     /// des fichiers et au moins toutes les 10 minutes.
     Daemon(DaemonArgs),
+    /// Ouvre un aperçu local de tous les posts, mis à jour à chaque
+    /// enregistrement.
+    Preview(PreviewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// Port du serveur local.
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+
+    /// Adresse d'écoute (par défaut 127.0.0.1 : l'aperçu n'est visible que
+    /// depuis cet ordinateur).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,7 @@ pub mod media;
 pub mod network;
 pub mod plan;
 pub mod post;
+pub mod preview;
 pub mod project;
 pub mod publish;
 pub mod render;

@@ -42,6 +42,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Publish(args) => publish::run(&cli.root, &args),
         Command::Status => status::run(&cli.root),
         Command::Channels => publish::channels(&cli.root),
+        Command::Preview(args) => {
+            crate::preview::serve(&cli.root, std::net::SocketAddr::new(args.bind, args.port))?;
+            Ok(Outcome::Success)
+        }
         Command::Daemon(args) => crate::daemon::run(&cli.root, &args).map(|()| Outcome::Success),
     }
 }

@@ -10,6 +10,7 @@ mod daemon;
 mod fake_buffer;
 mod media;
 mod plan;
+mod preview;
 mod publish;
 mod render;
 

@@ -1,0 +1,253 @@
+//! What the preview page shows, as data: each post with its images and its
+//! captions as each network shows them, the calendar of the coming weeks
+//! with empty slots and sent posts, and the problems `check` finds. Pure
+//! apart from reading the state store for what was sent.
+
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::caption::{self, hashtags_in};
+use crate::check::{check, template_of};
+use crate::network::Network;
+use crate::plan::{Window, format_local, plan_with};
+use crate::project::Project;
+use crate::publish::reconcile::format_for;
+use crate::render::alt_text;
+use crate::store::{Status, Store};
+
+#[derive(Debug, Serialize)]
+pub struct Snapshot {
+    pub version: u64,
+    pub brand: String,
+    pub problems: Vec<crate::diagnostic::LocatedDiagnostic>,
+    pub calendar: Vec<Entry>,
+    pub posts: Vec<PostView>,
+}
+
+/// One line of the calendar.
+#[derive(Debug, Serialize)]
+pub struct Entry {
+    pub at: String,
+    pub when: String,
+    pub series: Option<String>,
+    pub post: Option<String>,
+    pub channels: Vec<String>,
+    /// `planned`, `empty` or `sent`.
+    pub state: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PostView {
+    pub id: String,
+    pub path: String,
+    /// Changes whenever the post's file changes: images are cached by it.
+    pub hash: String,
+    pub draft: bool,
+    pub series: Option<String>,
+    pub when: Option<String>,
+    pub formats: Vec<String>,
+    pub alt: String,
+    pub channels: Vec<ChannelView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChannelView {
+    pub id: String,
+    pub name: String,
+    pub network: String,
+    pub network_name: String,
+    /// The image format this network gets.
+    pub format: Option<String>,
+    pub text: String,
+    pub length: usize,
+    pub limit: usize,
+    pub unit: &'static str,
+    /// Where the network cuts the caption with « … voir plus ».
+    pub fold: usize,
+    pub hashtags: Vec<String>,
+}
+
+/// Where each network folds a long caption, in characters (approximately,
+/// as each shows it on a phone).
+fn fold(network: Network) -> usize {
+    match network {
+        Network::Instagram => 125,
+        Network::Linkedin => 210,
+        Network::Facebook => 480,
+        Network::X => 280,
+        Network::Mastodon | Network::Threads => 500,
+        Network::Bluesky => 300,
+    }
+}
+
+impl Snapshot {
+    pub fn of(project: &Project, root: &Path, version: u64, now: DateTime<Utc>) -> Snapshot {
+        let mut report = project.report.clone();
+        report.extend(check(project, now));
+        let problems = report.located();
+        let Some(config) = &project.config else {
+            return Snapshot {
+                version,
+                brand: String::new(),
+                problems,
+                calendar: Vec::new(),
+                posts: Vec::new(),
+            };
+        };
+        let tz = config.timezone;
+
+        let sent: Vec<(String, DateTime<Utc>, String)> =
+            Store::open_existing(&root.join(&config.state))
+                .ok()
+                .flatten()
+                .and_then(|store| store.deliveries().ok())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|d| d.status == Status::Sent && d.at >= now - Duration::weeks(1))
+                .map(|d| (d.post_id, d.at, d.channel))
+                .collect();
+        let window = Window {
+            from: now,
+            until: now + Duration::weeks(4),
+        };
+        let plan = plan_with(config, &project.posts, window, &project.pins);
+        let mut calendar: Vec<Entry> = Vec::new();
+        let mut sent_entries: Vec<Entry> = Vec::new();
+        for (post, at, channel) in &sent {
+            match sent_entries
+                .iter_mut()
+                .find(|e| e.post.as_deref() == Some(post) && e.at == at.to_rfc3339())
+            {
+                Some(entry) => entry.channels.push(channel.clone()),
+                None => sent_entries.push(Entry {
+                    at: at.to_rfc3339(),
+                    when: format_local(&at.with_timezone(&tz)),
+                    series: None,
+                    post: Some(post.clone()),
+                    channels: vec![channel.clone()],
+                    state: "sent",
+                }),
+            }
+        }
+        calendar.extend(sent_entries);
+        for slot in &plan.slots {
+            calendar.push(Entry {
+                at: slot.at.to_rfc3339(),
+                when: format_local(&slot.at),
+                series: slot.series.clone(),
+                post: Some(slot.post.clone()),
+                channels: slot.channels.clone(),
+                state: "planned",
+            });
+        }
+        for empty in &plan.empty {
+            calendar.push(Entry {
+                at: empty.at.to_rfc3339(),
+                when: format_local(&empty.at),
+                series: Some(empty.series.clone()),
+                post: None,
+                channels: Vec::new(),
+                state: "empty",
+            });
+        }
+        calendar.sort_by(|a, b| a.at.cmp(&b.at));
+
+        let posts = project
+            .posts
+            .iter()
+            .map(|post| {
+                let template = template_of(post, config).and_then(|t| project.templates.get(t));
+                let hashtags = post
+                    .series
+                    .as_ref()
+                    .and_then(|s| config.series.get(s.get_ref()))
+                    .map(|s| s.hashtags.clone())
+                    .unwrap_or_default();
+                let when = plan
+                    .slots
+                    .iter()
+                    .find(|slot| slot.post == post.id)
+                    .map(|slot| format_local(&slot.at));
+                let channels = crate::plan::channels_of(post, config)
+                    .into_iter()
+                    .filter_map(|id| {
+                        let channel = config.channels.get(&id)?;
+                        let network = channel.network;
+                        let text = caption::render(
+                            post.caption_for(network),
+                            &hashtags,
+                            config.typography.captions,
+                        );
+                        Some(ChannelView {
+                            name: channel
+                                .name
+                                .clone()
+                                .unwrap_or_else(|| config.brand.name.clone()),
+                            network: network.as_str().to_owned(),
+                            network_name: network.display_name().to_owned(),
+                            format: template
+                                .and_then(|t| format_for(network, t))
+                                .map(|f| f.as_str().to_owned()),
+                            length: network.count(&text),
+                            limit: network.text_limit(),
+                            unit: network.unit(),
+                            fold: fold(network),
+                            hashtags: hashtags_in(&text).into_iter().map(str::to_owned).collect(),
+                            text,
+                            id,
+                        })
+                    })
+                    .collect();
+                let source = report.source(&post.path).unwrap_or_default();
+                let mut hasher = Sha256::new();
+                hasher.update(source.as_bytes());
+                hasher.update(version_of_shared(project).as_bytes());
+                let hash: String = hasher.finalize()[..8]
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                PostView {
+                    id: post.id.clone(),
+                    path: post.path.clone(),
+                    hash,
+                    draft: post.draft,
+                    series: post.series.as_ref().map(|s| s.get_ref().clone()),
+                    when,
+                    formats: template
+                        .map(|t| t.formats.keys().map(|f| f.as_str().to_owned()).collect())
+                        .unwrap_or_default(),
+                    alt: template.map(|t| alt_text(t, post)).unwrap_or_default(),
+                    channels,
+                }
+            })
+            .collect();
+        Snapshot {
+            version,
+            brand: config.brand.name.clone(),
+            problems,
+            calendar,
+            posts,
+        }
+    }
+}
+
+/// What every image depends on besides its post: the configuration and
+/// templates, so that editing a template redraws every image.
+fn version_of_shared(project: &Project) -> String {
+    let mut hasher = Sha256::new();
+    if let Some(text) = project.report.source(crate::config::CONFIG_PATH) {
+        hasher.update(text.as_bytes());
+    }
+    for template in project.templates.values() {
+        if let Some(text) = project.report.source(&template.path) {
+            hasher.update(text.as_bytes());
+        }
+    }
+    hasher.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

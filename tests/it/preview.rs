@@ -1,0 +1,298 @@
+//! The preview page in a real headless Chromium, driven over WebDriver.
+//!
+//! The WebDriver calls are few (a session, a page, scripts, a screenshot),
+//! so they are made with the blocking HTTP client crieur already uses
+//! rather than an async WebDriver crate and its runtime. `.ci/run`
+//! installs Debian's `chromium` and `chromium-driver`; elsewhere the test
+//! runs when both are installed.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::copy_dir;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    start.elapsed()
+}
+
+struct Browser {
+    base: String,
+    session: String,
+    _driver: Killed,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn start() -> Option<Browser> {
+        let present =
+            Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists();
+        if !present {
+            if std::env::var_os("CRIEUR_REQUIRE_BROWSER").is_some() {
+                panic!(
+                    "chromium and chromium-driver are required (apt-get install chromium chromium-driver)"
+                );
+            }
+            eprintln!("chromium is not installed: browser test skipped");
+            return None;
+        }
+        let port = free_port();
+        let driver = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        wait_for("chromedriver", Duration::from_secs(20), || {
+            ureq::get(&format!("{base}/status")).call().is_ok()
+        });
+        let profile = tempfile::tempdir().unwrap();
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--disable-dev-shm-usage", "--window-size=1280,2200",
+                         format!("--user-data-dir={}", profile.path().display())]
+            }
+        }}});
+        let answer = post_json(&format!("{base}/session"), &capabilities);
+        let session = answer["value"]["sessionId"]
+            .as_str()
+            .expect("a session")
+            .to_owned();
+        Some(Browser {
+            base,
+            session,
+            _driver: Killed(driver),
+            _profile: profile,
+        })
+    }
+
+    fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let answer = match method {
+            "GET" => {
+                let text = ureq::get(&url)
+                    .call()
+                    .unwrap()
+                    .body_mut()
+                    .read_to_string()
+                    .unwrap();
+                serde_json::from_str(&text).unwrap()
+            }
+            _ => post_json(&url, &body),
+        };
+        answer["value"].clone()
+    }
+
+    fn open(&self, url: &str) {
+        self.call("POST", "/url", json!({ "url": url }));
+    }
+
+    fn run(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            json!({ "script": script, "args": [] }),
+        )
+    }
+
+    fn resize(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            "/window/rect",
+            json!({ "width": width, "height": height }),
+        );
+    }
+
+    fn screenshot(&self, path: &Path) {
+        let data = self.call("GET", "/screenshot", Value::Null);
+        std::fs::write(path, base64(data.as_str().unwrap())).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = ureq::delete(&format!("{}/session/{}", self.base, self.session)).call();
+    }
+}
+
+fn post_json(url: &str, body: &Value) -> Value {
+    let text = ureq::post(url)
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn base64(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for byte in text
+        .bytes()
+        .filter(|b| *b != b'=' && !b.is_ascii_whitespace())
+    {
+        let value = ALPHABET.iter().position(|&c| c == byte).unwrap() as u32;
+        buffer = (buffer << 6) | value;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
+
+const ALL_IMAGES_LOADED: &str = "const images = [...document.querySelectorAll('img[data-post]')]; \
+     return images.length > 0 && images.every((img) => img.complete && img.naturalWidth > 0) ? images.length : 0;";
+
+#[cfg(unix)]
+#[test]
+fn the_preview_shows_every_post_and_follows_edits_within_a_second() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let project = tempfile::tempdir().unwrap();
+    for dir in ["config", "assets", "posts"] {
+        copy_dir(&repo.join(dir), &project.path().join(dir));
+    }
+    let port = free_port();
+    let _server = Killed(
+        Command::new(env!("CARGO_BIN_EXE_crieur"))
+            .arg("--root")
+            .arg(project.path())
+            .args(["preview", "--port", &port.to_string()])
+            .env("CRIEUR_NOW", crate::NOW)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let page = format!("http://127.0.0.1:{port}/");
+    wait_for("the preview server", Duration::from_secs(20), || {
+        ureq::get(&page).call().is_ok()
+    });
+    browser.open(&page);
+    wait_for("every image loaded", Duration::from_secs(30), || {
+        browser.run(ALL_IMAGES_LOADED).as_u64().unwrap_or(0) > 0
+    });
+    let posts = std::fs::read_dir(project.path().join("posts"))
+        .unwrap()
+        .map(|dir| std::fs::read_dir(dir.unwrap().path()).unwrap().count())
+        .sum::<usize>() as u64;
+    assert_eq!(
+        browser
+            .run("return document.querySelectorAll('article.post').length")
+            .as_u64(),
+        Some(posts)
+    );
+    assert_eq!(
+        browser.run("return document.documentElement.lang").as_str(),
+        Some("fr")
+    );
+    assert_eq!(
+        browser
+            .run("return document.querySelectorAll('h1').length")
+            .as_u64(),
+        Some(1)
+    );
+    assert_eq!(
+        browser.run("return [...document.querySelectorAll('img[data-post]')].filter((img) => !img.alt).length").as_u64(),
+        Some(0),
+        "every image has its alt text"
+    );
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    browser.screenshot(&shots.join("preview.png"));
+
+    // Edit a post: its new text shows within a second, with a new image.
+    let file = project
+        .path()
+        .join("posts/chiffre/2026-12-01-mon-espace-sante.md");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let old_src = browser
+        .run("return document.querySelector(\"img[data-post='chiffre/2026-12-01-mon-espace-sante']\").src")
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let edited = Instant::now();
+    std::fs::write(
+        &file,
+        text.replace("number = \"65,4 millions\"", "number = \"66 millions\"")
+            .replace(
+                "Aujourd'hui, près de 65,4 millions",
+                "Aujourd'hui, près de 66 millions",
+            ),
+    )
+    .unwrap();
+    let shown = wait_for("the new text", Duration::from_secs(1), || {
+        browser
+            .run("return document.body.innerText.includes('près de 66 millions')")
+            .as_bool()
+            == Some(true)
+    });
+    let redrawn = wait_for("the new image", Duration::from_secs(5), || {
+        browser
+            .run(&format!(
+                "const img = document.querySelector(\"img[data-post='chiffre/2026-12-01-mon-espace-sante']\"); \
+                 return img.src !== '{old_src}' && img.complete && img.naturalWidth > 0;"
+            ))
+            .as_bool()
+            == Some(true)
+    });
+    eprintln!(
+        "edit to text: {} ms, edit to updated image: {} ms",
+        shown.as_millis(),
+        (edited.elapsed().min(shown + redrawn)).as_millis()
+    );
+    browser.screenshot(&shots.join("preview-edited.png"));
+
+    // A broken post is shown as a problem, not a crash.
+    std::fs::write(
+        project.path().join("posts/casse.md"),
+        "+++\nsereis = \"x\"\n+++\nLégende\n",
+    )
+    .unwrap();
+    wait_for("the problem shown", Duration::from_secs(2), || {
+        browser
+            .run("return document.body.innerText.includes('clé inconnue')")
+            .as_bool()
+            == Some(true)
+    });
+
+    browser.resize(390, 844);
+    browser.screenshot(&shots.join("preview-phone.png"));
+}
