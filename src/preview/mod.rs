@@ -56,24 +56,15 @@ pub fn serve(root: &Path, address: SocketAddr) -> anyhow::Result<()> {
         changed: Condvar::new(),
         images: Mutex::new(HashMap::new()),
     });
-    let server = tiny_http::Server::http(address)
-        .map_err(|error| anyhow::anyhow!("impossible d'écouter sur {address} : {error}"))?;
+    let listener = std::net::TcpListener::bind(address)
+        .with_context(|| format!("impossible d'écouter sur {address}"))?;
     let _watcher = watch(shared.clone())?;
     println!("Aperçu : http://{address}/  (Ctrl+C pour arrêter)");
-    let server = Arc::new(server);
-    let workers: Vec<_> = (0..4)
-        .map(|_| {
-            let server = server.clone();
-            let shared = shared.clone();
-            std::thread::spawn(move || {
-                for request in server.incoming_requests() {
-                    respond(&shared, request);
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        let _ = worker.join();
+    // One thread and one request per connection: a long-polled `/events`
+    // never holds up an image, and a local page makes few requests.
+    for stream in listener.incoming().flatten() {
+        let shared = shared.clone();
+        std::thread::spawn(move || serve_connection(&shared, stream));
     }
     Ok(())
 }
@@ -137,26 +128,88 @@ fn watch(shared: Arc<Shared>) -> anyhow::Result<notify::RecommendedWatcher> {
     Ok(watcher)
 }
 
-fn respond(shared: &Shared, request: tiny_http::Request) {
-    let url = request.url().to_owned();
-    let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
-    let header = |value: &str| value.parse::<tiny_http::Header>().expect("a valid header");
-    let text = |body: String, kind: &str| {
-        tiny_http::Response::from_data(body.into_bytes())
-            .with_header(header(&format!("Content-Type: {kind}; charset=utf-8")))
-            .with_header(header("Cache-Control: no-store"))
+/// An answer: status, content type, cache policy, body.
+struct Answer {
+    status: u16,
+    kind: &'static str,
+    cache: &'static str,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn text(body: impl Into<String>, kind: &'static str) -> Answer {
+        Answer {
+            status: 200,
+            kind,
+            cache: "no-store",
+            body: body.into().into_bytes(),
+        }
+    }
+
+    fn missing() -> Answer {
+        Answer {
+            status: 404,
+            ..Answer::text("Introuvable", "text/plain; charset=utf-8")
+        }
+    }
+}
+
+/// Reads one request (the request line and headers: GETs have no body),
+/// answers it, and closes the connection. The page asks a handful of
+/// addresses with GET only, so this is all the HTTP it needs; tiny_http
+/// (used by the daemon's health endpoint) was seen to leave Chromium's
+/// parallel image requests waiting forever here.
+fn serve_connection(shared: &Shared, stream: std::net::TcpStream) {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut reader = BufReader::new(&stream);
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let target = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    // Skip the headers.
+    loop {
+        let mut header = String::new();
+        match reader.read_line(&mut header) {
+            Ok(0) | Err(_) => break,
+            Ok(_) if header.trim().is_empty() => break,
+            Ok(_) => {}
+        }
+    }
+    let answer = answer(shared, &target);
+    let reason = if answer.status == 200 {
+        "OK"
+    } else {
+        "Not Found"
     };
-    let response = match path {
-        "/" => text(PAGE.to_owned(), "text/html"),
-        "/page.js" => text(SCRIPT.to_owned(), "text/javascript"),
-        "/page.css" => text(STYLE.to_owned(), "text/css"),
+    let head = format!(
+        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: {}\r\nConnection: close\r\n\r\n",
+        answer.status,
+        answer.kind,
+        answer.body.len(),
+        answer.cache
+    );
+    let mut stream = &stream;
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&answer.body);
+    let _ = stream.flush();
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+fn answer(shared: &Shared, target: &str) -> Answer {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    match path {
+        "/" => Answer::text(PAGE, "text/html; charset=utf-8"),
+        "/page.js" => Answer::text(SCRIPT, "text/javascript; charset=utf-8"),
+        "/page.css" => Answer::text(STYLE, "text/css; charset=utf-8"),
         "/api/state" => {
             let snapshot = shared
                 .state
                 .lock()
                 .map(|s| s.snapshot.clone())
                 .unwrap_or_default();
-            text((*snapshot).clone(), "application/json")
+            Answer::text((*snapshot).clone(), "application/json")
         }
         "/events" => {
             let since: u64 = query
@@ -168,26 +221,31 @@ fn respond(shared: &Shared, request: tiny_http::Request) {
                 .changed
                 .wait_timeout_while(state, Duration::from_secs(25), |s| s.version <= since)
                 .unwrap_or_else(|e| e.into_inner());
-            text(
+            Answer::text(
                 format!("{{\"version\":{}}}", state.version),
                 "application/json",
             )
         }
         "/logo.png" => match logo(shared) {
-            Some(png) => {
-                tiny_http::Response::from_data(png).with_header(header("Content-Type: image/png"))
-            }
-            None => tiny_http::Response::from_data(Vec::new()).with_status_code(404),
+            Some(png) => Answer {
+                status: 200,
+                kind: "image/png",
+                cache: "no-cache",
+                body: png,
+            },
+            None => Answer::missing(),
         },
         _ if path.starts_with("/image/") => match image(shared, path) {
-            Some(png) => tiny_http::Response::from_data((*png).clone())
-                .with_header(header("Content-Type: image/png"))
-                .with_header(header("Cache-Control: public, max-age=31536000, immutable")),
-            None => tiny_http::Response::from_data(Vec::new()).with_status_code(404),
+            Some(png) => Answer {
+                status: 200,
+                kind: "image/png",
+                cache: "public, max-age=31536000, immutable",
+                body: (*png).clone(),
+            },
+            None => Answer::missing(),
         },
-        _ => text("Introuvable".to_owned(), "text/plain").with_status_code(404),
-    };
-    let _ = request.respond(response);
+        _ => Answer::missing(),
+    }
 }
 
 fn logo(shared: &Shared) -> Option<Vec<u8>> {

@@ -153,4 +153,15 @@ async function listen() {
   }
 }
 
-refresh().then(listen);
+// Images first: the long poll holds one of the browser's few connections
+// to the server, and should not queue images behind it.
+function imagesLoaded(timeout) {
+  const pending = [...document.images].filter((img) => !img.complete);
+  const loads = pending.map((img) => new Promise((resolve) => {
+    img.addEventListener("load", resolve, { once: true });
+    img.addEventListener("error", resolve, { once: true });
+  }));
+  return Promise.race([Promise.all(loads), new Promise((resolve) => setTimeout(resolve, timeout))]);
+}
+
+refresh().then(() => imagesLoaded(5000)).then(listen);

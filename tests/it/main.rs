@@ -10,7 +10,6 @@ mod daemon;
 mod fake_buffer;
 mod media;
 mod plan;
-mod preview;
 mod publish;
 mod render;
 

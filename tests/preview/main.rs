@@ -4,7 +4,12 @@
 //! so they are made with the blocking HTTP client crieur already uses
 //! rather than an async WebDriver crate and its runtime. `.ci/run`
 //! installs Debian's `chromium` and `chromium-driver`; elsewhere the test
-//! runs when both are installed.
+//! runs when both are installed. It is a test binary of its own, so that
+//! the browser's timings are not those of a machine busy with the other
+//! integration tests.
+
+#[path = "../../benches/support.rs"]
+mod support;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -13,7 +18,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::copy_dir;
+use support::copy_dir;
+
+/// "Now" for the test, as in the other integration tests.
+const NOW: &str = "2026-11-22T09:00:00";
 
 struct Killed(Child);
 
@@ -196,9 +204,14 @@ fn the_preview_shows_every_post_and_follows_edits_within_a_second() {
             .arg("--root")
             .arg(project.path())
             .args(["preview", "--port", &port.to_string()])
-            .env("CRIEUR_NOW", crate::NOW)
+            .env("CRIEUR_NOW", NOW)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(
+                std::fs::File::create(
+                    Path::new(env!("CARGO_TARGET_TMPDIR")).join("preview-server.log"),
+                )
+                .unwrap(),
+            )
             .spawn()
             .unwrap(),
     );
@@ -207,9 +220,18 @@ fn the_preview_shows_every_post_and_follows_edits_within_a_second() {
         ureq::get(&page).call().is_ok()
     });
     browser.open(&page);
-    wait_for("every image loaded", Duration::from_secs(30), || {
-        browser.run(ALL_IMAGES_LOADED).as_u64().unwrap_or(0) > 0
-    });
+    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_for("every image loaded", Duration::from_secs(30), || {
+            browser.run(ALL_IMAGES_LOADED).as_u64().unwrap_or(0) > 0
+        })
+    }));
+    if loaded.is_err() {
+        let missing = browser.run(
+            "return [...document.querySelectorAll('img[data-post]')].filter((img) => !(img.complete && img.naturalWidth > 0)).map((img) => img.src + ' ' + img.complete)",
+        );
+        let version = browser.run("return document.body.dataset.version");
+        panic!("images not loaded: {missing} (version {version})");
+    }
     let posts = std::fs::read_dir(project.path().join("posts"))
         .unwrap()
         .map(|dir| std::fs::read_dir(dir.unwrap().path()).unwrap().count())
