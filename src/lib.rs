@@ -13,6 +13,7 @@ pub mod cmd;
 pub mod config;
 pub mod daemon;
 pub mod diagnostic;
+pub mod file;
 pub mod media;
 pub mod network;
 pub mod plan;

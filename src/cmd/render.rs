@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use crate::check::template_of;
 use crate::cli::{FormatArg, RenderArgs};
 use crate::config::{CONFIG_PATH, Config};
+use crate::file::write_atomic;
 use crate::post::Post;
 use crate::project::Project;
 use crate::render::{self, Context, alt_text, layout};
@@ -187,7 +188,8 @@ fn render_one(context: Context<'_>, job: &Job<'_>, out: &Path) -> anyhow::Result
     let png = render::encode_png(render::draw(&card))
         .with_context(|| format!("{} ({})", job.post.id, job.format))?;
     let image = out.join(format!("{}.{}.png", job.post.id, job.format));
-    write_atomic(&image, &png)?;
+    write_atomic(&image, &png)
+        .with_context(|| format!("impossible d'écrire {}", image.display()))?;
     let mut written = vec![image];
     // One alt text per post, whatever the format: written with the first.
     if job.first {
@@ -195,32 +197,9 @@ fn render_one(context: Context<'_>, job: &Job<'_>, out: &Path) -> anyhow::Result
         write_atomic(
             &alt,
             format!("{}\n", alt_text(job.template, job.post)).as_bytes(),
-        )?;
+        )
+        .with_context(|| format!("impossible d'écrire {}", alt.display()))?;
         written.push(alt);
     }
     Ok(written)
-}
-
-/// Writes a file whole or not at all: a temporary file beside it, then a
-/// rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let parent = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("impossible de créer {}", parent.display()))?;
-    let file_name = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // Unique per process and per write: threads may write the same file.
-    static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let sequence = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let temporary = parent.join(format!(
-        ".{file_name}.{}-{sequence}.tmp",
-        std::process::id()
-    ));
-    std::fs::write(&temporary, bytes)
-        .with_context(|| format!("impossible d'écrire {}", temporary.display()))?;
-    std::fs::rename(&temporary, path)
-        .with_context(|| format!("impossible d'écrire {}", path.display()))?;
-    Ok(())
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{MediaError, MediaStore, url};
-use crate::publish::outbox::write_atomic;
+use crate::file::write_durable;
 
 pub struct Local {
     dir: PathBuf,
@@ -24,7 +24,7 @@ impl MediaStore for Local {
         let path = self.dir.join(name);
         // Content-addressed: a file already there is this very image.
         if !path.is_file() {
-            write_atomic(&path, png).map_err(|source| MediaError::Write {
+            write_durable(&path, png).map_err(|source| MediaError::Write {
                 path: path.display().to_string(),
                 source,
             })?;

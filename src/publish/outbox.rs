@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{Outgoing, PublishError, Publisher, RemoteStatus};
+use crate::file::write_durable;
 
 pub const QUEUED: &str = "queued";
 pub const SENT: &str = "sent";
@@ -82,9 +83,9 @@ impl Outbox {
             .map_err(|error| PublishError::Local(error.to_string()))?;
         // The image first, `post.json` last: a folder with a `post.json` is
         // complete.
-        write_atomic(&folder.join("image.png"), &outgoing.image).map_err(local)?;
-        write_atomic(&folder.join("caption.txt"), outgoing.text.as_bytes()).map_err(local)?;
-        write_atomic(&folder.join("post.json"), &json).map_err(local)?;
+        write_durable(&folder.join("image.png"), &outgoing.image).map_err(local)?;
+        write_durable(&folder.join("caption.txt"), outgoing.text.as_bytes()).map_err(local)?;
+        write_durable(&folder.join("post.json"), &json).map_err(local)?;
         Ok(())
     }
 
@@ -176,26 +177,6 @@ impl Publisher for Outbox {
             Ok(RemoteStatus::Missing)
         }
     }
-}
-
-/// Writes a file whole or not at all.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let parent = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(parent)?;
-    static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let sequence = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = parent.join(format!(".{name}.{}-{sequence}.tmp", std::process::id()));
-    {
-        use std::io::Write as _;
-        let mut file = fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_data()?;
-    }
-    fs::rename(&temporary, path)
 }
 
 #[cfg(test)]

@@ -18,7 +18,6 @@ use sha2::{Digest, Sha256};
 use super::{Outgoing, PublishError, Publisher, RemoteStatus};
 use crate::caption;
 use crate::check::{check, template_of};
-use crate::config::Config;
 use crate::media::{self, MediaStore};
 use crate::network::Network;
 use crate::plan::{Window, plan_with};
@@ -600,13 +599,4 @@ fn media_url(media: &crate::config::Media, png: &[u8]) -> String {
         } => public_base_url,
     };
     media::url(base, &media::name(png))
-}
-
-/// The channel configuration a summary line refers to.
-pub fn describe(config: &Config, channel: &str) -> String {
-    config
-        .channels
-        .get(channel)
-        .and_then(|c| c.name.clone())
-        .unwrap_or_else(|| channel.to_owned())
 }
