@@ -386,6 +386,25 @@ fn check_post(
         None => None,
         Some(name) => match config.series.get(name.get_ref()) {
             Some(series) => Some(series),
+            // The series' own errors are reported in the configuration:
+            // one note here, and the post is checked for all the rest.
+            None if config
+                .broken
+                .contains_key(&format!("series.{}", name.get_ref())) =>
+            {
+                diagnostics.push(
+                    Diagnostic::warning(
+                        path,
+                        Some(name.span()),
+                        format!(
+                            "la série `{}` a des erreurs dans config/crieur.toml : ce post ne partira pas tant qu'elle n'est pas corrigée",
+                            name.get_ref()
+                        ),
+                    )
+                    .with_hint("corrigez la série (voir les erreurs de config/crieur.toml)"),
+                );
+                None
+            }
             None => {
                 let known: Vec<&str> = config.series.keys().map(String::as_str).collect();
                 diagnostics.push(
@@ -423,7 +442,10 @@ fn check_post(
     if let Some(own) = &post.channels {
         let known: Vec<&str> = config.channels.keys().map(String::as_str).collect();
         for name in own {
-            if !config.channels.contains_key(name.get_ref()) {
+            let broken = config
+                .broken
+                .contains_key(&format!("channels.{}", name.get_ref()));
+            if !config.channels.contains_key(name.get_ref()) && !broken {
                 diagnostics.push(
                     Diagnostic::error(
                         path,
@@ -435,7 +457,12 @@ fn check_post(
             }
         }
     }
-    if channels.is_empty() {
+    let series_broken = post.series.as_ref().is_some_and(|name| {
+        config
+            .broken
+            .contains_key(&format!("series.{}", name.get_ref()))
+    });
+    if channels.is_empty() && !series_broken {
         diagnostics.push(
             Diagnostic::error(
                 path,

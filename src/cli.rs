@@ -29,8 +29,9 @@ pub enum Command {
     /// Programme chez l'éditeur (outbox ou Buffer) les posts des jours à
     /// venir ; modifie ou retire ceux dont le fichier a changé.
     Publish(PublishArgs),
-    /// Montre ce qui est programmé, publié et en échec.
-    Status,
+    /// Montre ce qui est programmé, publié, en attente, en retard, en
+    /// échec ou supprimé, et quoi faire.
+    Status(StatusArgs),
     /// Liste les organisations et les canaux du compte Buffer.
     Channels,
     /// Publie à l'heure, sans surveillance : repasse à chaque modification
@@ -76,6 +77,18 @@ pub struct PublishArgs {
     /// ni écrire.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Renvoie un post supprimé dans Buffer (identifiant ou fichier) : il
+    /// sera recréé à ce passage. Répétable.
+    #[arg(long, value_name = "POST")]
+    pub requeue: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Écrit les publications en JSON sur la sortie standard.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,10 @@ pub struct Config {
     pub state: String,
     /// How late the daemon may still deliver a post after downtime.
     pub grace: chrono::Duration,
+    /// Series and channels left out because of their errors, by section
+    /// (`series.<id>`, `channels.<id>`), with the first error: what
+    /// depends on them is disabled, the rest goes on.
+    pub broken: BTreeMap<String, String>,
 }
 
 /// The default place of the state store.
@@ -57,6 +61,19 @@ pub enum Media {
         /// `None` for buckets made public otherwise (Cloudflare R2, a CDN).
         acl: Option<String>,
     },
+}
+
+impl Media {
+    pub fn public_base_url(&self) -> &str {
+        match self {
+            Media::Local {
+                public_base_url, ..
+            }
+            | Media::S3 {
+                public_base_url, ..
+            } => public_base_url,
+        }
+    }
 }
 
 /// Where French typographic rules apply.
@@ -113,7 +130,13 @@ pub struct Channel {
     pub name: Option<String>,
     /// Buffer's id of the channel.
     pub buffer_id: Option<String>,
+    /// How many scheduled posts the publisher's queue holds for this
+    /// channel (Buffer Free: about 10).
+    pub queue_limit: usize,
 }
+
+/// The default queue limit of a channel.
+pub const DEFAULT_QUEUE_LIMIT: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Publisher {
@@ -122,6 +145,8 @@ pub struct Publisher {
     pub lookahead: chrono::Duration,
     /// How long one request to the publisher may take.
     pub timeout: std::time::Duration,
+    /// The publisher's request budget.
+    pub budget: crate::budget::Budget,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +172,7 @@ impl Default for Publisher {
             },
             lookahead: chrono::Duration::days(7),
             timeout: std::time::Duration::from_secs(30),
+            budget: crate::budget::Budget::default(),
         }
     }
 }
@@ -180,7 +206,7 @@ const TOP_KEYS: &[&str] = &[
 const TYPOGRAPHY_KEYS: &[&str] = &["visuals", "captions"];
 const BRAND_KEYS: &[&str] = &["name", "colors", "fonts", "logo"];
 const SERIES_KEYS: &[&str] = &["name", "template", "cron", "channels", "hashtags", "repeat"];
-const CHANNEL_KEYS: &[&str] = &["network", "name", "buffer_id"];
+const CHANNEL_KEYS: &[&str] = &["network", "name", "buffer_id", "queue_limit"];
 const PUBLISHER_KEYS: &[&str] = &[
     "kind",
     "dir",
@@ -188,6 +214,8 @@ const PUBLISHER_KEYS: &[&str] = &[
     "organization",
     "lookahead",
     "timeout",
+    "requests_per_15_minutes",
+    "requests_per_day",
 ];
 const PUBLISHER_KINDS: &[&str] = &["outbox", "buffer"];
 const MEDIA_KEYS: &[&str] = &[
@@ -203,6 +231,11 @@ const MEDIA_KINDS: &[&str] = &["local", "s3"];
 impl Config {
     /// Parses and validates the configuration. The configuration is `None`
     /// when it has errors that leave nothing sound to plan with.
+    ///
+    /// An error inside a series or a channel disables only that series or
+    /// channel (listed in [`Config::broken`]); any other error (the TOML
+    /// itself, the time zone, the publisher, the brand...) affects
+    /// everything and leaves no configuration.
     pub fn parse(text: &str, path: &str) -> (Option<Config>, Vec<Diagnostic>) {
         let mut diagnostics = Vec::new();
         let config = {
@@ -211,18 +244,33 @@ impl Config {
                 .parse(text)
                 .and_then(|table| read_config(&mut reader, &table))
         };
-        let has_errors = diagnostics.iter().any(Diagnostic::is_error);
-        (config.filter(|_| !has_errors), diagnostics)
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+        let config = config.filter(|config| errors <= config.broken_errors);
+        (config.map(|c| c.config), diagnostics)
     }
 }
 
-fn read_config(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Option<Config> {
+/// A configuration, with how many of the errors found lie in the series
+/// and channels it left out.
+struct Read {
+    config: Config,
+    broken_errors: usize,
+}
+
+fn read_config(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Option<Read> {
     reader.unknown_keys(table, "", TOP_KEYS);
     let timezone = read_timezone(reader, table);
     let brand = read_brand(reader, table);
-    let channels = read_channels(reader, table);
-    let series = read_series(reader, table, &channels);
-    let publisher = read_publisher(reader, table, &channels);
+    let mut broken = BTreeMap::new();
+    let before = reader.error_count();
+    let mut channels = read_channels(reader, table, &mut broken);
+    let broken_channels: Vec<String> = broken.keys().cloned().collect();
+    let series = read_series(reader, table, &channels, &mut broken, &broken_channels);
+    let in_sections = reader.error_count() - before;
+    let broken_before = broken.len();
+    let publisher = read_publisher(reader, table, &mut channels, &mut broken);
+    // Each channel the publisher disables adds one error of its own.
+    let broken_errors = in_sections + broken.len() - broken_before;
     let typography = read_typography(reader, table);
     let media = read_media(reader, table, &publisher);
     let state = match reader.table(table, "state") {
@@ -248,16 +296,20 @@ fn read_config(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Option<Config> {
             }
         }
     }
-    Some(Config {
-        timezone: timezone?,
-        brand,
-        series,
-        channels,
-        publisher,
-        typography,
-        media,
-        state,
-        grace,
+    Some(Read {
+        config: Config {
+            timezone: timezone?,
+            brand,
+            series,
+            channels,
+            publisher,
+            typography,
+            media,
+            state,
+            grace,
+            broken,
+        },
+        broken_errors,
     })
 }
 
@@ -434,10 +486,15 @@ fn is_hex_color(text: &str) -> bool {
     matches!(hex.len(), 6 | 8) && hex.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-fn read_channels(reader: &mut Reader<'_>, table: &DeTable<'_>) -> BTreeMap<String, Channel> {
+fn read_channels(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    broken: &mut BTreeMap<String, String>,
+) -> BTreeMap<String, Channel> {
     let mut channels = BTreeMap::new();
     for (id, channel, span) in reader.tables(table, "channels") {
         let section = format!("channels.{}", id.get_ref());
+        let before = reader.error_count();
         reader.unknown_keys(channel, &section, CHANNEL_KEYS);
         let network = reader
             .required_string(channel, "network", &section, span)
@@ -453,6 +510,25 @@ fn read_channels(reader: &mut Reader<'_>, table: &DeTable<'_>) -> BTreeMap<Strin
             });
         let name = reader.string(channel, "name").map(Spanned::into_inner);
         let buffer_id = reader.string(channel, "buffer_id").map(Spanned::into_inner);
+        let queue_limit = reader.integer(channel, "queue_limit").and_then(|limit| {
+            match usize::try_from(*limit.get_ref()) {
+                Ok(limit) if (1..=10_000).contains(&limit) => Some(limit),
+                _ => {
+                    reader
+                        .error(
+                            limit.span(),
+                            format!("limite de file invalide `{}`", limit.get_ref()),
+                        )
+                        .hint =
+                        Some("un nombre de posts entre 1 et 10000 : `queue_limit = 10`".to_owned());
+                    None
+                }
+            }
+        });
+        if reader.error_count() > before {
+            broken.insert(section, reader.last_error().unwrap_or_default());
+            continue;
+        }
         if let Some(network) = network {
             let id = id.into_inner();
             channels.insert(
@@ -462,6 +538,7 @@ fn read_channels(reader: &mut Reader<'_>, table: &DeTable<'_>) -> BTreeMap<Strin
                     network,
                     name,
                     buffer_id,
+                    queue_limit: queue_limit.unwrap_or(DEFAULT_QUEUE_LIMIT),
                 },
             );
         }
@@ -473,10 +550,13 @@ fn read_series(
     reader: &mut Reader<'_>,
     table: &DeTable<'_>,
     channels: &BTreeMap<String, Channel>,
+    broken: &mut BTreeMap<String, String>,
+    broken_channels: &[String],
 ) -> BTreeMap<String, Series> {
     let mut series = BTreeMap::new();
     for (id, entry, span) in reader.tables(table, "series") {
         let section = format!("series.{}", id.get_ref());
+        let before = reader.error_count();
         reader.unknown_keys(entry, &section, SERIES_KEYS);
         let name = reader.string(entry, "name").map(Spanned::into_inner);
         let template = reader.string(entry, "template");
@@ -498,7 +578,13 @@ fn read_series(
             .strings(entry, "channels")
             .map(Spanned::into_inner)
             .unwrap_or_default();
-        check_channel_refs(reader, &series_channels, channels);
+        // A channel with errors of its own is reported there, not here.
+        let declared: Vec<Spanned<String>> = series_channels
+            .iter()
+            .filter(|c| !broken_channels.contains(&format!("channels.{}", c.get_ref())))
+            .cloned()
+            .collect();
+        check_channel_refs(reader, &declared, channels);
         let repeat = reader
             .bool(entry, "repeat")
             .is_some_and(Spanned::into_inner);
@@ -518,6 +604,10 @@ fn read_series(
                         .to_owned(),
                 );
             }
+        }
+        if reader.error_count() > before {
+            broken.insert(section, reader.last_error().unwrap_or_default());
+            continue;
         }
         if let (Some(schedule), Some(cron)) = (schedule, cron) {
             let id = id.into_inner();
@@ -571,7 +661,8 @@ pub fn is_hashtag(text: &str) -> bool {
 fn read_publisher(
     reader: &mut Reader<'_>,
     table: &DeTable<'_>,
-    channels: &BTreeMap<String, Channel>,
+    channels: &mut BTreeMap<String, Channel>,
+    broken: &mut BTreeMap<String, String>,
 ) -> Publisher {
     let mut publisher = Publisher::default();
     let Some((section, span)) = reader.table(table, "publisher") else {
@@ -605,6 +696,30 @@ fn read_publisher(
             }
         }
     }
+    let mut limits = [
+        crate::budget::BUFFER_PER_15_MINUTES,
+        crate::budget::BUFFER_PER_DAY,
+    ];
+    for (key, limit) in ["requests_per_15_minutes", "requests_per_day"]
+        .iter()
+        .zip(&mut limits)
+    {
+        if let Some(value) = reader.integer(section, key) {
+            match u32::try_from(*value.get_ref()) {
+                Ok(value) if value > 0 => *limit = value,
+                _ => {
+                    reader
+                        .error(
+                            value.span(),
+                            format!("nombre de requêtes invalide `{}`", value.get_ref()),
+                        )
+                        .hint =
+                        Some("un nombre positif, la limite de votre offre Buffer".to_owned());
+                }
+            }
+        }
+    }
+    publisher.budget = crate::budget::Budget::new(limits[0], limits[1]);
     let Some(kind) = reader.required_string(section, "kind", "publisher", span.clone()) else {
         return publisher;
     };
@@ -629,18 +744,19 @@ fn read_publisher(
                         .to_owned(),
                 );
             }
-            for channel in channels.values() {
-                if channel.buffer_id.is_none() {
-                    reader
-                        .error(
-                            kind.span(),
-                            format!("le canal `{}` n'a pas de `buffer_id`", channel.id),
-                        )
-                        .hint = Some(format!(
-                        "ajoutez `buffer_id = \"…\"` sous `[channels.{}]` : `crieur channels` liste les identifiants",
-                        channel.id
-                    ));
-                }
+            // A channel without its Buffer id is disabled, the others go on.
+            let missing: Vec<String> = channels
+                .values()
+                .filter(|channel| channel.buffer_id.is_none())
+                .map(|channel| channel.id.clone())
+                .collect();
+            for id in missing {
+                let message = format!("le canal `{id}` n'a pas de `buffer_id`");
+                reader.error(kind.span(), message.clone()).hint = Some(format!(
+                    "ajoutez `buffer_id = \"…\"` sous `[channels.{id}]` : `crieur channels` liste les identifiants"
+                ));
+                channels.remove(&id);
+                broken.insert(format!("channels.{id}"), message);
             }
             publisher.kind = PublisherKind::Buffer {
                 endpoint,
@@ -731,10 +847,10 @@ kind = "outbox"
                 .any(|m| m.contains("réseau inconnu `facebok`")),
             "{messages:?}"
         );
+        // The channel is reported in its own section, not again in each
+        // series that names it.
         assert!(
-            messages
-                .iter()
-                .any(|m| m.contains("canal inconnu `facebook`")),
+            !messages.iter().any(|m| m.contains("canal inconnu")),
             "{messages:?}"
         );
         assert!(
@@ -743,6 +859,28 @@ kind = "outbox"
                 .any(|m| m.contains("couleur `primary` invalide")),
             "{messages:?}"
         );
+    }
+
+    #[test]
+    fn a_mistake_in_one_series_or_channel_disables_only_it() {
+        let text = format!(
+            "{VALID}\n[series.cassee]\ncron = \"0 25 * * *\"\nchannels = [\"facebook\"]\n\n[channels.mastodon]\nnetwork = \"mastodn\"\n"
+        );
+        let (config, diagnostics) = Config::parse(&text, CONFIG_PATH);
+        assert!(diagnostics.iter().filter(|d| d.is_error()).count() >= 2);
+        let config = config.expect("the rest of the configuration stands");
+        assert!(config.series.contains_key("chiffre-de-la-semaine"));
+        assert!(!config.series.contains_key("cassee"));
+        assert!(
+            config.broken.contains_key("series.cassee"),
+            "{:?}",
+            config.broken
+        );
+        assert!(config.broken.contains_key("channels.mastodon"));
+        assert!(config.channels.contains_key("facebook"));
+        // What affects everything still stops everything.
+        let (config, _) = Config::parse(&VALID.replace("Europe/Paris", "Europe/Pari"), CONFIG_PATH);
+        assert!(config.is_none());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! `schedule`, `plan`, `check`) do no IO; `project` reads the files and
 //! `cmd` prints. See ARCHITECTURE.md for the map.
 
+pub mod budget;
 pub mod caption;
 pub mod check;
 pub mod cli;

@@ -9,7 +9,7 @@
 //! `repeat = true` starts over from its first post instead). Drafts are
 //! left out.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use chrono_tz::Tz;
@@ -93,6 +93,19 @@ pub fn plan(config: &Config, posts: &[Post], window: Window) -> Plan {
 /// Lays the posts out on the timetable of `window`, keeping the instants
 /// `pins` holds.
 pub fn plan_with(config: &Config, posts: &[Post], window: Window, pins: &Pins) -> Plan {
+    plan_reserving(config, posts, window, pins, &BTreeSet::new())
+}
+
+/// Lays the posts out, keeping the pinned instants and leaving the
+/// `reserved` ones to no other post (instants pinned by posts whose file
+/// cannot be read just now: their slot is theirs).
+pub fn plan_reserving(
+    config: &Config,
+    posts: &[Post],
+    window: Window,
+    pins: &Pins,
+    reserved: &BTreeSet<DateTime<Utc>>,
+) -> Plan {
     let tz = config.timezone;
     let live: Vec<&Post> = posts.iter().filter(|post| !post.draft).collect();
     let mut plan = Plan::default();
@@ -124,6 +137,7 @@ pub fn plan_with(config: &Config, posts: &[Post], window: Window, pins: &Pins) -
             .iter()
             .filter_map(|post| post.publish_at.as_ref())
             .map(|at| at.get_ref().with_timezone(&Utc))
+            .chain(reserved.iter().copied())
             .collect();
         // Posts the store pinned keep their instants.
         let floating: Vec<&Post> = members
@@ -192,6 +206,51 @@ pub fn plan_with(config: &Config, posts: &[Post], window: Window, pins: &Pins) -
     plan.empty
         .sort_by(|a, b| (a.at, &a.series).cmp(&(b.at, &b.series)));
     plan
+}
+
+/// A channel that would hold more scheduled posts at once than its queue
+/// takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overflow {
+    pub channel: String,
+    /// The most posts scheduled at once.
+    pub count: usize,
+    pub limit: usize,
+    /// The instant of the first post that would not fit.
+    pub at: DateTime<Utc>,
+}
+
+/// The channels whose queue would overflow: the publisher holds every post
+/// of the lookahead at once, so any `lookahead`-long stretch of the plan
+/// with more posts on a channel than its `queue_limit` overflows.
+pub fn queue_overflows(config: &Config, plan: &Plan) -> Vec<Overflow> {
+    let mut overflows = Vec::new();
+    for (id, channel) in &config.channels {
+        let mut instants: Vec<DateTime<Utc>> = plan
+            .slots
+            .iter()
+            .filter(|slot| slot.channels.contains(id))
+            .map(|slot| slot.at.with_timezone(&Utc))
+            .collect();
+        instants.sort();
+        let mut worst: Option<Overflow> = None;
+        for (start, first) in instants.iter().enumerate() {
+            let count = instants[start..]
+                .iter()
+                .take_while(|at| **at < *first + config.publisher.lookahead)
+                .count();
+            if count > channel.queue_limit && worst.as_ref().is_none_or(|w| count > w.count) {
+                worst = Some(Overflow {
+                    channel: id.clone(),
+                    count,
+                    limit: channel.queue_limit,
+                    at: instants[start + channel.queue_limit],
+                });
+            }
+        }
+        overflows.extend(worst);
+    }
+    overflows
 }
 
 /// A local instant as French readers write it: `mar. 01/12/2026 19:00`.

@@ -45,6 +45,8 @@ pub struct Project {
     pub posts: Vec<Post>,
     /// How many post files were read, valid or not.
     pub post_files: usize,
+    /// The id of every post file found, valid or not.
+    pub post_ids: Vec<String>,
     /// Fonts and images, loaded.
     pub assets: Assets,
     /// The calendar the state store pinned (empty without a store).
@@ -116,6 +118,7 @@ impl Project {
         let mut posts = Vec::new();
         let post_paths = files.list(POSTS_DIR, "md", true, &mut report);
         let post_files = post_paths.len();
+        let post_ids: Vec<String> = post_paths.iter().map(|(_, id)| id.clone()).collect();
         // Without a valid time zone, dates cannot be read: the config's own
         // errors say why, and posts are still checked for everything else.
         let tz = config
@@ -138,6 +141,7 @@ impl Project {
             broken_templates,
             posts,
             post_files,
+            post_ids,
             assets,
             pins,
             report,

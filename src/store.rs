@@ -48,6 +48,11 @@ const MIGRATIONS: &[&str] = &[
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );",
+    // 2: the requests made to the publisher, for its request budget.
+    "CREATE TABLE requests (
+        at TEXT NOT NULL
+    );
+    CREATE INDEX requests_at ON requests (at);",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +95,16 @@ pub enum Status {
     Error,
     /// Its instant passed while nothing could send it.
     Missed,
+    /// Not yet accepted by the publisher (full queue, spent request budget,
+    /// unreachable image, unusable channel): later passes try again,
+    /// earliest first.
+    Waiting,
+    /// Gone from the publisher before being sent: someone deleted it there.
+    /// Never created again by itself.
+    Deleted,
+    /// Its instant passed over an hour ago and the publisher has not sent
+    /// it (paused queue, draft, awaiting approval, disconnected channel).
+    Late,
 }
 
 impl Status {
@@ -103,6 +118,19 @@ impl Status {
             Status::Sent => "sent",
             Status::Error => "error",
             Status::Missed => "missed",
+            Status::Waiting => "waiting",
+            Status::Deleted => "deleted",
+            Status::Late => "late",
+        }
+    }
+
+    /// The word `status --json` and the metrics use: the internal
+    /// in-flight states read as where the post stands for a person.
+    pub fn public(self) -> &'static str {
+        match self {
+            Status::Creating => "waiting",
+            Status::Editing | Status::Deleting => "queued",
+            other => other.as_str(),
         }
     }
 
@@ -116,6 +144,9 @@ impl Status {
             "sent" => Status::Sent,
             "error" => Status::Error,
             "missed" => Status::Missed,
+            "waiting" => Status::Waiting,
+            "deleted" => Status::Deleted,
+            "late" => Status::Late,
             other => return Err(StoreError::Corrupt(other.to_owned())),
         })
     }
@@ -131,6 +162,32 @@ impl Status {
             Status::Sent => "publié",
             Status::Error => "en échec",
             Status::Missed => "manqué",
+            Status::Waiting => "en attente",
+            Status::Deleted => "supprimé dans Buffer",
+            Status::Late => "en retard",
+        }
+    }
+
+    /// What a person should do about a delivery in this status, if
+    /// anything.
+    pub fn advice(self) -> Option<&'static str> {
+        match self {
+            Status::Error => Some(
+                "corrigez ce que dit le message (le post, ou le canal chez le réseau) ; le post repart dès que son fichier change",
+            ),
+            Status::Deleted => Some(
+                "quelqu'un l'a supprimé dans Buffer : il ne sera pas recréé ; pour le renvoyer, lancez `crieur publish --requeue <post>`",
+            ),
+            Status::Late => Some(
+                "ouvrez Buffer : reprenez la file en pause, validez le brouillon ou reconnectez le canal",
+            ),
+            Status::Waiting => Some(
+                "rien à faire si la cause est passagère (file pleine, limite de requêtes) : les prochains passages réessaient ; sinon corrigez ce que dit le message",
+            ),
+            Status::Missed => Some(
+                "l'heure est passée : republiez-le à une nouvelle date (`publish_at`) si besoin",
+            ),
+            _ => None,
         }
     }
 
@@ -142,6 +199,27 @@ impl Status {
             Status::Creating | Status::Queued | Status::Editing | Status::Deleting
         )
     }
+
+    /// Whether the publisher holds it and has not said how it went: its
+    /// outcome is read after its instant.
+    pub fn awaits_outcome(self) -> bool {
+        matches!(self, Status::Queued | Status::Late)
+    }
+
+    /// Every status, for listings and metrics.
+    pub const ALL: [Status; 11] = [
+        Status::Creating,
+        Status::Queued,
+        Status::Editing,
+        Status::Deleting,
+        Status::Withdrawn,
+        Status::Sent,
+        Status::Error,
+        Status::Missed,
+        Status::Waiting,
+        Status::Deleted,
+        Status::Late,
+    ];
 }
 
 /// One post on one channel at one instant.
@@ -168,6 +246,16 @@ pub struct Key {
     pub at: DateTime<Utc>,
 }
 
+impl Delivery {
+    pub fn key(&self) -> Key {
+        Key {
+            post_id: self.post_id.clone(),
+            channel: self.channel.clone(),
+            at: self.at,
+        }
+    }
+}
+
 /// An open state store.
 pub struct Store {
     connection: Connection,
@@ -187,6 +275,17 @@ impl Store {
     /// Opens (creating if need be) the store at `path` and brings its schema
     /// up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_reporting(path).map(|(store, _)| store)
+    }
+
+    /// Opens the store and says whether its file had to be created: a new
+    /// store knows nothing of what the publisher already holds.
+    pub fn open_reporting(path: &Path) -> Result<(Store, bool), StoreError> {
+        let created = !path.exists();
+        Store::open_inner(path).map(|store| (store, created))
+    }
+
+    fn open_inner(path: &Path) -> Result<Store, StoreError> {
         if let Some(parent) = path.parent() {
             let _ = std::fs::create_dir_all(parent);
         }
@@ -388,6 +487,78 @@ impl Store {
         )?;
         transaction.commit()?;
         Ok(())
+    }
+
+    /// Records a delivery's state without a call: a new delivery that must
+    /// wait, an outcome the publisher reported.
+    pub fn record(
+        &self,
+        key: &Key,
+        status: Status,
+        content_hash: &str,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.connection.execute(
+            "INSERT INTO deliveries (post_id, channel, at, content_hash, status, last_error, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+             ON CONFLICT (post_id, channel, at) DO UPDATE SET
+                status = excluded.status,
+                last_error = excluded.last_error,
+                updated_at = excluded.updated_at",
+            params![
+                key.post_id,
+                key.channel,
+                instant(key.at),
+                content_hash,
+                status.as_str(),
+                error,
+                instant(now)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Makes a post's deleted deliveries wait to be created again, on a
+    /// person's word (`publish --requeue`); returns how many.
+    pub fn requeue(&self, post_id: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        Ok(self.connection.execute(
+            "UPDATE deliveries SET status = 'waiting', remote_id = NULL, last_error = NULL,
+                content_hash = '', updated_at = ?2
+             WHERE post_id = ?1 AND status = 'deleted'",
+            params![post_id, instant(now)],
+        )?)
+    }
+
+    /// Records requests made to the publisher, and forgets those older
+    /// than a day.
+    pub fn record_requests(&self, at: &[DateTime<Utc>]) -> Result<(), StoreError> {
+        if at.is_empty() {
+            return Ok(());
+        }
+        let transaction = self.connection.unchecked_transaction()?;
+        for at in at {
+            transaction.execute("INSERT INTO requests (at) VALUES (?1)", [instant(*at)])?;
+        }
+        if let Some(last) = at.iter().max() {
+            transaction.execute(
+                "DELETE FROM requests WHERE at < ?1",
+                [instant(*last - chrono::Duration::days(1))],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// The requests made to the publisher in the last day, oldest first.
+    pub fn requests(&self) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT at FROM requests ORDER BY at")?;
+        let raw: Vec<String> = statement
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        raw.iter().map(|at| parse_instant(at)).collect()
     }
 
     /// A value of the `meta` table (the daemon's heartbeat...).

@@ -83,6 +83,20 @@ impl<'r> Reader<'r> {
     }
 
     /// The last diagnostic pushed, to complete it.
+    /// How many errors were reported so far.
+    pub fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    /// The message of the last error reported, if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.diagnostics
+            .iter()
+            .rev()
+            .find(|d| d.is_error())
+            .map(|d| d.message.clone())
+    }
+
     pub fn last(&mut self) -> Option<&mut Diagnostic> {
         self.diagnostics.last_mut()
     }
@@ -159,6 +173,31 @@ impl<'r> Reader<'r> {
             return None;
         }
         self.string(table, key)
+    }
+
+    /// A whole number; one too large for 64 bits is reported.
+    pub fn integer(&mut self, table: &DeTable<'_>, key: &str) -> Option<Spanned<i64>> {
+        let (_, value) = Self::get(table, key)?;
+        match value.get_ref() {
+            DeValue::Integer(integer) => {
+                let parsed =
+                    i64::from_str_radix(&integer.as_str().replace('_', ""), integer.radix());
+                match parsed {
+                    Ok(number) => Some(Spanned::new(value.span(), number)),
+                    Err(_) => {
+                        self.error(
+                            value.span(),
+                            format!("nombre trop grand `{}`", integer.as_str()),
+                        );
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.wrong_type(key, value, INTEGER);
+                None
+            }
+        }
     }
 
     pub fn bool(&mut self, table: &DeTable<'_>, key: &str) -> Option<Spanned<bool>> {
@@ -247,6 +286,7 @@ impl<'r> Reader<'r> {
 
 const STRING: &str = "une chaîne de caractères";
 const BOOL: &str = "un booléen (`true` ou `false`)";
+const INTEGER: &str = "un nombre entier";
 const LIST: &str = "une liste";
 const TABLE: &str = "une table";
 

@@ -40,7 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Plan(args) => plan::run(&cli.root, &args),
         Command::Render(args) => render::run(&cli.root, &args),
         Command::Publish(args) => publish::run(&cli.root, &args),
-        Command::Status => status::run(&cli.root),
+        Command::Status(args) => status::run(&cli.root, &args),
         Command::Channels => publish::channels(&cli.root),
         Command::Preview(args) => {
             crate::preview::serve(&cli.root, std::net::SocketAddr::new(args.bind, args.port))?;

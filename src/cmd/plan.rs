@@ -42,6 +42,20 @@ pub fn run(root: &Path, args: &PlanArgs) -> anyhow::Result<Outcome> {
         Window { from, until },
         &project.pins,
     );
+    if matches!(
+        config.publisher.kind,
+        crate::config::PublisherKind::Buffer { .. }
+    ) {
+        for overflow in crate::plan::queue_overflows(config, &plan) {
+            eprintln!(
+                "attention : le canal « {} » aurait jusqu'à {} posts programmés à la fois chez Buffer, plus que sa file n'en prend ({}) ; à partir du {}, les posts attendront qu'une place se libère (réduisez `lookahead` dans `[publisher]`, ou réglez `queue_limit` du canal selon votre offre Buffer)",
+                overflow.channel,
+                overflow.count,
+                overflow.limit,
+                format_local(&overflow.at.with_timezone(&tz)),
+            );
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string(&plan)?);
     } else {

@@ -1,17 +1,21 @@
 //! `crieur publish` and `crieur channels`.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context as _, bail};
+use chrono::{DateTime, Utc};
 
 use crate::cli::PublishArgs;
-use crate::config::{Config, PublisherKind};
+use crate::config::{CONFIG_PATH, Config, PublisherKind};
+use crate::diagnostic::Severity;
 use crate::media;
-use crate::publish::Publisher;
-use crate::publish::buffer::{Buffer, Options as BufferOptions, TOKEN_VARIABLE};
-use crate::publish::outbox::Outbox;
-use crate::publish::reconcile::{self, Options, PassError, Summary};
-use crate::store::Store;
+use crate::project::Project;
+use crate::publish::buffer::{Buffer, Options as BufferOptions};
+use crate::publish::pass::{self, Named, Options, PassError, Summary};
+use crate::publish::{self, PublishError, RemoteChannel};
+use crate::store::{Status, Store};
 
 use super::Outcome;
 
@@ -22,6 +26,7 @@ pub fn run(root: &Path, args: &PublishArgs) -> anyhow::Result<Outcome> {
         eprintln!("La configuration a des erreurs : rien n'est publié (voir `crieur check`).");
         return Ok(Outcome::Invalid);
     };
+    print_config_errors(&project);
     let now = super::now(config.timezone)?;
     let state = root.join(&config.state);
     // One pass at a time per project: a pass left running by a killed
@@ -31,38 +36,38 @@ pub fn run(root: &Path, args: &PublishArgs) -> anyhow::Result<Outcome> {
     } else {
         Some(pass_lock(&state)?)
     };
-    let store = if args.dry_run {
+    let (store, fresh_store) = if args.dry_run {
         match Store::open_existing(&state)? {
-            Some(store) => store,
-            None => Store::in_memory()?,
+            Some(store) => (store, false),
+            None => (Store::in_memory()?, false),
         }
     } else {
-        Store::open(&state)?
+        Store::open_reporting(&state)?
     };
-    let mut publisher = publisher(root, config)?;
-    let mut media = match (&config.media, args.dry_run) {
-        (Some(media), false) => Some(media::open(media, root)?),
+    for post in &args.requeue {
+        requeue(&store, &project, post, now)?;
+    }
+    let mut publisher = publish::open(root, config, store.requests()?).map_err(publish_error)?;
+    let mut media = match (&config.media, args.dry_run, publisher.fetches_images()) {
+        (Some(media), false, true) => Some(media::open(media, root)?),
         _ => None,
     };
     // SIGTERM and SIGINT end the pass after the call in flight, recorded.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, stop.clone()).context("signaux SIGTERM et SIGINT")?;
     }
     let options = Options {
         now,
+        clock: Utc::now(),
         dry_run: args.dry_run,
+        fresh_store,
         stop: Some(&stop),
     };
-    let summary = match reconcile::run(
-        &project,
-        &store,
-        publisher.as_mut(),
-        media
-            .as_mut()
-            .map(|media| &mut **media as &mut dyn media::MediaStore),
-        options,
-    ) {
+    let media = media
+        .as_mut()
+        .map(|media| &mut **media as &mut dyn media::MediaStore);
+    let summary = match pass::run(&project, &store, publisher.as_mut(), media, options) {
         Ok(summary) => summary,
         Err(PassError::InvalidConfig) => {
             super::print_report(&project.report);
@@ -71,12 +76,54 @@ pub fn run(root: &Path, args: &PublishArgs) -> anyhow::Result<Outcome> {
         }
         Err(error) => bail!("{error}"),
     };
-    print(&summary, publisher.name(), args.dry_run);
-    Ok(if summary.failed.is_empty() {
-        Outcome::Success
-    } else {
+    print(&summary, publisher.name(), args.dry_run, config);
+    Ok(if summary.needs_attention() {
         Outcome::Invalid
+    } else {
+        Outcome::Success
     })
+}
+
+fn publish_error(error: PublishError) -> anyhow::Error {
+    anyhow::anyhow!("{error}")
+}
+
+/// `--requeue POST`: a deleted post may be sent again, on a person's word.
+fn requeue(store: &Store, project: &Project, post: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let id = post
+        .trim_start_matches("posts/")
+        .trim_end_matches(".md")
+        .to_owned();
+    if !project.post_ids.contains(&id) {
+        bail!("post inconnu `{post}` : donnez son identifiant (chiffre/01-dmp) ou son fichier");
+    }
+    let count = store.requeue(&id, now)?;
+    if count == 0 {
+        println!("{id} : aucune publication supprimée à renvoyer.");
+    } else {
+        println!("{id} : {count} publication(s) supprimée(s) dans Buffer seront renvoyée(s).");
+    }
+    Ok(())
+}
+
+/// The errors of the configuration that disable a series or a channel:
+/// the rest is published.
+fn print_config_errors(project: &Project) {
+    for diagnostic in project.report.located() {
+        if diagnostic.path == CONFIG_PATH && diagnostic.severity == Severity::Error {
+            eprintln!(
+                "erreur : {}:{}:{} : {}",
+                diagnostic.path, diagnostic.line, diagnostic.column, diagnostic.message
+            );
+        }
+    }
+    if let Some(config) = &project.config {
+        for section in config.broken.keys() {
+            eprintln!(
+                "désactivé : `[{section}]` a des erreurs ; ce qui en dépend n'est pas publié, le reste l'est"
+            );
+        }
+    }
 }
 
 /// Waits for, then holds, the project's pass lock.
@@ -96,55 +143,50 @@ fn pass_lock(state: &Path) -> anyhow::Result<std::fs::File> {
     Ok(file)
 }
 
-/// The publisher the configuration names.
-pub fn publisher(root: &Path, config: &Config) -> anyhow::Result<Box<dyn Publisher>> {
-    Ok(match &config.publisher.kind {
-        PublisherKind::Outbox { dir } => Box::new(Outbox::new(root.join(dir))),
-        PublisherKind::Buffer {
-            endpoint,
-            organization,
-        } => {
-            let token = token()?;
-            Box::new(Buffer::new(
-                endpoint,
-                token,
-                organization,
-                BufferOptions {
-                    timeout: config.publisher.timeout,
-                    ..BufferOptions::default()
-                },
-            ))
-        }
-    })
-}
-
-fn token() -> anyhow::Result<String> {
-    match std::env::var(TOKEN_VARIABLE) {
-        Ok(token) if !token.trim().is_empty() => Ok(token.trim().to_owned()),
-        _ => bail!(
-            "la clé d'API Buffer manque : définissez la variable d'environnement {TOKEN_VARIABLE} (Buffer > Réglages > API)"
-        ),
-    }
-}
-
-fn print(summary: &Summary, publisher: &str, dry_run: bool) {
+fn print(summary: &Summary, publisher: &str, dry_run: bool, config: &Config) {
     if dry_run {
         println!("Simulation : rien n'est envoyé ni écrit.");
-        for action in &summary.actions {
-            println!("{action}");
+        for step in &summary.steps {
+            println!("{step}");
         }
     }
-    for sent in &summary.sent {
-        println!("publié : {sent}");
+    for (named, status) in &summary.settled {
+        let line = format!("{} : {} ({})", status.label(), named.path, named.channel);
+        match status {
+            Status::Sent => println!("{line}"),
+            _ => eprintln!("{line} : {}", named.message),
+        }
     }
-    for failure in &summary.failed {
+    let line = |word: &str, named: &Named| {
+        let channel = if named.channel.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", named.channel)
+        };
+        eprintln!("{word} : {}{channel} : {}", named.path, named.message);
+    };
+    for named in &summary.blocked {
+        line("laissé de côté", named);
+    }
+    for named in &summary.failed {
+        line("en échec", named);
+    }
+    for named in summary
+        .waiting
+        .iter()
+        .filter(|w| !summary.failed.contains(w))
+    {
+        line("en attente", named);
+    }
+    if let Some(until) = summary.resume_at {
         eprintln!(
-            "en échec : {} ({}) : {}",
-            failure.path, failure.channel, failure.message
+            "{publisher} demande de patienter : le travail reprend le {} (heure de {}) ; rien n'est perdu, les posts restent en attente.",
+            crate::plan::format_local(&until.with_timezone(&config.timezone)),
+            config.timezone.name()
         );
     }
     println!(
-        "{publisher} : {} créé{}, {} modifié{}, {} retiré{}, {} inchangé{}, {} en échec.",
+        "{publisher} : {} créé{}, {} modifié{}, {} retiré{}, {} inchangé{}, {} en attente, {} en échec, {} laissé{} de côté.",
         summary.created.len(),
         plural(summary.created.len()),
         summary.edited.len(),
@@ -153,7 +195,10 @@ fn print(summary: &Summary, publisher: &str, dry_run: bool) {
         plural(summary.withdrawn.len()),
         summary.unchanged,
         plural(summary.unchanged),
+        summary.waiting.len(),
         summary.failed.len(),
+        summary.blocked.len(),
+        plural(summary.blocked.len()),
     );
 }
 
@@ -161,33 +206,65 @@ fn plural(count: usize) -> &'static str {
     if count > 1 { "s" } else { "" }
 }
 
-/// `crieur channels`: the account's organisations and channels.
+/// `crieur channels`: the configured channels checked against the Buffer
+/// account, then the account's organisations and channels.
 pub fn channels(root: &Path) -> anyhow::Result<Outcome> {
     let project = super::load(root)?;
-    let endpoint = match project.config.as_ref().map(|c| &c.publisher.kind) {
+    let config = project.config.as_ref();
+    let endpoint = match config.map(|c| &c.publisher.kind) {
         Some(PublisherKind::Buffer { endpoint, .. }) => endpoint.clone(),
         _ => crate::config::BUFFER_ENDPOINT.to_owned(),
     };
-    let buffer = Buffer::new(&endpoint, token()?, "", BufferOptions::default());
-    let organizations = buffer.channels().context("liste des canaux Buffer")?;
+    let token = publish::buffer::token().map_err(publish_error)?;
+    let mut buffer = Buffer::new(&endpoint, token, "", BufferOptions::default(), Vec::new());
+    let organizations = buffer
+        .account()
+        .map_err(publish_error)
+        .context("liste des canaux Buffer")?;
+    let all: Vec<RemoteChannel> = organizations
+        .iter()
+        .flat_map(|(_, _, channels)| channels.iter().cloned())
+        .collect();
+    let mut mismatches = 0;
+    if let Some(config) = config {
+        println!("Canaux de config/crieur.toml :");
+        let (holds, stalled) = pass::channel_states(config, &all);
+        for channel in config.channels.values() {
+            let id = channel.buffer_id.as_deref().unwrap_or("(pas de buffer_id)");
+            let verdict = match (holds.get(&channel.id), stalled.get(&channel.id)) {
+                (Some(problem), _) => {
+                    mismatches += 1;
+                    format!("PROBLÈME : {problem}")
+                }
+                (None, Some(note)) => format!("ok, mais {note}"),
+                (None, None) => "ok".to_owned(),
+            };
+            println!(
+                "  {:<10} {:<10} buffer_id = \"{id}\"  {verdict}",
+                channel.id,
+                channel.network.as_str()
+            );
+        }
+        println!();
+    }
     for (id, name, channels) in organizations {
         println!("Organisation « {name} » : organization = \"{id}\"");
         for channel in channels {
             let mut flags = Vec::new();
-            if channel["isLocked"].as_bool() == Some(true) {
+            if channel.locked {
                 flags.push("verrouillé");
             }
-            if channel["isDisconnected"].as_bool() == Some(true) {
+            if channel.disconnected {
                 flags.push("déconnecté");
             }
-            if channel["isQueuePaused"].as_bool() == Some(true) {
+            if channel.paused {
                 flags.push("file en pause");
             }
             println!(
                 "  {:<10} {:<30} buffer_id = \"{}\"{}",
-                channel["service"].as_str().unwrap_or_default(),
-                channel["name"].as_str().unwrap_or_default(),
-                channel["id"].as_str().unwrap_or_default(),
+                channel.service,
+                channel.name,
+                channel.id,
                 if flags.is_empty() {
                     String::new()
                 } else {
@@ -196,5 +273,9 @@ pub fn channels(root: &Path) -> anyhow::Result<Outcome> {
             );
         }
     }
-    Ok(Outcome::Success)
+    Ok(if mismatches > 0 {
+        Outcome::Invalid
+    } else {
+        Outcome::Success
+    })
 }

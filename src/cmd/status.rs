@@ -1,31 +1,88 @@
-//! `crieur status`: what is queued, sent and failed.
+//! `crieur status`: where each delivery stands, and what to do about it.
 
 use std::path::Path;
 
-use crate::store::{Status, Store};
+use serde::Serialize;
+
+use crate::cli::StatusArgs;
+use crate::store::{Delivery, Status, Store};
 
 use super::Outcome;
 
-pub fn run(root: &Path) -> anyhow::Result<Outcome> {
+/// One delivery as `status --json` prints it.
+#[derive(Debug, Serialize)]
+struct Row<'a> {
+    post: &'a str,
+    channel: &'a str,
+    /// RFC 3339.
+    at: String,
+    status: &'static str,
+    message: Option<&'a str>,
+    remote_id: Option<&'a str>,
+}
+
+pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     let project = super::load(root)?;
     let Some(config) = project.config.as_ref() else {
         super::print_report(&project.report);
         return Ok(Outcome::Invalid);
     };
-    let Some(store) = Store::open_existing(&root.join(&config.state))? else {
+    let state = root.join(&config.state);
+    let store = Store::open_existing(&state)?;
+    let deliveries = match &store {
+        Some(store) => store.deliveries()?,
+        None => Vec::new(),
+    };
+    if args.json {
+        let rows: Vec<Row<'_>> = deliveries.iter().map(row).collect();
+        println!("{}", serde_json::json!({ "deliveries": rows }));
+        return Ok(outcome(&deliveries));
+    }
+    let Some(store) = store else {
         println!("Rien n'a encore été publié (pas de base d'état : lancez `crieur publish`).");
         return Ok(Outcome::Success);
     };
-    let state = root.join(&config.state);
+    print_daemon(&store, &state, config.timezone);
+    print_sections(&deliveries, config.timezone);
+    Ok(outcome(&deliveries))
+}
+
+fn row(delivery: &Delivery) -> Row<'_> {
+    Row {
+        post: &delivery.post_id,
+        channel: &delivery.channel,
+        at: delivery
+            .at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        status: delivery.status.public(),
+        message: delivery.last_error.as_deref(),
+        remote_id: delivery.remote_id.as_deref(),
+    }
+}
+
+/// Exit code 1 when a delivery needs a person.
+fn outcome(deliveries: &[Delivery]) -> Outcome {
+    let attention = deliveries.iter().any(|d| {
+        matches!(
+            d.status,
+            Status::Error | Status::Missed | Status::Late | Status::Deleted
+        )
+    });
+    if attention {
+        Outcome::Invalid
+    } else {
+        Outcome::Success
+    }
+}
+
+fn print_daemon(store: &Store, state: &Path, tz: chrono_tz::Tz) {
     let when = |key: &str| -> Option<String> {
         let text = store.meta(key).ok().flatten()?;
         let at = chrono::DateTime::parse_from_rfc3339(&text).ok()?;
-        Some(crate::plan::format_local(
-            &at.with_timezone(&config.timezone),
-        ))
+        Some(crate::plan::format_local(&at.with_timezone(&tz)))
     };
     let last_pass = when(crate::daemon::LAST_PASS);
-    if crate::daemon::is_running(&state) {
+    if crate::daemon::is_running(state) {
         println!(
             "Démon : en marche ; dernier passage {}, prochain réveil {}.",
             last_pass.as_deref().unwrap_or("à venir"),
@@ -40,29 +97,34 @@ pub fn run(root: &Path) -> anyhow::Result<Outcome> {
         );
     }
     if let Some(error) = store
-        .meta(crate::daemon::LAST_ERROR)?
+        .meta(crate::daemon::LAST_ERROR)
+        .ok()
+        .flatten()
         .filter(|e| !e.is_empty())
     {
         println!("Dernière erreur : {error}");
     }
-    let deliveries = store.deliveries()?;
-    let sections: [(&str, &[Status]); 4] = [
+    if let Some(until) = when(crate::publish::pass::RESUME_AT) {
+        println!("L'éditeur a demandé de patienter : reprise le {until}.");
+    }
+}
+
+fn print_sections(deliveries: &[Delivery], tz: chrono_tz::Tz) {
+    let sections: [(&str, &[Status]); 8] = [
+        ("En échec", &[Status::Error]),
+        ("Supprimés dans Buffer", &[Status::Deleted]),
+        ("En retard", &[Status::Late]),
+        ("En attente", &[Status::Waiting, Status::Creating]),
         (
             "À venir",
-            &[
-                Status::Queued,
-                Status::Creating,
-                Status::Editing,
-                Status::Deleting,
-            ],
+            &[Status::Queued, Status::Editing, Status::Deleting],
         ),
         ("Publiés", &[Status::Sent]),
-        ("En échec", &[Status::Error, Status::Missed]),
+        ("Manqués", &[Status::Missed]),
         ("Retirés", &[Status::Withdrawn]),
     ];
-    let mut failed = false;
     for (title, statuses) in sections {
-        let rows: Vec<_> = deliveries
+        let rows: Vec<&Delivery> = deliveries
             .iter()
             .filter(|d| statuses.contains(&d.status))
             .collect();
@@ -70,8 +132,11 @@ pub fn run(root: &Path) -> anyhow::Result<Outcome> {
             continue;
         }
         println!("{title} :");
+        if let Some(advice) = statuses[0].advice() {
+            println!("  → {advice}");
+        }
         for delivery in rows {
-            let at = delivery.at.with_timezone(&config.timezone);
+            let at = delivery.at.with_timezone(&tz);
             println!(
                 "  {}  posts/{}.md  {}  {}",
                 crate::plan::format_local(&at),
@@ -80,16 +145,8 @@ pub fn run(root: &Path) -> anyhow::Result<Outcome> {
                 delivery.status.label()
             );
             if let Some(error) = &delivery.last_error {
-                if matches!(delivery.status, Status::Error | Status::Missed) {
-                    failed = true;
-                }
                 println!("      {error}");
             }
         }
     }
-    Ok(if failed {
-        Outcome::Invalid
-    } else {
-        Outcome::Success
-    })
 }

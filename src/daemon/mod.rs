@@ -4,12 +4,14 @@
 //! `notify`), a stop was asked (SIGTERM, SIGINT), or the wait ran out. The
 //! wait lasts until the next instant something is due, recomputed from the
 //! clock after every wake-up ([`timing`]): no fixed tick, no drift, no CPU
-//! used while waiting. Each wake runs the reconcile pass of `publish` when
-//! it is due (at start, after a change, at least every 10 minutes), then
-//! delivers the outbox's due posts (or asks Buffer how its went), records a
-//! heartbeat in the state store, and waits again. A lock next to the state
+//! used while waiting. Each wake runs the publishing pass when it is due
+//! (at start, after a change, at least every 10 minutes, when the outcome
+//! of Buffer's posts is worth reading within the request budget, or when a
+//! wait Buffer asked for is over), then delivers the outbox's due posts,
+//! records a heartbeat in the state store, and waits again. A lock next to the state
 //! store keeps to one daemon per project.
 
+mod child;
 pub mod timing;
 
 use std::fs::File;
@@ -25,11 +27,12 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use notify::Watcher as _;
 use tracing::{error, info, warn};
 
+use crate::budget::Budget;
 use crate::cli::{DaemonArgs, LogFormat};
 use crate::config::PublisherKind;
 use crate::project::Project;
 use crate::publish::outbox::Outbox;
-use crate::publish::{Publisher, RemoteStatus};
+use crate::publish::pass;
 use crate::store::{Settle, Status, Store};
 use timing::Due;
 
@@ -49,11 +52,16 @@ enum Event {
 /// What `/metrics` and `/healthz` report.
 #[derive(Debug, Default, Clone)]
 struct Metrics {
-    queued: usize,
-    sent: usize,
-    failed: usize,
+    /// Deliveries by the status `status --json` shows.
+    by_status: std::collections::BTreeMap<&'static str, usize>,
     last_pass: Option<DateTime<Utc>>,
     passes: u64,
+    /// Passes that failed in a row (0 after a pass that ran).
+    failing: u64,
+    /// Requests made to the publisher, and left, per budget window.
+    requests: Vec<(String, usize, u32)>,
+    /// The state store's file vanished while the daemon ran.
+    state_missing: bool,
 }
 
 pub fn run(root: &Path, args: &DaemonArgs) -> anyhow::Result<()> {
@@ -83,15 +91,16 @@ pub fn run(root: &Path, args: &DaemonArgs) -> anyhow::Result<()> {
 
     let mut daemon = Daemon {
         root: root.to_owned(),
+        state,
         store,
         metrics,
         stop,
         grace: config.grace,
+        budget: config.publisher.budget.clone(),
         outbox: match &config.publisher.kind {
             PublisherKind::Outbox { dir } => Some(Outbox::new(root.join(dir))),
             PublisherKind::Buffer { .. } => None,
         },
-        publisher: crate::cmd::publish::publisher(root, &config)?,
     };
     daemon.run(&receiver);
     info!("démon arrêté");
@@ -100,12 +109,13 @@ pub fn run(root: &Path, args: &DaemonArgs) -> anyhow::Result<()> {
 
 struct Daemon {
     root: PathBuf,
+    state: PathBuf,
     store: Store,
     metrics: Arc<Mutex<Metrics>>,
     stop: Arc<AtomicBool>,
     grace: chrono::Duration,
+    budget: Budget,
     outbox: Option<Outbox>,
-    publisher: Box<dyn Publisher>,
 }
 
 impl Daemon {
@@ -116,8 +126,10 @@ impl Daemon {
             if self.stop.load(Ordering::SeqCst) {
                 return;
             }
+            self.watch_state();
             let now = Utc::now();
-            if pass_due || now - last_pass >= timing::pass_every() {
+            let publisher_due = self.publisher_wake(last_pass).is_some_and(|at| at <= now);
+            if pass_due || publisher_due || now - last_pass >= timing::pass_every() {
                 self.pass(now);
                 last_pass = now;
                 pass_due = false;
@@ -128,7 +140,13 @@ impl Daemon {
             let now = Utc::now();
             self.due(now);
             let deliveries = self.store.deliveries().unwrap_or_default();
-            let next = timing::next_wake(&deliveries, last_pass, now, self.outbox.is_some());
+            let next = timing::next_wake(
+                &deliveries,
+                last_pass,
+                now,
+                self.outbox.is_some(),
+                self.publisher_wake(last_pass),
+            );
             self.heartbeat(NEXT_WAKE, &next);
             let wait = (next - Utc::now()).to_std().unwrap_or(StdDuration::ZERO);
             match receiver.recv_timeout(wait) {
@@ -148,6 +166,65 @@ impl Daemon {
         }
     }
 
+    /// When the publisher next needs a pass: to read the outcome of posts
+    /// whose instant passed (spaced to keep within the request budget), or
+    /// once a wait it asked for is over. Only instants after the last pass
+    /// count, so a poll that could not run does not make the loop spin.
+    fn publisher_wake(&self, last_pass: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if self.outbox.is_some() {
+            return None;
+        }
+        let instant = |key: &str| {
+            self.store
+                .meta(key)
+                .ok()
+                .flatten()
+                .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
+                .map(|at| at.with_timezone(&Utc))
+        };
+        let deliveries = self.store.deliveries().unwrap_or_default();
+        let now = Utc::now();
+        let awaiting = pass::awaiting(&deliveries, now);
+        let upcoming = deliveries
+            .iter()
+            .filter(|d| d.status == Status::Queued && d.at > now)
+            .map(|d| d.at)
+            .min();
+        let poll = pass::next_poll(&awaiting, upcoming, instant(pass::LAST_POLL), &self.budget);
+        let resume = instant(pass::RESUME_AT).filter(|at| *at > now);
+        let wake = match (poll, resume) {
+            (Some(poll), Some(resume)) => Some(poll.max(resume)),
+            (poll, resume) => poll.or(resume),
+        };
+        wake.filter(|at| *at > last_pass)
+    }
+
+    /// The state store must stay where it is: if its file vanished, the
+    /// next pass starts a new one and adopts what the publisher holds, and
+    /// the daemon says so loudly and reports itself unhealthy until then.
+    fn watch_state(&mut self) {
+        let missing = !self.state.is_file();
+        let was_missing = self.lock_metrics().state_missing;
+        if missing && !was_missing {
+            error!(
+                state = %self.state.display(),
+                "la base d'état a disparu : le prochain passage en crée une nouvelle et reprend chez l'éditeur ce qui y est déjà (aucun post n'est recréé) ; restaurez la sauvegarde si vous en avez une"
+            );
+        }
+        if !missing && was_missing {
+            // The pass recreated it: work with the new file.
+            match Store::open(&self.state) {
+                Ok(store) => self.store = store,
+                Err(error) => self.failure(&error.to_string()),
+            }
+        }
+        self.lock_metrics().state_missing = missing;
+    }
+
+    fn lock_metrics(&self) -> std::sync::MutexGuard<'_, Metrics> {
+        self.metrics.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// One reconcile pass: `crieur publish`, run as a child process, so that
     /// the memory a pass needs (the project, fonts, images) is given back
     /// when it ends and the daemon waits small. A stop asked meanwhile is
@@ -155,65 +232,33 @@ impl Daemon {
     /// exits.
     fn pass(&mut self, now: DateTime<Utc>) {
         info!("début du passage");
-        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("crieur"));
-        let child = std::process::Command::new(exe)
-            .arg("--root")
-            .arg(&self.root)
-            .arg("publish")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn();
-        let mut child = match child {
-            Ok(child) => child,
+        let child = child::run_pass(&self.root, &self.stop);
+        let (code, out, err) = match child {
+            Ok(finished) => finished,
             Err(error) => {
                 self.failure(&format!("impossible de lancer le passage : {error}"));
+                self.lock_metrics().failing += 1;
                 return;
             }
         };
-        let mut forwarded = false;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) => {}
-                Err(error) => {
-                    self.failure(&format!("passage : {error}"));
-                    break None;
-                }
-            }
-            if self.stop.load(Ordering::SeqCst) && !forwarded {
-                let _ = std::process::Command::new("kill")
-                    .args(["-TERM", &child.id().to_string()])
-                    .status();
-                forwarded = true;
-            }
-            std::thread::sleep(StdDuration::from_millis(50));
-        };
-        let mut out = String::new();
-        let mut err = String::new();
-        use std::io::Read as _;
-        if let Some(mut stdout) = child.stdout.take() {
-            let _ = stdout.read_to_string(&mut out);
-        }
-        if let Some(mut stderr) = child.stderr.take() {
-            let _ = stderr.read_to_string(&mut err);
-        }
         for line in err.lines().filter(|line| !line.trim().is_empty()) {
             warn!("{line}");
         }
         let summary = out.lines().last().unwrap_or_default().to_owned();
-        match status.and_then(|status| status.code()) {
+        match code {
             Some(0) => {
                 info!(résumé = %summary, "passage terminé");
                 let _ = self.store.set_meta(LAST_ERROR, "");
+                self.lock_metrics().failing = 0;
             }
             Some(1) => {
-                info!(résumé = %summary, "passage terminé, avec des échecs");
+                info!(résumé = %summary, "passage terminé ; des posts demandent votre attention");
                 let first = err
                     .lines()
                     .find(|line| !line.trim().is_empty())
                     .unwrap_or_default();
                 let _ = self.store.set_meta(LAST_ERROR, first);
+                self.lock_metrics().failing = 0;
             }
             _ => {
                 let last = err
@@ -222,39 +267,37 @@ impl Daemon {
                     .unwrap_or("le passage a échoué")
                     .to_owned();
                 self.failure(&last);
+                self.lock_metrics().failing += 1;
             }
         }
         self.heartbeat(LAST_PASS, &now);
-        self.count(now);
+        self.count(now, true);
     }
 
-    /// Delivers the outbox's due posts, or asks Buffer how its went.
+    /// Delivers the outbox's due posts.
     fn due(&mut self, now: DateTime<Utc>) {
         let deliveries = self.store.deliveries().unwrap_or_default();
-        for due in timing::due(&deliveries, now, self.grace, self.outbox.is_some()) {
+        let Some(outbox) = &self.outbox else {
+            return;
+        };
+        for due in timing::due(&deliveries, now, self.grace, true) {
             let outcome = match &due {
-                Due::Deliver(key, remote) => {
-                    let result = self.outbox.as_ref().map(|outbox| outbox.deliver(remote));
-                    match result {
-                        Some(Ok(())) => {
-                            info!(post = %key.post_id, channel = %key.channel, "publié");
-                            self.store.settle(key, Settle::status(Status::Sent), now)
-                        }
-                        Some(Err(error)) => self.store.settle(
-                            key,
-                            Settle {
-                                error: Some(&error.to_string()),
-                                ..Settle::status(Status::Error)
-                            },
-                            now,
-                        ),
-                        None => Ok(()),
+                Due::Deliver(key, remote) => match outbox.deliver(remote) {
+                    Ok(()) => {
+                        info!(post = %key.post_id, channel = %key.channel, "publié");
+                        self.store.settle(key, Settle::status(Status::Sent), now)
                     }
-                }
+                    Err(error) => self.store.settle(
+                        key,
+                        Settle {
+                            error: Some(&error.to_string()),
+                            ..Settle::status(Status::Error)
+                        },
+                        now,
+                    ),
+                },
                 Due::Miss(key, remote) => {
-                    if let Some(outbox) = &self.outbox {
-                        let _ = outbox.miss(remote);
-                    }
+                    let _ = outbox.miss(remote);
                     warn!(post = %key.post_id, channel = %key.channel, "manqué");
                     let message = format!(
                         "manqué : l'heure prévue est passée de plus de {} min pendant que le démon était arrêté",
@@ -269,34 +312,12 @@ impl Daemon {
                         now,
                     )
                 }
-                Due::Check(key, remote) => match self.publisher.status(remote) {
-                    Ok(RemoteStatus::Sent) => {
-                        info!(post = %key.post_id, channel = %key.channel, "publié par Buffer");
-                        self.store.settle(key, Settle::status(Status::Sent), now)
-                    }
-                    Ok(RemoteStatus::Failed(message)) => {
-                        warn!(post = %key.post_id, channel = %key.channel, "{message}");
-                        self.store.settle(
-                            key,
-                            Settle {
-                                error: Some(&message),
-                                ..Settle::status(Status::Error)
-                            },
-                            now,
-                        )
-                    }
-                    Ok(_) => Ok(()),
-                    Err(error) => {
-                        warn!("{error}");
-                        Ok(())
-                    }
-                },
             };
             if let Err(error) = outcome {
                 self.failure(&error.to_string());
             }
         }
-        self.count(now);
+        self.count(now, false);
     }
 
     fn failure(&self, message: &str) {
@@ -310,20 +331,36 @@ impl Daemon {
             .set_meta(key, &at.to_rfc3339_opts(SecondsFormat::Secs, true));
     }
 
-    fn count(&self, now: DateTime<Utc>) {
+    fn count(&self, now: DateTime<Utc>, passed: bool) {
         let deliveries = self.store.deliveries().unwrap_or_default();
-        let mut metrics = self.metrics.lock().unwrap_or_else(|e| e.into_inner());
-        metrics.queued = deliveries.iter().filter(|d| d.status.is_pending()).count();
-        metrics.sent = deliveries
-            .iter()
-            .filter(|d| d.status == Status::Sent)
-            .count();
-        metrics.failed = deliveries
-            .iter()
-            .filter(|d| matches!(d.status, Status::Error | Status::Missed))
-            .count();
-        metrics.last_pass = Some(now);
-        metrics.passes += 1;
+        let made = self.store.requests().unwrap_or_default();
+        let mut metrics = self.lock_metrics();
+        metrics.by_status.clear();
+        for status in Status::ALL {
+            metrics.by_status.entry(status.public()).or_insert(0);
+        }
+        for delivery in &deliveries {
+            *metrics
+                .by_status
+                .entry(delivery.status.public())
+                .or_insert(0) += 1;
+        }
+        metrics.requests = self
+            .budget
+            .left(&made, Utc::now())
+            .into_iter()
+            .map(|(window, left)| {
+                let used = made
+                    .iter()
+                    .filter(|at| **at > Utc::now() - window.span)
+                    .count();
+                (window.name(), used, left)
+            })
+            .collect();
+        if passed {
+            metrics.last_pass = Some(now);
+            metrics.passes += 1;
+        }
     }
 }
 
@@ -422,12 +459,8 @@ fn serve_health(address: std::net::SocketAddr, metrics: Arc<Mutex<Metrics>>) -> 
     std::thread::spawn(move || {
         for request in server.incoming_requests() {
             let metrics = metrics.lock().map(|m| m.clone()).unwrap_or_default();
-            let fresh = metrics
-                .last_pass
-                .is_some_and(|at| Utc::now() - at < timing::pass_every() * 2);
             let (status, body) = match request.url() {
-                "/healthz" if fresh => (200, "ok\n".to_owned()),
-                "/healthz" => (503, "pas de passage récent\n".to_owned()),
+                "/healthz" => health(&metrics, Utc::now()),
                 "/metrics" => (200, prometheus(&metrics)),
                 _ => (404, "introuvable\n".to_owned()),
             };
@@ -438,25 +471,60 @@ fn serve_health(address: std::net::SocketAddr, metrics: Arc<Mutex<Metrics>>) -> 
     Ok(())
 }
 
+/// 200 while passes run and succeed and the state store is in place.
+fn health(metrics: &Metrics, now: DateTime<Utc>) -> (u16, String) {
+    let fresh = metrics
+        .last_pass
+        .is_some_and(|at| now - at < timing::pass_every() * 2);
+    if metrics.state_missing {
+        (503, "la base d'état a disparu\n".to_owned())
+    } else if metrics.failing > 0 {
+        (
+            503,
+            format!("{} passage(s) en échec d'affilée\n", metrics.failing),
+        )
+    } else if !fresh {
+        (503, "pas de passage récent\n".to_owned())
+    } else {
+        (200, "ok\n".to_owned())
+    }
+}
+
 fn prometheus(metrics: &Metrics) -> String {
-    format!(
-        "# HELP crieur_posts Deliveries by status.\n\
-         # TYPE crieur_posts gauge\n\
-         crieur_posts{{status=\"queued\"}} {}\n\
-         crieur_posts{{status=\"sent\"}} {}\n\
-         crieur_posts{{status=\"failed\"}} {}\n\
-         # HELP crieur_last_pass_timestamp_seconds When the last pass ran.\n\
+    let mut out =
+        String::from("# HELP crieur_posts Deliveries by status.\n# TYPE crieur_posts gauge\n");
+    for (status, count) in &metrics.by_status {
+        out.push_str(&format!("crieur_posts{{status=\"{status}\"}} {count}\n"));
+    }
+    out.push_str("# HELP crieur_requests Requests made to the publisher in the budget window.\n# TYPE crieur_requests gauge\n");
+    for (window, used, _) in &metrics.requests {
+        out.push_str(&format!("crieur_requests{{window=\"{window}\"}} {used}\n"));
+    }
+    out.push_str("# HELP crieur_requests_left Requests left in the publisher's budget window.\n# TYPE crieur_requests_left gauge\n");
+    for (window, _, left) in &metrics.requests {
+        out.push_str(&format!(
+            "crieur_requests_left{{window=\"{window}\"}} {left}\n"
+        ));
+    }
+    out.push_str(&format!(
+        "# HELP crieur_last_pass_timestamp_seconds When the last pass ran.\n\
          # TYPE crieur_last_pass_timestamp_seconds gauge\n\
          crieur_last_pass_timestamp_seconds {}\n\
-         # HELP crieur_passes_total Passes and wake-ups since start.\n\
+         # HELP crieur_passes_total Passes since start.\n\
          # TYPE crieur_passes_total counter\n\
-         crieur_passes_total {}\n",
-        metrics.queued,
-        metrics.sent,
-        metrics.failed,
+         crieur_passes_total {}\n\
+         # HELP crieur_failing_passes Passes that failed in a row.\n\
+         # TYPE crieur_failing_passes gauge\n\
+         crieur_failing_passes {}\n\
+         # HELP crieur_state_missing Whether the state store's file vanished.\n\
+         # TYPE crieur_state_missing gauge\n\
+         crieur_state_missing {}\n",
         metrics.last_pass.map_or(0, |at| at.timestamp()),
-        metrics.passes
-    )
+        metrics.passes,
+        metrics.failing,
+        u8::from(metrics.state_missing),
+    ));
+    out
 }
 
 fn init_logs(format: LogFormat) {

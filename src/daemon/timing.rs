@@ -13,18 +13,7 @@ pub fn pass_every() -> Duration {
     Duration::minutes(10)
 }
 
-/// How soon a Buffer post past its instant is asked about again.
-pub fn recheck_every() -> Duration {
-    Duration::minutes(1)
-}
-
-/// Posts past their instant for longer than this are no longer asked about
-/// between passes (the pass still syncs them).
-pub fn recheck_for() -> Duration {
-    Duration::hours(1)
-}
-
-/// What to do with a queued delivery whose instant has come.
+/// What to do with a queued outbox delivery whose instant has come.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Due {
     /// Deliver it now (the outbox stands for the network): on time, or late
@@ -32,31 +21,26 @@ pub enum Due {
     Deliver(Key, String),
     /// Its instant passed more than the grace ago: record it as missed.
     Miss(Key, String),
-    /// Ask the publisher (Buffer publishes by itself) how it went.
-    Check(Key, String),
 }
 
-/// The deliveries due at `now`. `delivers_itself` is true for the outbox,
-/// whose posts the daemon delivers; Buffer's are only checked.
+/// The outbox deliveries due at `now`. A publisher that sends by itself
+/// (Buffer) has none: the passes read how its posts went.
 pub fn due(
     deliveries: &[Delivery],
     now: DateTime<Utc>,
     grace: Duration,
     delivers_itself: bool,
 ) -> Vec<Due> {
+    if !delivers_itself {
+        return Vec::new();
+    }
     deliveries
         .iter()
         .filter(|d| d.status == Status::Queued && d.at <= now)
         .filter_map(|d| {
             let remote = d.remote_id.clone()?;
-            let key = Key {
-                post_id: d.post_id.clone(),
-                channel: d.channel.clone(),
-                at: d.at,
-            };
-            Some(if !delivers_itself {
-                Due::Check(key, remote)
-            } else if now - d.at <= grace {
+            let key = d.key();
+            Some(if now - d.at <= grace {
                 Due::Deliver(key, remote)
             } else {
                 Due::Miss(key, remote)
@@ -65,31 +49,28 @@ pub fn due(
         .collect()
 }
 
-/// The next instant to wake at: the next queued delivery, a recheck of a
-/// Buffer post that has not gone out yet, or the next periodic pass,
-/// whichever comes first; never in the past.
+/// The next instant to wake at: the next outbox delivery, the publisher's
+/// own next instant (`publisher`: the next outcome poll, or the end of a
+/// wait it asked for), or the next periodic pass, whichever comes first;
+/// never in the past.
 pub fn next_wake(
     deliveries: &[Delivery],
     last_pass: DateTime<Utc>,
     now: DateTime<Utc>,
     delivers_itself: bool,
+    publisher: Option<DateTime<Utc>>,
 ) -> DateTime<Utc> {
     let next_pass = last_pass + pass_every();
-    let next_due = deliveries
-        .iter()
-        .filter(|d| d.status == Status::Queued && d.at > now)
-        .map(|d| d.at)
-        .min();
-    let recheck = (!delivers_itself)
+    let next_due = delivers_itself
         .then(|| {
             deliveries
                 .iter()
-                .filter(|d| d.status == Status::Queued && d.at <= now && now - d.at < recheck_for())
-                .map(|_| now + recheck_every())
+                .filter(|d| d.status == Status::Queued && d.at > now)
+                .map(|d| d.at)
                 .min()
         })
         .flatten();
-    [Some(next_pass), next_due, recheck]
+    [Some(next_pass), next_due, publisher]
         .into_iter()
         .flatten()
         .min()
@@ -152,7 +133,7 @@ mod tests {
                 delivery.status = Status::Sent;
                 delivered.push((key.post_id, now));
             }
-            let next = next_wake(&deliveries, now - Duration::minutes(1), now, true);
+            let next = next_wake(&deliveries, now - Duration::minutes(1), now, true, None);
             assert!(
                 next > now
                     || deliveries
@@ -209,7 +190,7 @@ mod tests {
             "{decisions:?}"
         );
         assert_eq!(
-            next_wake(&deliveries, now, now, true),
+            next_wake(&deliveries, now, now, true, None),
             paris(2026, 12, 1, 20, 10),
             "the next pass comes before the next post"
         );
@@ -242,20 +223,21 @@ mod tests {
         let back = paris(2026, 12, 1, 10, 0);
         assert!(due(&state, back, Duration::hours(1), true).is_empty());
         assert_eq!(
-            next_wake(&state, back, back, true),
+            next_wake(&state, back, back, true, None),
             paris(2026, 12, 1, 10, 10)
         );
     }
 
     #[test]
-    fn checks_buffer_posts_after_their_instant_and_again_a_minute_later() {
+    fn a_publisher_that_sends_by_itself_is_only_polled() {
         let now = paris(2026, 12, 1, 19, 0);
         let deliveries = vec![queued("a", now)];
-        let decisions = due(&deliveries, now, Duration::hours(1), false);
-        assert!(matches!(&decisions[..], [Due::Check(..)]));
+        assert!(due(&deliveries, now, Duration::hours(1), false).is_empty());
+        let poll = now + Duration::minutes(2);
+        assert_eq!(next_wake(&deliveries, now, now, false, Some(poll)), poll);
         assert_eq!(
-            next_wake(&deliveries, now, now, false),
-            now + Duration::minutes(1)
+            next_wake(&deliveries, now, now, false, None),
+            now + pass_every()
         );
     }
 }

@@ -25,7 +25,7 @@ pub enum MediaError {
     #[error("l'envoi de l'image vers le stockage S3 a échoué : {0}")]
     Upload(String),
     #[error(
-        "l'image n'est pas accessible à {url} ({reason}) : vérifiez que le serveur web publie bien ce dossier (`public_base_url`)"
+        "l'image n'est pas accessible à {url} ({reason}) : vérifiez `public_base_url` dans `[media]` (le serveur web doit publier ce dossier ; un bucket S3 doit permettre la lecture publique)"
     )]
     Unreachable { url: String, reason: String },
     #[error("{0}")]
@@ -38,11 +38,29 @@ pub trait MediaStore {
     fn store(&mut self, name: &str, png: &[u8]) -> Result<String, MediaError>;
 }
 
-/// The content-addressed name of an image.
-pub fn name(png: &[u8]) -> String {
-    let digest = Sha256::digest(png);
+/// The content-addressed name of an image, with the extension of its
+/// format (JPEG or PNG).
+pub fn name(image: &[u8]) -> String {
+    let digest = Sha256::digest(image);
     let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("{hex}.png")
+    format!("{hex}.{}", extension(image))
+}
+
+/// `jpg` for JPEG bytes, `png` otherwise.
+pub fn extension(image: &[u8]) -> &'static str {
+    if image.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        "jpg"
+    } else {
+        "png"
+    }
+}
+
+/// The media type of an image's bytes.
+pub fn content_type(image: &[u8]) -> &'static str {
+    match extension(image) {
+        "jpg" => "image/jpeg",
+        _ => "image/png",
+    }
 }
 
 /// The public URL of `name` under `base`.
@@ -51,14 +69,18 @@ pub fn url(base: &str, name: &str) -> String {
 }
 
 /// Stores an image and checks that its URL answers as Buffer needs.
-pub fn host(store: &mut dyn MediaStore, png: &[u8]) -> Result<String, MediaError> {
-    let url = store.store(&name(png), png)?;
-    verify(&url)?;
+pub fn host(store: &mut dyn MediaStore, image: &[u8]) -> Result<String, MediaError> {
+    let url = store.store(&name(image), image)?;
+    verify(&url, image.len())?;
     Ok(url)
 }
 
-/// A GET of `url` must answer 200 with an image type.
-pub fn verify(url: &str) -> Result<(), MediaError> {
+/// The largest image read back when checking a URL.
+const MAX_IMAGE: u64 = 16 * 1024 * 1024;
+
+/// A GET of `url` must answer 200 with an image type and the image's
+/// length, as the publisher will fetch it.
+pub fn verify(url: &str, length: usize) -> Result<(), MediaError> {
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(20)))
         .http_status_as_error(false)
@@ -85,6 +107,19 @@ pub fn verify(url: &str) -> Result<(), MediaError> {
         .to_owned();
     if !kind.starts_with("image/") {
         return Err(unreachable(format!("type « {kind} » au lieu d'une image")));
+    }
+    let mut response = response;
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_IMAGE)
+        .read_to_vec()
+        .map_err(|error| unreachable(format!("lecture interrompue : {error}")))?;
+    if body.len() != length {
+        return Err(unreachable(format!(
+            "{} octets reçus au lieu de {length}",
+            body.len()
+        )));
     }
     Ok(())
 }
@@ -117,6 +152,8 @@ mod tests {
         assert_eq!(name(b"a"), name(b"a"));
         assert_ne!(name(b"a"), name(b"b"));
         assert!(name(b"a").ends_with(".png"));
+        assert!(name(&[0xFF, 0xD8, 0xFF, 0xE0]).ends_with(".jpg"));
+        assert_eq!(content_type(&[0xFF, 0xD8, 0xFF, 0xE0]), "image/jpeg");
         assert_eq!(url("https://x.fr/i/", "a.png"), "https://x.fr/i/a.png");
     }
 }

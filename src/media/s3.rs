@@ -80,16 +80,14 @@ impl S3 {
 impl MediaStore for S3 {
     fn store(&mut self, name: &str, png: &[u8]) -> Result<String, MediaError> {
         let mut action = self.bucket.put_object(Some(&self.credentials), name);
-        action.headers_mut().insert("content-type", "image/png");
+        let kind = super::content_type(png);
+        action.headers_mut().insert("content-type", kind);
         // Signed, and sent, as S3's presigned uploads carry it.
         if let Some(acl) = &self.acl {
             action.headers_mut().insert("x-amz-acl", acl.clone());
         }
         let signed = action.sign(Duration::from_secs(600));
-        let mut request = self
-            .agent
-            .put(signed.as_str())
-            .header("Content-Type", "image/png");
+        let mut request = self.agent.put(signed.as_str()).header("Content-Type", kind);
         if let Some(acl) = &self.acl {
             request = request.header("x-amz-acl", acl);
         }

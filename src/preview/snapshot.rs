@@ -14,7 +14,7 @@ use crate::check::{check, template_of};
 use crate::network::Network;
 use crate::plan::{Window, format_local, plan_with};
 use crate::project::Project;
-use crate::publish::reconcile::format_for;
+use crate::publish::pass::format_for;
 use crate::render::alt_text;
 use crate::store::{Status, Store};
 

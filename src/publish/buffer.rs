@@ -15,7 +15,10 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::{Outgoing, PublishError, Publisher, RemoteStatus};
+use super::{
+    Outgoing, PublishError, Publisher, RemoteChannel, RemotePost, RemoteStatus, Report, ratelimit,
+};
+use crate::budget::Budget;
 use crate::network::Network;
 
 /// The environment variable that holds the API key.
@@ -74,8 +77,11 @@ pub struct Options {
     /// The first backoff; doubled at each try, up to `max_backoff`.
     pub backoff: Duration,
     pub max_backoff: Duration,
-    /// The longest wait a rate limit may impose on one request.
-    pub max_rate_wait: Duration,
+    /// Waits Buffer asks for up to this are waited out within the call;
+    /// longer ones end the pass.
+    pub max_inline_wait: Duration,
+    /// The request budget of the API key.
+    pub budget: Budget,
 }
 
 impl Default for Options {
@@ -85,7 +91,8 @@ impl Default for Options {
             attempts: 4,
             backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
-            max_rate_wait: Duration::from_secs(20 * 60),
+            max_inline_wait: Duration::from_secs(60),
+            budget: Budget::default(),
         }
     }
 }
@@ -96,6 +103,30 @@ pub struct Buffer {
     organization: String,
     options: Options,
     agent: ureq::Agent,
+    /// Requests made in the last day (this pass's included), real time.
+    made: Vec<DateTime<Utc>>,
+    /// Requests made since the store last recorded them.
+    fresh: Vec<DateTime<Utc>>,
+    /// An answer said no request is left until then.
+    exhausted_until: Option<DateTime<Utc>>,
+}
+
+/// Reads the API key from the environment; a key that could not travel in
+/// an HTTP header is refused here, before anything is sent.
+pub fn token() -> Result<String, PublishError> {
+    let token = std::env::var(TOKEN_VARIABLE).unwrap_or_default();
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(PublishError::Unauthorized(format!(
+            "la clé d'API Buffer manque : définissez la variable d'environnement {TOKEN_VARIABLE} (Buffer > Réglages > API)"
+        )));
+    }
+    if !token.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(PublishError::Unauthorized(format!(
+            "la clé d'API Buffer de {TOKEN_VARIABLE} est mal formée (elle contient un espace, un retour à la ligne ou un caractère non ASCII) : recopiez-la depuis Buffer > Réglages > API ; rien n'a été envoyé"
+        )));
+    }
+    Ok(token.to_owned())
 }
 
 /// A GraphQL request, as sent.
@@ -178,12 +209,32 @@ enum Fault {
     Final(PublishError),
     /// Try again after the backoff.
     Retry(PublishError),
-    /// Try again after this wait (rate limit).
+    /// Try again after this wait (a short rate limit).
     Wait(Duration, PublishError),
 }
 
+/// Statuses a listing asks for: every one, so that a post missing from it
+/// is known to be gone.
+const ALL_STATUSES: [&str; 6] = [
+    "draft",
+    "needs_approval",
+    "scheduled",
+    "sending",
+    "sent",
+    "error",
+];
+
+/// Buffer's largest page.
+const PAGE: usize = 100;
+
 impl Buffer {
-    pub fn new(endpoint: &str, token: String, organization: &str, options: Options) -> Buffer {
+    pub fn new(
+        endpoint: &str,
+        token: String,
+        organization: &str,
+        options: Options,
+        made: Vec<DateTime<Utc>>,
+    ) -> Buffer {
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(options.timeout))
             .http_status_as_error(false)
@@ -196,17 +247,33 @@ impl Buffer {
             organization: organization.to_owned(),
             options,
             agent,
+            made,
+            fresh: Vec::new(),
+            exhausted_until: None,
         }
+    }
+
+    /// The instant the next request may leave: the budget and the last
+    /// answers' hints both agree.
+    fn free_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let budget = self.options.budget.next_free(&self.made, now);
+        budget.max(self.exhausted_until.unwrap_or(now))
     }
 
     /// Sends a request, retrying what may pass; returns the `data` object.
     /// `idempotent` requests are retried after an unclear outcome too.
-    pub fn send(&self, request: &Request, idempotent: bool) -> Result<Value, PublishError> {
+    pub fn send(&mut self, request: &Request, idempotent: bool) -> Result<Value, PublishError> {
         let mut backoff = self.options.backoff;
-        let mut waited = Duration::ZERO;
         let mut tries = 0;
         loop {
+            let now = Utc::now();
+            let free = self.free_at(now);
+            if free > now {
+                return Err(rate_limited(free));
+            }
             tries += 1;
+            self.made.push(now);
+            self.fresh.push(now);
             let fault = match self.try_once(request) {
                 Ok(data) => return Ok(data),
                 Err(fault) => fault,
@@ -214,9 +281,13 @@ impl Buffer {
             match fault {
                 Fault::Final(error) => return Err(error),
                 Fault::Wait(wait, error) => {
-                    waited += wait;
-                    if waited > self.options.max_rate_wait {
-                        return Err(error);
+                    if wait > self.options.max_inline_wait || tries >= self.options.attempts * 2 {
+                        return Err(match error {
+                            PublishError::RateLimited { .. } => {
+                                rate_limited(Utc::now() + to_chrono(wait))
+                            }
+                            other => other,
+                        });
                     }
                     std::thread::sleep(wait);
                 }
@@ -232,7 +303,7 @@ impl Buffer {
         }
     }
 
-    fn try_once(&self, request: &Request) -> Result<Value, Fault> {
+    fn try_once(&mut self, request: &Request) -> Result<Value, Fault> {
         let body = request.body().to_string();
         let response = self
             .agent
@@ -246,85 +317,39 @@ impl Buffer {
             Err(error) => return Err(network_fault(&error)),
         };
         let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = match response.body_mut().read_to_string() {
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    value.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let text = match response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER)
+            .read_to_string()
+        {
             Ok(text) => text,
             Err(error) => return Err(network_fault(&error)),
         };
-        let parsed: Option<Value> = serde_json::from_str(&text).ok();
-        let code = parsed
-            .as_ref()
-            .and_then(|value| value.pointer("/errors/0/extensions/code"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let message = parsed
-            .as_ref()
-            .and_then(|value| value.pointer("/errors/0/message"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-
-        if status == 429 || code == "RATE_LIMIT_EXCEEDED" {
-            let wait = retry_after(parsed.as_ref(), &headers).unwrap_or(Duration::from_secs(60));
-            return Err(Fault::Wait(
-                wait,
-                PublishError::Transient(format!(
-                    "limite de requêtes Buffer atteinte ; nouvel essai dans {} s",
-                    wait.as_secs()
-                )),
-            ));
+        let now = Utc::now();
+        if let Some(until) = ratelimit::exhausted(&headers, now) {
+            self.exhausted_until = Some(until);
         }
-        if status == 401 || code == "UNAUTHENTICATED" || code == "UNAUTHORIZED" {
-            return Err(Fault::Final(PublishError::Unauthorized(format!(
-                "Buffer refuse la clé d'API ({}) : vérifiez la variable {TOKEN_VARIABLE} (clé créée dans les réglages de Buffer, ni expirée ni révoquée)",
-                message.unwrap_or_else(|| format!("HTTP {status}"))
-            ))));
-        }
-        if code == "GRAPHQL_VALIDATION_FAILED" || (status == 400 && parsed.is_some()) {
-            return Err(Fault::Final(PublishError::Bug {
-                message: format!(
-                    "Buffer refuse la requête comme invalide ({}) : c'est une erreur de crieur, à signaler",
-                    message.unwrap_or_else(|| format!("HTTP {status}"))
-                ),
-                request: request.body().to_string(),
-            }));
-        }
-        if status >= 500 || code == "UNEXPECTED" || parsed.is_none() {
-            let detail = message.unwrap_or_else(|| format!("HTTP {status}"));
-            return Err(Fault::Retry(PublishError::Transient(format!(
-                "Buffer est en difficulté ({detail}) ; nouvel essai plus tard"
-            ))));
-        }
-        if code == "FORBIDDEN" {
-            return Err(Fault::Final(PublishError::Refused {
-                kind: "Accès refusé".into(),
-                message: message.unwrap_or_default(),
-            }));
-        }
-        if code == "NOT_FOUND" {
-            return Err(Fault::Final(PublishError::NotFound(
-                message.unwrap_or_default(),
-            )));
-        }
-        let data = parsed.and_then(|mut value| value.get_mut("data").map(Value::take));
-        match data {
-            Some(data) if !data.is_null() => Ok(data),
-            _ => Err(Fault::Retry(PublishError::Transient(format!(
-                "réponse de Buffer sans données ({})",
-                message.unwrap_or_else(|| format!("HTTP {status}"))
-            )))),
-        }
+        answer(status, &headers, &text, request, now)
     }
 
     /// The organisations of the account, with their channels.
-    pub fn channels(&self) -> Result<Vec<(String, String, Vec<Value>)>, PublishError> {
-        let data = self.send(
-            &Request {
-                query: ORGANIZATIONS,
-                variables: json!({}),
-            },
-            true,
-        )?;
+    pub fn account(&mut self) -> Result<Vec<(String, String, Vec<RemoteChannel>)>, PublishError> {
+        let request = Request {
+            query: ORGANIZATIONS,
+            variables: json!({}),
+        };
+        let data = self.send(&request, true)?;
         let organizations = data
             .pointer("/account/organizations")
             .and_then(Value::as_array)
@@ -334,17 +359,232 @@ impl Buffer {
         for organization in organizations {
             let id = organization["id"].as_str().unwrap_or_default().to_owned();
             let name = organization["name"].as_str().unwrap_or_default().to_owned();
-            let data = self.send(
-                &Request {
-                    query: CHANNELS,
-                    variables: json!({ "input": { "organizationId": id } }),
-                },
-                true,
-            )?;
-            let channels = data["channels"].as_array().cloned().unwrap_or_default();
+            let channels = self.organization_channels(&id)?;
             out.push((id, name, channels));
         }
         Ok(out)
+    }
+
+    fn organization_channels(
+        &mut self,
+        organization: &str,
+    ) -> Result<Vec<RemoteChannel>, PublishError> {
+        let request = Request {
+            query: CHANNELS,
+            variables: json!({ "input": { "organizationId": organization } }),
+        };
+        let data = self.send(&request, true)?;
+        let channels = data["channels"].as_array().cloned().unwrap_or_default();
+        Ok(channels
+            .iter()
+            .map(|channel| RemoteChannel {
+                id: channel["id"].as_str().unwrap_or_default().to_owned(),
+                name: channel["name"].as_str().unwrap_or_default().to_owned(),
+                service: channel["service"].as_str().unwrap_or_default().to_owned(),
+                disconnected: channel["isDisconnected"].as_bool().unwrap_or(false),
+                locked: channel["isLocked"].as_bool().unwrap_or(false),
+                paused: channel["isQueuePaused"].as_bool().unwrap_or(false),
+            })
+            .collect())
+    }
+
+    /// The posts of some channels between two instants, page after page, at
+    /// most `pages` pages; says whether the listing is complete.
+    fn posts(
+        &mut self,
+        channels: &[String],
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        pages: usize,
+    ) -> Result<(Vec<RemotePost>, bool), PublishError> {
+        let margin = chrono::Duration::minutes(1);
+        let mut after: Option<String> = None;
+        let mut posts = Vec::new();
+        for _ in 0..pages {
+            let request = posts_request(
+                &self.organization,
+                channels,
+                from - margin,
+                until + margin,
+                after.as_deref(),
+            );
+            let data = self.send(&request, true)?;
+            let edges = data
+                .pointer("/posts/edges")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            posts.extend(edges.iter().filter_map(|edge| remote_post(&edge["node"])));
+            let page = data.pointer("/posts/pageInfo");
+            let more = page
+                .and_then(|p| p["hasNextPage"].as_bool())
+                .unwrap_or(false);
+            after = page
+                .and_then(|p| p["endCursor"].as_str())
+                .map(str::to_owned);
+            if !more || after.is_none() {
+                return Ok((posts, true));
+            }
+        }
+        Ok((posts, false))
+    }
+}
+
+/// The longest answer read: Buffer's are a few kilobytes.
+const MAX_ANSWER: u64 = 16 * 1024 * 1024;
+
+fn to_chrono(wait: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(wait).unwrap_or_else(|_| ratelimit::max_wait())
+}
+
+fn rate_limited(until: DateTime<Utc>) -> PublishError {
+    PublishError::RateLimited {
+        until,
+        message: format!(
+            "limite de requêtes Buffer atteinte : reprise le {}",
+            until
+                .with_timezone(&chrono_tz::Europe::Paris)
+                .format("%d/%m/%Y à %H:%M")
+        ),
+    }
+}
+
+/// The `posts` query of a listing.
+pub fn posts_request(
+    organization: &str,
+    channels: &[String],
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    after: Option<&str>,
+) -> Request {
+    Request {
+        query: POSTS,
+        variables: json!({
+            "input": {
+                "organizationId": organization,
+                "filter": {
+                    "channelIds": channels,
+                    "status": ALL_STATUSES,
+                    "dueAt": { "start": due_at(from), "end": due_at(until) }
+                },
+                "sort": [{ "field": "dueAt", "direction": "asc" }]
+            },
+            "first": PAGE,
+            "after": after,
+        }),
+    }
+}
+
+/// One post of a listing.
+fn remote_post(node: &Value) -> Option<RemotePost> {
+    Some(RemotePost {
+        id: node["id"].as_str()?.to_owned(),
+        channel_remote_id: node["channelId"].as_str().unwrap_or_default().to_owned(),
+        at: node["dueAt"]
+            .as_str()
+            .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+            .map(|at| at.with_timezone(&Utc)),
+        text: node["text"].as_str().unwrap_or_default().to_owned(),
+        status: match node["status"].as_str().unwrap_or_default() {
+            "sent" => RemoteStatus::Sent,
+            "sending" => RemoteStatus::Sending,
+            "draft" => RemoteStatus::Draft,
+            "needs_approval" => RemoteStatus::NeedsApproval,
+            "error" => RemoteStatus::Failed(
+                node.pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("erreur de publication")
+                    .to_owned(),
+            ),
+            _ => RemoteStatus::Scheduled,
+        },
+    })
+}
+
+/// Reads one answer, whatever its HTTP status: Buffer puts typed errors
+/// inside HTTP 200, and proxies answer with HTML.
+fn answer(
+    status: u16,
+    headers: &[(String, String)],
+    text: &str,
+    request: &Request,
+    now: DateTime<Utc>,
+) -> Result<Value, Fault> {
+    let parsed: Option<Value> = serde_json::from_str(text).ok();
+    let first_error = |field: &str| {
+        parsed
+            .as_ref()
+            .and_then(|value| value.pointer(&format!("/errors/0/{field}")))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let code = first_error("extensions/code").unwrap_or_default();
+    let message = first_error("message");
+    let detail = || message.clone().unwrap_or_else(|| format!("HTTP {status}"));
+    if status == 429 || code == "RATE_LIMIT_EXCEEDED" {
+        let error = |wait: chrono::Duration| rate_limited(now + wait);
+        return Err(match ratelimit::wait_asked(headers, parsed.as_ref(), now) {
+            Some(wait) => Fault::Wait(wait.to_std().unwrap_or_default(), error(wait)),
+            // No hint: back off, with jitter.
+            None => Fault::Retry(PublishError::Transient(format!(
+                "Buffer limite les requêtes ({})",
+                detail()
+            ))),
+        });
+    }
+    if status == 401 || code == "UNAUTHENTICATED" || code == "UNAUTHORIZED" {
+        return Err(Fault::Final(PublishError::Unauthorized(format!(
+            "Buffer refuse la clé d'API ({}) : vérifiez la variable {TOKEN_VARIABLE} (clé créée dans les réglages de Buffer, ni expirée ni révoquée)",
+            detail()
+        ))));
+    }
+    if code == "GRAPHQL_VALIDATION_FAILED" {
+        return Err(Fault::Final(PublishError::Bug {
+            message: format!(
+                "Buffer refuse la requête comme invalide ({}) : c'est une erreur de crieur, à signaler",
+                detail()
+            ),
+            request: request.body().to_string(),
+        }));
+    }
+    if status == 400 && parsed.is_some() {
+        return Err(Fault::Final(PublishError::Refused {
+            kind: "InvalidInputError".into(),
+            message: detail(),
+        }));
+    }
+    if status >= 500 || code == "UNEXPECTED" || parsed.is_none() {
+        // The request arrived, the answer is unusable: whether Buffer acted
+        // is unknown.
+        let shown: String = text.chars().take(80).collect();
+        return Err(Fault::Retry(PublishError::Unclear(format!(
+            "réponse illisible de Buffer (HTTP {status}{}) : la requête a peut-être abouti",
+            message.as_ref().map_or_else(
+                || if shown.trim().is_empty() {
+                    ", vide".to_owned()
+                } else {
+                    String::new()
+                },
+                |m| format!(", {m}")
+            )
+        ))));
+    }
+    if code == "FORBIDDEN" {
+        return Err(Fault::Final(PublishError::Refused {
+            kind: "Accès refusé".into(),
+            message: detail(),
+        }));
+    }
+    if code == "NOT_FOUND" {
+        return Err(Fault::Final(PublishError::NotFound(detail())));
+    }
+    let data = parsed.and_then(|mut value| value.get_mut("data").map(Value::take));
+    match data {
+        Some(data) if !data.is_null() => Ok(data),
+        _ => Err(Fault::Retry(PublishError::Unclear(format!(
+            "réponse de Buffer sans données ({}) : la requête a peut-être abouti",
+            detail()
+        )))),
     }
 }
 
@@ -352,37 +592,32 @@ impl Buffer {
 fn payload(data: &Value, field: &str) -> Result<Value, PublishError> {
     let payload = &data[field];
     let typename = payload["__typename"].as_str().unwrap_or_default();
+    let message = payload["message"].as_str().unwrap_or_default().to_owned();
     match typename {
         "PostActionSuccess" | "DeletePostSuccess" => Ok(payload.clone()),
-        "NotFoundError" => Err(PublishError::NotFound(
-            payload["message"].as_str().unwrap_or_default().to_owned(),
-        )),
+        "NotFoundError" => Err(PublishError::NotFound(message)),
+        // deletePost answers a post already gone with a void error.
+        "VoidMutationError" if message.to_lowercase().contains("not found") => {
+            Err(PublishError::NotFound(message))
+        }
+        "LimitReachedError" => Err(PublishError::QueueFull(message)),
         "UnauthorizedError" => Err(PublishError::Unauthorized(format!(
-            "Buffer refuse l'accès ({}) : vérifiez la variable {TOKEN_VARIABLE} et les droits du compte sur ce canal",
-            payload["message"].as_str().unwrap_or_default()
+            "Buffer refuse l'accès ({message}) : vérifiez la variable {TOKEN_VARIABLE} et les droits du compte sur ce canal"
         ))),
         "UnexpectedError" => Err(PublishError::Transient(format!(
-            "erreur inattendue chez Buffer : {}",
-            payload["message"].as_str().unwrap_or_default()
+            "erreur inattendue chez Buffer : {message}"
         ))),
+        "" => Err(PublishError::Unclear(
+            "réponse de Buffer sans type : la requête a peut-être abouti".to_owned(),
+        )),
         other => Err(PublishError::Refused {
-            kind: error_kind(other),
-            message: payload["message"]
-                .as_str()
-                .unwrap_or("réponse illisible")
-                .to_owned(),
+            kind: other.to_owned(),
+            message: if message.is_empty() {
+                "réponse illisible".to_owned()
+            } else {
+                message
+            },
         }),
-    }
-}
-
-/// Buffer's error type, in French.
-fn error_kind(typename: &str) -> String {
-    match typename {
-        "InvalidInputError" => "Buffer refuse le post (donnée invalide)".to_owned(),
-        "LimitReachedError" => "Buffer refuse le post (limite du compte atteinte)".to_owned(),
-        "RestProxyError" => "Buffer refuse le post".to_owned(),
-        "" => "Buffer a répondu sans type".to_owned(),
-        other => format!("Buffer refuse le post ({other})"),
     }
 }
 
@@ -391,50 +626,28 @@ fn error_kind(typename: &str) -> String {
 fn network_fault(error: &ureq::Error) -> Fault {
     use ureq::Error;
     let text = error.to_string();
+    let unreachable = || {
+        Fault::Retry(PublishError::Transient(format!(
+            "Buffer injoignable ({text}) ; nouvel essai plus tard"
+        )))
+    };
     match error {
-        Error::ConnectionFailed | Error::HostNotFound => Fault::Retry(PublishError::Transient(
-            format!("Buffer injoignable ({text}) ; nouvel essai plus tard"),
-        )),
+        Error::ConnectionFailed | Error::HostNotFound => unreachable(),
         Error::Timeout(timeout)
             if format!("{timeout:?}").contains("Connect")
                 || format!("{timeout:?}").contains("Resolve") =>
         {
-            Fault::Retry(PublishError::Transient(format!(
-                "Buffer injoignable ({text}) ; nouvel essai plus tard"
-            )))
+            unreachable()
         }
-        Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            Fault::Retry(PublishError::Transient(format!(
-                "Buffer injoignable ({text}) ; nouvel essai plus tard"
-            )))
-        }
+        Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => unreachable(),
+        // The request could not be written at all: nothing left.
+        Error::BadUri(_) | Error::InvalidProxyUrl | Error::Http(_) => Fault::Final(
+            PublishError::Transient(format!("requête impossible à envoyer ({text})")),
+        ),
         _ => Fault::Retry(PublishError::Unclear(format!(
             "pas de réponse de Buffer ({text}) : la requête a peut-être abouti"
         ))),
     }
-}
-
-/// The wait a rate-limited answer asks for.
-fn retry_after(body: Option<&Value>, headers: &ureq::http::HeaderMap) -> Option<Duration> {
-    let from_body = body
-        .and_then(|value| value.pointer("/errors/0/extensions/retryAfter"))
-        .and_then(Value::as_f64);
-    if let Some(seconds) = from_body {
-        return Some(Duration::from_secs_f64(seconds.max(0.0)));
-    }
-    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    if let Some(seconds) = header("retry-after").and_then(|value| value.trim().parse::<f64>().ok())
-    {
-        return Some(Duration::from_secs_f64(seconds.max(0.0)));
-    }
-    header("ratelimit").and_then(|value| {
-        value.split(';').find_map(|part| {
-            part.trim()
-                .strip_prefix("t=")
-                .and_then(|t| t.trim().parse::<f64>().ok())
-                .map(|seconds| Duration::from_secs_f64(seconds.max(0.0)))
-        })
-    })
 }
 
 /// A backoff with ±25 % jitter, so that retries do not fall in step.
@@ -451,6 +664,10 @@ impl Publisher for Buffer {
         "Buffer"
     }
 
+    fn fetches_images(&self) -> bool {
+        true
+    }
+
     fn create(&mut self, outgoing: &Outgoing) -> Result<String, PublishError> {
         let data = self.send(&create_request(outgoing), false)?;
         let payload = payload(&data, "createPost")?;
@@ -458,7 +675,11 @@ impl Publisher for Buffer {
             .pointer("/post/id")
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .ok_or_else(|| PublishError::Transient("réponse de Buffer sans identifiant".into()))
+            .ok_or_else(|| {
+                PublishError::Unclear(
+                    "réponse de Buffer sans identifiant : la requête a peut-être abouti".into(),
+                )
+            })
     }
 
     fn edit(&mut self, remote_id: &str, outgoing: &Outgoing) -> Result<(), PublishError> {
@@ -471,77 +692,59 @@ impl Publisher for Buffer {
         payload(&data, "deletePost").map(|_| ())
     }
 
-    fn find(&mut self, outgoing: &Outgoing) -> Result<Option<String>, PublishError> {
-        let margin = chrono::Duration::minutes(1);
-        let mut after: Option<String> = None;
-        loop {
-            let request = Request {
-                query: POSTS,
-                variables: json!({
-                    "input": {
-                        "organizationId": self.organization,
-                        "filter": {
-                            "channelIds": [outgoing.channel_remote_id.clone().unwrap_or_default()],
-                            "dueAt": { "start": due_at(outgoing.at - margin), "end": due_at(outgoing.at + margin) }
-                        },
-                        "sort": [{ "field": "dueAt", "direction": "asc" }]
-                    },
-                    "first": 50,
-                    "after": after,
-                }),
-            };
-            let data = self.send(&request, true)?;
-            let edges = data
-                .pointer("/posts/edges")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            for edge in edges {
-                let node = &edge["node"];
-                let same_text = node["text"].as_str() == Some(outgoing.text.as_str());
-                let same_time = node["dueAt"]
-                    .as_str()
-                    .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
-                    .is_some_and(|at| at.with_timezone(&Utc) == outgoing.at);
-                if same_text && same_time {
-                    return Ok(node["id"].as_str().map(str::to_owned));
-                }
-            }
-            let page = data.pointer("/posts/pageInfo");
-            let more = page
-                .and_then(|page| page["hasNextPage"].as_bool())
-                .unwrap_or(false);
-            after = page
-                .and_then(|page| page["endCursor"].as_str())
-                .map(str::to_owned);
-            if !more || after.is_none() {
-                return Ok(None);
-            }
-        }
+    fn list(
+        &mut self,
+        channels: &[String],
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<RemotePost>, PublishError> {
+        self.posts(channels, from, until, 20)
+            .map(|(posts, _)| posts)
     }
 
-    fn status(&mut self, remote_id: &str) -> Result<RemoteStatus, PublishError> {
-        let request = Request {
-            query: POST,
-            variables: json!({ "input": { "id": remote_id } }),
+    fn report(
+        &mut self,
+        remote_ids: &[(String, String, DateTime<Utc>)],
+    ) -> Result<Report, PublishError> {
+        let Some(from) = remote_ids.iter().map(|r| r.2).min() else {
+            return Ok(Report {
+                complete: true,
+                ..Report::default()
+            });
         };
-        let data = match self.send(&request, true) {
-            Ok(data) => data,
-            Err(PublishError::NotFound(_)) => return Ok(RemoteStatus::Missing),
-            Err(error) => return Err(error),
+        let until = remote_ids.iter().map(|r| r.2).max().unwrap_or(from);
+        let mut channels: Vec<String> = remote_ids.iter().map(|r| r.1.clone()).collect();
+        channels.sort();
+        channels.dedup();
+        // Others' posts share the window: a little room beyond one page a
+        // hundred deliveries.
+        let pages = remote_ids.len().div_ceil(PAGE) + 2;
+        let (posts, complete) = self.posts(&channels, from, until, pages)?;
+        let mut report = Report {
+            complete,
+            ..Report::default()
         };
-        let post = &data["post"];
-        Ok(match post["status"].as_str().unwrap_or_default() {
-            "sent" => RemoteStatus::Sent,
-            "error" => RemoteStatus::Failed(
-                post.pointer("/error/message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("erreur de publication")
-                    .to_owned(),
-            ),
-            "" => RemoteStatus::Missing,
-            _ => RemoteStatus::Queued,
-        })
+        for (id, _, _) in remote_ids {
+            match posts.iter().find(|post| &post.id == id) {
+                Some(post) => {
+                    report.posts.insert(id.clone(), post.status.clone());
+                }
+                None if complete => {
+                    report.posts.insert(id.clone(), RemoteStatus::Missing);
+                }
+                None => {}
+            }
+        }
+        Ok(report)
+    }
+
+    fn channels(&mut self) -> Result<Option<Vec<RemoteChannel>>, PublishError> {
+        let organization = self.organization.clone();
+        self.organization_channels(&organization).map(Some)
+    }
+
+    fn take_requests(&mut self) -> Vec<DateTime<Utc>> {
+        std::mem::take(&mut self.fresh)
     }
 }
 
@@ -603,18 +806,51 @@ mod tests {
     }
 
     #[test]
-    fn reads_every_kind_of_rate_limit_delay() {
-        let mut headers = ureq::http::HeaderMap::new();
-        let body = json!({"errors": [{"extensions": {"retryAfter": 3}}]});
-        assert_eq!(
-            retry_after(Some(&body), &headers),
-            Some(Duration::from_secs(3))
-        );
-        headers.insert("retry-after", "7".parse().unwrap());
-        assert_eq!(retry_after(None, &headers), Some(Duration::from_secs(7)));
-        headers.clear();
-        headers.insert("ratelimit", "\"default\";r=0;t=42".parse().unwrap());
-        assert_eq!(retry_after(None, &headers), Some(Duration::from_secs(42)));
+    fn a_garbled_answer_is_unclear_and_a_full_queue_waits() {
+        let request = create_request(&outgoing(Network::Facebook));
+        let now = Utc::now();
+        for (status, body) in [
+            (200, "{\"data\": {\"createPo"),
+            (502, "<html>Bad Gateway</html>"),
+            (200, ""),
+            (200, "<html></html>"),
+        ] {
+            let fault = answer(status, &[], body, &request, now).err().unwrap();
+            assert!(
+                matches!(fault, Fault::Retry(PublishError::Unclear(_))),
+                "HTTP {status} {body}"
+            );
+        }
+        let data =
+            json!({"createPost": {"__typename": "LimitReachedError", "message": "Queue full"}});
+        assert!(matches!(
+            payload(&data, "createPost"),
+            Err(PublishError::QueueFull(_))
+        ));
+        let data =
+            json!({"deletePost": {"__typename": "VoidMutationError", "message": "Post not found"}});
+        assert!(matches!(
+            payload(&data, "deletePost"),
+            Err(PublishError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn a_long_wait_ends_the_call_and_a_short_one_is_waited_out() {
+        let request = create_request(&outgoing(Network::Facebook));
+        let now = Utc::now();
+        let headers = vec![("Retry-After".to_owned(), "3600".to_owned())];
+        let Err(Fault::Wait(wait, PublishError::RateLimited { until, .. })) =
+            answer(429, &headers, "{}", &request, now)
+        else {
+            panic!("a rate limit");
+        };
+        assert_eq!(wait, Duration::from_secs(3600));
+        assert_eq!(until, now + chrono::Duration::hours(1));
+        assert!(matches!(
+            answer(429, &[], "{}", &request, now),
+            Err(Fault::Retry(PublishError::Transient(_)))
+        ));
     }
 
     #[test]
@@ -624,7 +860,7 @@ mod tests {
         assert_eq!(
             error,
             PublishError::Refused {
-                kind: "Buffer refuse le post (donnée invalide)".into(),
+                kind: "InvalidInputError".into(),
                 message: "Text is required".into()
             }
         );

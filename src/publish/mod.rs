@@ -4,16 +4,25 @@
 //! A [`Publisher`] takes one post for one channel at one instant
 //! ([`Outgoing`]) and creates, edits or withdraws it: [`outbox`] writes
 //! folders (no account needed), [`buffer`] speaks Buffer's GraphQL API.
-//! [`reconcile`] compares the plan with the state store and calls the
-//! publisher for what is new, changed or gone. Only this module and `media`
-//! do network IO.
+//! A pass ([`pass`]) works out what the files want, then [`diff`], a pure
+//! function, compares it with what the store knows and what the publisher
+//! reported, and returns steps (create, edit, delete, adopt, wait, settle);
+//! [`execute`] carries them out, writing the intent before each call and
+//! the outcome after. Only this module and `media` do network IO.
 
 pub mod buffer;
+pub mod diff;
+pub mod execute;
 pub mod outbox;
-pub mod reconcile;
+pub mod pass;
+pub mod ratelimit;
+
+use std::collections::BTreeMap;
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
+use crate::config::{Config, PublisherKind};
 use crate::network::Network;
 
 /// One post, for one channel, at one instant, as the publisher gets it.
@@ -28,7 +37,8 @@ pub struct Outgoing {
     pub at: DateTime<Utc>,
     pub text: String,
     pub alt: String,
-    /// The image, for publishers that keep it themselves.
+    /// The image (PNG, or JPEG for Instagram), for publishers that keep it
+    /// themselves.
     pub image: Vec<u8>,
     /// The image's public address, for publishers that fetch it.
     pub image_url: Option<String>,
@@ -38,31 +48,78 @@ pub struct Outgoing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RemoteStatus {
     /// Waiting for its instant.
-    Queued,
+    Scheduled,
+    /// Being sent right now.
+    Sending,
     /// Published.
     Sent,
     /// Refused by the network, with the publisher's message.
     Failed(String),
-    /// The publisher does not know it (any more).
+    /// Saved as a draft in the publisher's app: it will not go out.
+    Draft,
+    /// Waiting for someone's approval in the publisher's app.
+    NeedsApproval,
+    /// The publisher does not know it (any more): deleted there.
     Missing,
+}
+
+/// One post the publisher holds, as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemotePost {
+    pub id: String,
+    pub channel_remote_id: String,
+    pub at: Option<DateTime<Utc>>,
+    pub text: String,
+    pub status: RemoteStatus,
+}
+
+/// A channel as the publisher knows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RemoteChannel {
+    pub id: String,
+    pub name: String,
+    /// The network, as the publisher names it (`facebook`, `instagram`...).
+    pub service: String,
+    pub disconnected: bool,
+    pub locked: bool,
+    pub paused: bool,
+}
+
+/// What the publisher reported of the posts asked about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// By the publisher's id.
+    pub posts: BTreeMap<String, RemoteStatus>,
+    /// Whether every post asked about was looked for: only then is one not
+    /// found known to be gone.
+    pub complete: bool,
 }
 
 /// Why a call to the publisher failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PublishError {
-    /// The publisher refused the post (invalid input, limit reached...):
-    /// retrying would not help.
+    /// The publisher refused the post (invalid input...): retrying would
+    /// not help until the file or the configuration changes.
     #[error("{kind} : {message}")]
     Refused { kind: String, message: String },
-    /// The API key is wrong or revoked: the pass stops.
+    /// The channel's queue is full: room frees as posts go out.
+    #[error("{0}")]
+    QueueFull(String),
+    /// The API key is wrong, malformed or revoked: the pass stops.
     #[error("{0}")]
     Unauthorized(String),
-    /// A fault that may pass (server error, rate limit, network): retried
-    /// later.
+    /// The publisher asks to wait, or the request budget is spent, until
+    /// the given instant (real time).
+    #[error("{message}")]
+    RateLimited {
+        until: DateTime<Utc>,
+        message: String,
+    },
+    /// A fault that may pass (server error, network): retried later.
     #[error("{0}")]
     Transient(String),
-    /// The request may have reached the publisher, but no answer came back:
-    /// whether it acted is unknown.
+    /// The request may have reached the publisher, but no usable answer
+    /// came back: whether it acted is unknown.
     #[error("{0}")]
     Unclear(String),
     /// The publisher says the request itself is malformed: a bug in crieur.
@@ -81,6 +138,10 @@ pub trait Publisher {
     /// A short name for messages (`outbox`, `Buffer`).
     fn name(&self) -> &'static str;
 
+    /// Whether it fetches images from a public URL (Buffer) rather than
+    /// keeping the bytes (the outbox).
+    fn fetches_images(&self) -> bool;
+
     /// Queues a post; returns the publisher's id for it.
     fn create(&mut self, outgoing: &Outgoing) -> Result<String, PublishError>;
 
@@ -90,10 +151,81 @@ pub trait Publisher {
     /// Withdraws a queued post.
     fn delete(&mut self, remote_id: &str) -> Result<(), PublishError>;
 
-    /// After an unclear create: the id of a post already there with this
-    /// text at this instant on this channel, if any.
-    fn find(&mut self, outgoing: &Outgoing) -> Result<Option<String>, PublishError>;
+    /// The posts it holds on these channels (the publisher's ids) between
+    /// two instants, to adopt what an unclear call created.
+    fn list(
+        &mut self,
+        channels: &[String],
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<RemotePost>, PublishError>;
 
-    /// Where a post stands at the publisher.
-    fn status(&mut self, remote_id: &str) -> Result<RemoteStatus, PublishError>;
+    /// Where many posts stand, read in as few requests as it can.
+    fn report(
+        &mut self,
+        remote_ids: &[(String, String, DateTime<Utc>)],
+    ) -> Result<Report, PublishError>;
+
+    /// The account's channels, for publishers that have them.
+    fn channels(&mut self) -> Result<Option<Vec<RemoteChannel>>, PublishError>;
+
+    /// The instants of the requests made since the last call, for the
+    /// request budget.
+    fn take_requests(&mut self) -> Vec<DateTime<Utc>> {
+        Vec::new()
+    }
+}
+
+/// A text as a publisher may have rewritten it: links shortened, spaces
+/// normalised. Two texts that differ only there are the same post.
+pub fn normalise(text: &str) -> String {
+    let finder = linkify::LinkFinder::new();
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for link in finder.links(text) {
+        out.push_str(&text[last..link.start()]);
+        out.push_str(" <lien> ");
+        last = link.end();
+    }
+    out.push_str(&text[last..]);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The publisher the configuration names. The Buffer key comes from the
+/// environment only.
+pub fn open(
+    root: &Path,
+    config: &Config,
+    requests: Vec<DateTime<Utc>>,
+) -> Result<Box<dyn Publisher>, PublishError> {
+    Ok(match &config.publisher.kind {
+        PublisherKind::Outbox { dir } => Box::new(outbox::Outbox::new(root.join(dir))),
+        PublisherKind::Buffer {
+            endpoint,
+            organization,
+        } => Box::new(buffer::Buffer::new(
+            endpoint,
+            buffer::token()?,
+            organization,
+            buffer::Options {
+                timeout: config.publisher.timeout,
+                budget: config.publisher.budget.clone(),
+                ..buffer::Options::default()
+            },
+            requests,
+        )),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shortened_link_or_respaced_text_is_the_same_text() {
+        let ours = "Le DMP en chiffres : https://www.ameli.fr/alpes-maritimes/dmp  \n#Santé";
+        let theirs = "Le DMP en chiffres :  https://buff.ly/3xYzAb\n#Santé";
+        assert_eq!(normalise(ours), normalise(theirs));
+        assert_ne!(normalise(ours), normalise("Le DMP en chiffres"));
+    }
 }

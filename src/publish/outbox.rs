@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Outgoing, PublishError, Publisher, RemoteStatus};
+use chrono::{DateTime, Utc};
+
+use super::{Outgoing, PublishError, Publisher, RemoteChannel, RemotePost, RemoteStatus, Report};
 use crate::file::write_durable;
 
 pub const QUEUED: &str = "queued";
@@ -159,23 +161,46 @@ impl Publisher for Outbox {
         self.move_to(remote_id, WITHDRAWN)
     }
 
-    fn find(&mut self, outgoing: &Outgoing) -> Result<Option<String>, PublishError> {
-        let id = Outbox::id(outgoing);
-        Ok(self
-            .folder(QUEUED, &id)
-            .join("post.json")
-            .is_file()
-            .then_some(id))
+    fn fetches_images(&self) -> bool {
+        false
     }
 
-    fn status(&mut self, remote_id: &str) -> Result<RemoteStatus, PublishError> {
-        if self.folder(QUEUED, remote_id).join("post.json").is_file() {
-            Ok(RemoteStatus::Queued)
-        } else if self.folder(SENT, remote_id).join("post.json").is_file() {
-            Ok(RemoteStatus::Sent)
-        } else {
-            Ok(RemoteStatus::Missing)
-        }
+    fn list(
+        &mut self,
+        channels: &[String],
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<RemotePost>, PublishError> {
+        let _ = channels;
+        Ok(self
+            .entries(QUEUED)
+            .into_iter()
+            .filter_map(|(id, entry)| {
+                let at = DateTime::parse_from_rfc3339(&entry.at)
+                    .ok()?
+                    .with_timezone(&Utc);
+                (at >= from && at <= until).then_some(RemotePost {
+                    id,
+                    channel_remote_id: entry.channel,
+                    at: Some(at),
+                    text: entry.caption,
+                    status: RemoteStatus::Scheduled,
+                })
+            })
+            .collect())
+    }
+
+    /// The daemon delivers the outbox itself and records each outcome: a
+    /// pass has nothing to read.
+    fn report(
+        &mut self,
+        _remote_ids: &[(String, String, DateTime<Utc>)],
+    ) -> Result<Report, PublishError> {
+        Ok(Report::default())
+    }
+
+    fn channels(&mut self) -> Result<Option<Vec<RemoteChannel>>, PublishError> {
+        Ok(None)
     }
 }
 
@@ -205,13 +230,15 @@ mod tests {
         let mut outbox = Outbox::new(dir.path().join("outbox"));
         let id = outbox.create(&outgoing("Bonjour")).unwrap();
         assert_eq!(id, "20261201T180000Z-facebook-chiffre__a");
-        assert_eq!(outbox.find(&outgoing("Bonjour")).unwrap(), Some(id.clone()));
+        let at = outgoing("Bonjour").at;
+        let listed = outbox.list(&[], at, at).unwrap();
+        assert_eq!(listed[0].id, id);
+        assert_eq!(listed[0].channel_remote_id, "facebook");
         outbox.edit(&id, &outgoing("Bonsoir")).unwrap();
         let entries = outbox.entries(QUEUED);
         assert_eq!(entries[0].1.caption, "Bonsoir");
-        assert_eq!(outbox.status(&id).unwrap(), RemoteStatus::Queued);
         outbox.delete(&id).unwrap();
-        assert_eq!(outbox.status(&id).unwrap(), RemoteStatus::Missing);
+        assert!(outbox.list(&[], at, at).unwrap().is_empty());
         assert_eq!(outbox.entries(WITHDRAWN).len(), 1);
         assert!(matches!(
             outbox.edit(&id, &outgoing("x")),
@@ -225,6 +252,6 @@ mod tests {
         let mut outbox = Outbox::new(dir.path().join("outbox"));
         let id = outbox.create(&outgoing("Bonjour")).unwrap();
         outbox.deliver(&id).unwrap();
-        assert_eq!(outbox.status(&id).unwrap(), RemoteStatus::Sent);
+        assert_eq!(outbox.entries(SENT)[0].0, id);
     }
 }

@@ -25,6 +25,8 @@ pub enum RenderError {
     Encode(#[from] png::EncodingError),
     #[error("encodage PNG impossible : {0}")]
     Write(#[from] std::io::Error),
+    #[error("encodage JPEG impossible : {0}")]
+    Jpeg(String),
 }
 
 /// Draws a card.
@@ -75,6 +77,33 @@ pub fn encode_png(canvas: Canvas) -> Result<Vec<u8>, RenderError> {
             compress(&rgba, width, height, png::ColorType::Rgba)
         }
     }
+}
+
+/// JPEG quality for networks that want JPEG (Instagram).
+pub const JPEG_QUALITY: u8 = 90;
+
+/// Encodes a canvas as a baseline JPEG (sRGB, quality
+/// [`JPEG_QUALITY`]): what Instagram takes best. A canvas that is not
+/// opaque is laid on white first, as JPEG has no transparency.
+pub fn encode_jpeg(canvas: Canvas) -> Result<Vec<u8>, RenderError> {
+    let (width, height) = (canvas.width(), canvas.height());
+    let rgb: Vec<u8> = match canvas.rgb() {
+        Some(rgb) => rgb.to_vec(),
+        None => canvas
+            .into_rgba()
+            .chunks_exact(4)
+            .flat_map(|p| {
+                let a = u16::from(p[3]);
+                let over = |c: u8| ((u16::from(c) * a + 255 * (255 - a) + 127) / 255) as u8;
+                [over(p[0]), over(p[1]), over(p[2])]
+            })
+            .collect(),
+    };
+    let mut jpeg = Vec::with_capacity(256 * 1024);
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, JPEG_QUALITY)
+        .encode(&rgb, width, height, image::ExtendedColorType::Rgb8)
+        .map_err(|error| RenderError::Jpeg(error.to_string()))?;
+    Ok(jpeg)
 }
 
 /// Fast compression first; harder if that is not enough.

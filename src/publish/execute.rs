@@ -1,0 +1,704 @@
+//! Carrying out a pass's steps, one call at a time, in order.
+//!
+//! Before each call the store records the intent (`creating`, `editing`,
+//! `deleting`); after it, the outcome. A delivery left `creating` by a
+//! call whose outcome is unclear (a timeout, a reset, a garbled answer) is
+//! adopted by a later pass, never created again blindly. Images are hosted
+//! and their public URL fetched before the post that needs them is queued.
+//! A full queue, a spent request budget, an unusable channel or an image
+//! that cannot be reached leave the delivery `waiting`; later passes try
+//! again, earliest first.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use super::diff::Step;
+use super::pass::{Named, Options, PassError, RESUME_AT, Summary};
+use super::{Outgoing, PublishError, Publisher, RemotePost, normalise};
+use crate::media::{self, MediaStore};
+use crate::store::{Key, Settle, Status, Store};
+
+/// One wanted delivery, ready to send.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub outgoing: Outgoing,
+    pub hash: String,
+    /// The post's file, for messages.
+    pub path: String,
+    pub series: Option<String>,
+}
+
+/// Why the executor stops before the end of the steps.
+enum Halt {
+    /// The key is refused: nothing more can be sent.
+    Unauthorized(String),
+    /// The publisher asks to wait (or the budget is spent) until then.
+    Wait(DateTime<Utc>),
+    Store(crate::store::StoreError),
+}
+
+impl From<crate::store::StoreError> for Halt {
+    fn from(error: crate::store::StoreError) -> Self {
+        Halt::Store(error)
+    }
+}
+
+struct Executor<'a, 's> {
+    store: &'a Store,
+    publisher: &'a mut dyn Publisher,
+    media: Option<&'a mut dyn MediaStore>,
+    items: &'a [Prepared],
+    options: Options<'s>,
+    summary: &'a mut Summary,
+    /// Channels whose queue answered full this pass.
+    full: BTreeSet<String>,
+    /// The publisher's posts over the pass's window, read once for
+    /// adoption.
+    listing: Option<Vec<RemotePost>>,
+}
+
+/// Carries out the steps; stops early when the publisher asks to wait or
+/// refuses the key.
+pub fn run<'a>(
+    steps: &[Step],
+    items: &'a [Prepared],
+    store: &'a Store,
+    publisher: &'a mut dyn Publisher,
+    media: Option<&'a mut dyn MediaStore>,
+    options: Options<'_>,
+    summary: &'a mut Summary,
+) -> Result<(), PassError> {
+    let mut executor = Executor {
+        store,
+        publisher,
+        media,
+        items,
+        options,
+        summary,
+        full: BTreeSet::new(),
+        listing: None,
+    };
+    let mut result = Ok(());
+    for (index, step) in steps.iter().enumerate() {
+        if executor.options.stopping() {
+            break;
+        }
+        let outcome = executor.step(step);
+        store.record_requests(&executor.publisher.take_requests())?;
+        match outcome {
+            Ok(()) => {}
+            Err(Halt::Wait(until)) => {
+                store.set_meta(RESUME_AT, &until.to_rfc3339())?;
+                executor.summary.resume_at = Some(until);
+                if let Err(Halt::Store(error)) = executor.hold_rest(&steps[index + 1..], until) {
+                    return Err(error.into());
+                }
+                break;
+            }
+            Err(Halt::Unauthorized(message)) => {
+                result = Err(PassError::Unauthorized(message));
+                break;
+            }
+            Err(Halt::Store(error)) => return Err(error.into()),
+        }
+    }
+    result
+}
+
+fn local_time(at: DateTime<Utc>) -> String {
+    at.with_timezone(&chrono_tz::Europe::Paris)
+        .format("%d/%m/%Y à %H:%M")
+        .to_string()
+}
+
+impl Executor<'_, '_> {
+    fn step(&mut self, step: &Step) -> Result<(), Halt> {
+        let now = self.options.now;
+        match step {
+            Step::Settle {
+                key,
+                status,
+                message,
+            } => {
+                self.store.settle(
+                    key,
+                    Settle {
+                        error: message.as_deref(),
+                        ..Settle::status(*status)
+                    },
+                    now,
+                )?;
+                if *status == Status::Withdrawn {
+                    self.summary.withdrawn.push(key.post_id.clone());
+                } else {
+                    self.summary
+                        .settled
+                        .push((named(key, message.clone().unwrap_or_default()), *status));
+                }
+                Ok(())
+            }
+            Step::Delete { key, remote_id } => self.delete(key, remote_id.clone()),
+            Step::Adopt { key, want } => self.adopt(key, *want),
+            Step::Create { want, .. } => self.create(*want),
+            Step::Edit {
+                remote_id,
+                want,
+                recreate,
+                ..
+            } => self.edit(remote_id, *want, *recreate),
+            Step::Wait { key, want, reason } => {
+                self.wait(key, &self.items[*want].hash.clone(), reason, false)
+            }
+            Step::Keep { key } => {
+                self.summary.blocked.retain(|b| b.path != path_of(key));
+                self.summary.blocked.push(named(
+                    key,
+                    "le post a des erreurs : il reste programmé tel quel ; corrigez-le (voir `crieur check`)".to_owned(),
+                ));
+                Ok(())
+            }
+        }
+    }
+
+    /// Records a delivery as waiting; `attention` when a person must act.
+    fn wait(&mut self, key: &Key, hash: &str, reason: &str, attention: bool) -> Result<(), Halt> {
+        self.store
+            .record(key, Status::Waiting, hash, Some(reason), self.options.now)?;
+        let entry = named(key, reason.to_owned());
+        if attention {
+            self.summary.failed.push(entry.clone());
+        }
+        self.summary.waiting.push(entry);
+        Ok(())
+    }
+
+    /// What remains once the publisher asked to wait: new deliveries wait,
+    /// the rest is left for the next pass.
+    fn hold_rest(&mut self, steps: &[Step], until: DateTime<Utc>) -> Result<(), Halt> {
+        let reason = format!(
+            "en attente : l'éditeur demande de patienter jusqu'au {}",
+            local_time(until)
+        );
+        for step in steps {
+            if let Step::Create { key, want } | Step::Wait { key, want, .. } = step {
+                let hash = self.items[*want].hash.clone();
+                self.wait(key, &hash, &reason, false)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hosts the image of a delivery for publishers that fetch it, and
+    /// checks its public URL; on failure the delivery waits.
+    fn host(&mut self, want: usize) -> Result<Option<Outgoing>, Halt> {
+        let item = &self.items[want];
+        let mut outgoing = item.outgoing.clone();
+        if !self.publisher.fetches_images() {
+            return Ok(Some(outgoing));
+        }
+        let key = key_of(&outgoing);
+        let hash = item.hash.clone();
+        let Some(store) = self.media.as_deref_mut() else {
+            let reason = "aucun hébergement d'images configuré (`[media]` dans config/crieur.toml)";
+            self.wait(&key, &hash, reason, true)?;
+            return Ok(None);
+        };
+        match media::host(store, &outgoing.image) {
+            Ok(url) => {
+                outgoing.image_url = Some(url);
+                Ok(Some(outgoing))
+            }
+            Err(error) => {
+                self.wait(&key, &hash, &format!("en attente : {error}"), true)?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn create(&mut self, want: usize) -> Result<(), Halt> {
+        let item = self.items[want].clone();
+        let key = key_of(&item.outgoing);
+        if self.full.contains(&key.channel) {
+            return self.wait(&key, &item.hash, &queue_full(&key.channel), false);
+        }
+        let Some(outgoing) = self.host(want)? else {
+            return Ok(());
+        };
+        let url = outgoing.image_url.as_deref();
+        let now = self.options.now;
+        self.store
+            .intend(&key, Status::Creating, &item.hash, url, now)?;
+        self.store
+            .assign(&key.post_id, item.series.as_deref(), key.at)?;
+        match self.publisher.create(&outgoing) {
+            Ok(remote) => {
+                self.queued(&key, &remote, &item.hash, url)?;
+                self.summary.created.push(key.post_id.clone());
+                Ok(())
+            }
+            Err(error) => self.failed(&key, &item, error, Status::Creating),
+        }
+    }
+
+    fn edit(&mut self, remote: &str, want: usize, recreate: bool) -> Result<(), Halt> {
+        let item = self.items[want].clone();
+        let key = key_of(&item.outgoing);
+        let Some(outgoing) = self.host(want)? else {
+            return Ok(());
+        };
+        let url = outgoing.image_url.as_deref();
+        self.store
+            .intend(&key, Status::Editing, &item.hash, url, self.options.now)?;
+        match self.publisher.edit(remote, &outgoing) {
+            Ok(()) => {
+                self.queued(&key, remote, &item.hash, url)?;
+                self.summary.edited.push(key.post_id.clone());
+                Ok(())
+            }
+            Err(PublishError::NotFound(_)) if recreate => self.create(want),
+            Err(PublishError::NotFound(_)) => {
+                let message = "supprimé chez l'éditeur avant d'être envoyé : il ne sera pas recréé";
+                self.store.settle(
+                    &key,
+                    Settle {
+                        error: Some(message),
+                        ..Settle::status(Status::Deleted)
+                    },
+                    self.options.now,
+                )?;
+                self.summary
+                    .settled
+                    .push((named(&key, message.to_owned()), Status::Deleted));
+                Ok(())
+            }
+            Err(error) => self.failed(&key, &item, error, Status::Editing),
+        }
+    }
+
+    fn queued(
+        &mut self,
+        key: &Key,
+        remote: &str,
+        hash: &str,
+        url: Option<&str>,
+    ) -> Result<(), Halt> {
+        self.store.settle(
+            key,
+            Settle {
+                remote_id: Some(remote),
+                content_hash: Some(hash),
+                image_url: url,
+                ..Settle::status(Status::Queued)
+            },
+            self.options.now,
+        )?;
+        Ok(())
+    }
+
+    /// A call that failed: what it means for the delivery.
+    fn failed(
+        &mut self,
+        key: &Key,
+        item: &Prepared,
+        error: PublishError,
+        intent: Status,
+    ) -> Result<(), Halt> {
+        let now = self.options.now;
+        let creating = intent == Status::Creating;
+        match error {
+            PublishError::Unauthorized(message) => {
+                self.restore(key, intent)?;
+                Err(Halt::Unauthorized(message))
+            }
+            PublishError::RateLimited { until, .. } if creating => {
+                self.wait(
+                    key,
+                    &item.hash,
+                    "en attente : limite de requêtes de l'éditeur",
+                    false,
+                )?;
+                Err(Halt::Wait(until))
+            }
+            PublishError::RateLimited { until, .. } => Err(Halt::Wait(until)),
+            PublishError::QueueFull(_) if creating => {
+                self.full.insert(key.channel.clone());
+                self.wait(key, &item.hash, &queue_full(&key.channel), false)
+            }
+            PublishError::Transient(message) if creating => {
+                // Known not to have been created: it waits for the next pass.
+                self.wait(key, &item.hash, &format!("en attente : {message}"), false)
+            }
+            PublishError::Refused { .. } | PublishError::Bug { .. } => {
+                self.refused(key, item, &error)
+            }
+            PublishError::NotFound(_) if creating => self.refused(key, item, &error),
+            other => {
+                // Unclear, or an edit that may pass: the intent stays, to
+                // be looked for (or tried again) by the next pass.
+                let message = other.to_string();
+                self.store.settle(
+                    key,
+                    Settle {
+                        error: Some(&message),
+                        ..Settle::status(intent)
+                    },
+                    now,
+                )?;
+                self.summary.failed.push(named(key, message));
+                Ok(())
+            }
+        }
+    }
+
+    /// A post the publisher refused: an error until its file changes.
+    fn refused(&mut self, key: &Key, item: &Prepared, error: &PublishError) -> Result<(), Halt> {
+        let message = refusal(&item.path, &key.channel, error);
+        self.store.settle(
+            key,
+            Settle {
+                error: Some(&message),
+                ..Settle::status(Status::Error)
+            },
+            self.options.now,
+        )?;
+        self.summary.failed.push(named(key, message));
+        Ok(())
+    }
+
+    /// Puts back the status a refused key interrupted: a create that was
+    /// never sent waits.
+    fn restore(&mut self, key: &Key, intent: Status) -> Result<(), Halt> {
+        let status = if intent == Status::Creating {
+            Status::Waiting
+        } else {
+            Status::Queued
+        };
+        self.store
+            .settle(key, Settle::status(status), self.options.now)?;
+        Ok(())
+    }
+
+    fn delete(&mut self, key: &Key, remote: Option<String>) -> Result<(), Halt> {
+        let now = self.options.now;
+        let delivery = self.store.delivery(key)?;
+        let hash = delivery
+            .as_ref()
+            .map_or_else(String::new, |d| d.content_hash.clone());
+        let was_creating = delivery
+            .as_ref()
+            .is_some_and(|d| d.status == Status::Creating);
+        self.store.intend(key, Status::Deleting, &hash, None, now)?;
+        let remote = match remote {
+            Some(remote) => Some(remote),
+            None if was_creating => match self.find(key, None) {
+                Ok(found) => found,
+                Err(error) => return self.delete_failed(key, error),
+            },
+            None => None,
+        };
+        let result = remote.map_or(Ok(()), |remote| self.publisher.delete(&remote));
+        match result {
+            // Gone already: what was asked is done.
+            Ok(()) | Err(PublishError::NotFound(_)) => {
+                self.store
+                    .settle(key, Settle::status(Status::Withdrawn), now)?;
+                let others = self.store.deliveries()?.iter().any(|d| {
+                    d.post_id == key.post_id
+                        && d.at == key.at
+                        && d.channel != key.channel
+                        && d.status.is_pending()
+                });
+                if !others {
+                    self.store.unassign(&key.post_id, key.at)?;
+                }
+                self.summary.withdrawn.push(key.post_id.clone());
+                Ok(())
+            }
+            Err(error) => self.delete_failed(key, error),
+        }
+    }
+
+    fn delete_failed(&mut self, key: &Key, error: PublishError) -> Result<(), Halt> {
+        match error {
+            PublishError::Unauthorized(message) => Err(Halt::Unauthorized(message)),
+            PublishError::RateLimited { until, .. } => Err(Halt::Wait(until)),
+            error => {
+                let message = error.to_string();
+                self.store.settle(
+                    key,
+                    Settle {
+                        error: Some(&message),
+                        ..Settle::status(Status::Deleting)
+                    },
+                    self.options.now,
+                )?;
+                self.summary.failed.push(named(key, message));
+                Ok(())
+            }
+        }
+    }
+
+    /// Looks for the post an unclear call may have created: adopts it, or
+    /// creates it (when still wanted), or records it missed.
+    fn adopt(&mut self, key: &Key, want: Option<usize>) -> Result<(), Halt> {
+        let now = self.options.now;
+        let text = want.map(|w| self.items[w].outgoing.text.clone());
+        let found = match self.find(key, text.as_deref()) {
+            Ok(found) => found,
+            Err(error) => {
+                return match error {
+                    PublishError::Unauthorized(message) => Err(Halt::Unauthorized(message)),
+                    PublishError::RateLimited { until, .. } => Err(Halt::Wait(until)),
+                    error => {
+                        self.summary.failed.push(named(key, error.to_string()));
+                        Ok(())
+                    }
+                };
+            }
+        };
+        let Some(want) = want else {
+            return match found {
+                Some(remote) => {
+                    let hash = self
+                        .store
+                        .delivery(key)?
+                        .map(|d| d.content_hash)
+                        .unwrap_or_default();
+                    self.queued(key, &remote, &hash, None)
+                }
+                None => {
+                    let message = "manqué : l'heure est passée sans que le post soit programmé";
+                    self.store
+                        .record(key, Status::Missed, "", Some(message), now)?;
+                    self.summary
+                        .settled
+                        .push((named(key, message.to_owned()), Status::Missed));
+                    Ok(())
+                }
+            };
+        };
+        let item = self.items[want].clone();
+        match found {
+            Some(remote) => {
+                let known = self.store.delivery(key)?;
+                let same = known.as_ref().is_none_or(|d| d.content_hash == item.hash);
+                if known.is_none() {
+                    self.store
+                        .record(key, Status::Queued, &item.hash, None, now)?;
+                    self.store
+                        .assign(&key.post_id, item.series.as_deref(), key.at)?;
+                }
+                let hash = if same {
+                    item.hash.clone()
+                } else {
+                    known.map(|d| d.content_hash).unwrap_or_default()
+                };
+                self.queued(key, &remote, &hash, None)?;
+                if same {
+                    self.summary.unchanged += 1;
+                    Ok(())
+                } else {
+                    self.edit(&remote, want, true)
+                }
+            }
+            None => self.create(want),
+        }
+    }
+
+    /// The publisher's post for a delivery: same channel, same instant,
+    /// same text once links and spaces are normalised (the publisher may
+    /// shorten links). Without a text, any post of crieur's at that
+    /// channel and instant.
+    fn find(&mut self, key: &Key, text: Option<&str>) -> Result<Option<String>, PublishError> {
+        let channel = self
+            .items
+            .iter()
+            .find(|item| item.outgoing.channel == key.channel)
+            .map(|item| {
+                item.outgoing
+                    .channel_remote_id
+                    .clone()
+                    .unwrap_or_else(|| item.outgoing.channel.clone())
+            });
+        if self.listing.is_none() {
+            let channels: BTreeSet<String> = self
+                .items
+                .iter()
+                .filter_map(|item| item.outgoing.channel_remote_id.clone())
+                .collect();
+            let from = self
+                .items
+                .iter()
+                .map(|i| i.outgoing.at)
+                .min()
+                .unwrap_or(key.at)
+                .min(key.at);
+            let until = self
+                .items
+                .iter()
+                .map(|i| i.outgoing.at)
+                .max()
+                .unwrap_or(key.at)
+                .max(key.at);
+            let channels: Vec<String> = channels.into_iter().collect();
+            self.listing = Some(self.publisher.list(&channels, from, until)?);
+        }
+        let wanted = text.map(normalise);
+        let listing = self.listing.as_deref().unwrap_or_default();
+        Ok(listing
+            .iter()
+            .find(|post| {
+                channel
+                    .as_ref()
+                    .is_none_or(|c| *c == post.channel_remote_id)
+                    && post.at == Some(key.at)
+                    && wanted.as_ref().is_none_or(|t| *t == normalise(&post.text))
+            })
+            .map(|post| post.id.clone()))
+    }
+}
+
+fn key_of(outgoing: &Outgoing) -> Key {
+    Key {
+        post_id: outgoing.post_id.clone(),
+        channel: outgoing.channel.clone(),
+        at: outgoing.at,
+    }
+}
+
+fn path_of(key: &Key) -> String {
+    format!("posts/{}.md", key.post_id)
+}
+
+fn named(key: &Key, message: String) -> Named {
+    Named {
+        path: path_of(key),
+        channel: key.channel.clone(),
+        message,
+    }
+}
+
+fn queue_full(channel: &str) -> String {
+    format!(
+        "en attente : la file de Buffer du canal « {channel} » est pleine ; le post partira dès qu'une place se libère (les posts publiés en libèrent)"
+    )
+}
+
+/// Where the fix for a refusal lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    Post,
+    Configuration,
+    Crieur,
+}
+
+/// What Buffer's refusal says, in French, and where the fix lies.
+pub fn explain(message: &str) -> (String, Blame) {
+    let lower = message.to_lowercase();
+    let known: &[(&[&str], &str, Blame)] = &[
+        (
+            &["text is required", "text cannot be empty"],
+            "le texte est vide",
+            Blame::Post,
+        ),
+        (
+            &["too long", "character limit", "exceeds"],
+            "le texte est trop long pour ce réseau",
+            Blame::Post,
+        ),
+        (
+            &["hashtag"],
+            "trop de hashtags ou hashtag refusé",
+            Blame::Post,
+        ),
+        (
+            &["image", "media", "asset", "aspect ratio"],
+            "l'image est refusée (format, taille ou proportions)",
+            Blame::Post,
+        ),
+        (&["alt"], "le texte alternatif est refusé", Blame::Post),
+        (
+            &[
+                "channel",
+                "account",
+                "permission",
+                "organization",
+                "locked",
+                "disconnected",
+                "profile",
+            ],
+            "le canal Buffer refuse le post",
+            Blame::Configuration,
+        ),
+        (
+            &["duedate", "dueat", "scheduled", "past"],
+            "l'heure de publication est refusée",
+            Blame::Post,
+        ),
+    ];
+    for (needles, french, blame) in known {
+        if needles.iter().any(|needle| lower.contains(needle)) {
+            return ((*french).to_owned(), *blame);
+        }
+    }
+    ("Buffer refuse le post".to_owned(), Blame::Post)
+}
+
+/// A refusal as the summary and `status` show it: the file, the channel,
+/// Buffer's message in French, and where to fix it.
+fn refusal(path: &str, channel: &str, error: &PublishError) -> String {
+    let (french, original, blame) = match error {
+        PublishError::Bug { message, .. } => (message.clone(), String::new(), Blame::Crieur),
+        PublishError::NotFound(message) => (
+            "le canal est introuvable chez Buffer".to_owned(),
+            message.clone(),
+            Blame::Configuration,
+        ),
+        PublishError::Refused { message, .. } => {
+            let (french, blame) = explain(message);
+            (french, message.clone(), blame)
+        }
+        other => (other.to_string(), String::new(), Blame::Post),
+    };
+    let fix = match blame {
+        Blame::Post => format!("à corriger dans le post ({path})"),
+        Blame::Configuration => format!(
+            "à corriger dans la configuration (le canal « {channel} » de config/crieur.toml, ou chez Buffer)"
+        ),
+        Blame::Crieur => "c'est un défaut de crieur, à signaler : ni le post ni la configuration n'y sont pour rien".to_owned(),
+    };
+    let original = if original.is_empty() {
+        String::new()
+    } else {
+        format!(" (Buffer : « {original} »)")
+    };
+    format!("{path} ({channel}) : {french}{original} ; {fix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_names_the_post_the_channel_and_where_to_fix_it() {
+        let error = PublishError::Refused {
+            kind: "InvalidInputError".into(),
+            message: "Text is too long for this network".into(),
+        };
+        let message = refusal("posts/chiffre/a.md", "linkedin", &error);
+        assert!(message.starts_with("posts/chiffre/a.md (linkedin) : le texte est trop long"));
+        assert!(message.contains("« Text is too long for this network »"));
+        assert!(message.contains("à corriger dans le post"));
+        let error = PublishError::Refused {
+            kind: "InvalidInputError".into(),
+            message: "Channel is locked".into(),
+        };
+        assert!(refusal("p.md", "instagram", &error).contains("dans la configuration"));
+        let error = PublishError::Bug {
+            message: "requête invalide".into(),
+            request: "{}".into(),
+        };
+        assert!(refusal("p.md", "facebook", &error).contains("défaut de crieur"));
+    }
+}

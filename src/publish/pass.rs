@@ -1,0 +1,782 @@
+//! One publishing pass: what the files want, what the publisher reports,
+//! the diff, then the executor.
+//!
+//! The pass plans the lookahead window (keeping the calendar the store
+//! pinned), gives every post a verdict (ready, or blocked by its errors),
+//! renders the images of the ready ones in parallel, reads the outcome of
+//! the deliveries whose instant passed (in batches, when the request budget
+//! allows), checks the publisher's channels, and hands all of it to
+//! [`diff`](super::diff::diff). The steps go to the executor.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::diff::{self, Input, Step, Want};
+use super::execute::{self, Prepared};
+use super::{Outgoing, PublishError, Publisher, RemoteChannel, Report};
+use crate::budget::Budget;
+use crate::caption;
+use crate::check::{check, template_of};
+use crate::config::Config;
+use crate::media::MediaStore;
+use crate::network::Network;
+use crate::plan::{Window, plan_reserving};
+use crate::post::Post;
+use crate::project::Project;
+use crate::render::{self, Context, alt_text, layout};
+use crate::store::{Delivery, Key, Store, StoreError};
+use crate::template::{Format, Template};
+
+/// Keys of the pass's memory in the store's `meta` table.
+pub const RESUME_AT: &str = "publisher.resume_at";
+pub const LAST_POLL: &str = "publisher.last_poll";
+pub const CHANNELS: &str = "publisher.channels";
+pub const CHANNELS_AT: &str = "publisher.channels_at";
+
+/// How long the publisher's list of channels is trusted.
+pub fn channels_ttl() -> Duration {
+    Duration::hours(6)
+}
+
+/// How soon after its instant a post's outcome is first read.
+pub fn first_poll_after() -> Duration {
+    Duration::minutes(2)
+}
+
+/// How a pass runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Options<'a> {
+    /// The calendar's now (`CRIEUR_NOW` may set it).
+    pub now: DateTime<Utc>,
+    /// The real time, for the request budget and the publisher's waits.
+    pub clock: DateTime<Utc>,
+    /// Plan and describe, but send nothing and write nothing.
+    pub dry_run: bool,
+    /// The store was just created: look before every create.
+    pub fresh_store: bool,
+    /// Set when asked to stop: the pass ends after the call in flight,
+    /// recorded.
+    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
+}
+
+impl Options<'_> {
+    pub fn stopping(&self) -> bool {
+        self.stop
+            .is_some_and(|stop| stop.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+/// A delivery named in the summary, with what was said of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub path: String,
+    pub channel: String,
+    pub message: String,
+}
+
+/// What a pass did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub created: Vec<String>,
+    pub edited: Vec<String>,
+    pub withdrawn: Vec<String>,
+    pub unchanged: usize,
+    /// Outcomes the publisher reported: sent, error, deleted, late, missed.
+    pub settled: Vec<(Named, crate::store::Status)>,
+    /// Calls that failed, or posts refused: exit code 1.
+    pub failed: Vec<Named>,
+    /// Deliveries held back (full queue, budget, unusable channel, image
+    /// not reachable); `failed` holds those that need a person.
+    pub waiting: Vec<Named>,
+    /// Posts left out because of their errors (queued ones stay queued).
+    pub blocked: Vec<Named>,
+    /// Errors of the configuration that disable a series or a channel.
+    pub config_errors: usize,
+    /// The publisher asked to wait until then (real time).
+    pub resume_at: Option<DateTime<Utc>>,
+    /// In a dry run: each step, in French.
+    pub steps: Vec<String>,
+}
+
+impl Summary {
+    /// Whether a person must look at something: exit code 1.
+    pub fn needs_attention(&self) -> bool {
+        !self.failed.is_empty() || !self.blocked.is_empty() || self.config_errors > 0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("la configuration a des erreurs : corrigez-les (voir `crieur check`)")]
+    InvalidConfig,
+}
+
+/// The format a network shows best, among those a template offers.
+pub fn format_for(network: Network, template: &Template) -> Option<Format> {
+    let preferred: &[Format] = match network {
+        Network::Instagram => &[Format::Portrait, Format::Carre],
+        Network::Facebook | Network::Linkedin | Network::X => &[Format::Paysage, Format::Carre],
+        _ => &[Format::Carre, Format::Paysage, Format::Portrait],
+    };
+    preferred
+        .iter()
+        .chain(Format::ALL.iter())
+        .find(|format| template.formats.contains_key(format))
+        .copied()
+}
+
+/// Runs one pass.
+pub fn run(
+    project: &Project,
+    store: &Store,
+    publisher: &mut dyn Publisher,
+    media: Option<&mut dyn MediaStore>,
+    options: Options<'_>,
+) -> Result<Summary, PassError> {
+    let config = project.config.as_ref().ok_or(PassError::InvalidConfig)?;
+    let mut summary = Summary {
+        config_errors: config.broken.len(),
+        ..Summary::default()
+    };
+    let verdicts = verdicts(project, options.now);
+    for (post, reasons) in &verdicts.blocked {
+        summary.blocked.push(Named {
+            path: format!("posts/{post}.md"),
+            channel: String::new(),
+            message: reasons.join(" ; "),
+        });
+    }
+    if let Some(until) = resume_at(store, options.clock)? {
+        summary.resume_at = Some(until);
+        return Ok(summary);
+    }
+    let known = store.deliveries()?;
+    let wanted = wanted(project, config, &verdicts, &known, options.now);
+    let (mut wanted, prepared) = prepare(project, config, wanted, &verdicts.blocked);
+    let budget = &config.publisher.budget;
+    let mut blocked: BTreeSet<String> = verdicts.blocked.keys().cloned().collect();
+    blocked.extend(verdicts.unreadable.iter().cloned());
+    blocked.extend(prepared.failed.keys().cloned());
+    for (post, message) in &prepared.failed {
+        summary.blocked.push(Named {
+            path: format!("posts/{post}.md"),
+            channel: String::new(),
+            message: message.clone(),
+        });
+    }
+    let mut remote = Remote::default();
+    if !options.dry_run {
+        remote = read_remote(store, publisher, config, &known, budget, options)?;
+        hold(&mut wanted, &prepared.items, &remote.holds);
+    }
+    let steps = diff::diff(Input {
+        now: options.now,
+        wanted: &wanted,
+        known: &known,
+        blocked: &blocked,
+        report: &remote.report,
+        stalled: &remote.stalled,
+        adopt_all: options.fresh_store,
+    });
+    summary.unchanged = wanted.len().saturating_sub(
+        steps
+            .iter()
+            .filter(|s| !matches!(s, Step::Settle { .. } | Step::Keep { .. }))
+            .count(),
+    );
+    if options.dry_run {
+        summary.steps = describe(&steps, &prepared.items, config, publisher);
+        return Ok(summary);
+    }
+    let media = media.map(|media| {
+        let media: &mut dyn MediaStore = media;
+        media
+    });
+    execute::run(
+        &steps,
+        &prepared.items,
+        store,
+        publisher,
+        media,
+        options,
+        &mut summary,
+    )?;
+    Ok(summary)
+}
+
+/// The publisher asked to wait, and the wait is not over.
+fn resume_at(store: &Store, clock: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(store
+        .meta(RESUME_AT)?
+        .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
+        .map(|at| at.with_timezone(&Utc))
+        .filter(|at| *at > clock))
+}
+
+/// Which posts may go out, and which are held back by their errors.
+#[derive(Debug, Default)]
+pub struct Verdicts {
+    /// Posts whose file parsed but has errors (or depends on a template or
+    /// series with errors), with their problems.
+    pub blocked: BTreeMap<String, Vec<String>>,
+    /// Post files that exist but could not be read as posts.
+    pub unreadable: BTreeSet<String>,
+}
+
+/// Every post's verdict, from `check`'s diagnostics.
+pub fn verdicts(project: &Project, now: DateTime<Utc>) -> Verdicts {
+    let mut diagnostics = check(project, now);
+    diagnostics.extend(project.report.diagnostics().into_iter().cloned());
+    let mut problems: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for diagnostic in diagnostics.iter().filter(|d| d.is_error()) {
+        problems
+            .entry(diagnostic.path.as_str())
+            .or_default()
+            .push(diagnostic.message.clone());
+    }
+    let mut verdicts = Verdicts::default();
+    let config = project.config.as_ref();
+    for post in &project.posts {
+        let mut reasons = problems.remove(post.path.as_str()).unwrap_or_default();
+        if let Some(config) = config {
+            let template = template_of(post, config);
+            if let Some(id) = template.filter(|id| project.broken_templates.contains(*id)) {
+                reasons.push(format!("le modèle `{id}` a des erreurs"));
+            }
+            if let Some(series) = &post.series
+                && config
+                    .broken
+                    .contains_key(&format!("series.{}", series.get_ref()))
+            {
+                reasons.push(format!(
+                    "la série `{}` a des erreurs dans config/crieur.toml",
+                    series.get_ref()
+                ));
+            }
+        }
+        if !reasons.is_empty() && !post.draft {
+            verdicts.blocked.insert(post.id.clone(), reasons);
+        }
+    }
+    let parsed: BTreeSet<&str> = project.posts.iter().map(|p| p.id.as_str()).collect();
+    verdicts.unreadable = project
+        .post_ids
+        .iter()
+        .filter(|id| !parsed.contains(id.as_str()))
+        .cloned()
+        .collect();
+    verdicts
+}
+
+/// One delivery the plan wants, before its image is drawn.
+struct Planned<'p> {
+    key: Key,
+    post: &'p Post,
+    template: &'p Template,
+    format: Format,
+    network: Network,
+    remote_channel: Option<String>,
+    series: Option<String>,
+    text: String,
+}
+
+/// The deliveries the plan wants over the window, by instant.
+fn wanted<'p>(
+    project: &'p Project,
+    config: &'p Config,
+    verdicts: &Verdicts,
+    known: &[Delivery],
+    now: DateTime<Utc>,
+) -> Vec<Planned<'p>> {
+    // The window reaches every pending delivery, so that one beyond a
+    // shortened lookahead is not taken for withdrawn.
+    let pending_until = known
+        .iter()
+        .filter(|d| d.status.is_pending() || d.status == crate::store::Status::Waiting)
+        .map(|d| d.at + Duration::seconds(1))
+        .max()
+        .unwrap_or(now);
+    let window = Window {
+        from: now,
+        until: (now + config.publisher.lookahead).max(pending_until),
+    };
+    // Posts that cannot be read keep the instants the store pinned.
+    let reserved: BTreeSet<DateTime<Utc>> = verdicts
+        .unreadable
+        .iter()
+        .filter_map(|id| project.pins.get(id))
+        .flatten()
+        .copied()
+        .collect();
+    let plan = plan_reserving(config, &project.posts, window, &project.pins, &reserved);
+    let by_id: HashMap<&str, &Post> = project.posts.iter().map(|p| (p.id.as_str(), p)).collect();
+    let mut wanted = Vec::new();
+    for slot in &plan.slots {
+        let Some(post) = by_id.get(slot.post.as_str()) else {
+            continue;
+        };
+        if verdicts.blocked.contains_key(&post.id) {
+            continue;
+        }
+        let Some(template) = template_of(post, config).and_then(|id| project.templates.get(id))
+        else {
+            continue;
+        };
+        let hashtags = post
+            .series
+            .as_ref()
+            .and_then(|series| config.series.get(series.get_ref()))
+            .map(|series| series.hashtags.clone())
+            .unwrap_or_default();
+        for channel_id in &slot.channels {
+            let Some(channel) = config.channels.get(channel_id) else {
+                continue;
+            };
+            let Some(format) = format_for(channel.network, template) else {
+                continue;
+            };
+            wanted.push(Planned {
+                key: Key {
+                    post_id: post.id.clone(),
+                    channel: channel_id.clone(),
+                    at: slot.at.with_timezone(&Utc),
+                },
+                post,
+                template,
+                format,
+                network: channel.network,
+                remote_channel: channel.buffer_id.clone(),
+                series: slot.series.clone(),
+                text: caption::render(
+                    post.caption_for(channel.network),
+                    &hashtags,
+                    config.typography.captions,
+                ),
+            });
+        }
+    }
+    wanted.sort_by(|a, b| a.key.cmp(&b.key).then(a.key.at.cmp(&b.key.at)));
+    wanted.sort_by_key(|w| w.key.at);
+    wanted
+}
+
+/// The wanted deliveries with their images drawn and their content hashed.
+struct PreparedAll {
+    items: Vec<Prepared>,
+    /// Posts whose image could not be drawn, with why.
+    failed: BTreeMap<String, String>,
+}
+
+/// Draws every image the pass may need, on every core, and hashes each
+/// delivery's content.
+fn prepare(
+    project: &Project,
+    config: &Config,
+    planned: Vec<Planned<'_>>,
+    blocked: &BTreeMap<String, Vec<String>>,
+) -> (Vec<Want>, PreparedAll) {
+    let context = Context {
+        brand: &config.brand,
+        assets: &project.assets,
+        french: config.typography.visuals,
+    };
+    let jpeg = |network: Network| network == Network::Instagram;
+    let mut needed: Vec<(&Post, &Template, Format, bool)> = planned
+        .iter()
+        .map(|p| (p.post, p.template, p.format, jpeg(p.network)))
+        .collect();
+    needed.sort_by(|a, b| (&a.0.id, a.2, a.3).cmp(&(&b.0.id, b.2, b.3)));
+    needed.dedup_by(|a, b| a.0.id == b.0.id && a.2 == b.2 && a.3 == b.3);
+    let draw = |(post, template, format, jpeg): &(&Post, &Template, Format, bool)| {
+        let image = layout(context, template, *format, post)
+            .map_err(|problems| {
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ; ")
+            })
+            .and_then(|card| {
+                let canvas = render::draw(&card);
+                let encoded = if *jpeg {
+                    render::encode_jpeg(canvas)
+                } else {
+                    render::encode_png(canvas)
+                };
+                encoded.map_err(|e| e.to_string())
+            });
+        ((post.id.clone(), *format, *jpeg), image)
+    };
+    let images: BTreeMap<(String, Format, bool), Result<Vec<u8>, String>> =
+        needed.par_iter().map(draw).collect();
+    let mut failed = BTreeMap::new();
+    let mut wants = Vec::new();
+    let mut items = Vec::new();
+    for planned in planned {
+        let image = &images[&(
+            planned.post.id.clone(),
+            planned.format,
+            jpeg(planned.network),
+        )];
+        let image = match image {
+            Ok(image) => image.clone(),
+            Err(message) => {
+                failed.insert(planned.post.id.clone(), message.clone());
+                continue;
+            }
+        };
+        if blocked.contains_key(&planned.post.id) {
+            continue;
+        }
+        let alt = alt_for(planned.template, planned.post);
+        let hash = content_hash(&planned.text, &alt, &image, &planned.key);
+        wants.push(Want {
+            key: planned.key.clone(),
+            hash: hash.clone(),
+            hold: None,
+        });
+        items.push(Prepared {
+            outgoing: Outgoing {
+                post_id: planned.post.id.clone(),
+                channel: planned.key.channel.clone(),
+                channel_remote_id: planned.remote_channel.clone(),
+                network: planned.network,
+                at: planned.key.at,
+                text: planned.text,
+                alt,
+                image,
+                image_url: None,
+            },
+            hash,
+            path: planned.post.path.clone(),
+            series: planned.series,
+        });
+    }
+    // A post whose image failed on one channel is left out on all.
+    let keep: Vec<bool> = items
+        .iter()
+        .map(|item| !failed.contains_key(&item.outgoing.post_id))
+        .collect();
+    let mut index = 0;
+    wants.retain(|_| {
+        index += 1;
+        keep[index - 1]
+    });
+    let mut index = 0;
+    items.retain(|_| {
+        index += 1;
+        keep[index - 1]
+    });
+    (wants, PreparedAll { items, failed })
+}
+
+/// The alt text sent with the image: never empty (the template's, else the
+/// post's main text).
+pub fn alt_for(template: &Template, post: &Post) -> String {
+    let alt = alt_text(template, post);
+    if !alt.trim().is_empty() {
+        return alt;
+    }
+    let mut texts = post.visual.values().filter_map(|v| v.get_ref().as_text());
+    let fallback = texts
+        .next()
+        .map(str::to_owned)
+        .unwrap_or_else(|| post.body.lines().next().unwrap_or_default().to_owned());
+    if fallback.trim().is_empty() {
+        format!("Visuel : {}", template.id)
+    } else {
+        fallback
+    }
+}
+
+/// What the publisher said this pass: outcomes, and the channels' states.
+#[derive(Debug, Default)]
+struct Remote {
+    report: Report,
+    /// Channels whose deliveries must wait, with why.
+    holds: BTreeMap<String, String>,
+    /// Channels whose posts do not go out, with why (for `late`).
+    stalled: BTreeMap<String, String>,
+}
+
+/// Reads the publisher's channels (cached) and the outcome of the
+/// deliveries whose instant passed (when polling is due).
+fn read_remote(
+    store: &Store,
+    publisher: &mut dyn Publisher,
+    config: &Config,
+    known: &[Delivery],
+    budget: &Budget,
+    options: Options<'_>,
+) -> Result<Remote, PassError> {
+    let mut remote = Remote::default();
+    match channels(store, publisher, config, options.clock) {
+        Ok(Some(channels)) => {
+            (remote.holds, remote.stalled) = channel_states(config, &channels);
+        }
+        Ok(None) => {}
+        Err(PublishError::Unauthorized(message)) => return Err(PassError::Unauthorized(message)),
+        // Without the list, nothing is held: the calls will say.
+        Err(_) => {}
+    }
+    let last_poll = store
+        .meta(LAST_POLL)?
+        .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
+        .map(|at| at.with_timezone(&Utc));
+    let awaiting = awaiting(known, options.now);
+    if poll_due(&awaiting, last_poll, options.now, budget) {
+        let ids: Vec<(String, String, DateTime<Utc>)> = awaiting
+            .iter()
+            .filter_map(|d| {
+                let channel = config.channels.get(&d.channel)?;
+                let remote_channel = channel.buffer_id.clone().unwrap_or_default();
+                Some((d.remote_id.clone()?, remote_channel, d.at))
+            })
+            .collect();
+        match publisher.report(&ids) {
+            Ok(report) => {
+                remote.report = report;
+                store.set_meta(LAST_POLL, &options.now.to_rfc3339())?;
+            }
+            Err(PublishError::Unauthorized(message)) => {
+                return Err(PassError::Unauthorized(message));
+            }
+            Err(_) => {}
+        }
+    }
+    store.record_requests(&publisher.take_requests())?;
+    Ok(remote)
+}
+
+/// The deliveries the publisher holds whose instant has passed and whose
+/// outcome is not known yet.
+pub fn awaiting(known: &[Delivery], now: DateTime<Utc>) -> Vec<&Delivery> {
+    known
+        .iter()
+        .filter(|d| d.status.awaits_outcome() && d.at <= now && d.remote_id.is_some())
+        .collect()
+}
+
+/// When the outcomes are next worth reading: soon after a delivery's
+/// instant, then spaced so that polling keeps to its share of the budget
+/// (every half hour at most for a day, then every six hours).
+pub fn next_poll(
+    awaiting: &[&Delivery],
+    upcoming: Option<DateTime<Utc>>,
+    last_poll: Option<DateTime<Utc>>,
+    budget: &Budget,
+) -> Option<DateTime<Utc>> {
+    let spacing = budget.poll_every();
+    let after_last = |gap: Duration| last_poll.map_or(DateTime::<Utc>::MIN_UTC, |at| at + gap);
+    let newest = awaiting.iter().map(|d| d.at).max();
+    let unpolled = newest.filter(|at| last_poll.is_none_or(|last| *at > last));
+    let first = unpolled
+        .or(upcoming)
+        .map(|at| (at + first_poll_after()).max(after_last(spacing)));
+    let again = newest.map(|newest| {
+        let recent = last_poll.is_none_or(|last| last - newest < Duration::days(1));
+        let gap = if recent {
+            Duration::minutes(30).max(spacing)
+        } else {
+            Duration::hours(6)
+        };
+        after_last(gap)
+    });
+    [first, again].into_iter().flatten().min()
+}
+
+/// Whether the outcomes must be read now.
+fn poll_due(
+    awaiting: &[&Delivery],
+    last_poll: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    budget: &Budget,
+) -> bool {
+    !awaiting.is_empty() && next_poll(awaiting, None, last_poll, budget).is_some_and(|at| at <= now)
+}
+
+/// The publisher's channels, from the store's cache while it is fresh.
+fn channels(
+    store: &Store,
+    publisher: &mut dyn Publisher,
+    config: &Config,
+    clock: DateTime<Utc>,
+) -> Result<Option<Vec<RemoteChannel>>, PublishError> {
+    let local = |error: StoreError| PublishError::Local(error.to_string());
+    let fetched = store
+        .meta(CHANNELS_AT)
+        .map_err(local)?
+        .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
+        .map(|at| at.with_timezone(&Utc));
+    let cached: Option<Vec<RemoteChannel>> = store
+        .meta(CHANNELS)
+        .map_err(local)?
+        .and_then(|json| serde_json::from_str(&json).ok());
+    if let (Some(at), Some(cached)) = (fetched, &cached) {
+        let covers = config
+            .channels
+            .values()
+            .filter_map(|c| c.buffer_id.as_ref())
+            .all(|id| cached.iter().any(|r| &r.id == id));
+        if clock - at < channels_ttl() && clock >= at && covers {
+            return Ok(Some(cached.clone()));
+        }
+    }
+    let Some(channels) = publisher.channels()? else {
+        return Ok(None);
+    };
+    let json = serde_json::to_string(&channels).map_err(|e| PublishError::Local(e.to_string()))?;
+    store.set_meta(CHANNELS, &json).map_err(local)?;
+    store
+        .set_meta(CHANNELS_AT, &clock.to_rfc3339())
+        .map_err(local)?;
+    Ok(Some(channels))
+}
+
+/// Which configured channels cannot take posts (held, with why), and which
+/// do not send them (stalled).
+pub fn channel_states(
+    config: &Config,
+    remote: &[RemoteChannel],
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut holds = BTreeMap::new();
+    let mut stalled = BTreeMap::new();
+    for channel in config.channels.values() {
+        let Some(id) = &channel.buffer_id else {
+            continue;
+        };
+        let name = &channel.id;
+        let network = channel.network.as_str();
+        let Some(found) = remote.iter().find(|r| &r.id == id) else {
+            holds.insert(name.clone(), format!(
+                "le canal « {name} » ({network}) n'existe pas chez Buffer (buffer_id = \"{id}\") : corrigez `buffer_id` dans config/crieur.toml (`crieur channels` liste les canaux)"
+            ));
+            continue;
+        };
+        let service = &found.service;
+        let problem = if !service.eq_ignore_ascii_case(network) {
+            Some(format!("est un canal {service} chez Buffer, pas {network}"))
+        } else if found.disconnected {
+            Some("est déconnecté chez Buffer : reconnectez-le dans Buffer".to_owned())
+        } else if found.locked {
+            Some("est verrouillé chez Buffer (limite de canaux de l'offre) : déverrouillez-le dans Buffer".to_owned())
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            holds.insert(
+                name.clone(),
+                format!("le canal « {name} » ({network}, service Buffer {service}) {problem}"),
+            );
+        }
+        if found.paused {
+            stalled.insert(
+                name.clone(),
+                "la file du canal est en pause dans Buffer".to_owned(),
+            );
+        } else if found.disconnected {
+            stalled.insert(
+                name.clone(),
+                "le canal est déconnecté dans Buffer".to_owned(),
+            );
+        }
+    }
+    (holds, stalled)
+}
+
+/// Holds back the new deliveries of channels that cannot take them.
+fn hold(wanted: &mut [Want], items: &[Prepared], holds: &BTreeMap<String, String>) {
+    for (want, item) in wanted.iter_mut().zip(items) {
+        want.hold = holds.get(&item.outgoing.channel).cloned();
+    }
+}
+
+/// The steps in French, for `publish --dry-run`, with Buffer's requests.
+fn describe(
+    steps: &[Step],
+    items: &[Prepared],
+    config: &Config,
+    publisher: &dyn Publisher,
+) -> Vec<String> {
+    let when = |key: &Key| crate::plan::format_local(&key.at.with_timezone(&config.timezone));
+    let url = |item: &Prepared| {
+        config
+            .media
+            .as_ref()
+            .filter(|_| publisher.fetches_images())
+            .map(|media| {
+                crate::media::url(
+                    media.public_base_url(),
+                    &crate::media::name(&item.outgoing.image),
+                )
+            })
+    };
+    steps
+        .iter()
+        .map(|step| {
+            let key = step.key();
+            let what = format!("{} ({}) le {}", key.post_id, key.channel, when(key));
+            let request = |item: &Prepared, remote: Option<&str>| {
+                if !publisher.fetches_images() {
+                    return String::new();
+                }
+                let mut outgoing = item.outgoing.clone();
+                outgoing.image_url = url(item);
+                let request = match remote {
+                    Some(remote) => super::buffer::edit_request(remote, &outgoing),
+                    None => super::buffer::create_request(&outgoing),
+                };
+                format!(
+                    "\n{}",
+                    serde_json::to_string_pretty(&request.body()).unwrap_or_default()
+                )
+            };
+            match step {
+                Step::Create { want, .. } => {
+                    format!("créer {what}{}", request(&items[*want], None))
+                }
+                Step::Adopt { .. } => format!("chercher chez l'éditeur, sinon créer : {what}"),
+                Step::Edit {
+                    want, remote_id, ..
+                } => {
+                    format!("modifier {what}{}", request(&items[*want], Some(remote_id)))
+                }
+                Step::Delete { .. } => format!("retirer {what}"),
+                Step::Wait { reason, .. } => format!("mettre en attente {what} : {reason}"),
+                Step::Settle {
+                    status, message, ..
+                } => format!(
+                    "noter {what} : {}{}",
+                    status.label(),
+                    message
+                        .as_ref()
+                        .map_or_else(String::new, |m| format!(" ({m})"))
+                ),
+                Step::Keep { .. } => format!("garder tel quel {what} (le post a des erreurs)"),
+            }
+        })
+        .collect()
+}
+
+/// What identifies a delivery's content: any change means an edit.
+pub fn content_hash(text: &str, alt: &str, image: &[u8], key: &Key) -> String {
+    let mut hasher = Sha256::new();
+    for part in [text.as_bytes(), alt.as_bytes(), key.channel.as_bytes()] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher.update(Sha256::digest(image));
+    hasher.update(key.at.timestamp().to_le_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
