@@ -83,11 +83,47 @@ fn fold(network: Network) -> usize {
     }
 }
 
+/// The deliveries a person should look at, as problems of their post:
+/// refused, late, deleted in Buffer (errors) and waiting (warnings).
+fn delivery_problems(
+    deliveries: &[crate::store::Delivery],
+    tz: chrono_tz::Tz,
+) -> Vec<crate::diagnostic::LocatedDiagnostic> {
+    use crate::diagnostic::Severity;
+    deliveries
+        .iter()
+        .filter_map(|delivery| {
+            let severity = match delivery.status {
+                Status::Error | Status::Late | Status::Deleted => Severity::Error,
+                Status::Waiting => Severity::Warning,
+                _ => return None,
+            };
+            let when = format_local(&delivery.at.with_timezone(&tz));
+            let mut message = format!(
+                "{} le {when} : {}",
+                delivery.channel,
+                delivery.status.label()
+            );
+            if let Some(error) = &delivery.last_error {
+                message.push_str(&format!(" — {error}"));
+            }
+            Some(crate::diagnostic::LocatedDiagnostic {
+                severity,
+                path: format!("posts/{}.md", delivery.post_id),
+                line: 1,
+                column: 1,
+                message,
+                hint: delivery.status.advice().map(str::to_owned),
+            })
+        })
+        .collect()
+}
+
 impl Snapshot {
     pub fn of(project: &Project, root: &Path, version: u64, now: DateTime<Utc>) -> Snapshot {
         let mut report = project.report.clone();
         report.extend(check(project, now));
-        let problems = report.located();
+        let mut problems = report.located();
         let Some(config) = &project.config else {
             return Snapshot {
                 version,
@@ -99,16 +135,17 @@ impl Snapshot {
         };
         let tz = config.timezone;
 
-        let sent: Vec<(String, DateTime<Utc>, String)> =
-            Store::open_existing(&root.join(&config.state))
-                .ok()
-                .flatten()
-                .and_then(|store| store.deliveries().ok())
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|d| d.status == Status::Sent && d.at >= now - Duration::weeks(1))
-                .map(|d| (d.post_id, d.at, d.channel))
-                .collect();
+        let deliveries = Store::open_existing(&root.join(&config.state))
+            .ok()
+            .flatten()
+            .and_then(|store| store.deliveries().ok())
+            .unwrap_or_default();
+        problems.extend(delivery_problems(&deliveries, tz));
+        let sent: Vec<(String, DateTime<Utc>, String)> = deliveries
+            .into_iter()
+            .filter(|d| d.status == Status::Sent && d.at >= now - Duration::weeks(1))
+            .map(|d| (d.post_id, d.at, d.channel))
+            .collect();
         let window = Window {
             from: now,
             until: now + Duration::weeks(4),

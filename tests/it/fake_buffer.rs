@@ -384,7 +384,7 @@ fn execute(name: &str, variables: &Value, state: &Mutex<State>) -> Value {
         "Channels" => json!({"data": {"channels": [
             {"id": "chan-fb", "name": "CPTS Mulhouse Agglomération", "service": "facebook", "isDisconnected": false, "isLocked": false, "isQueuePaused": false, "timezone": "Europe/Paris"},
             {"id": "chan-li", "name": "CPTS Mulhouse Agglomération", "service": "linkedin", "isDisconnected": false, "isLocked": false, "isQueuePaused": false, "timezone": "Europe/Paris"},
-            {"id": "chan-ig", "name": "cpts_mulhouse", "service": "instagram", "isDisconnected": false, "isLocked": true, "isQueuePaused": false, "timezone": "Europe/Paris"}
+            {"id": "chan-ig", "name": "cpts_mulhouse", "service": "instagram", "isDisconnected": false, "isLocked": false, "isQueuePaused": false, "timezone": "Europe/Paris"}
         ]}}),
         other => {
             json!({"data": null, "errors": [{"message": format!("unknown operation {other}"), "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}]})

@@ -174,17 +174,21 @@ fn edits_a_changed_post_and_withdraws_a_removed_one() {
 }
 
 #[test]
-fn waits_out_a_rate_limit_and_retries_server_errors() {
+fn waits_out_a_short_rate_limit_and_adopts_after_server_errors() {
     let setup = setup("5s");
     setup
         .buffer
         .fault("CreatePost", Fault::RateLimited { retry_after: 1 });
     setup.buffer.fault("CreatePost", Fault::ServerError);
     setup.buffer.fault("CreatePost", Fault::ServerError);
-    let output = publish(&setup, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(setup.buffer.posts().len(), EXPECTED);
-    assert_eq!(setup.buffer.requests("CreatePost"), EXPECTED + 3);
+    let first = publish(&setup, &[]);
+    // A 500 after a create may hide a post made: looked for, never redone.
+    assert_eq!(first.status.code(), Some(1), "{}", stderr(&first));
+    assert!(stderr(&first).contains("la requête a peut-être abouti"));
+    let second = publish(&setup, &[]);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert_eq!(setup.buffer.posts().len(), EXPECTED, "no duplicate");
+    assert_eq!(setup.buffer.violations(), Vec::<String>::new());
 }
 
 #[test]
@@ -215,15 +219,19 @@ fn reports_a_refused_post_in_french_and_does_not_retry_it() {
     setup.buffer.fault(
         "CreatePost",
         Fault::Typed {
-            typename: "LimitReachedError",
-            message: "You have reached the limit of scheduled posts",
+            typename: "InvalidInputError",
+            message: "Text is too long for this network",
         },
     );
     let output = publish(&setup, &[]);
     assert_eq!(output.status.code(), Some(1));
     let errors = stderr(&output);
     assert!(errors.contains("en échec : posts/"), "{errors}");
-    assert!(errors.contains("limite du compte atteinte"), "{errors}");
+    assert!(
+        errors.contains("le texte est trop long pour ce réseau"),
+        "{errors}"
+    );
+    assert!(errors.contains("à corriger dans le post"), "{errors}");
     assert_eq!(setup.buffer.requests("CreatePost"), EXPECTED);
     let again = publish(&setup, &[]);
     assert_eq!(
@@ -236,7 +244,7 @@ fn reports_a_refused_post_in_french_and_does_not_retry_it() {
         .output()
         .unwrap();
     assert!(
-        stdout(&status).contains("You have reached the limit"),
+        stdout(&status).contains("Text is too long for this network"),
         "{}",
         stdout(&status)
     );
@@ -257,7 +265,7 @@ fn a_refused_key_stops_the_pass_with_a_clear_message_and_is_never_shown() {
         "{errors}"
     );
     assert_eq!(
-        setup.buffer.requests("CreatePost"),
+        setup.buffer.requests("Channels") + setup.buffer.requests("CreatePost"),
         1,
         "the pass stopped at the first refusal"
     );
@@ -316,7 +324,7 @@ fn lists_the_accounts_channels_to_fill_the_config() {
     let printed = stdout(&output);
     assert!(printed.contains("organization = \"org-cpts\""), "{printed}");
     assert!(
-        printed.contains("buffer_id = \"chan-ig\"  (verrouillé)"),
+        printed.contains("instagram  instagram  buffer_id = \"chan-ig\"  ok"),
         "{printed}"
     );
     assert_eq!(setup.buffer.violations(), Vec::<String>::new());
@@ -430,11 +438,12 @@ fn a_request_buffer_finds_invalid_is_reported_as_a_bug_with_the_request() {
     use crieur::publish::PublishError;
     use crieur::publish::buffer::{Buffer, Options, Request};
     let buffer = FakeBuffer::start();
-    let client = Buffer::new(
+    let mut client = Buffer::new(
         &buffer.url,
         TOKEN.to_owned(),
         ORGANIZATION,
         Options::default(),
+        Vec::new(),
     );
     // `VoidMutationError` is not a member of createPost's payload.
     let request = Request {
