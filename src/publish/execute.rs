@@ -147,8 +147,9 @@ impl Executor<'_, '_> {
                 recreate,
                 ..
             } => self.edit(remote_id, *want, *recreate),
+            // An unusable channel needs a person.
             Step::Wait { key, want, reason } => {
-                self.wait(key, &self.items[*want].hash.clone(), reason, false)
+                self.wait(key, &self.items[*want].hash.clone(), reason, true)
             }
             Step::Keep { key } => {
                 self.summary.blocked.retain(|b| b.path != path_of(key));

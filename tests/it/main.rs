@@ -5,6 +5,7 @@
 mod support;
 
 pub use support::copy_dir;
+mod buffer_life;
 mod check;
 mod daemon;
 mod fake_buffer;

@@ -8,10 +8,10 @@ use crate::fake_buffer::{FakeBuffer, Fault, FileServer, ORGANIZATION, TOKEN};
 use crate::{NOW, copy_dir, stderr, stdout};
 
 /// A project that publishes through `buffer` with images in `media/`.
-struct Setup {
-    dir: tempfile::TempDir,
-    buffer: FakeBuffer,
-    _files: FileServer,
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub buffer: FakeBuffer,
+    pub files: FileServer,
 }
 
 const POSTS: [&str; 3] = [
@@ -20,7 +20,7 @@ const POSTS: [&str; 3] = [
     "outils/01-messagerie-securisee",
 ];
 
-fn setup(timeout: &str) -> Setup {
+pub fn setup(timeout: &str) -> Setup {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&repo.join("assets"), &dir.path().join("assets"));
@@ -49,11 +49,11 @@ fn setup(timeout: &str) -> Setup {
     Setup {
         dir,
         buffer,
-        _files: files,
+        files,
     }
 }
 
-fn command(root: &Path, args: &[&str], token: &str) -> Command {
+pub fn command(root: &Path, args: &[&str], token: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_crieur"));
     command
         .arg("--root")
@@ -66,7 +66,7 @@ fn command(root: &Path, args: &[&str], token: &str) -> Command {
     command
 }
 
-fn publish(setup: &Setup, args: &[&str]) -> Output {
+pub fn publish(setup: &Setup, args: &[&str]) -> Output {
     let mut all = vec!["publish"];
     all.extend_from_slice(args);
     command(setup.dir.path(), &all, TOKEN).output().unwrap()
@@ -74,7 +74,7 @@ fn publish(setup: &Setup, args: &[&str]) -> Output {
 
 /// The deliveries the plan wants in the 14 days after NOW: two chiffres
 /// (3 channels each) and one outil (2 channels).
-const EXPECTED: usize = 8;
+pub const EXPECTED: usize = 8;
 
 #[test]
 fn queues_each_post_once_with_its_image_and_alt_text() {
