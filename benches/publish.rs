@@ -1,7 +1,9 @@
 //! One `crieur publish` pass over 1,000 due posts against the local fake
 //! Buffer server (which checks every request against Buffer's schema), with
 //! images hosted in a local folder served over HTTP: render, host, check the
-//! URL, create, record. Target: under 10 s. Run with
+//! URL, create, record. Target: under 10 s. Then one status pass once
+//! the first 100 have gone out: how many requests and how long it takes to
+//! learn their outcome (target: at most 3 requests). Run with
 //! `cargo bench --bench publish`.
 
 #[path = "support.rs"]
@@ -33,7 +35,7 @@ fn main() {
         .replace(
             "[publisher]\nkind = \"outbox\"",
             &format!(
-                "[publisher]\nkind = \"buffer\"\nendpoint = \"{}\"\norganization = \"{ORGANIZATION}\"\nlookahead = \"8d\"\n\n[media]\nkind = \"local\"\ndir = \"media\"\npublic_base_url = \"{}\"",
+                "[publisher]\nkind = \"buffer\"\nendpoint = \"{}\"\norganization = \"{ORGANIZATION}\"\nlookahead = \"8d\"\nrequests_per_15_minutes = 100000\nrequests_per_day = 100000\n\n[media]\nkind = \"local\"\ndir = \"media\"\npublic_base_url = \"{}\"",
                 buffer.url, files.url
             ),
         )
@@ -52,15 +54,23 @@ fn main() {
         );
         std::fs::write(dir.path().join(format!("posts/{index:04}.md")), text).unwrap();
     }
+    // The bench measures crieur, not Buffer's plan limits.
+    for channel in ["chan-fb", "chan-li", "chan-ig"] {
+        buffer.set_queue_limit(channel, None);
+    }
+    buffer.set_budget(usize::MAX / 2, usize::MAX / 2);
+    let publish = |now: &str| {
+        Command::new(env!("CARGO_BIN_EXE_crieur"))
+            .arg("--root")
+            .arg(dir.path())
+            .arg("publish")
+            .env("CRIEUR_NOW", now)
+            .env("CRIEUR_BUFFER_TOKEN", TOKEN)
+            .output()
+            .expect("crieur runs")
+    };
     let start = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .arg("--root")
-        .arg(dir.path())
-        .arg("publish")
-        .env("CRIEUR_NOW", "2026-11-22T09:00:00")
-        .env("CRIEUR_BUFFER_TOKEN", TOKEN)
-        .output()
-        .expect("crieur runs");
+    let output = publish("2026-11-22T09:00:00");
     let elapsed = start.elapsed();
     let summary = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -76,4 +86,24 @@ fn main() {
         elapsed.as_secs_f64(),
         summary.trim()
     );
+
+    // The first 100 posts go out (the last at 10:00 + 990 min = 02:30 the
+    // next night, UTC+1); a pass then reads their outcome.
+    buffer.send_due("2026-11-23T01:30:00Z");
+    let before = buffer.requests_total();
+    let start = Instant::now();
+    let output = publish("2026-11-23T02:45:00");
+    let elapsed = start.elapsed();
+    let reads = buffer.requests("Posts");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!(
+        "status pass: outcome of 100 deliveries read with {reads} request(s) ({} in all this pass) in {:.2} s",
+        buffer.requests_total() - before,
+        elapsed.as_secs_f64()
+    );
+    assert!(reads <= 3, "{reads} requests to read 100 outcomes");
 }

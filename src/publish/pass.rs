@@ -159,7 +159,7 @@ pub fn run(
     }
     let known = store.deliveries()?;
     let wanted = wanted(project, config, &verdicts, &known, options.now);
-    let (mut wanted, prepared) = prepare(project, config, wanted, &verdicts.blocked);
+    let (mut wanted, prepared) = prepare(project, config, wanted);
     let budget = &config.publisher.budget;
     let mut blocked: BTreeSet<String> = verdicts.blocked.keys().cloned().collect();
     blocked.extend(verdicts.unreadable.iter().cloned());
@@ -362,8 +362,7 @@ fn wanted<'p>(
             });
         }
     }
-    wanted.sort_by(|a, b| a.key.cmp(&b.key).then(a.key.at.cmp(&b.key.at)));
-    wanted.sort_by_key(|w| w.key.at);
+    wanted.sort_by(|a, b| (a.key.at, &a.key).cmp(&(b.key.at, &b.key)));
     wanted
 }
 
@@ -380,7 +379,6 @@ fn prepare(
     project: &Project,
     config: &Config,
     planned: Vec<Planned<'_>>,
-    blocked: &BTreeMap<String, Vec<String>>,
 ) -> (Vec<Want>, PreparedAll) {
     let context = Context {
         brand: &config.brand,
@@ -417,8 +415,8 @@ fn prepare(
     let images: BTreeMap<(String, Format, bool), Result<Vec<u8>, String>> =
         needed.par_iter().map(draw).collect();
     let mut failed = BTreeMap::new();
-    let mut wants = Vec::new();
-    let mut items = Vec::new();
+    let mut wants: Vec<Want> = Vec::new();
+    let mut items: Vec<Prepared> = Vec::new();
     for planned in planned {
         let image = &images[&(
             planned.post.id.clone(),
@@ -432,9 +430,6 @@ fn prepare(
                 continue;
             }
         };
-        if blocked.contains_key(&planned.post.id) {
-            continue;
-        }
         let alt = alt_for(planned.template, planned.post);
         let hash = content_hash(&planned.text, &alt, &image, &planned.key);
         wants.push(Want {
@@ -460,20 +455,11 @@ fn prepare(
         });
     }
     // A post whose image failed on one channel is left out on all.
-    let keep: Vec<bool> = items
-        .iter()
-        .map(|item| !failed.contains_key(&item.outgoing.post_id))
-        .collect();
-    let mut index = 0;
-    wants.retain(|_| {
-        index += 1;
-        keep[index - 1]
-    });
-    let mut index = 0;
-    items.retain(|_| {
-        index += 1;
-        keep[index - 1]
-    });
+    let (wants, items): (Vec<Want>, Vec<Prepared>) = wants
+        .into_iter()
+        .zip(items)
+        .filter(|(_, item)| !failed.contains_key(&item.outgoing.post_id))
+        .unzip();
     (wants, PreparedAll { items, failed })
 }
 

@@ -9,7 +9,7 @@ use std::process::Output;
 use chrono::{Duration, Utc};
 use serde_json::Value;
 
-use crate::fake_buffer::{FileMode, Fault, GarbledKind, TOKEN};
+use crate::fake_buffer::{Fault, FileMode, GarbledKind, TOKEN};
 use crate::publish::{EXPECTED, Setup, command, publish, setup};
 use crate::{stderr, stdout};
 
@@ -57,7 +57,11 @@ fn a_post_deleted_in_buffers_app_is_settled_once_and_never_created_again() {
     let setup = setup("5s");
     assert_eq!(publish(&setup, &[]).status.code(), Some(0));
     let creates = setup.buffer.requests("CreatePost");
-    assert!(setup.buffer.delete_in_app(&remote_id(&setup, "chan-fb", DMP_DUE)));
+    assert!(
+        setup
+            .buffer
+            .delete_in_app(&remote_id(&setup, "chan-fb", DMP_DUE))
+    );
     setup.buffer.send_due("2026-11-24T18:05:00Z");
     let after = publish_at(&setup, "2026-11-24T19:10:00", &[]);
     assert_eq!(setup.buffer.requests("Posts"), 1, "one batched read");
@@ -89,7 +93,11 @@ fn a_deleted_post_goes_again_only_when_requeued() {
     let setup = setup("5s");
     publish(&setup, &[]);
     let due = "2026-12-01T18:00:00.000Z";
-    assert!(setup.buffer.delete_in_app(&remote_id(&setup, "chan-li", due)));
+    assert!(
+        setup
+            .buffer
+            .delete_in_app(&remote_id(&setup, "chan-li", due))
+    );
     let file = setup.dir.path().join(format!("posts/{MES}.md"));
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replace("près de 65,4", "environ 65,4")).unwrap();
@@ -98,7 +106,11 @@ fn a_deleted_post_goes_again_only_when_requeued() {
     assert_eq!(delivery(&rows, MES, "linkedin")["status"], "deleted");
     let creates = setup.buffer.requests("CreatePost");
     publish(&setup, &[]);
-    assert_eq!(setup.buffer.requests("CreatePost"), creates, "not recreated");
+    assert_eq!(
+        setup.buffer.requests("CreatePost"),
+        creates,
+        "not recreated"
+    );
     let output = publish(&setup, &["--requeue", MES]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(setup.buffer.requests("CreatePost"), creates + 1);
@@ -116,7 +128,10 @@ fn a_paused_queue_makes_its_posts_late_with_the_reason() {
     let rows = status_json(setup.dir.path(), "2026-11-24T20:30:00");
     let late = delivery(&rows, DMP, "facebook");
     assert_eq!(late["status"], "late", "{late}");
-    assert!(late["message"].as_str().unwrap().contains("pause"), "{late}");
+    assert!(
+        late["message"].as_str().unwrap().contains("pause"),
+        "{late}"
+    );
     assert_eq!(delivery(&rows, DMP, "instagram")["status"], "sent");
 }
 
@@ -158,12 +173,25 @@ fn every_form_of_long_rate_hint_ends_the_pass_and_says_when_work_resumes() {
         let setup = setup("5s");
         setup.buffer.fault("CreatePost", fault.clone());
         let output = publish(&setup, &[]);
-        assert_eq!(output.status.code(), Some(0), "{fault:?}: {}", stderr(&output));
-        assert!(stderr(&output).contains("reprend le"), "{fault:?}: {}", stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{fault:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("reprend le"),
+            "{fault:?}: {}",
+            stderr(&output)
+        );
         let sent = setup.buffer.requests_total();
         let again = publish(&setup, &[]);
         assert!(stderr(&again).contains("reprend le"));
-        assert_eq!(setup.buffer.requests_total(), sent, "{fault:?}: no retry sooner");
+        assert_eq!(
+            setup.buffer.requests_total(),
+            sent,
+            "{fault:?}: no retry sooner"
+        );
         let rows = status_json(setup.dir.path(), crate::NOW);
         assert!(rows.iter().any(|r| r["status"] == "waiting"), "{fault:?}");
     }
@@ -192,15 +220,26 @@ fn the_request_budget_is_kept_across_passes() {
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(
         &config,
-        text.replace("timeout = \"5s\"", "timeout = \"5s\"\nrequests_per_15_minutes = 4"),
+        text.replace(
+            "timeout = \"5s\"",
+            "timeout = \"5s\"\nrequests_per_15_minutes = 4",
+        ),
     )
     .unwrap();
     let output = publish(&setup, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(setup.buffer.requests_total(), 4);
-    assert!(stderr(&output).contains("reprend le"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("reprend le"),
+        "{}",
+        stderr(&output)
+    );
     publish(&setup, &[]);
-    assert_eq!(setup.buffer.requests_total(), 4, "the budget holds across passes");
+    assert_eq!(
+        setup.buffer.requests_total(),
+        4,
+        "the budget holds across passes"
+    );
 }
 
 #[test]
@@ -251,7 +290,13 @@ fn a_text_buffer_shortened_is_adopted_after_a_timeout_not_duplicated() {
     let second = publish(&setup, &[]);
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
     assert_eq!(setup.buffer.posts().len(), EXPECTED, "no duplicate");
-    assert!(setup.buffer.posts().iter().any(|p| p.text.contains("buff.ly")));
+    assert!(
+        setup
+            .buffer
+            .posts()
+            .iter()
+            .any(|p| p.text.contains("buff.ly"))
+    );
 }
 
 #[test]
@@ -260,14 +305,28 @@ fn a_locked_channel_holds_its_posts_and_is_flagged() {
     setup.buffer.lock("chan-li");
     let output = publish(&setup, &[]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("verrouillé"), "{}", stderr(&output));
-    assert!(setup.buffer.posts().iter().all(|p| p.channel_id != "chan-li"));
+    assert!(
+        stderr(&output).contains("verrouillé"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        setup
+            .buffer
+            .posts()
+            .iter()
+            .all(|p| p.channel_id != "chan-li")
+    );
     assert_eq!(setup.buffer.posts().len(), EXPECTED - 3);
     let channels = command(setup.dir.path(), &["channels"], TOKEN)
         .output()
         .unwrap();
     assert_eq!(channels.status.code(), Some(1));
-    assert!(stdout(&channels).contains("PROBLÈME"), "{}", stdout(&channels));
+    assert!(
+        stdout(&channels).contains("PROBLÈME"),
+        "{}",
+        stdout(&channels)
+    );
 }
 
 #[test]
@@ -305,7 +364,11 @@ fn a_garbled_answer_to_a_create_is_adopted_never_duplicated() {
                 break;
             }
         }
-        assert_eq!(setup.buffer.posts().len(), EXPECTED, "{kind:?}: no duplicate");
+        assert_eq!(
+            setup.buffer.posts().len(),
+            EXPECTED,
+            "{kind:?}: no duplicate"
+        );
     }
 }
 
@@ -313,12 +376,20 @@ fn a_garbled_answer_to_a_create_is_adopted_never_duplicated() {
 fn a_queued_post_that_gains_an_error_stays_queued_and_is_named() {
     let setup = setup("5s");
     publish(&setup, &[]);
-    let file = setup.dir.path().join("posts/outils/01-messagerie-securisee.md");
+    let file = setup
+        .dir
+        .path()
+        .join("posts/outils/01-messagerie-securisee.md");
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replacen("+++", "+++\nserie = [", 1)).unwrap();
     let output = publish(&setup, &[]);
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(setup.buffer.requests("DeletePost"), 0, "{}", stdout(&output));
+    assert_eq!(
+        setup.buffer.requests("DeletePost"),
+        0,
+        "{}",
+        stdout(&output)
+    );
     assert!(
         stderr(&output).contains("outils/01-messagerie-securisee"),
         "{}",
@@ -336,7 +407,11 @@ fn a_lost_state_store_adopts_what_buffer_holds() {
     }
     let output = publish(&setup, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(setup.buffer.posts().len(), EXPECTED, "nothing created twice");
+    assert_eq!(
+        setup.buffer.posts().len(),
+        EXPECTED,
+        "nothing created twice"
+    );
     assert_eq!(setup.buffer.requests("CreatePost"), EXPECTED);
 }
 
@@ -347,6 +422,10 @@ fn a_malformed_key_is_named_and_nothing_is_sent() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("mal formée"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("mal formée"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(setup.buffer.requests_total(), 0);
 }

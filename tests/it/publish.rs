@@ -46,11 +46,7 @@ pub fn setup(timeout: &str) -> Setup {
         .replace("network = \"linkedin\"", "network = \"linkedin\"\nbuffer_id = \"chan-li\"")
         .replace("network = \"instagram\"", "network = \"instagram\"\nbuffer_id = \"chan-ig\"");
     std::fs::write(&config_path, config).unwrap();
-    Setup {
-        dir,
-        buffer,
-        files,
-    }
+    Setup { dir, buffer, files }
 }
 
 pub fn command(root: &Path, args: &[&str], token: &str) -> Command {
