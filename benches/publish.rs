@@ -27,6 +27,10 @@ fn main() {
     std::fs::create_dir_all(dir.path().join("config")).unwrap();
     std::fs::create_dir_all(dir.path().join("posts")).unwrap();
     let buffer = FakeBuffer::start();
+    // A thousand posts are beyond Buffer Free's queue and the request
+    // budget of an API key: this measures crieur, not the plan.
+    buffer.set_queue_limit("chan-fb", None);
+    buffer.set_budget(100_000, 100_000);
     let files = FileServer::start(dir.path().join("media"));
     let config = std::fs::read_to_string(repo.join("config/crieur.toml"))
         .unwrap()

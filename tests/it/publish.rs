@@ -309,6 +309,7 @@ fn a_dry_run_prints_the_requests_and_sends_and_writes_nothing() {
 #[test]
 fn lists_the_accounts_channels_to_fill_the_config() {
     let setup = setup("5s");
+    setup.buffer.lock("chan-ig");
     let output = command(setup.dir.path(), &["channels"], TOKEN)
         .output()
         .unwrap();
