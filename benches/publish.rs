@@ -58,7 +58,7 @@ fn main() {
     for channel in ["chan-fb", "chan-li", "chan-ig"] {
         buffer.set_queue_limit(channel, None);
     }
-    buffer.set_budget(usize::MAX / 2, usize::MAX / 2);
+    buffer.set_budget(1_000_000, 1_000_000);
     let publish = |now: &str| {
         Command::new(env!("CARGO_BIN_EXE_crieur"))
             .arg("--root")

@@ -9,6 +9,7 @@ mod buffer_life;
 mod check;
 mod daemon;
 mod fake_buffer;
+mod fake_buffer_tests;
 mod media;
 mod plan;
 mod publish;
