@@ -54,7 +54,7 @@ pub const POST: &str = "query Post($input: PostInput!) {
 
 pub const POSTS: &str = "query Posts($input: PostsInput!, $first: Int, $after: String) {
   posts(input: $input, first: $first, after: $after) {
-    edges { node { id text dueAt status channelId } }
+    edges { node { id text dueAt status channelId error { message } } }
     pageInfo { hasNextPage endCursor }
   }
 }";

@@ -503,15 +503,6 @@ fn read_remote(
     options: Options<'_>,
 ) -> Result<Remote, PassError> {
     let mut remote = Remote::default();
-    match channels(store, publisher, config, options.clock) {
-        Ok(Some(channels)) => {
-            (remote.holds, remote.stalled) = channel_states(config, &channels);
-        }
-        Ok(None) => {}
-        Err(PublishError::Unauthorized(message)) => return Err(PassError::Unauthorized(message)),
-        // Without the list, nothing is held: the calls will say.
-        Err(_) => {}
-    }
     let last_poll = store
         .meta(LAST_POLL)?
         .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
@@ -536,6 +527,26 @@ fn read_remote(
             }
             Err(_) => {}
         }
+    }
+    // A post newly late: the channels' state says why (paused...).
+    let newly_late = awaiting.iter().any(|d| {
+        d.status != crate::store::Status::Late
+            && options.now - d.at > diff::late_after()
+            && d.remote_id.as_ref().is_some_and(|id| {
+                matches!(
+                    remote.report.posts.get(id),
+                    Some(super::RemoteStatus::Scheduled)
+                )
+            })
+    });
+    match channels(store, publisher, config, options.clock, newly_late) {
+        Ok(Some(channels)) => {
+            (remote.holds, remote.stalled) = channel_states(config, &channels);
+        }
+        Ok(None) => {}
+        Err(PublishError::Unauthorized(message)) => return Err(PassError::Unauthorized(message)),
+        // Without the list, nothing is held: the calls will say.
+        Err(_) => {}
     }
     store.record_requests(&publisher.take_requests())?;
     Ok(remote)
@@ -594,6 +605,7 @@ fn channels(
     publisher: &mut dyn Publisher,
     config: &Config,
     clock: DateTime<Utc>,
+    refresh: bool,
 ) -> Result<Option<Vec<RemoteChannel>>, PublishError> {
     let local = |error: StoreError| PublishError::Local(error.to_string());
     let fetched = store
@@ -611,7 +623,7 @@ fn channels(
             .values()
             .filter_map(|c| c.buffer_id.as_ref())
             .all(|id| cached.iter().any(|r| &r.id == id));
-        if clock - at < channels_ttl() && clock >= at && covers {
+        if !refresh && clock - at < channels_ttl() && clock >= at && covers {
             return Ok(Some(cached.clone()));
         }
     }

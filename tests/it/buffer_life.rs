@@ -63,8 +63,14 @@ fn a_post_deleted_in_buffers_app_is_settled_once_and_never_created_again() {
             .delete_in_app(&remote_id(&setup, "chan-fb", DMP_DUE))
     );
     setup.buffer.send_due("2026-11-24T18:05:00Z");
+    // The first pass, on a new store, listed Buffer's posts once to adopt.
+    let reads = setup.buffer.requests("Posts");
     let after = publish_at(&setup, "2026-11-24T19:10:00", &[]);
-    assert_eq!(setup.buffer.requests("Posts"), 1, "one batched read");
+    assert_eq!(
+        setup.buffer.requests("Posts"),
+        reads + 1,
+        "one batched read"
+    );
     assert_eq!(setup.buffer.requests("Post"), 0, "never one request a post");
     assert!(stderr(&after).contains("supprimé"), "{}", stderr(&after));
     let rows = status_json(setup.dir.path(), "2026-11-24T19:10:00");
@@ -72,7 +78,7 @@ fn a_post_deleted_in_buffers_app_is_settled_once_and_never_created_again() {
     assert_eq!(delivery(&rows, DMP, "linkedin")["status"], "sent");
     // Settled: later passes neither ask about it nor create it again.
     publish_at(&setup, "2026-11-24T20:30:00", &[]);
-    assert_eq!(setup.buffer.requests("Posts"), 1);
+    assert_eq!(setup.buffer.requests("Posts"), reads + 1);
     let fb_dmp = setup
         .buffer
         .posts()
