@@ -180,6 +180,16 @@ fn stops_cleanly_on_sigterm_and_refuses_a_second_daemon() {
         metrics.contains("crieur_last_pass_timestamp_seconds "),
         "{metrics}"
     );
+    for status in ["error", "late", "deleted", "waiting"] {
+        assert!(
+            metrics.contains(&format!("crieur_posts{{status=\"{status}\"}} 0")),
+            "{metrics}"
+        );
+    }
+    assert!(
+        metrics.contains("crieur_requests_left{window=\"24h\"} 250"),
+        "{metrics}"
+    );
 
     let second = daemon(project.path(), &[]).output().unwrap();
     assert_eq!(second.status.code(), Some(2));
