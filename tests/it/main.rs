@@ -8,6 +8,7 @@ pub use support::copy_dir;
 mod check;
 mod daemon;
 mod fake_buffer;
+mod hostile;
 mod media;
 mod plan;
 mod publish;
