@@ -15,7 +15,7 @@ use crate::config::{CONFIG_PATH, Config};
 use crate::diagnostic::{Diagnostic, Report, line_col};
 use crate::post::{POSTS_DIR, Post};
 use crate::render::Assets;
-use crate::render::canvas::Picture;
+use crate::render::canvas::{Picture, PictureError};
 use crate::template::{TEMPLATES_DIR, Template};
 use crate::typography::FontFace;
 
@@ -257,7 +257,8 @@ impl Files {
         }
     }
 
-    /// Every font of `assets/fonts/` and every PNG under `assets/`.
+    /// Every font of `assets/fonts/` and every PNG under `assets/`, each
+    /// PNG checked (its size from its header first) but not decoded.
     fn assets(&self, report: &mut Report) -> Assets {
         let mut assets = Assets::default();
         for extension in ["ttf", "otf"] {
@@ -281,17 +282,23 @@ impl Files {
             let Some(bytes) = self.read_binary(&relative, report) else {
                 continue;
             };
-            match image::load_from_memory_with_format(&bytes, image::ImageFormat::Png) {
-                Ok(image) => {
-                    assets.images.insert(
-                        format!("{id}.png"),
-                        Arc::new(Picture::new(image.into_rgba8())),
-                    );
+            let name = format!("{id}.png");
+            match Picture::from_png(bytes) {
+                Ok(picture) => {
+                    assets.images.insert(name, Arc::new(picture));
                 }
-                Err(error) => report.push(
-                    Diagnostic::error(&relative, None, format!("image PNG illisible : {error}"))
-                        .with_hint("enregistrez l'image au format PNG"),
-                ),
+                Err(error) => {
+                    let hint = match error {
+                        PictureError::TooLarge { .. } => {
+                            "réduisez l'image : une carte fait au plus 1200x1350 pixels"
+                        }
+                        PictureError::Unreadable(_) => "enregistrez l'image au format PNG",
+                    };
+                    report.push(
+                        Diagnostic::error(&relative, None, error.to_string()).with_hint(hint),
+                    );
+                    assets.refused.insert(name, error.to_string());
+                }
             }
         }
         assets

@@ -62,3 +62,156 @@ fn a_fifo_or_a_socket_among_the_files_is_refused_without_hanging() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(project.path().join("out/annonce.carre.png").is_file());
 }
+
+/// A greyscale PNG of `width` x `height` black pixels, one bit each: a
+/// 20000x20000 one is a few hundred kilobytes.
+fn black_png(width: u32, height: u32) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, width, height);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::One);
+        encoder.set_compression(png::Compression::Fast);
+        let mut writer = encoder.write_header().unwrap();
+        let mut stream = writer.stream_writer().unwrap();
+        let row = vec![0u8; width.div_ceil(8) as usize];
+        for _ in 0..height {
+            stream.write_all(&row).unwrap();
+        }
+        stream.finish().unwrap();
+    }
+    bytes
+}
+
+/// Only the header of a PNG of `width` x `height`: no pixel data at all.
+fn png_header(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, width, height);
+        encoder.set_color(png::ColorType::Grayscale);
+        drop(encoder.write_header().unwrap());
+    }
+    bytes
+}
+
+/// The valid project, whose logo is `logos/geant.png`, drawn by the
+/// template of the weekly figure.
+fn project_with_logo(png: &[u8]) -> tempfile::TempDir {
+    let project = temp_project("valid");
+    std::fs::write(project.path().join("assets/logos/geant.png"), png).unwrap();
+    let config = project.path().join("config/crieur.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "name = \"CPTS Mulhouse Agglomération\"\n",
+        "name = \"CPTS Mulhouse Agglomération\"\nlogo = \"logos/geant.png\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let template = project.path().join("assets/templates/chiffre.toml");
+    let mut text = std::fs::read_to_string(&template).unwrap();
+    text.push_str(
+        "\n[[formats.carre.layers]]\nkind = \"image\"\nsrc = \"logos/geant.png\"\nx = 80\ny = 965\nwidth = 100\nheight = 100\n",
+    );
+    std::fs::write(&template, text).unwrap();
+    project
+}
+
+#[test]
+fn an_image_over_the_pixel_budget_is_refused_at_its_file_and_where_it_is_named() {
+    let project = project_with_logo(&png_header(20_000, 20_000));
+    let output = crieur_or_hang(project.path(), &["check"]);
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{errors}");
+    assert!(
+        errors.contains(
+            "erreur: image trop grande : 20000x20000 pixels, soit 400 mégapixels (40 au plus)\n --> assets/logos/geant.png"
+        ),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("erreur: logo assets/logos/geant.png inutilisable : image trop grande")
+            && errors.contains(" --> config/crieur.toml:5:8"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("erreur: image assets/logos/geant.png inutilisable : image trop grande")
+            && errors.contains(" --> assets/templates/chiffre.toml:"),
+        "{errors}"
+    );
+}
+
+/// Runs crieur with at most 1 GiB of address space: decoding a
+/// 20000x20000 image would need twice that.
+#[cfg(unix)]
+fn crieur_in_one_gibibyte(root: &Path, args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1048576 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_crieur"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_clear()
+        .env("CRIEUR_NOW", NOW)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("sh runs")
+}
+
+#[cfg(unix)]
+#[test]
+fn a_huge_image_is_refused_from_its_header_before_its_pixels_are_decoded() {
+    // Used as the logo, and lying unused elsewhere under assets/.
+    let huge = black_png(20_000, 20_000);
+    let project = project_with_logo(&huge);
+    std::fs::write(project.path().join("assets/icons/inutile.png"), &huge).unwrap();
+    for args in [&["check"][..], &["render", "--out", "out"][..]] {
+        let output = crieur_in_one_gibibyte(project.path(), args);
+        let errors = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {errors}");
+        assert!(
+            errors.contains("image trop grande : 20000x20000 pixels"),
+            "{args:?}: {errors}"
+        );
+    }
+    // Without the logo, the unused image alone is an error at its file,
+    // and costs no memory either.
+    std::fs::remove_file(project.path().join("assets/logos/geant.png")).unwrap();
+    let output = crieur_in_one_gibibyte(project.path(), &["check"]);
+    let errors = stderr(&output);
+    assert!(
+        errors.contains("image trop grande : 20000x20000 pixels, soit 400 mégapixels (40 au plus)\n --> assets/icons/inutile.png"),
+        "{errors}"
+    );
+}
+
+/// The valid project with `logo = "<logo>"` under `[brand]`.
+fn project_whose_logo_is(logo: &str) -> tempfile::TempDir {
+    let project = temp_project("valid");
+    let config = project.path().join("config/crieur.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "name = \"CPTS Mulhouse Agglomération\"\n",
+        &format!("name = \"CPTS Mulhouse Agglomération\"\nlogo = \"{logo}\"\n"),
+    );
+    std::fs::write(&config, text).unwrap();
+    project
+}
+
+#[test]
+fn a_logo_outside_the_assets_folder_is_refused() {
+    for logo in [
+        "/etc/passwd",
+        "../../../etc/shadow",
+        "logos/../../config/crieur.toml",
+    ] {
+        let project = project_whose_logo_is(logo);
+        let output = crieur_or_hang(project.path(), &["check"]);
+        let errors = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{errors}");
+        assert!(
+            errors.contains(&format!(
+                "erreur: logo `{logo}` : chemin hors du dossier assets/, refusé\n --> config/crieur.toml:5:8"
+            )),
+            "{errors}"
+        );
+    }
+}
