@@ -345,6 +345,13 @@ impl Canvas {
             width = (part_width as f32 * scale).round().max(1.0) as u32;
             height = (part_height as f32 * scale).round().max(1.0) as u32;
         }
+        // Templates keep images inside the card; anything larger is not
+        // drawn rather than resampled to gigabytes.
+        if u64::from(width) * u64::from(height)
+            > 4 * u64::from(self.width.max(1)) * u64::from(self.height.max(1))
+        {
+            return;
+        }
         let scaled = picture.scaled(crop, width, height);
         let left = (rect.x + (rect.width - width as f32) / 2.0).round() as i64;
         let top = (rect.y + (rect.height - height as f32) / 2.0).round() as i64;
@@ -589,10 +596,18 @@ fn glyph_mask<'f>(
     mask
 }
 
+/// The largest glyph rasterized, in pixels (a 2000-pixel size makes
+/// glyphs of a few megapixels): a larger one, from a broken font, is left
+/// out rather than taking gigabytes.
+const MAX_GLYPH_PIXELS: usize = 16 * 1024 * 1024;
+
 /// A path's coverage, 0 to 255, over its whole-pixel bounds.
 fn rasterize(path: &Path) -> Option<Mask> {
     let (x0, y0, x1, y1) = path.bounds_unclipped()?;
     let (width, height) = ((x1 - x0) as usize, (y1 - y0) as usize);
+    if width.checked_mul(height)? > MAX_GLYPH_PIXELS {
+        return None;
+    }
     let mut rasterizer = Rasterizer::new(width, height);
     let shift = |p: Point| point(p.x - x0 as f32, p.y - y0 as f32);
     for segment in &path.segments {
@@ -1129,6 +1144,22 @@ mod tests {
         let image = canvas.into_image();
         assert_eq!(image.get_pixel(0, 0).0, [255, 0, 0, 255]);
         assert_eq!(image.get_pixel(99, 99).0, [255, 0, 0, 255]);
+    }
+
+    #[test]
+    fn a_glyph_of_gigabytes_is_left_out() {
+        let mut path = Path::default();
+        path.move_to(point(0.0, 0.0));
+        path.line_to(point(100_000.0, 0.0));
+        path.line_to(point(0.0, 100_000.0));
+        path.close();
+        assert!(rasterize(&path).is_none());
+        let mut small = Path::default();
+        small.move_to(point(0.0, 0.0));
+        small.line_to(point(10.0, 0.0));
+        small.line_to(point(0.0, 10.0));
+        small.close();
+        assert_eq!(rasterize(&small).unwrap().width, 10);
     }
 
     #[test]

@@ -215,3 +215,41 @@ fn a_logo_outside_the_assets_folder_is_refused() {
         );
     }
 }
+
+#[test]
+fn a_text_box_without_line_height_and_with_a_huge_size_is_refused_not_an_abort() {
+    let project = temp_project("valid");
+    let template = project.path().join("assets/templates/chiffre.toml");
+    let text = std::fs::read_to_string(&template).unwrap().replacen(
+        "max_size = 220\nmax_lines = 2",
+        "max_size = 1e9\nmax_lines = 2\nline_height = 0",
+        1,
+    );
+    assert!(text.contains("line_height = 0"));
+    std::fs::write(&template, text).unwrap();
+    // A combining accent alone has no width: only the size limits it.
+    let post = project.path().join("posts/chiffre/01-dmp.md");
+    let text = std::fs::read_to_string(&post).unwrap();
+    let start = text.find("number = ").unwrap();
+    let end = start + text[start..].find('\n').unwrap();
+    std::fs::write(
+        &post,
+        format!("{}number = \"\\u0301\"{}", &text[..start], &text[end..]),
+    )
+    .unwrap();
+    for args in [&["check"][..], &["render", "--out", "out"][..]] {
+        let output = crieur_or_hang(project.path(), args);
+        let errors = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {errors}");
+        assert!(
+            errors.contains(
+                "`line_height` vaut 0 : il doit être compris entre 0,5 et 3 fois la taille"
+            ),
+            "{args:?}: {errors}"
+        );
+        assert!(
+            errors.contains("`max_size` vaut 1000000000 : il doit être compris entre 4 et 1080"),
+            "{args:?}: {errors}"
+        );
+    }
+}
