@@ -253,3 +253,141 @@ fn a_text_box_without_line_height_and_with_a_huge_size_is_refused_not_an_abort()
         );
     }
 }
+
+/// `crieur preview` on a free port, stopped when dropped.
+struct Preview {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Preview {
+    fn start(root: &Path, args: &[&str]) -> Preview {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_crieur"))
+            .arg("--root")
+            .arg(root)
+            .args(["preview", "--port", &port.to_string()])
+            .args(args)
+            .env_clear()
+            .env("CRIEUR_NOW", NOW)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the crieur binary runs");
+        let preview = Preview { child, port };
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the preview did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        preview
+    }
+
+    /// Sends `request` as is; the status line and the body of the answer.
+    fn send(&self, request: &[u8]) -> (String, Vec<u8>) {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        // The server may answer before it has read everything.
+        let _ = stream.write_all(request);
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let split = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("no answer: {}", String::from_utf8_lossy(&answer)));
+        let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+        let status = head.lines().next().unwrap_or_default().to_owned();
+        (status, answer[split + 4..].to_vec())
+    }
+
+    fn get(&self, path: &str) -> (String, Vec<u8>) {
+        self.send(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+    }
+
+    /// Stops the server; what it wrote on standard error.
+    fn stop(mut self) -> String {
+        use std::io::Read as _;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut errors = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = stderr.read_to_string(&mut errors);
+        }
+        errors
+    }
+}
+
+impl Drop for Preview {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_preview_serves_no_file_outside_the_project_as_the_logo() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.png"), "secret").unwrap();
+    let name = outside.path().file_name().unwrap().to_str().unwrap();
+    let absolute = outside.path().join("secret.png");
+    for logo in [
+        absolute.to_str().unwrap().to_owned(),
+        format!("../../{name}/secret.png"),
+        "/etc/passwd".to_owned(),
+    ] {
+        let project = project_whose_logo_is(&logo);
+        // The project's folder sits beside `outside`.
+        let preview = Preview::start(project.path(), &[]);
+        let (status, body) = preview.get("/logo.png");
+        assert_eq!(status, "HTTP/1.1 404 Not Found", "{logo}");
+        assert!(!String::from_utf8_lossy(&body).contains("secret"), "{logo}");
+        assert!(!String::from_utf8_lossy(&body).contains("root:"), "{logo}");
+    }
+    let project = project_whose_logo_is("logos/cpts-mulhouse.png");
+    let preview = Preview::start(project.path(), &[]);
+    let (status, body) = preview.get("/logo.png");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(
+        body,
+        std::fs::read(project.path().join("assets/logos/cpts-mulhouse.png")).unwrap()
+    );
+}
+
+#[test]
+fn the_preview_warns_when_it_listens_beyond_this_computer() {
+    let project = temp_project("valid");
+    let preview = Preview::start(project.path(), &["--bind", "0.0.0.0"]);
+    let errors = preview.stop();
+    assert!(errors.contains("visible de tout le réseau"), "{errors}");
+    let preview = Preview::start(project.path(), &[]);
+    assert_eq!(preview.stop(), "");
+}
+
+#[test]
+fn the_preview_refuses_a_huge_head_or_body_and_goes_on_serving() {
+    let project = temp_project("valid");
+    let preview = Preview::start(project.path(), &[]);
+    let mut huge = b"GET / HTTP/1.1\r\nX-Long: ".to_vec();
+    huge.resize(300 * 1024, b'a');
+    huge.extend_from_slice(b"\r\n\r\n");
+    let (status, _) = preview.send(&huge);
+    assert_eq!(status, "HTTP/1.1 431 Request Header Fields Too Large");
+    let (status, _) =
+        preview.send(b"GET / HTTP/1.1\r\nContent-Length: 314572800\r\n\r\nsome of the body");
+    assert_eq!(status, "HTTP/1.1 413 Content Too Large");
+    let (status, body) = preview.get("/");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(String::from_utf8_lossy(&body).contains("<html"));
+}
