@@ -95,18 +95,76 @@ fn check_brand(config: &Config, assets: &Assets, diagnostics: &mut Vec<Diagnosti
             );
         }
     }
-    if let Some(logo) = &config.brand.logo
-        && !assets.images.contains_key(logo.get_ref())
-    {
-        diagnostics.push(
-            Diagnostic::error(
-                CONFIG_PATH,
-                Some(logo.span()),
+    if let Some(logo) = &config.brand.logo {
+        let missing = match image_problem(assets, logo.get_ref()) {
+            Some(ImageProblem::Missing) => Some((
                 format!("logo introuvable : assets/{}", logo.get_ref()),
-            )
-            .with_hint("placez le logo (PNG) dans assets/ et donnez son chemin depuis ce dossier"),
-        );
+                "placez le logo (PNG) dans assets/ et donnez son chemin depuis ce dossier",
+            )),
+            Some(problem) => Some((problem.describe("logo", logo.get_ref()), problem.hint())),
+            None => None,
+        };
+        if let Some((message, hint)) = missing {
+            diagnostics
+                .push(Diagnostic::error(CONFIG_PATH, Some(logo.span()), message).with_hint(hint));
+        }
     }
+}
+
+/// Why an image named by its path under `assets/` cannot be drawn.
+enum ImageProblem {
+    /// The path leaves `assets/` (absolute, or through `..`): crieur only
+    /// reads images of the project.
+    Outside,
+    /// The file was found and refused (too large, unreadable).
+    Refused(String),
+    Missing,
+}
+
+impl ImageProblem {
+    /// The message about `noun` (« logo », « image ») at `path`.
+    fn describe(&self, noun: &str, path: &str) -> String {
+        match self {
+            ImageProblem::Outside => {
+                format!("{noun} `{path}` : chemin hors du dossier assets/, refusé")
+            }
+            ImageProblem::Refused(reason) => {
+                format!("{noun} assets/{path} inutilisable : {reason}")
+            }
+            ImageProblem::Missing => format!("{noun} introuvable : assets/{path}"),
+        }
+    }
+
+    fn hint(&self) -> &'static str {
+        match self {
+            ImageProblem::Outside => {
+                "donnez le chemin de l'image depuis le dossier assets/ du projet, sans `..` : `logos/logo.png`"
+            }
+            ImageProblem::Refused(_) => {
+                "réduisez l'image (une carte fait au plus 1200x1350 pixels) et enregistrez-la en PNG"
+            }
+            ImageProblem::Missing => "placez l'image (PNG) dans assets/ ou corrigez le chemin",
+        }
+    }
+}
+
+fn image_problem(assets: &Assets, path: &str) -> Option<ImageProblem> {
+    if assets.images.contains_key(path) {
+        return None;
+    }
+    let outside = std::path::Path::new(path).components().any(|part| {
+        !matches!(
+            part,
+            std::path::Component::Normal(_) | std::path::Component::CurDir
+        )
+    }) || path.contains('\\');
+    Some(if outside {
+        ImageProblem::Outside
+    } else if let Some(reason) = assets.refused.get(path) {
+        ImageProblem::Refused(reason.clone())
+    } else {
+        ImageProblem::Missing
+    })
 }
 
 fn font_hint(file: &str, assets: &Assets) -> Option<String> {
@@ -188,14 +246,16 @@ fn check_template(
             continue;
         };
         for candidate in expand(template, src.get_ref(), list_field) {
-            if !assets.images.contains_key(&candidate) && reported.insert(candidate.clone()) {
+            if let Some(problem) = image_problem(assets, &candidate)
+                && reported.insert(candidate.clone())
+            {
                 diagnostics.push(
                     Diagnostic::error(
                         path,
                         Some(src.span()),
-                        format!("image introuvable : assets/{candidate}"),
+                        problem.describe("image", &candidate),
                     )
-                    .with_hint("placez l'image (PNG) dans assets/ ou corrigez le chemin"),
+                    .with_hint(problem.hint()),
                 );
             }
         }

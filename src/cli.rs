@@ -134,7 +134,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "DATE", conflicts_with = "weeks")]
     pub until: Option<String>,
 
-    /// Durée de la période en semaines.
+    /// Durée de la période en semaines (520 au plus).
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub weeks: u32,
 

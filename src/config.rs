@@ -177,19 +177,26 @@ impl Default for Publisher {
     }
 }
 
-/// Reads a duration written as `7d`, `36h`, `90m` or `30s`.
+/// The longest duration the configuration may give (a lookahead, a grace,
+/// a timeout): longer ones are typing mistakes, and would overflow the
+/// date arithmetic they feed.
+pub const MAX_DURATION_DAYS: i64 = 366;
+
+/// Reads a duration written as `7d`, `36h`, `90m` or `30s`, of at most
+/// [`MAX_DURATION_DAYS`] days.
 pub fn parse_duration(text: &str) -> Option<chrono::Duration> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = text.split_at(split);
     let number: i64 = number.parse().ok()?;
-    match unit.trim() {
+    let duration = match unit.trim() {
         "d" | "j" => chrono::Duration::try_days(number),
         "h" => chrono::Duration::try_hours(number),
         "m" | "min" => chrono::Duration::try_minutes(number),
         "s" => chrono::Duration::try_seconds(number),
         _ => None,
-    }
+    }?;
+    (duration <= chrono::Duration::days(MAX_DURATION_DAYS)).then_some(duration)
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -291,7 +298,7 @@ fn read_config(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Option<Read> {
                 _ => {
                     reader
                         .error(text.span(), format!("durée invalide `{}`", text.get_ref()))
-                        .hint = Some("par exemple `1h` ou `30m`".to_owned());
+                        .hint = Some("par exemple `1h` ou `30m` (366 jours au plus)".to_owned());
                 }
             }
         }
@@ -679,7 +686,7 @@ fn read_publisher(
                         format!("durée invalide `{}`", lookahead.get_ref()),
                     )
                     .hint =
-                    Some("par exemple `7d` (jours), `36h` (heures) ou `90m` (minutes)".to_owned());
+                    Some("par exemple `7d` (jours), `36h` (heures) ou `90m` (minutes) ; 366 jours au plus".to_owned());
             }
         }
     }
@@ -692,7 +699,7 @@ fn read_publisher(
                         timeout.span(),
                         format!("durée invalide `{}`", timeout.get_ref()),
                     )
-                    .hint = Some("par exemple `30s`".to_owned());
+                    .hint = Some("par exemple `30s` (366 jours au plus)".to_owned());
             }
         }
     }
@@ -881,6 +888,31 @@ kind = "outbox"
         // What affects everything still stops everything.
         let (config, _) = Config::parse(&VALID.replace("Europe/Paris", "Europe/Pari"), CONFIG_PATH);
         assert!(config.is_none());
+    }
+
+    #[test]
+    fn refuses_a_duration_too_long_for_date_arithmetic() {
+        for (key, value) in [
+            ("lookahead", "99999999999d"),
+            ("timeout", "99999999999999s"),
+            ("lookahead", "367d"),
+        ] {
+            let text = VALID.replace(
+                "kind = \"outbox\"",
+                &format!("kind = \"outbox\"\n{key} = \"{value}\""),
+            );
+            let messages = errors(&text);
+            assert!(
+                messages.iter().any(|m| m.contains("durée invalide")),
+                "{key} = {value}: {messages:?}"
+            );
+        }
+        let text = VALID.replace(
+            "[publisher]",
+            "[daemon]\ngrace = \"99999999999d\"\n[publisher]",
+        );
+        assert!(errors(&text).iter().any(|m| m.contains("durée invalide")));
+        assert_eq!(parse_duration("366d"), Some(chrono::Duration::days(366)));
     }
 
     #[test]

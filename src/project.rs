@@ -15,7 +15,7 @@ use crate::config::{CONFIG_PATH, Config};
 use crate::diagnostic::{Diagnostic, Report, line_col};
 use crate::post::{POSTS_DIR, Post};
 use crate::render::Assets;
-use crate::render::canvas::Picture;
+use crate::render::canvas::{Picture, PictureError};
 use crate::template::{TEMPLATES_DIR, Template};
 use crate::typography::FontFace;
 
@@ -261,7 +261,8 @@ impl Files {
         }
     }
 
-    /// Every font of `assets/fonts/` and every PNG under `assets/`.
+    /// Every font of `assets/fonts/` and every PNG under `assets/`, each
+    /// PNG checked (its size from its header first) but not decoded.
     fn assets(&self, report: &mut Report) -> Assets {
         let mut assets = Assets::default();
         for extension in ["ttf", "otf"] {
@@ -285,17 +286,23 @@ impl Files {
             let Some(bytes) = self.read_binary(&relative, report) else {
                 continue;
             };
-            match image::load_from_memory_with_format(&bytes, image::ImageFormat::Png) {
-                Ok(image) => {
-                    assets.images.insert(
-                        format!("{id}.png"),
-                        Arc::new(Picture::new(image.into_rgba8())),
-                    );
+            let name = format!("{id}.png");
+            match Picture::from_png(bytes) {
+                Ok(picture) => {
+                    assets.images.insert(name, Arc::new(picture));
                 }
-                Err(error) => report.push(
-                    Diagnostic::error(&relative, None, format!("image PNG illisible : {error}"))
-                        .with_hint("enregistrez l'image au format PNG"),
-                ),
+                Err(error) => {
+                    let hint = match error {
+                        PictureError::TooLarge { .. } => {
+                            "réduisez l'image : une carte fait au plus 1200x1350 pixels"
+                        }
+                        PictureError::Unreadable(_) => "enregistrez l'image au format PNG",
+                    };
+                    report.push(
+                        Diagnostic::error(&relative, None, error.to_string()).with_hint(hint),
+                    );
+                    assets.refused.insert(name, error.to_string());
+                }
             }
         }
         assets
@@ -303,28 +310,67 @@ impl Files {
 
     /// The bytes of a font or an image, or `None` with a diagnostic.
     fn read_binary(&self, relative: &str, report: &mut Report) -> Option<Vec<u8>> {
-        let path = self.root.join(relative);
-        let result = fs::metadata(&path).and_then(|metadata| {
-            if metadata.len() > MAX_ASSET_SIZE {
-                Err(std::io::Error::other(format!(
-                    "fichier trop gros ({} Mio, 20 Mio au plus)",
-                    metadata.len() / (1024 * 1024)
-                )))
-            } else {
-                fs::read(&path)
-            }
-        });
-        match result {
+        match self.read_bytes(relative, MAX_ASSET_SIZE) {
             Ok(bytes) => Some(bytes),
-            Err(error) => {
+            Err(Refusal::TooLarge(size)) => {
                 report.push(Diagnostic::error(
                     relative,
                     None,
-                    format!("impossible de lire le fichier : {error}"),
+                    format!(
+                        "impossible de lire le fichier : fichier trop gros ({} Mio, 20 Mio au plus)",
+                        size / (1024 * 1024)
+                    ),
                 ));
                 None
             }
+            Err(refusal) => {
+                report.push(refusal.diagnostic(relative));
+                None
+            }
         }
+    }
+
+    /// The bytes of the regular file at `relative`, at most `limit` of
+    /// them. The file must resolve inside the project and be a regular
+    /// file: a named pipe, a socket or a device is refused before it is
+    /// opened (opening a pipe would wait for a writer), and it is opened
+    /// non-blocking in case it was swapped for one meanwhile.
+    fn read_bytes(&self, relative: &str, limit: u64) -> Result<Vec<u8>, Refusal> {
+        use std::io::Read as _;
+        let path = self.root.join(relative);
+        let resolved = path.canonicalize().map_err(Refusal::Io)?;
+        if !resolved.starts_with(&self.root) {
+            return Err(Refusal::Outside(resolved));
+        }
+        let metadata = fs::metadata(&resolved).map_err(Refusal::Io)?;
+        if !metadata.is_file() {
+            return Err(Refusal::NotRegular);
+        }
+        if metadata.len() > limit {
+            return Err(Refusal::TooLarge(metadata.len()));
+        }
+        let mut options = fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
+        }
+        let file = options.open(&resolved).map_err(Refusal::Io)?;
+        let metadata = file.metadata().map_err(Refusal::Io)?;
+        if !metadata.is_file() {
+            return Err(Refusal::NotRegular);
+        }
+        // The size may have changed since it was looked at: read no more
+        // than the limit allows.
+        let mut bytes = Vec::with_capacity(metadata.len().min(limit) as usize);
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(Refusal::Io)?;
+        if bytes.len() as u64 > limit {
+            return Err(Refusal::TooLarge(bytes.len() as u64));
+        }
+        Ok(bytes)
     }
 
     /// Where a symlink leads, if it stays inside the project.
@@ -341,40 +387,21 @@ impl Files {
 
     /// The text of a file, or `None` with a diagnostic saying why not.
     fn read(&self, relative: &str, report: &mut Report) -> Option<Arc<str>> {
-        let path = self.root.join(relative);
-        let metadata = match fs::metadata(&path) {
-            Ok(metadata) => metadata,
-            Err(error) => {
-                report.push(Diagnostic::error(
-                    relative,
-                    None,
-                    format!("impossible de lire le fichier : {error}"),
-                ));
+        let bytes = match self.read_bytes(relative, MAX_FILE_SIZE) {
+            Ok(bytes) => bytes,
+            Err(Refusal::TooLarge(size)) => {
+                report.push(
+                    Diagnostic::error(
+                        relative,
+                        None,
+                        format!("fichier trop gros ({} Kio, 1 024 Kio au plus)", size / 1024),
+                    )
+                    .with_hint("un post ne contient que du texte : les images vont dans assets/"),
+                );
                 return None;
             }
-        };
-        if metadata.len() > MAX_FILE_SIZE {
-            report.push(
-                Diagnostic::error(
-                    relative,
-                    None,
-                    format!(
-                        "fichier trop gros ({} Kio, 1 024 Kio au plus)",
-                        metadata.len() / 1024
-                    ),
-                )
-                .with_hint("un post ne contient que du texte : les images vont dans assets/"),
-            );
-            return None;
-        }
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                report.push(Diagnostic::error(
-                    relative,
-                    None,
-                    format!("impossible de lire le fichier : {error}"),
-                ));
+            Err(refusal) => {
+                report.push(refusal.diagnostic(relative));
                 return None;
             }
         };
@@ -413,6 +440,48 @@ impl Files {
                 );
                 None
             }
+        }
+    }
+}
+
+/// Why a file of the project is not read.
+#[derive(Debug)]
+enum Refusal {
+    /// It resolves outside the project (a symbolic link swapped in).
+    Outside(PathBuf),
+    /// A named pipe, a socket, a device or a folder.
+    NotRegular,
+    TooLarge(u64),
+    Io(std::io::Error),
+}
+
+impl Refusal {
+    fn diagnostic(&self, relative: &str) -> Diagnostic {
+        match self {
+            Refusal::Outside(target) => Diagnostic::error(
+                relative,
+                None,
+                format!(
+                    "lien symbolique vers l'extérieur du projet ({}) : refusé",
+                    target.display()
+                ),
+            ),
+            Refusal::NotRegular => Diagnostic::error(
+                relative,
+                None,
+                "ce n'est pas un fichier ordinaire (tube nommé, socket ou périphérique) : refusé",
+            )
+            .with_hint("remplacez-le par un vrai fichier, ou supprimez-le"),
+            Refusal::TooLarge(size) => Diagnostic::error(
+                relative,
+                None,
+                format!("fichier trop gros ({} Kio)", size / 1024),
+            ),
+            Refusal::Io(error) => Diagnostic::error(
+                relative,
+                None,
+                format!("impossible de lire le fichier : {error}"),
+            ),
         }
     }
 }

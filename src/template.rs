@@ -226,6 +226,15 @@ pub struct IconsLayer {
     pub text_size: f32,
 }
 
+/// The smallest text size, in pixels; the largest is the image's height.
+pub const MIN_TEXT_SIZE: f32 = 4.0;
+
+/// The range of `line_height`, a multiple of the text size.
+pub const LINE_HEIGHTS: std::ops::RangeInclusive<f32> = 0.5..=3.0;
+
+/// The most lines a text box may have.
+pub const MAX_LINES: f32 = 100.0;
+
 const TEMPLATE_KEYS: &[&str] = &["name", "description", "alt", "fields", "formats"];
 const FIELD_KEYS: &[&str] = &["label", "required", "kind", "choices", "default"];
 const KINDS: &[&str] = &["text", "choice", "list"];
@@ -454,7 +463,15 @@ fn read_layer(
             reader.unknown_keys(table, &section, &with_common(&keys));
             let rect = read_rect(reader, table, span.clone(), format)?;
             let paint = read_paint(reader, table, span.clone(), fields)?;
-            let radius = number(reader, table, "radius").unwrap_or(0.0);
+            let (width, height) = format.size();
+            let radius = number_in(
+                reader,
+                table,
+                "radius",
+                0.0..=width.max(height) as f32,
+                " pixels",
+            )
+            .unwrap_or(0.0);
             LayerKind::Rect {
                 rect,
                 paint,
@@ -542,15 +559,19 @@ fn read_layer(
             let src = reader.required_string(table, "src", &section, span.clone())?;
             let font = reader.required_string(table, "font", &section, span.clone())?;
             let color = reader.required_string(table, "color", &section, span.clone())?;
+            let inside = " (la hauteur du calque)".to_owned();
+            let across = " (la largeur du calque)".to_owned();
+            let sizes = MIN_TEXT_SIZE..=rect.height.max(MIN_TEXT_SIZE);
             LayerKind::Icons(IconsLayer {
                 rect,
                 field,
                 src,
-                icon_size: number(reader, table, "icon_size").unwrap_or(48.0),
-                gap: number(reader, table, "gap").unwrap_or(24.0),
+                icon_size: number_in(reader, table, "icon_size", 1.0..=rect.height, &inside)
+                    .unwrap_or(48.0),
+                gap: number_in(reader, table, "gap", 0.0..=rect.width, &across).unwrap_or(24.0),
                 font,
                 color,
-                text_size: number(reader, table, "text_size").unwrap_or(28.0),
+                text_size: number_in(reader, table, "text_size", sizes, &inside).unwrap_or(28.0),
             })
         }
         other => {
@@ -621,16 +642,21 @@ fn read_text_layer(
     }
     let font = reader.required_string(table, "font", "calque text", span.clone())?;
     let color = reader.required_string(table, "color", "calque text", span.clone())?;
-    let size = number(reader, table, "size");
-    let min_size = number(reader, table, "min_size").or(size);
-    let max_size = number(reader, table, "max_size").or(size);
+    // A text is at most as tall as its image: larger sizes are typing
+    // mistakes, and would make glyphs of gigabytes.
+    let (_, format_height) = format.size();
+    let sizes = MIN_TEXT_SIZE..=format_height as f32;
+    let why = format!(" (la hauteur de l'image {format})");
+    let size = number_in(reader, table, "size", sizes.clone(), &why);
+    let min_size = number_in(reader, table, "min_size", sizes.clone(), &why).or(size);
+    let max_size = number_in(reader, table, "max_size", sizes, &why).or(size);
     let (Some(min_size), Some(max_size)) = (min_size, max_size) else {
         reader
             .error(span, "un calque `text` doit donner sa taille")
             .hint = Some("`size = 40`, ou `min_size` et `max_size` pour l'ajuster".to_owned());
         return None;
     };
-    if min_size > max_size || min_size < 4.0 {
+    if min_size > max_size {
         reader.error(
             span.clone(),
             format!("tailles incohérentes : `min_size` {min_size} et `max_size` {max_size}"),
@@ -668,7 +694,16 @@ fn read_text_layer(
             }
         },
     };
-    let max_lines = number(reader, table, "max_lines").map_or(1, |n| n.max(1.0) as usize);
+    let max_lines = number_in(reader, table, "max_lines", 1.0..=MAX_LINES, "")
+        .map_or(1, |n| n.max(1.0) as usize);
+    let line_height = number_in(
+        reader,
+        table,
+        "line_height",
+        LINE_HEIGHTS,
+        " fois la taille",
+    )
+    .unwrap_or(1.2);
     Some(TextLayer {
         rect,
         text: texts,
@@ -679,7 +714,7 @@ fn read_text_layer(
         min_size,
         max_size,
         max_lines,
-        line_height: number(reader, table, "line_height").unwrap_or(1.2),
+        line_height,
         uppercase: reader
             .bool(table, "uppercase")
             .is_some_and(Spanned::into_inner),
@@ -764,10 +799,10 @@ fn read_paint(
     Some(Paint::Solid(color))
 }
 
-/// A number, integer or not.
+/// A number, integer or not, and finite: `nan` and `inf` are reported.
 fn number(reader: &mut Reader<'_>, table: &DeTable<'_>, key: &str) -> Option<f32> {
     let (_, value) = Reader::get(table, key)?;
-    match value.get_ref() {
+    let number = match value.get_ref() {
         DeValue::Integer(integer) => integer.as_str().replace('_', "").parse::<f32>().ok(),
         DeValue::Float(float) => float.as_str().replace('_', "").parse::<f32>().ok(),
         other => {
@@ -776,9 +811,48 @@ fn number(reader: &mut Reader<'_>, table: &DeTable<'_>, key: &str) -> Option<f32
                 value.span(),
                 format!("`{key}` doit être un nombre, pas {found}"),
             );
+            return None;
+        }
+    };
+    match number {
+        Some(number) if number.is_finite() => Some(number),
+        _ => {
+            reader
+                .error(value.span(), format!("`{key}` doit être un nombre fini"))
+                .hint = Some("écrivez un nombre de pixels : `40`, `1.5`".to_owned());
             None
         }
     }
+}
+
+/// A number that must lie in `range`; one outside is reported at its
+/// value, and still returned (the template has an error either way).
+fn number_in(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    key: &str,
+    range: std::ops::RangeInclusive<f32>,
+    why: &str,
+) -> Option<f32> {
+    let number = number(reader, table, key)?;
+    if !range.contains(&number) {
+        let (_, value) = Reader::get(table, key)?;
+        reader.error(
+            value.span(),
+            format!(
+                "`{key}` vaut {} : il doit être compris entre {} et {}{why}",
+                french_number(number),
+                french_number(*range.start()),
+                french_number(*range.end())
+            ),
+        );
+    }
+    Some(number)
+}
+
+/// A number as French readers write it: `0,5`.
+fn french_number(number: f32) -> String {
+    number.to_string().replace('.', ",")
 }
 
 /// The names of the `{field}` placeholders of a pattern.
@@ -917,6 +991,53 @@ color = "ink"
         "format inconnu `caree`"
     )]
     #[case::icons_of_a_text_field("field = \"marks\"", "field = \"tool\"", "de type `list`")]
+    #[case::line_height_zero(
+        "max_lines = 2",
+        "max_lines = 2\nline_height = 0",
+        "`line_height` vaut 0 : il doit être compris entre 0,5 et 3 fois la taille"
+    )]
+    #[case::line_height_nan(
+        "max_lines = 2",
+        "max_lines = 2\nline_height = nan",
+        "`line_height` doit être un nombre fini"
+    )]
+    #[case::line_height_negative(
+        "max_lines = 2",
+        "max_lines = 2\nline_height = -1.5",
+        "`line_height` vaut -1,5"
+    )]
+    #[case::min_size_negative(
+        "min_size = 60",
+        "min_size = -60",
+        "`min_size` vaut -60 : il doit être compris entre 4 et 1080 (la hauteur de l'image carre)"
+    )]
+    #[case::max_size_huge(
+        "max_size = 140",
+        "max_size = 1e9",
+        "`max_size` vaut 1000000000 : il doit être compris entre 4 et 1080"
+    )]
+    #[case::max_size_infinite(
+        "max_size = 140",
+        "max_size = inf",
+        "`max_size` doit être un nombre fini"
+    )]
+    #[case::size_nan(
+        "min_size = 60\nmax_size = 140",
+        "size = nan",
+        "`size` doit être un nombre fini"
+    )]
+    #[case::geometry_nan("x = 80\ny = 300", "x = nan\ny = 300", "`x` doit être un nombre fini")]
+    #[case::max_lines_huge("max_lines = 2", "max_lines = 1e12", "`max_lines` vaut")]
+    #[case::icon_size_huge(
+        "font = \"body\"",
+        "font = \"body\"\nicon_size = 1e6",
+        "`icon_size` vaut 1000000 : il doit être compris entre 1 et 80 (la hauteur du calque)"
+    )]
+    #[case::radius_negative(
+        "height = 200\ncolor = \"{category}\"",
+        "height = 200\ncolor = \"{category}\"\nradius = -4",
+        "`radius` vaut -4"
+    )]
     fn rejects(#[case] from: &str, #[case] to: &str, #[case] expected: &str) {
         let text = TEMPLATE.replacen(from, to, 1);
         assert_ne!(text, TEMPLATE, "the case changes the template");
@@ -926,6 +1047,16 @@ color = "ink"
             diagnostics.iter().any(|d| d.message.contains(expected)),
             "{diagnostics:?}"
         );
+    }
+
+    #[test]
+    fn points_at_a_number_out_of_its_range() {
+        let text = TEMPLATE.replacen("max_lines = 2", "max_lines = 2\nline_height = 0", 1);
+        let (_, diagnostics) = parse(&text);
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        let span = diagnostics[0].span.clone().unwrap();
+        assert_eq!(&text[span.clone()], "0");
+        assert_eq!(&text[span.start - 14..span.start], "line_height = ");
     }
 
     #[test]

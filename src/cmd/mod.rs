@@ -11,7 +11,7 @@ pub mod status;
 use std::io::IsTerminal;
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::cli::{Cli, Command};
@@ -74,11 +74,28 @@ fn now(tz: Tz) -> anyhow::Result<DateTime<Utc>> {
     }
 }
 
+/// The years an instant given on the command line (or in `CRIEUR_NOW`) may
+/// fall in: far enough for any calendar, near enough that date arithmetic
+/// on it never overflows.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
 /// Reads an instant given on the command line: a date (midnight), a local
 /// date and time, or either with an offset.
 pub fn parse_instant(text: &str, tz: Tz) -> anyhow::Result<DateTime<Utc>> {
     let text = text.trim();
+    let within = |year: i32| -> anyhow::Result<()> {
+        if YEARS.contains(&year) {
+            Ok(())
+        } else {
+            bail!(
+                "date hors limites `{text}` : crieur accepte les années {} à {}",
+                YEARS.start(),
+                YEARS.end()
+            )
+        }
+    };
     if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
+        within(instant.year())?;
         return Ok(instant.with_timezone(&Utc));
     }
     let naive = [
@@ -97,6 +114,7 @@ pub fn parse_instant(text: &str, tz: Tz) -> anyhow::Result<DateTime<Utc>> {
     let Some(naive) = naive else {
         bail!("date illisible `{text}` : écrivez 2026-12-01 ou 2026-12-01T19:00");
     };
+    within(naive.year())?;
     match tz.from_local_datetime(&naive) {
         LocalResult::Single(instant) | LocalResult::Ambiguous(instant, _) => {
             Ok(instant.with_timezone(&Utc))

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use chrono::Duration;
 use comfy_table::{Table, presets};
 
@@ -10,6 +10,9 @@ use crate::cli::PlanArgs;
 use crate::plan::{Plan, Window, format_local, plan_with};
 
 use super::Outcome;
+
+/// The longest period `plan` shows, in weeks (ten years).
+pub const MAX_WEEKS: u32 = 520;
 
 pub fn run(root: &Path, args: &PlanArgs) -> anyhow::Result<Outcome> {
     let project = super::load(root)?;
@@ -29,12 +32,25 @@ pub fn run(root: &Path, args: &PlanArgs) -> anyhow::Result<Outcome> {
         Some(text) => super::parse_instant(text, tz)?,
         None => super::now(tz)?,
     };
+    if args.weeks > MAX_WEEKS {
+        bail!(
+            "--weeks {} : la période dure {MAX_WEEKS} semaines (10 ans) au plus",
+            args.weeks
+        );
+    }
     let until = match &args.until {
         Some(text) => super::parse_instant(text, tz)?,
-        None => from + Duration::weeks(i64::from(args.weeks)),
+        None => from
+            .checked_add_signed(Duration::weeks(i64::from(args.weeks)))
+            .context("fin de la période hors limites")?,
     };
     if until <= from {
         bail!("la fin de la période doit venir après son début");
+    }
+    if until - from > Duration::weeks(i64::from(MAX_WEEKS)) {
+        bail!(
+            "la période dure {MAX_WEEKS} semaines (10 ans) au plus : rapprochez --until de --from"
+        );
     }
     let plan = plan_with(
         config,

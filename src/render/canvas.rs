@@ -9,7 +9,7 @@
 //! the output identical from run to run.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ab_glyph_rasterizer::{Point, Rasterizer, point};
 use image::{RgbaImage, imageops};
@@ -22,47 +22,141 @@ use crate::typography::{Block, FontFace};
 /// Premultiplied RGBA pixels, row after row.
 type Pixels = Vec<[u8; 4]>;
 
-/// An image of the project (a logo, an icon), with its resampled copies
-/// kept for the sizes it is drawn at: a logo is drawn at the same size on
-/// every card.
+/// The most pixels an image of the project may have: 40 megapixels, more
+/// than any photo a card needs. An image is measured from its PNG header,
+/// before any pixel is decoded, and refused past this budget; decoded, an
+/// image takes 4 bytes per pixel (160 MB at the budget).
+pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
+
+/// Why a PNG of the project cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PictureError {
+    #[error(
+        "image trop grande : {width}x{height} pixels, soit {} mégapixels ({} au plus)",
+        megapixels(u64::from(*width) * u64::from(*height)),
+        megapixels(MAX_IMAGE_PIXELS)
+    )]
+    TooLarge { width: u32, height: u32 },
+    #[error("image PNG illisible : {0}")]
+    Unreadable(String),
+}
+
+fn megapixels(pixels: u64) -> String {
+    let tenths = (pixels + 50_000) / 100_000;
+    if tenths.is_multiple_of(10) {
+        format!("{}", tenths / 10)
+    } else {
+        format!("{},{}", tenths / 10, tenths % 10)
+    }
+}
+
+/// An image of the project (a logo, an icon): its PNG file, checked, and
+/// its pixels, decoded the first time it is drawn, with its resampled
+/// copies kept for the sizes it is drawn at (a logo is drawn at the same
+/// size on every card). Commands that draw nothing decode nothing.
 pub struct Picture {
-    image: RgbaImage,
-    scaled: Mutex<HashMap<(u32, u32), Arc<Pixels>>>,
+    png: Vec<u8>,
+    width: u32,
+    height: u32,
+    /// Premultiplied.
+    pixels: OnceLock<RgbaImage>,
+    scaled: Mutex<HashMap<(Crop, u32, u32), Arc<Pixels>>>,
 }
 
 impl std::fmt::Debug for Picture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Picture")
-            .field("width", &self.image.width())
-            .field("height", &self.image.height())
+            .field("width", &self.width)
+            .field("height", &self.height)
             .finish()
     }
 }
 
 impl Picture {
-    pub fn new(image: RgbaImage) -> Picture {
-        Picture {
-            image,
-            scaled: Mutex::new(HashMap::new()),
+    /// Checks a PNG file: its size from its header, within
+    /// [`MAX_IMAGE_PIXELS`], then its data, decoded a row at a time (the
+    /// memory of one row), so that a damaged file is reported now rather
+    /// than when a card is drawn.
+    pub fn from_png(png: Vec<u8>) -> Result<Picture, PictureError> {
+        let unreadable = |error: png::DecodingError| PictureError::Unreadable(error.to_string());
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(png.as_slice()));
+        let (width, height) = {
+            let info = decoder.read_header_info().map_err(unreadable)?;
+            (info.width, info.height)
+        };
+        if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS {
+            return Err(PictureError::TooLarge { width, height });
         }
+        let mut reader = decoder.read_info().map_err(unreadable)?;
+        while reader.next_row().map_err(unreadable)?.is_some() {}
+        Ok(Picture {
+            png,
+            width,
+            height,
+            pixels: OnceLock::new(),
+            scaled: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The PNG file, as read.
+    pub fn png(&self) -> &[u8] {
+        &self.png
     }
 
     pub fn dimensions(&self) -> (u32, u32) {
-        self.image.dimensions()
+        (self.width, self.height)
     }
 
-    /// The image resampled to `width` x `height`, premultiplied.
-    fn scaled(&self, width: u32, height: u32) -> Arc<Pixels> {
+    /// The pixels, premultiplied, decoded on first use.
+    fn pixels(&self) -> &RgbaImage {
+        self.pixels.get_or_init(|| {
+            let mut reader = image::ImageReader::with_format(
+                std::io::Cursor::new(self.png.as_slice()),
+                image::ImageFormat::Png,
+            );
+            let mut limits = image::Limits::default();
+            limits.max_image_width = Some(self.width);
+            limits.max_image_height = Some(self.height);
+            reader.limits(limits);
+            // The file was checked when it was read; should decoding fail
+            // anyway, the image is drawn transparent.
+            let mut image = reader.decode().map_or_else(
+                |_| RgbaImage::new(self.width, self.height),
+                image::DynamicImage::into_rgba8,
+            );
+            for pixel in image.pixels_mut() {
+                pixel.0 = premultiply(pixel.0);
+            }
+            image
+        })
+    }
+
+    /// The part `crop` (x, y, width, height) of the image resampled to
+    /// `width` x `height`, premultiplied.
+    fn scaled(&self, crop: Crop, width: u32, height: u32) -> Arc<Pixels> {
         let mut cache = self
             .scaled
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         cache
-            .entry((width, height))
-            .or_insert_with(|| Arc::new(scale_premultiplied(&self.image, width, height)))
+            .entry((crop, width, height))
+            .or_insert_with(|| {
+                let pixels = self.pixels();
+                let (x, y, part_width, part_height) = crop;
+                let scaled = if crop == (0, 0, self.width, self.height) {
+                    scale_premultiplied(pixels, width, height)
+                } else {
+                    let part = imageops::crop_imm(pixels, x, y, part_width, part_height).to_image();
+                    scale_premultiplied(&part, width, height)
+                };
+                Arc::new(scaled)
+            })
             .clone()
     }
 }
+
+/// A part of an image: x, y, width, height.
+type Crop = (u32, u32, u32, u32);
 
 /// A drawing surface: premultiplied RGBA, or RGB when its background is
 /// opaque (source-over keeps an opaque canvas opaque, so its alpha would
@@ -223,8 +317,7 @@ impl Canvas {
     /// Draws an image into `rect`, scaled to fit it whole (`contain`,
     /// centred) or to fill it (`cover`, cropped around the centre).
     pub fn draw_image(&mut self, picture: &Picture, rect: Rect, fit: Fit) {
-        let (source_width, source_height) =
-            (picture.image.width() as f32, picture.image.height() as f32);
+        let (source_width, source_height) = (picture.width as f32, picture.height as f32);
         if source_width == 0.0 || source_height == 0.0 {
             return;
         }
@@ -232,9 +325,34 @@ impl Canvas {
             Fit::Contain => (rect.width / source_width).min(rect.height / source_height),
             Fit::Cover => (rect.width / source_width).max(rect.height / source_height),
         };
-        let width = (source_width * scale).round().max(1.0) as u32;
-        let height = (source_height * scale).round().max(1.0) as u32;
-        let scaled = picture.scaled(width, height);
+        let mut crop = (0, 0, picture.width, picture.height);
+        let mut width = (source_width * scale).round().max(1.0) as u32;
+        let mut height = (source_height * scale).round().max(1.0) as u32;
+        // A very long image covering a box would be resampled far beyond
+        // the box (a 40000x1 strip in a square, to 4,000,000 pixels wide):
+        // then only the part inside the box is resampled.
+        if u64::from(width) * u64::from(height)
+            > 4 * u64::from(self.width.max(1)) * u64::from(self.height.max(1))
+        {
+            let part_width = (rect.width / scale).round().clamp(1.0, source_width) as u32;
+            let part_height = (rect.height / scale).round().clamp(1.0, source_height) as u32;
+            crop = (
+                (picture.width - part_width) / 2,
+                (picture.height - part_height) / 2,
+                part_width,
+                part_height,
+            );
+            width = (part_width as f32 * scale).round().max(1.0) as u32;
+            height = (part_height as f32 * scale).round().max(1.0) as u32;
+        }
+        // Templates keep images inside the card; anything larger is not
+        // drawn rather than resampled to gigabytes.
+        if u64::from(width) * u64::from(height)
+            > 4 * u64::from(self.width.max(1)) * u64::from(self.height.max(1))
+        {
+            return;
+        }
+        let scaled = picture.scaled(crop, width, height);
         let left = (rect.x + (rect.width - width as f32) / 2.0).round() as i64;
         let top = (rect.y + (rect.height - height as f32) / 2.0).round() as i64;
         // Cover crops to the box; contain stays inside it anyway.
@@ -478,10 +596,18 @@ fn glyph_mask<'f>(
     mask
 }
 
+/// The largest glyph rasterized, in pixels (a 2000-pixel size makes
+/// glyphs of a few megapixels): a larger one, from a broken font, is left
+/// out rather than taking gigabytes.
+const MAX_GLYPH_PIXELS: usize = 16 * 1024 * 1024;
+
 /// A path's coverage, 0 to 255, over its whole-pixel bounds.
 fn rasterize(path: &Path) -> Option<Mask> {
     let (x0, y0, x1, y1) = path.bounds_unclipped()?;
     let (width, height) = ((x1 - x0) as usize, (y1 - y0) as usize);
+    if width.checked_mul(height)? > MAX_GLYPH_PIXELS {
+        return None;
+    }
     let mut rasterizer = Rasterizer::new(width, height);
     let shift = |p: Point| point(p.x - x0 as f32, p.y - y0 as f32);
     for segment in &path.segments {
@@ -640,24 +766,21 @@ fn unpremultiply(pixel: [u8; 4]) -> [u8; 4] {
     }
 }
 
-/// Resamples an image, premultiplied, so transparent pixels lend no colour
+/// Resamples a premultiplied image, so transparent pixels lend no colour
 /// to their neighbours.
-fn scale_premultiplied(image: &RgbaImage, width: u32, height: u32) -> Vec<[u8; 4]> {
-    let mut premultiplied = image.clone();
-    for pixel in premultiplied.pixels_mut() {
-        pixel.0 = premultiply(pixel.0);
+fn scale_premultiplied(premultiplied: &RgbaImage, width: u32, height: u32) -> Vec<[u8; 4]> {
+    if (width, height) == premultiplied.dimensions() {
+        return premultiplied.pixels().map(|p| p.0).collect();
     }
-    let scaled = if (width, height) == image.dimensions() {
-        premultiplied
-    } else {
-        imageops::resize(
-            &premultiplied,
-            width,
-            height,
-            imageops::FilterType::CatmullRom,
-        )
-    };
-    scaled.pixels().map(|p| p.0).collect()
+    imageops::resize(
+        premultiplied,
+        width,
+        height,
+        imageops::FilterType::CatmullRom,
+    )
+    .pixels()
+    .map(|p| p.0)
+    .collect()
 }
 
 /// The colour of a fill at a pixel.
@@ -929,6 +1052,114 @@ mod tests {
         assert_eq!(image.get_pixel(0, 0).0[3], 0, "the corner is cut");
         assert_eq!(image.get_pixel(50, 50).0[3], 255, "the middle is full");
         assert_eq!(image.get_pixel(50, 0).0[3], 255, "the edge is full");
+    }
+
+    /// A PNG of `width` x `height` RGBA pixels of one colour.
+    fn png(width: u32, height: u32, color: [u8; 4]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let image = RgbaImage::from_pixel(width, height, image::Rgba(color));
+        image
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
+            .unwrap();
+        bytes
+    }
+
+    #[test]
+    fn refuses_an_image_over_the_pixel_budget_from_its_header_alone() {
+        let mut header = Vec::new();
+        {
+            let encoder = png::Encoder::new(&mut header, 20_000, 20_000);
+            drop(encoder.write_header().unwrap());
+        }
+        assert_eq!(
+            Picture::from_png(header).unwrap_err(),
+            PictureError::TooLarge {
+                width: 20_000,
+                height: 20_000
+            }
+        );
+        assert_eq!(
+            PictureError::TooLarge {
+                width: 7000,
+                height: 6000
+            }
+            .to_string(),
+            "image trop grande : 7000x6000 pixels, soit 42 mégapixels (40 au plus)"
+        );
+    }
+
+    #[test]
+    fn refuses_a_damaged_image_when_it_is_read_not_when_it_is_drawn() {
+        let mut damaged = png(64, 64, [10, 20, 30, 255]);
+        let middle = damaged.len() / 2;
+        damaged.truncate(middle);
+        assert!(matches!(
+            Picture::from_png(damaged),
+            Err(PictureError::Unreadable(_))
+        ));
+    }
+
+    #[test]
+    fn decodes_an_image_only_when_it_is_drawn() {
+        let picture = Picture::from_png(png(4, 2, [0, 0, 255, 255])).unwrap();
+        assert_eq!(picture.dimensions(), (4, 2));
+        assert!(picture.pixels.get().is_none());
+        let mut canvas = Canvas::new(4, 2);
+        let rect = Rect {
+            x: 0.0,
+            y: 0.0,
+            width: 4.0,
+            height: 2.0,
+        };
+        canvas.draw_image(&picture, rect, Fit::Contain);
+        assert!(picture.pixels.get().is_some());
+        assert_eq!(canvas.into_image().get_pixel(1, 1).0, [0, 0, 255, 255]);
+    }
+
+    #[test]
+    fn a_long_strip_covering_a_box_is_resampled_no_larger_than_the_box() {
+        // Covering a 100x100 box, a 40000x1 strip would be scaled to
+        // 4,000,000x100 pixels: only its middle is.
+        let picture = Picture::from_png(png(40_000, 1, [255, 0, 0, 255])).unwrap();
+        let mut canvas = Canvas::new(100, 100);
+        let rect = Rect {
+            x: 0.0,
+            y: 0.0,
+            width: 100.0,
+            height: 100.0,
+        };
+        canvas.draw_image(&picture, rect, Fit::Cover);
+        let largest = picture
+            .scaled
+            .lock()
+            .unwrap()
+            .values()
+            .map(|pixels| pixels.len())
+            .max()
+            .unwrap();
+        assert!(largest <= 100 * 100, "{largest} pixels");
+        let image = canvas.into_image();
+        assert_eq!(image.get_pixel(0, 0).0, [255, 0, 0, 255]);
+        assert_eq!(image.get_pixel(99, 99).0, [255, 0, 0, 255]);
+    }
+
+    #[test]
+    fn a_glyph_of_gigabytes_is_left_out() {
+        let mut path = Path::default();
+        path.move_to(point(0.0, 0.0));
+        path.line_to(point(100_000.0, 0.0));
+        path.line_to(point(0.0, 100_000.0));
+        path.close();
+        assert!(rasterize(&path).is_none());
+        let mut small = Path::default();
+        small.move_to(point(0.0, 0.0));
+        small.line_to(point(10.0, 0.0));
+        small.line_to(point(0.0, 10.0));
+        small.close();
+        assert_eq!(rasterize(&small).unwrap().width, 10);
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub struct Assets {
     pub fonts: BTreeMap<String, FontFace>,
     /// By path under `assets/` (`icons/securise.png`).
     pub images: BTreeMap<String, Arc<Picture>>,
+    /// Images found but refused (too large, unreadable), by path under
+    /// `assets/`, with the reason: `check` says so where they are named.
+    pub refused: BTreeMap<String, String>,
 }
 
 /// What the layout needs besides the post and the template.

@@ -187,6 +187,21 @@ impl Shaped {
     }
 }
 
+/// The largest text size laid out, in pixels.
+pub const MAX_SIZE: f32 = 2000.0;
+
+/// The line heights laid out, as multiples of the size.
+pub const LINE_HEIGHTS: std::ops::RangeInclusive<f32> = 0.5..=3.0;
+
+/// `value` within `range`, or `default` when it is not a number.
+fn sane(value: f32, default: f32, range: std::ops::RangeInclusive<f32>) -> f32 {
+    if value.is_nan() {
+        default
+    } else {
+        value.clamp(*range.start(), *range.end())
+    }
+}
+
 /// The box a text must fit in, and how it may be sized.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Frame {
@@ -426,8 +441,18 @@ impl Paragraph {
     /// The largest size, in whole pixels between the frame's minimum and
     /// maximum, at which the text fits; else why it does not fit at the
     /// minimum.
+    ///
+    /// Sizes are held within 1 to [`MAX_SIZE`] pixels and the line height
+    /// within [`LINE_HEIGHTS`] whatever the frame says (templates are
+    /// checked to stay within them): a size is paid for in glyph memory.
     pub fn fit(&self, frame: &Frame) -> Result<Block, Overflow> {
-        let min = frame.min_size.ceil().max(1.0) as u32;
+        let frame = &Frame {
+            min_size: sane(frame.min_size, 1.0, 1.0..=MAX_SIZE),
+            max_size: sane(frame.max_size, 1.0, 1.0..=MAX_SIZE),
+            line_height: sane(frame.line_height, 1.2, LINE_HEIGHTS),
+            ..*frame
+        };
+        let min = frame.min_size.ceil() as u32;
         let max = (frame.max_size.floor() as u32).max(min);
         self.break_lines(min as f32, frame)?;
         // Fitting is monotonic in practice: binary search over whole
@@ -570,6 +595,33 @@ mod tests {
             matches!(error, Overflow::Lines { allowed: 2, .. }),
             "{error:?}"
         );
+    }
+
+    #[test]
+    fn fits_within_sane_sizes_whatever_the_frame_says() {
+        let paragraph = Paragraph::new(&lato(), "1");
+        for (min_size, max_size, line_height) in [
+            (10.0, 1e12, 0.0),
+            (f32::NAN, f32::INFINITY, f32::NAN),
+            (-5.0, -1.0, -1.0),
+            (f32::NEG_INFINITY, f32::NAN, f32::INFINITY),
+        ] {
+            let frame = Frame {
+                width: 1e9,
+                height: 1e9,
+                min_size,
+                max_size,
+                max_lines: 1,
+                line_height,
+            };
+            let block = paragraph.fit(&frame).unwrap();
+            assert!(
+                (1.0..=MAX_SIZE).contains(&block.size),
+                "{frame:?}: {}",
+                block.size
+            );
+            assert!(block.line_height >= 0.5 * block.size, "{frame:?}");
+        }
     }
 
     proptest! {

@@ -10,6 +10,7 @@ mod check;
 mod daemon;
 mod fake_buffer;
 mod fake_buffer_tests;
+mod hostile;
 mod media;
 mod plan;
 mod publish;

@@ -65,3 +65,31 @@ fn an_unreadable_date_is_a_usage_error() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_huge_number_of_weeks_is_a_usage_error_not_a_panic() {
+    let output = crieur(
+        fixture("valid").path(),
+        &["plan", "--from", "2026-11-22", "--weeks", "4294967295"],
+    );
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{errors}");
+    assert!(!errors.contains("panicked"), "{errors}");
+    assert!(errors.contains("--weeks"), "{errors}");
+}
+
+#[test]
+fn extreme_dates_are_usage_errors_not_panics() {
+    for args in [
+        ["plan", "--from=+262142-12-31", "--weeks=4"],
+        ["plan", "--from=-262143-01-01", "--weeks=4"],
+        ["plan", "--from=2026-11-22", "--until=+262142-12-31"],
+        ["plan", "--from=0001-01-01", "--until=9999-12-31"],
+    ] {
+        let output = crieur(fixture("valid").path(), &args);
+        let errors = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {errors}");
+        assert!(!errors.contains("panicked"), "{args:?}: {errors}");
+        assert!(errors.starts_with("erreur : "), "{args:?}: {errors}");
+    }
+}
