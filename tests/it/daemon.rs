@@ -275,7 +275,7 @@ fn runs_a_pass_when_a_post_file_changes() {
         ),
     )
     .unwrap();
-    wait_for("the new post queued", Duration::from_secs(10), || {
+    wait_for("the new post queued", Duration::from_secs(30), || {
         count() == before + 1
     });
     sigterm(&child);
