@@ -572,10 +572,16 @@ fn read_series(
             match Schedule::parse(cron.get_ref()) {
                 Ok(schedule) => Some(schedule),
                 Err(error) => {
-                    // Point inside the string at the faulty field; +1 skips
-                    // the opening quote of a basic string.
+                    // Point inside the string at the faulty field when the
+                    // string is written plainly, `"…"` or `'…'` (escapes and
+                    // triple quotes make the file longer than the text):
+                    // +1 skips the opening quote. Else, at the whole string.
                     let start = cron.span().start + 1;
-                    let span = start + error.range.start..start + error.range.end;
+                    let span = if cron.span().len() == cron.get_ref().len() + 2 {
+                        start + error.range.start..start + error.range.end
+                    } else {
+                        cron.span()
+                    };
                     reader.error(span, error.message).hint = error.hint;
                     None
                 }

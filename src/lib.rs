@@ -15,6 +15,8 @@ pub mod config;
 pub mod daemon;
 pub mod diagnostic;
 pub mod file;
+#[cfg(test)]
+mod fuzz;
 pub mod media;
 pub mod network;
 pub mod plan;

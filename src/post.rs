@@ -99,6 +99,9 @@ impl Post {
                 .parse(split.front_matter)
                 .map(|table| read_post(&mut reader, &table, &split, id, tz))
         };
+        if let Some(post) = &post {
+            warn_bidi_controls(text, post, &mut diagnostics);
+        }
         let has_errors = diagnostics.iter().any(Diagnostic::is_error);
         (post.filter(|_| !has_errors), diagnostics)
     }
@@ -234,6 +237,98 @@ fn read_post(
         body: trimmed.replace("\r\n", "\n"),
         body_span: body_start..body_start + trimmed.len(),
         header_span: split.header_span.clone(),
+    }
+}
+
+/// The Unicode controls that set the direction of the text around them.
+/// Invisible, they reorder what the reader sees: a caption can show a link
+/// other than the one it holds, or hide words.
+const BIDI_CONTROLS: [(char, &str); 12] = [
+    ('\u{061C}', "ARABIC LETTER MARK"),
+    ('\u{200E}', "LEFT-TO-RIGHT MARK"),
+    ('\u{200F}', "RIGHT-TO-LEFT MARK"),
+    ('\u{202A}', "LEFT-TO-RIGHT EMBEDDING"),
+    ('\u{202B}', "RIGHT-TO-LEFT EMBEDDING"),
+    ('\u{202C}', "POP DIRECTIONAL FORMATTING"),
+    ('\u{202D}', "LEFT-TO-RIGHT OVERRIDE"),
+    ('\u{202E}', "RIGHT-TO-LEFT OVERRIDE"),
+    ('\u{2066}', "LEFT-TO-RIGHT ISOLATE"),
+    ('\u{2067}', "RIGHT-TO-LEFT ISOLATE"),
+    ('\u{2068}', "FIRST STRONG ISOLATE"),
+    ('\u{2069}', "POP DIRECTIONAL ISOLATE"),
+];
+
+fn bidi_name(c: char) -> Option<&'static str> {
+    BIDI_CONTROLS
+        .iter()
+        .find(|(control, _)| *control == c)
+        .map(|(_, name)| *name)
+}
+
+/// Warns at each bidirectional control of the caption, the captions per
+/// network and the visual fields: written as is, or as a TOML escape
+/// (`\u202E`) in the front matter.
+fn warn_bidi_controls(text: &str, post: &Post, diagnostics: &mut Vec<Diagnostic>) {
+    let mut places: Vec<(Range<usize>, bool)> = vec![(post.body_span.clone(), false)];
+    places.extend(post.captions.values().map(|caption| (caption.span(), true)));
+    places.extend(post.visual.values().map(|value| (value.span(), true)));
+    let mut found: Vec<(Range<usize>, char, &str)> = Vec::new();
+    for (span, toml) in places {
+        let Some(raw) = text.get(span.clone()) else {
+            continue;
+        };
+        for (offset, c) in raw.char_indices() {
+            if let Some(name) = bidi_name(c) {
+                let start = span.start + offset;
+                found.push((start..start + c.len_utf8(), c, name));
+            }
+        }
+        if !toml {
+            continue;
+        }
+        // Escapes: `\u` and 4 hexadecimal digits, `\U` and 8; `\\` is a
+        // backslash.
+        let bytes = raw.as_bytes();
+        let mut index = 0;
+        while index < bytes.len() {
+            if bytes[index] != b'\\' {
+                index += 1;
+                continue;
+            }
+            let digits = match bytes.get(index + 1) {
+                Some(b'u') => 4,
+                Some(b'U') => 8,
+                _ => {
+                    index += 2;
+                    continue;
+                }
+            };
+            let escape = index..index + 2 + digits;
+            let decoded = raw
+                .get(index + 2..escape.end)
+                .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                .and_then(char::from_u32);
+            if let Some(c) = decoded
+                && let Some(name) = bidi_name(c)
+            {
+                found.push((span.start + escape.start..span.start + escape.end, c, name));
+            }
+            index += 2;
+        }
+    }
+    for (span, c, name) in found {
+        diagnostics.push(
+            Diagnostic::warning(
+                &post.path,
+                Some(span),
+                format!(
+                    "caractère de contrôle bidirectionnel U+{:04X} ({name}) : invisible, il réordonne le texte à l'écran et peut cacher ou déguiser un lien",
+                    u32::from(c)
+                ),
+            )
+            .with_hint("supprimez-le"),
+        );
     }
 }
 
@@ -526,6 +621,58 @@ Aujourd'hui, près de 65,4 millions d'assurés disposent d'un profil sur Mon Esp
             post.unwrap().publish_at.unwrap().into_inner().to_rfc3339(),
             "2026-10-25T02:30:00+02:00"
         );
+    }
+
+    /// The bidirectional-control warnings of a post, as the text each
+    /// points at.
+    fn bidi_warnings(text: &str) -> Vec<String> {
+        let (post, diagnostics) = parse(text);
+        assert!(post.is_some(), "{diagnostics:?}");
+        diagnostics
+            .iter()
+            .filter(|d| d.message.contains("contrôle bidirectionnel"))
+            .map(|d| {
+                assert!(!d.is_error());
+                assert_eq!(d.hint.as_deref(), Some("supprimez-le"));
+                text[d.span.clone().unwrap()].to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn warns_at_each_bidirectional_control_of_a_caption_or_a_visual_field() {
+        let text = "+++\n[visual]\nnumber = \"65\u{2067}4\"\nmarks = [\"a\", \"b\\u2069\"]\n[caption.instagram]\ntext = \"Voir \\u202Eexample\\U0000200F \\\\u202E\"\n+++\nRendez-vous sur https://\u{202E}moc.elpmaxe\u{202C}.fr\n";
+        let warnings = bidi_warnings(text);
+        assert_eq!(
+            warnings,
+            vec![
+                "\u{202E}",
+                "\u{202C}",
+                "\\u202E",
+                "\\U0000200F",
+                "\\u2069",
+                "\u{2067}"
+            ],
+            "{text}"
+        );
+        let (_, diagnostics) = parse(text);
+        let first = diagnostics
+            .iter()
+            .find(|d| d.message.contains("U+202E"))
+            .unwrap();
+        assert!(
+            first.message.contains("RIGHT-TO-LEFT OVERRIDE")
+                && first.message.contains("réordonne le texte à l'écran")
+                && first.message.contains("déguiser un lien"),
+            "{}",
+            first.message
+        );
+    }
+
+    #[test]
+    fn plain_text_has_no_bidirectional_warning() {
+        assert!(bidi_warnings(POST).is_empty());
+        assert!(bidi_warnings("+++\n+++\nمرحبا et שלום, \\u202E écrit tel quel\n").is_empty());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! A crieur project on disk: its configuration, templates and posts.
 //!
 //! [`Project::load`] is the IO edge of checking: it walks `posts/`, reads
-//! each file defensively (size, symlinks, encoding) and hands the text to
-//! the pure parsers. Whatever goes wrong in a user's file becomes a
+//! each file defensively (size, symlinks, file type, encoding; never a file
+//! whose resolved path leaves the project) and hands the text to the pure
+//! parsers. Whatever goes wrong in a user's file becomes a
 //! diagnostic in the project's [`Report`]; only a missing project is an
 //! error.
 

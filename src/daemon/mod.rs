@@ -365,46 +365,53 @@ impl Daemon {
 }
 
 /// Takes the project's lock, or says who holds it.
+///
+/// The lock is held on the state folder itself, opened and locked for as
+/// long as the returned handle lives: deleting or replacing the lock file
+/// cannot release it. The lock file only tells which process holds it.
 fn lock(state: &Path) -> anyhow::Result<File> {
     let dir = state.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
         .with_context(|| format!("impossible de créer {}", dir.display()))?;
     let path = dir.join(LOCK_FILE);
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("impossible d'ouvrir {}", path.display()))?;
-    match file.try_lock() {
+    let folder =
+        File::open(dir).with_context(|| format!("impossible d'ouvrir {}", dir.display()))?;
+    match folder.try_lock() {
         Ok(()) => {
-            file.set_len(0)?;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .open(&path)
+                .with_context(|| format!("impossible d'ouvrir {}", path.display()))?;
             writeln!(file, "{}", std::process::id())?;
-            Ok(file)
+            Ok(folder)
         }
         Err(std::fs::TryLockError::WouldBlock) => {
             let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = match holder.trim() {
+                "" => "inconnu".to_owned(),
+                pid => pid.to_owned(),
+            };
             bail!(
-                "un autre « crieur daemon » tourne déjà sur ce projet (processus {}, verrou {}) : arrêtez-le avant d'en lancer un autre",
-                holder.trim(),
-                path.display()
+                "un autre « crieur daemon » tourne déjà sur ce projet (processus {holder}, verrou sur {}) : arrêtez-le avant d'en lancer un autre",
+                dir.display()
             )
         }
         Err(std::fs::TryLockError::Error(error)) => {
-            Err(error).with_context(|| format!("verrou {}", path.display()))
+            Err(error).with_context(|| format!("verrou {}", dir.display()))
         }
     }
 }
 
-/// Whether a daemon holds the project's lock.
+/// Whether a daemon holds the project's lock (on the state folder).
 pub fn is_running(state: &Path) -> bool {
-    let path = state.parent().unwrap_or(Path::new(".")).join(LOCK_FILE);
-    let Ok(file) = File::open(&path) else {
+    let dir = state.parent().unwrap_or(Path::new("."));
+    let Ok(folder) = File::open(dir) else {
         return false;
     };
     matches!(
-        file.try_lock_shared(),
+        folder.try_lock_shared(),
         Err(std::fs::TryLockError::WouldBlock)
     )
 }

@@ -281,3 +281,54 @@ fn runs_a_pass_when_a_post_file_changes() {
     sigterm(&child);
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_deleted_lock_file_does_not_let_a_second_daemon_start() {
+    let project = temp_project("valid");
+    let lock = project.path().join("state/crieur.lock");
+    let mut first = daemon(project.path(), &[]).spawn().unwrap();
+    wait_for("the lock", Duration::from_secs(20), || {
+        std::fs::read_to_string(&lock).is_ok_and(|pid| pid.trim() == first.id().to_string())
+    });
+    std::fs::remove_file(&lock).unwrap();
+
+    let mut second = daemon(project.path(), &[]).spawn().unwrap();
+    let start = Instant::now();
+    let code = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status.code();
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            second.kill().unwrap();
+            second.wait().unwrap();
+            sigterm(&first);
+            first.wait().unwrap();
+            panic!("a second daemon started although the first runs");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(2));
+    let mut message = String::new();
+    use std::io::Read as _;
+    second
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut message)
+        .unwrap();
+    assert!(message.contains("tourne déjà"), "{message}");
+
+    let status = Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .arg("--root")
+        .arg(project.path())
+        .arg("status")
+        .env_clear()
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("Démon : en marche"), "{status}");
+
+    sigterm(&first);
+    assert_eq!(first.wait().unwrap().code(), Some(0));
+}

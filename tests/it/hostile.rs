@@ -391,3 +391,22 @@ fn the_preview_refuses_a_huge_head_or_body_and_goes_on_serving() {
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert!(String::from_utf8_lossy(&body).contains("<html"));
 }
+
+#[test]
+fn a_right_to_left_override_in_a_caption_is_a_warning_at_its_place() {
+    let project = temp_project("valid");
+    std::fs::write(
+        project.path().join("posts/bidi.md"),
+        "+++\ndraft = true\ntemplate = \"chiffre\"\nchannels = [\"facebook\"]\n[visual]\nnumber = \"1\"\ncaption = \"Un.\"\n+++\nInscrivez-vous sur https://cpts.fr/\u{202E}fdp.exe\n",
+    )
+    .unwrap();
+    let output = crieur_or_hang(project.path(), &["check"]);
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{errors}");
+    assert!(
+        errors.contains(
+            "avertissement: caractère de contrôle bidirectionnel U+202E (RIGHT-TO-LEFT OVERRIDE)"
+        ) && errors.contains(" --> posts/bidi.md:9:36"),
+        "{errors}"
+    );
+}
