@@ -223,8 +223,9 @@ fn resume_at(store: &Store, clock: DateTime<Utc>) -> Result<Option<DateTime<Utc>
 /// Which posts may go out, and which are held back by their errors.
 #[derive(Debug, Default)]
 pub struct Verdicts {
-    /// Posts whose file parsed but has errors (or depends on a template or
-    /// series with errors), with their problems.
+    /// Posts that cannot go out as their file stands (errors of their own,
+    /// or of their template or series; or a file that is no post at all),
+    /// with their problems.
     pub blocked: BTreeMap<String, Vec<String>>,
     /// Post files that exist but could not be read as posts.
     pub unreadable: BTreeSet<String>,
@@ -266,12 +267,17 @@ pub fn verdicts(project: &Project, now: DateTime<Utc>) -> Verdicts {
         }
     }
     let parsed: BTreeSet<&str> = project.posts.iter().map(|p| p.id.as_str()).collect();
-    verdicts.unreadable = project
-        .post_ids
-        .iter()
-        .filter(|id| !parsed.contains(id.as_str()))
-        .cloned()
-        .collect();
+    for id in &project.post_ids {
+        if parsed.contains(id.as_str()) {
+            continue;
+        }
+        let path = format!("{}/{id}.md", crate::post::POSTS_DIR);
+        let reasons = problems
+            .remove(path.as_str())
+            .unwrap_or_else(|| vec!["le fichier ne peut pas être lu comme un post".to_owned()]);
+        verdicts.unreadable.insert(id.clone());
+        verdicts.blocked.insert(id.clone(), reasons);
+    }
     verdicts
 }
 

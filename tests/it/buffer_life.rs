@@ -380,28 +380,36 @@ fn a_garbled_answer_to_a_create_is_adopted_never_duplicated() {
 
 #[test]
 fn a_queued_post_that_gains_an_error_stays_queued_and_is_named() {
-    let setup = setup("5s");
-    publish(&setup, &[]);
-    let file = setup
-        .dir
-        .path()
-        .join("posts/outils/01-messagerie-securisee.md");
-    let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, text.replacen("+++", "+++\nserie = [", 1)).unwrap();
-    let output = publish(&setup, &[]);
-    assert_eq!(output.status.code(), Some(1));
-    assert_eq!(
-        setup.buffer.requests("DeletePost"),
-        0,
-        "{}",
-        stdout(&output)
-    );
-    assert!(
-        stderr(&output).contains("outils/01-messagerie-securisee"),
-        "{}",
-        stderr(&output)
-    );
-    assert_eq!(setup.buffer.posts().len(), EXPECTED);
+    let post = "posts/outils/01-messagerie-securisee.md";
+    let breakages: [(&str, fn(&str) -> String); 3] = [
+        (post, |text| text.replacen("+++", "+++\nserie = [", 1)),
+        (post, |text| {
+            text.replacen("+++", "+++\ntempalte = \"outil\"", 1)
+        }),
+        ("assets/templates/outil.toml", |text| format!("{text}\n[[[")),
+    ];
+    for (file, breaking) in breakages {
+        let setup = setup("5s");
+        publish(&setup, &[]);
+        let path = setup.dir.path().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, breaking(&text)).unwrap();
+        let output = publish(&setup, &[]);
+        assert_eq!(output.status.code(), Some(1), "{file}");
+        assert_eq!(
+            setup.buffer.requests("DeletePost"),
+            0,
+            "{file}: {}",
+            stdout(&output)
+        );
+        assert!(
+            stderr(&output).contains("outils/01-messagerie-securisee"),
+            "{file}: {}",
+            stderr(&output)
+        );
+        // Nothing took its slot, nothing was withdrawn.
+        assert_eq!(setup.buffer.posts().len(), EXPECTED, "{file}");
+    }
 }
 
 #[test]

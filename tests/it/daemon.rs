@@ -332,3 +332,75 @@ fn a_deleted_lock_file_does_not_let_a_second_daemon_start() {
     sigterm(&first);
     assert_eq!(first.wait().unwrap().code(), Some(0));
 }
+
+fn free_address() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+fn health(address: &str) -> Option<u16> {
+    ureq::get(&format!("http://{address}/healthz"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .ok()
+        .map(|response| response.status().as_u16())
+}
+
+#[cfg(unix)]
+#[test]
+fn a_pass_that_writes_a_lot_does_not_hang_the_daemon() {
+    let project = temp_project("valid");
+    // 1,500 posts with an unknown key each: the pass names every one of them
+    // on standard error, well over a pipe's 64 KiB.
+    for index in 0..1500 {
+        std::fs::write(
+            project.path().join(format!("posts/faute-{index:04}.md")),
+            "+++\nsereis = \"chiffre-de-la-semaine\"\ntemplate = \"chiffre\"\n+++\nUn post dont la clé est mal écrite.\n",
+        )
+        .unwrap();
+    }
+    let address = free_address();
+    let mut child = daemon(project.path(), &["--health", &address])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("a pass that ends", Duration::from_secs(60), || {
+        health(&address) == Some(200)
+    });
+    sigterm(&child);
+    child.wait().unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn health_fails_once_the_state_store_is_unreadable() {
+    let project = temp_project("valid");
+    let address = free_address();
+    let mut child = daemon(project.path(), &["--health", &address])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the first pass", Duration::from_secs(20), || {
+        health(&address) == Some(200)
+    });
+    let state = project.path().join("state");
+    for name in ["crieur.sqlite-wal", "crieur.sqlite-shm"] {
+        let _ = std::fs::remove_file(state.join(name));
+    }
+    std::fs::write(state.join("crieur.sqlite"), vec![b'x'; 8192]).unwrap();
+    // A change makes the daemon run a pass now.
+    let post = project.path().join("posts/annonce.md");
+    let text = std::fs::read_to_string(&post).unwrap();
+    std::fs::write(&post, format!("{text}\n")).unwrap();
+    wait_for("an unhealthy daemon", Duration::from_secs(30), || {
+        health(&address) == Some(503)
+    });
+    sigterm(&child);
+    child.wait().unwrap();
+}
