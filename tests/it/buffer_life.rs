@@ -381,7 +381,8 @@ fn a_garbled_answer_to_a_create_is_adopted_never_duplicated() {
 #[test]
 fn a_queued_post_that_gains_an_error_stays_queued_and_is_named() {
     let post = "posts/outils/01-messagerie-securisee.md";
-    let breakages: [(&str, fn(&str) -> String); 3] = [
+    type Breaking = fn(&str) -> String;
+    let breakages: [(&str, Breaking); 3] = [
         (post, |text| text.replacen("+++", "+++\nserie = [", 1)),
         (post, |text| {
             text.replacen("+++", "+++\ntempalte = \"outil\"", 1)
