@@ -568,13 +568,13 @@ fn check_post(
                 "choisissez une date à venir, ou passez le post en brouillon : `draft = true`",
             ),
         ),
-        None if series.is_none() => diagnostics.push(
-            Diagnostic::warning(
+        None if series.is_none() && post.series.is_none() => diagnostics.push(
+            Diagnostic::error(
                 path,
                 Some(post.header_span.clone()),
-                "ni série ni date : ce post ne sera jamais publié",
+                "ni série ni date : ce post n'a pas de place dans le calendrier",
             )
-            .with_hint("ajoutez `publish_at = 2026-12-01T19:00:00` ou `series = \"…\"`"),
+            .with_hint("ajoutez `publish_at = 2026-12-01T19:00:00` ou `series = \"…\"`, ou gardez-le en brouillon : `draft = true`"),
         ),
         _ => {}
     }

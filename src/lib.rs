@@ -30,3 +30,4 @@ pub mod store;
 pub mod table;
 pub mod template;
 pub mod typography;
+pub mod verdict;

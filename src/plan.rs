@@ -39,6 +39,10 @@ impl Window {
 pub struct Plan {
     pub slots: Vec<Slot>,
     pub empty: Vec<EmptySlot>,
+    /// Posts with no slot at all (neither series nor date, an unknown
+    /// series, a file that is no post), with their problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub apart: Vec<crate::verdict::Apart>,
 }
 
 /// A post at its instant.
@@ -49,6 +53,12 @@ pub struct Slot {
     pub series: Option<String>,
     pub post: String,
     pub channels: Vec<String>,
+    /// The post has errors: nothing goes out, and the slot stays empty
+    /// until it is fixed (no other post takes it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub blocked: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<crate::verdict::Problem>,
 }
 
 /// A slot of a series' timetable with no post to fill it.
@@ -119,6 +129,8 @@ pub fn plan_reserving(
                 series: post.series.as_ref().map(|s| s.get_ref().clone()),
                 post: post.id.clone(),
                 channels: channels_of(post, config),
+                blocked: false,
+                problems: Vec::new(),
             });
         }
     }
@@ -154,6 +166,8 @@ pub fn plan_reserving(
                         series: Some(series.id.clone()),
                         post: post.id.clone(),
                         channels: channels_of(post, config),
+                        blocked: false,
+                        problems: Vec::new(),
                     });
                 }
             }
@@ -192,6 +206,8 @@ pub fn plan_reserving(
                     series: Some(series.id.clone()),
                     post: post.id.clone(),
                     channels: channels_of(post, config),
+                    blocked: false,
+                    problems: Vec::new(),
                 }),
                 None => plan.empty.push(EmptySlot {
                     at,

@@ -17,12 +17,29 @@ pub fn run(root: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
     } else {
         super::print_report(report);
         println!("{}", summary(&project, report));
+        println!("{}", verdicts(&crate::verdict::judge(&project, report)));
     }
     Ok(if report.has_errors() {
         Outcome::Invalid
     } else {
         Outcome::Success
     })
+}
+
+/// How many posts go out, and how many do not, as every command sees them.
+fn verdicts(verdicts: &crate::verdict::Verdicts) -> String {
+    use crate::verdict::State;
+    let count = |state: State, one: &str, many: &str| {
+        let n = verdicts.count(state);
+        format!("{n} {}", if n > 1 { many } else { one })
+    };
+    format!(
+        "Posts : {}, {}, {}, {}.",
+        count(State::Ready, "prêt", "prêts"),
+        count(State::Blocked, "bloqué", "bloqués"),
+        count(State::Draft, "brouillon", "brouillons"),
+        count(State::Orphan, "sans date ni série", "sans date ni série"),
+    )
 }
 
 fn summary(project: &Project, report: &Report) -> String {

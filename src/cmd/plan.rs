@@ -7,7 +7,8 @@ use chrono::Duration;
 use comfy_table::{Table, presets};
 
 use crate::cli::PlanArgs;
-use crate::plan::{Plan, Window, format_local, plan_with};
+use crate::plan::{Plan, Window, format_local};
+use crate::verdict::judge;
 
 use super::Outcome;
 
@@ -15,15 +16,11 @@ use super::Outcome;
 pub const MAX_WEEKS: u32 = 520;
 
 pub fn run(root: &Path, args: &PlanArgs) -> anyhow::Result<Outcome> {
-    let project = super::load(root)?;
-    let Some(config) = project
-        .config
-        .as_ref()
-        .filter(|_| !project.report.has_errors())
-    else {
+    let project = super::load_checked(root)?;
+    let Some(config) = project.config.as_ref() else {
         super::print_report(&project.report);
         eprintln!(
-            "Le projet a des erreurs : corrigez-les (voir `crieur check`) pour voir le calendrier."
+            "La configuration a des erreurs qui empêchent tout calendrier : corrigez-les (voir `crieur check`)."
         );
         return Ok(Outcome::Invalid);
     };
@@ -52,12 +49,9 @@ pub fn run(root: &Path, args: &PlanArgs) -> anyhow::Result<Outcome> {
             "la période dure {MAX_WEEKS} semaines (10 ans) au plus : rapprochez --until de --from"
         );
     }
-    let plan = plan_with(
-        config,
-        &project.posts,
-        Window { from, until },
-        &project.pins,
-    );
+    let verdicts = judge(&project, &project.report);
+    let mut plan = verdicts.calendar(&project, config, Window { from, until });
+    plan.apart = verdicts.apart(&project, config);
     if matches!(
         config.publisher.kind,
         crate::config::PublisherKind::Buffer { .. }
@@ -77,6 +71,13 @@ pub fn run(root: &Path, args: &PlanArgs) -> anyhow::Result<Outcome> {
     } else {
         print!("{}", render(&plan, tz.name()));
     }
+    if project.report.has_errors() {
+        eprintln!(
+            "Le projet a des erreurs ({}) : `crieur check` les détaille.",
+            project.report.error_count()
+        );
+        return Ok(Outcome::Invalid);
+    }
     Ok(Outcome::Success)
 }
 
@@ -95,15 +96,41 @@ pub fn render(plan: &Plan, tz_name: &str) -> String {
             "Canaux".into(),
         ]);
         for slot in &plan.slots {
+            let post = if slot.blocked {
+                format!("{}  ✗ bloqué", slot.post)
+            } else {
+                slot.post.clone()
+            };
             table.add_row(vec![
                 format_local(&slot.at),
                 slot.series.clone().unwrap_or_else(|| "—".into()),
-                slot.post.clone(),
+                post,
                 slot.channels.join(", "),
             ]);
         }
         out.push_str(&table.trim_fmt());
         out.push('\n');
+    }
+    let blocked: Vec<_> = plan.slots.iter().filter(|slot| slot.blocked).collect();
+    if !blocked.is_empty() {
+        out.push_str(
+            "\nPosts bloqués : rien ne part, et leur créneau reste vide tant qu'ils ne sont pas corrigés :\n",
+        );
+        for slot in blocked {
+            out.push_str(&format!("  {}  {}\n", format_local(&slot.at), slot.post));
+            for problem in &slot.problems {
+                out.push_str(&format!("      {problem}\n"));
+            }
+        }
+    }
+    if !plan.apart.is_empty() {
+        out.push_str("\nHors calendrier :\n");
+        for apart in &plan.apart {
+            out.push_str(&format!("  {}\n", apart.post));
+            for problem in &apart.problems {
+                out.push_str(&format!("      {problem}\n"));
+            }
+        }
     }
     if !plan.empty.is_empty() {
         out.push_str("\nCréneaux vides :\n");

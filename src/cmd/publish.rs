@@ -20,7 +20,8 @@ use crate::store::{Status, Store};
 use super::Outcome;
 
 pub fn run(root: &Path, args: &PublishArgs) -> anyhow::Result<Outcome> {
-    let project = super::load(root)?;
+    let project = super::load_checked(root)?;
+    let verdicts = crate::verdict::judge(&project, &project.report);
     let Some(config) = project.config.as_ref() else {
         super::print_report(&project.report);
         eprintln!("La configuration a des erreurs : rien n'est publié (voir `crieur check`).");
@@ -67,7 +68,14 @@ pub fn run(root: &Path, args: &PublishArgs) -> anyhow::Result<Outcome> {
     let media = media
         .as_mut()
         .map(|media| &mut **media as &mut dyn media::MediaStore);
-    let summary = match pass::run(&project, &store, publisher.as_mut(), media, options) {
+    let summary = match pass::run(
+        &project,
+        &verdicts,
+        &store,
+        publisher.as_mut(),
+        media,
+        options,
+    ) {
         Ok(summary) => summary,
         Err(PassError::InvalidConfig) => {
             super::print_report(&project.report);

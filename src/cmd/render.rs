@@ -10,65 +10,79 @@ use rayon::prelude::*;
 
 use crate::check::template_of;
 use crate::cli::{FormatArg, RenderArgs};
-use crate::config::{CONFIG_PATH, Config};
+use crate::config::Config;
 use crate::file::write_atomic;
 use crate::post::Post;
 use crate::project::Project;
 use crate::render::{self, Context, alt_text, layout};
-use crate::template::{Format, TEMPLATES_DIR, Template};
+use crate::template::{Format, Template};
 
 use super::Outcome;
 
 pub fn run(root: &Path, args: &RenderArgs) -> anyhow::Result<Outcome> {
     let project = super::load_checked(root)?;
-
     let selected = select(&project, &args.posts)?;
-    // Errors in the configuration or a template spoil every image; errors in
-    // a post spoil its own.
-    let broken_files: BTreeSet<String> = project
-        .report
-        .diagnostics()
-        .into_iter()
-        .filter(|d| d.is_error())
-        .map(|d| d.path.clone())
-        .collect();
-    let shared_broken = broken_files
-        .iter()
-        .any(|path| path == CONFIG_PATH || path.starts_with(TEMPLATES_DIR));
-    let (ready, broken): (Vec<&Post>, Vec<&Post>) = selected
-        .into_iter()
-        .partition(|post| !shared_broken && !broken_files.contains(&post.path));
-    if !broken.is_empty() || shared_broken {
+    let verdicts = crate::verdict::judge(&project, &project.report);
+    let Some(config) = project.config.as_ref() else {
         super::print_report(&project.report);
-    }
-    let Some(config) = project.config.as_ref().filter(|_| !shared_broken) else {
-        eprintln!("La configuration ou un modèle a des erreurs : aucune image dessinée.");
+        eprintln!("La configuration a des erreurs : aucune image dessinée.");
         return Ok(Outcome::Invalid);
     };
-
+    // Every image whose visual fields are sound is drawn, whatever the
+    // caption; the problems of the selected posts are shown all the same.
+    let drawable = |id: &str| verdicts.get(id).is_some_and(|v| v.drawable);
+    let ready: Vec<&Post> = selected
+        .iter()
+        .filter(|id| drawable(id))
+        .filter_map(|id| project.posts.iter().find(|p| p.id == **id))
+        .collect();
+    let with_errors: Vec<&String> = selected
+        .iter()
+        .filter(|id| verdicts.get(id).is_some_and(|v| !v.problems.is_empty()))
+        .collect();
+    let undrawn = selected.len() - ready.len();
+    if !with_errors.is_empty() || project.report.has_errors() {
+        super::print_report(&project.report);
+    }
     let jobs = jobs(config, &project, &ready, args.format);
     let outputs = render_all(config, &project, &jobs, &args.out)?;
     for path in &outputs {
         println!("{}", path.display());
     }
-    if broken.is_empty() {
-        Ok(Outcome::Success)
-    } else {
-        eprintln!(
-            "{} post{} non dessiné{} à cause d'erreurs (voir ci-dessus).",
-            broken.len(),
-            if broken.len() > 1 { "s" } else { "" },
-            if broken.len() > 1 { "s" } else { "" },
-        );
-        Ok(Outcome::Invalid)
+    if with_errors.is_empty() && undrawn == 0 && !project.report.has_errors() {
+        return Ok(Outcome::Success);
     }
+    let plural = |n: usize| if n > 1 { "s" } else { "" };
+    eprintln!(
+        "{} post{} dessiné{}, {undrawn} post{} non dessiné{} ; {} post{} avec des erreurs (voir ci-dessus).",
+        ready.len(),
+        plural(ready.len()),
+        plural(ready.len()),
+        plural(undrawn),
+        plural(undrawn),
+        with_errors.len(),
+        plural(with_errors.len()),
+    );
+    Ok(Outcome::Invalid)
 }
 
-/// The posts named on the command line (by id or file), or every post that
-/// is not a draft.
-fn select<'p>(project: &'p Project, names: &[String]) -> anyhow::Result<Vec<&'p Post>> {
+/// The posts named on the command line (by id or file), or every post
+/// file that is not a draft, by id (files that are no post included: their
+/// problems are shown).
+fn select(project: &Project, names: &[String]) -> anyhow::Result<Vec<String>> {
     if names.is_empty() {
-        return Ok(project.posts.iter().filter(|post| !post.draft).collect());
+        let drafts: BTreeSet<&str> = project
+            .posts
+            .iter()
+            .filter(|post| post.draft)
+            .map(|post| post.id.as_str())
+            .collect();
+        return Ok(project
+            .post_ids
+            .iter()
+            .filter(|id| !drafts.contains(id.as_str()))
+            .cloned()
+            .collect());
     }
     let mut selected = Vec::new();
     for name in names {
@@ -76,20 +90,10 @@ fn select<'p>(project: &'p Project, names: &[String]) -> anyhow::Result<Vec<&'p 
             .trim_start_matches("./")
             .trim_start_matches("posts/")
             .trim_end_matches(".md");
-        match project.posts.iter().find(|post| post.id == id) {
-            Some(post) => selected.push(post),
-            None => {
-                let exists = project
-                    .root
-                    .join("posts")
-                    .join(format!("{id}.md"))
-                    .is_file();
-                if !exists {
-                    bail!("post introuvable : `{name}` (ni posts/{id}.md)");
-                }
-                // The file exists but does not parse: its errors are shown.
-            }
+        if !project.post_ids.iter().any(|known| known == id) {
+            bail!("post introuvable : `{name}` (ni posts/{id}.md)");
         }
+        selected.push(id.to_owned());
     }
     Ok(selected)
 }

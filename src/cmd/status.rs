@@ -22,7 +22,15 @@ struct Row<'a> {
 }
 
 pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
-    let project = super::load(root)?;
+    let project = super::load_checked(root)?;
+    let verdicts = crate::verdict::judge(&project, &project.report);
+    let blocked: Vec<Blocked<'_>> = verdicts
+        .held()
+        .map(|(post, verdict)| Blocked {
+            post,
+            problems: &verdict.problems,
+        })
+        .collect();
     let Some(config) = project.config.as_ref() else {
         super::print_report(&project.report);
         return Ok(Outcome::Invalid);
@@ -35,16 +43,43 @@ pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     };
     if args.json {
         let rows: Vec<Row<'_>> = deliveries.iter().map(row).collect();
-        println!("{}", serde_json::json!({ "deliveries": rows }));
-        return Ok(outcome(&deliveries));
+        println!(
+            "{}",
+            serde_json::json!({ "deliveries": rows, "blocked": blocked })
+        );
+        return Ok(outcome(&deliveries, &blocked));
     }
+    print_blocked(&blocked);
     let Some(store) = store else {
         println!("Rien n'a encore été publié (pas de base d'état : lancez `crieur publish`).");
-        return Ok(Outcome::Success);
+        return Ok(outcome(&deliveries, &blocked));
     };
     print_daemon(&store, &state, config.timezone);
     print_sections(&deliveries, config.timezone);
-    Ok(outcome(&deliveries))
+    Ok(outcome(&deliveries, &blocked))
+}
+
+/// A post left out for its errors, as `status --json` prints it.
+#[derive(Debug, Serialize)]
+struct Blocked<'a> {
+    post: &'a str,
+    problems: &'a [crate::verdict::Problem],
+}
+
+fn print_blocked(blocked: &[Blocked<'_>]) {
+    if blocked.is_empty() {
+        return;
+    }
+    println!("Laissés de côté (rien ne part, leur créneau reste vide) :");
+    println!(
+        "  → corrigez chaque problème (voir `crieur check`) : le post repart au passage suivant"
+    );
+    for entry in blocked {
+        println!("  posts/{}.md", entry.post);
+        for problem in entry.problems {
+            println!("      {problem}");
+        }
+    }
 }
 
 fn row(delivery: &Delivery) -> Row<'_> {
@@ -60,15 +95,15 @@ fn row(delivery: &Delivery) -> Row<'_> {
     }
 }
 
-/// Exit code 1 when a delivery needs a person.
-fn outcome(deliveries: &[Delivery]) -> Outcome {
+/// Exit code 1 when a delivery or a post needs a person.
+fn outcome(deliveries: &[Delivery], blocked: &[Blocked<'_>]) -> Outcome {
     let attention = deliveries.iter().any(|d| {
         matches!(
             d.status,
             Status::Error | Status::Missed | Status::Late | Status::Deleted
         )
     });
-    if attention {
+    if attention || !blocked.is_empty() {
         Outcome::Invalid
     } else {
         Outcome::Success

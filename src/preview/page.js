@@ -62,7 +62,7 @@ function drawProblems(snapshot) {
 }
 
 function drawCalendar(snapshot) {
-  const labels = { planned: "prévu", sent: "publié", empty: "créneau vide" };
+  const labels = { planned: "prévu", sent: "publié", empty: "créneau vide", blocked: "bloqué : à corriger" };
   const body = el("tbody");
   for (const entry of snapshot.calendar) {
     body.append(
@@ -74,7 +74,7 @@ function drawCalendar(snapshot) {
         el("td", {}, el("span", { class: `badge ${entry.state}`, text: labels[entry.state] }))));
   }
   const table = el("table", {},
-    el("caption", { class: "sr-only", text: "Posts prévus, publiés et créneaux vides" }),
+    el("caption", { class: "sr-only", text: "Posts prévus, bloqués, publiés et créneaux vides" }),
     el("thead", {}, el("tr", {},
       el("th", { scope: "col", text: "Date" }), el("th", { scope: "col", text: "Série" }),
       el("th", { scope: "col", text: "Post" }), el("th", { scope: "col", text: "Canaux" }),

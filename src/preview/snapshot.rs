@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::caption::{self, hashtags_in};
 use crate::check::{check, template_of};
 use crate::network::Network;
-use crate::plan::{Window, format_local, plan_with};
+use crate::plan::{Window, format_local};
 use crate::project::Project;
 use crate::publish::pass::format_for;
 use crate::render::alt_text;
@@ -119,6 +119,26 @@ fn delivery_problems(
         .collect()
 }
 
+/// A problem per blocked slot: the slot stays empty unless the post is
+/// fixed.
+fn blocked_slots(plan: &crate::plan::Plan) -> Vec<crate::diagnostic::LocatedDiagnostic> {
+    plan.slots
+        .iter()
+        .filter(|slot| slot.blocked)
+        .map(|slot| crate::diagnostic::LocatedDiagnostic {
+            severity: crate::diagnostic::Severity::Error,
+            path: format!("posts/{}.md", slot.post),
+            line: 1,
+            column: 1,
+            message: format!(
+                "ce post ne partira pas le {} : son créneau restera vide tant qu'il n'est pas corrigé",
+                format_local(&slot.at)
+            ),
+            hint: slot.problems.first().map(|p| format!("d'abord : {p}")),
+        })
+        .collect()
+}
+
 impl Snapshot {
     pub fn of(project: &Project, root: &Path, version: u64, now: DateTime<Utc>) -> Snapshot {
         let mut report = project.report.clone();
@@ -150,7 +170,9 @@ impl Snapshot {
             from: now,
             until: now + Duration::weeks(4),
         };
-        let plan = plan_with(config, &project.posts, window, &project.pins);
+        let verdicts = crate::verdict::judge(project, &report);
+        let plan = verdicts.calendar(project, config, window);
+        problems.extend(blocked_slots(&plan));
         let mut calendar: Vec<Entry> = Vec::new();
         let mut sent_entries: Vec<Entry> = Vec::new();
         for (post, at, channel) in &sent {
@@ -177,7 +199,7 @@ impl Snapshot {
                 series: slot.series.clone(),
                 post: Some(slot.post.clone()),
                 channels: slot.channels.clone(),
-                state: "planned",
+                state: if slot.blocked { "blocked" } else { "planned" },
             });
         }
         for empty in &plan.empty {

@@ -19,16 +19,17 @@ use super::execute::{self, Prepared};
 use super::{Outgoing, PublishError, Publisher, RemoteChannel, Report};
 use crate::budget::Budget;
 use crate::caption;
-use crate::check::{check, template_of};
+use crate::check::template_of;
 use crate::config::Config;
 use crate::media::MediaStore;
 use crate::network::Network;
-use crate::plan::{Window, plan_reserving};
+use crate::plan::Window;
 use crate::post::Post;
 use crate::project::Project;
 use crate::render::{self, Context, alt_text, layout};
 use crate::store::{Delivery, Key, Store, StoreError};
 use crate::template::{Format, Template};
+use crate::verdict::Verdicts;
 
 /// Keys of the pass's memory in the store's `meta` table.
 pub const RESUME_AT: &str = "publisher.resume_at";
@@ -135,6 +136,7 @@ pub fn format_for(network: Network, template: &Template) -> Option<Format> {
 /// Runs one pass.
 pub fn run(
     project: &Project,
+    verdicts: &Verdicts,
     store: &Store,
     publisher: &mut dyn Publisher,
     media: Option<&mut dyn MediaStore>,
@@ -145,12 +147,16 @@ pub fn run(
         config_errors: config.broken.len(),
         ..Summary::default()
     };
-    let verdicts = verdicts(project, options.now);
-    for (post, reasons) in &verdicts.blocked {
+    for (post, verdict) in verdicts.held() {
         summary.blocked.push(Named {
             path: format!("posts/{post}.md"),
             channel: String::new(),
-            message: reasons.join(" ; "),
+            message: verdict
+                .problems
+                .iter()
+                .map(|p| p.message.as_str())
+                .collect::<Vec<_>>()
+                .join(" ; "),
         });
     }
     if let Some(until) = resume_at(store, options.clock)? {
@@ -158,11 +164,10 @@ pub fn run(
         return Ok(summary);
     }
     let known = store.deliveries()?;
-    let wanted = wanted(project, config, &verdicts, &known, options.now);
+    let wanted = wanted(project, config, verdicts, &known, options.now);
     let (mut wanted, prepared) = prepare(project, config, wanted);
     let budget = &config.publisher.budget;
-    let mut blocked: BTreeSet<String> = verdicts.blocked.keys().cloned().collect();
-    blocked.extend(verdicts.unreadable.iter().cloned());
+    let mut blocked: BTreeSet<String> = verdicts.held().map(|(id, _)| id.clone()).collect();
     blocked.extend(prepared.failed.keys().cloned());
     for (post, message) in &prepared.failed {
         summary.blocked.push(Named {
@@ -220,67 +225,6 @@ fn resume_at(store: &Store, clock: DateTime<Utc>) -> Result<Option<DateTime<Utc>
         .filter(|at| *at > clock))
 }
 
-/// Which posts may go out, and which are held back by their errors.
-#[derive(Debug, Default)]
-pub struct Verdicts {
-    /// Posts that cannot go out as their file stands (errors of their own,
-    /// or of their template or series; or a file that is no post at all),
-    /// with their problems.
-    pub blocked: BTreeMap<String, Vec<String>>,
-    /// Post files that exist but could not be read as posts.
-    pub unreadable: BTreeSet<String>,
-}
-
-/// Every post's verdict, from `check`'s diagnostics.
-pub fn verdicts(project: &Project, now: DateTime<Utc>) -> Verdicts {
-    let mut diagnostics = check(project, now);
-    diagnostics.extend(project.report.diagnostics().into_iter().cloned());
-    let mut problems: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for diagnostic in diagnostics.iter().filter(|d| d.is_error()) {
-        problems
-            .entry(diagnostic.path.as_str())
-            .or_default()
-            .push(diagnostic.message.clone());
-    }
-    let mut verdicts = Verdicts::default();
-    let config = project.config.as_ref();
-    for post in &project.posts {
-        let mut reasons = problems.remove(post.path.as_str()).unwrap_or_default();
-        if let Some(config) = config {
-            let template = template_of(post, config);
-            if let Some(id) = template.filter(|id| project.broken_templates.contains(*id)) {
-                reasons.push(format!("le modèle `{id}` a des erreurs"));
-            }
-            if let Some(series) = &post.series
-                && config
-                    .broken
-                    .contains_key(&format!("series.{}", series.get_ref()))
-            {
-                reasons.push(format!(
-                    "la série `{}` a des erreurs dans config/crieur.toml",
-                    series.get_ref()
-                ));
-            }
-        }
-        if !reasons.is_empty() && !post.draft {
-            verdicts.blocked.insert(post.id.clone(), reasons);
-        }
-    }
-    let parsed: BTreeSet<&str> = project.posts.iter().map(|p| p.id.as_str()).collect();
-    for id in &project.post_ids {
-        if parsed.contains(id.as_str()) {
-            continue;
-        }
-        let path = format!("{}/{id}.md", crate::post::POSTS_DIR);
-        let reasons = problems
-            .remove(path.as_str())
-            .unwrap_or_else(|| vec!["le fichier ne peut pas être lu comme un post".to_owned()]);
-        verdicts.unreadable.insert(id.clone());
-        verdicts.blocked.insert(id.clone(), reasons);
-    }
-    verdicts
-}
-
 /// One delivery the plan wants, before its image is drawn.
 struct Planned<'p> {
     key: Key,
@@ -313,22 +257,14 @@ fn wanted<'p>(
         from: now,
         until: (now + config.publisher.lookahead).max(pending_until),
     };
-    // Posts that cannot be read keep the instants the store pinned.
-    let reserved: BTreeSet<DateTime<Utc>> = verdicts
-        .unreadable
-        .iter()
-        .filter_map(|id| project.pins.get(id))
-        .flatten()
-        .copied()
-        .collect();
-    let plan = plan_reserving(config, &project.posts, window, &project.pins, &reserved);
+    let plan = verdicts.calendar(project, config, window);
     let by_id: HashMap<&str, &Post> = project.posts.iter().map(|p| (p.id.as_str(), p)).collect();
     let mut wanted = Vec::new();
     for slot in &plan.slots {
         let Some(post) = by_id.get(slot.post.as_str()) else {
             continue;
         };
-        if verdicts.blocked.contains_key(&post.id) {
+        if !verdicts.is_ready(&post.id) {
             continue;
         }
         let Some(template) = template_of(post, config).and_then(|id| project.templates.get(id))

@@ -9,7 +9,7 @@ fn a_valid_project_passes_with_exit_code_zero() {
     assert_eq!(stderr(&output), "");
     assert_eq!(
         stdout(&output),
-        "6 posts vérifiés : aucune erreur, 0 avertissement.\n"
+        "6 posts vérifiés : aucune erreur, 0 avertissement.\nPosts : 5 prêts, 0 bloqué, 1 brouillon, 0 sans date ni série.\n"
     );
 }
 
@@ -20,7 +20,7 @@ fn reports_every_problem_of_every_post_at_once() {
     insta::assert_snapshot!(stderr(&output));
     assert_eq!(
         stdout(&output),
-        "20 posts vérifiés : 23 erreurs, 3 avertissements.\n"
+        "20 posts vérifiés : 24 erreurs, 2 avertissements.\nPosts : 2 prêts, 17 bloqués, 0 brouillon, 1 sans date ni série.\n"
     );
 }
 

@@ -57,9 +57,14 @@ fn a_fifo_or_a_socket_among_the_files_is_refused_without_hanging() {
         errors.contains("ce n'est pas un fichier ordinaire"),
         "{errors}"
     );
-    // The other posts are drawn.
+    // The other posts are drawn; the refused files are counted.
     let output = crieur_or_hang(project.path(), &["render", "--out", "out"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("2 posts non dessinés"),
+        "{}",
+        stderr(&output)
+    );
     assert!(project.path().join("out/annonce.carre.png").is_file());
 }
 

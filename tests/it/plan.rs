@@ -40,10 +40,15 @@ fn defaults_to_four_weeks_from_now() {
 }
 
 #[test]
-fn refuses_to_plan_an_invalid_project() {
+fn plans_an_invalid_project_and_shows_each_post_left_out() {
     let output = crieur(fixture("invalid").path(), &["plan"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("clé inconnue `sereis`"));
+    assert!(
+        stdout(&output).contains("clé inconnue `sereis`"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stderr(&output).contains("`crieur check` les détaille"));
 }
 
 #[test]
