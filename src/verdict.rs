@@ -28,6 +28,9 @@ use crate::plan::{Plan, Slot, Window, plan_reserving};
 use crate::post::{POSTS_DIR, Post};
 use crate::project::Project;
 
+/// An error with its byte span in its file, and located.
+type Located = (Option<Range<usize>>, Problem);
+
 /// Where a post stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -196,7 +199,7 @@ impl Verdicts {
 /// The verdict of every post file of the project, from the project and the
 /// report holding every diagnostic (the loader's and `check`'s).
 pub fn judge(project: &Project, report: &Report) -> Verdicts {
-    let mut errors: BTreeMap<&str, Vec<(Option<Range<usize>>, Problem)>> = BTreeMap::new();
+    let mut errors: BTreeMap<&str, Vec<Located>> = BTreeMap::new();
     for diagnostic in report.diagnostics() {
         if !diagnostic.is_error() {
             continue;
@@ -261,7 +264,7 @@ fn file_problem(path: &str, message: impl Into<String>) -> Problem {
 fn judge_post(
     project: &Project,
     post: &Post,
-    own: Vec<(Option<Range<usize>>, Problem)>,
+    own: Vec<Located>,
     faulty: &BTreeSet<String>,
 ) -> Verdict {
     let in_caption = |span: &Option<Range<usize>>| {
