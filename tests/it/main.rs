@@ -5,6 +5,7 @@
 mod support;
 
 pub use support::copy_dir;
+mod agreement;
 mod buffer_life;
 mod check;
 mod daemon;

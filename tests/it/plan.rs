@@ -98,3 +98,48 @@ fn extreme_dates_are_usage_errors_not_panics() {
         assert!(errors.starts_with("erreur : "), "{args:?}: {errors}");
     }
 }
+
+#[test]
+fn shows_a_blocked_post_in_its_slot_and_an_orphan_apart() {
+    let project = crate::temp_project("valid");
+    let post = project.path().join("posts/chiffre/02-teleconsultation.md");
+    let text = std::fs::read_to_string(&post).unwrap();
+    std::fs::write(&post, format!("{text}\n{}\n", "Trop long. ".repeat(400))).unwrap();
+    std::fs::write(
+        project.path().join("posts/orphelin.md"),
+        "+++\ntemplate = \"chiffre\"\n[visual]\nnumber = \"3\"\ncaption = \"Sans date.\"\n+++\nNi série ni date.\n",
+    )
+    .unwrap();
+    let output = crieur(project.path(), &["plan"]);
+    assert_eq!(output.status.code(), Some(1));
+    let printed = stdout(&output);
+    assert!(
+        printed.contains("chiffre/02-teleconsultation  ✗ bloqué"),
+        "{printed}"
+    );
+    assert!(printed.contains("Posts bloqués"), "{printed}");
+    assert!(
+        printed.contains("Hors calendrier :\n  orphelin"),
+        "{printed}"
+    );
+    // The next post of the series keeps its own slot.
+    let json = crieur(project.path(), &["plan", "--json"]);
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let slots = plan["slots"].as_array().unwrap();
+    let at = |post: &str| {
+        slots
+            .iter()
+            .find(|s| s["post"] == post)
+            .map(|s| s["at"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        at("chiffre/02-teleconsultation").as_deref(),
+        Some("2026-12-08T19:00:00+01:00")
+    );
+    assert_eq!(
+        at("chiffre/03-e-cps").as_deref(),
+        Some("2026-12-15T19:00:00+01:00")
+    );
+    assert_eq!(plan["apart"][0]["post"], "orphelin");
+    assert_eq!(plan["apart"][0]["state"], "orphan");
+}

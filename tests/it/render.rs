@@ -181,3 +181,19 @@ fn an_unknown_post_is_a_usage_error() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_post_whose_only_error_is_in_its_caption_is_drawn_and_counted() {
+    let project = golden_project();
+    let post = project.path().join("posts/outil.md");
+    let text = std::fs::read_to_string(&post).unwrap();
+    std::fs::write(&post, format!("{text}\n{}\n", "Trop long. ".repeat(400))).unwrap();
+    let output = crieur(project.path(), &["render", "--out", "out"]);
+    assert_eq!(output.status.code(), Some(1));
+    let errors = stderr(&output);
+    assert!(
+        errors.contains("0 post non dessiné ; 1 post avec des erreurs"),
+        "{errors}"
+    );
+    assert!(project.path().join("out/outil.carre.png").exists());
+}
