@@ -40,10 +40,16 @@ pub fn check(project: &Project, now: DateTime<Utc>) -> Vec<Diagnostic> {
             sound_templates.insert(id.as_str(), template);
         }
     }
+    let words = crate::access::Words::from_texts(project.posts.iter().flat_map(|post| {
+        std::iter::once(post.body.as_str())
+            .chain(post.visual.values().filter_map(|v| v.get_ref().as_text()))
+    }));
+    check_series_hashtags(config, project, &words, &mut diagnostics);
     let mut drawable = Vec::new();
     for post in &project.posts {
         let before = diagnostics.len();
         check_post(config, project, post, now, &mut diagnostics);
+        check_access(config, project, post, &words, &mut diagnostics);
         if !diagnostics[before..].iter().any(Diagnostic::is_error) {
             drawable.push(post);
         }
@@ -54,17 +60,30 @@ pub fn check(project: &Project, now: DateTime<Utc>) -> Vec<Diagnostic> {
         assets: &project.assets,
         french: config.typography.visuals,
     };
+    let contrast = crate::contrast::Cache::default();
     let layouts: Vec<Diagnostic> = drawable
         .par_iter()
         .flat_map_iter(|post| {
             let template = template_of(post, config).and_then(|id| sound_templates.get(id));
             match template {
-                Some(template) => check_layout(context, template, post),
+                Some(template) => {
+                    let mut found = check_layout(context, template, post);
+                    found.extend(check_contrast(context, template, post, &contrast));
+                    found
+                }
                 None => Vec::new(),
             }
         })
         .collect();
-    diagnostics.extend(layouts);
+    // A template's contrast problem is said once per layer, whatever the
+    // posts (a gradient may differ by a shade from one card to the next).
+    let mut seen = std::collections::BTreeSet::new();
+    let mut layouts = layouts;
+    layouts.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
+    diagnostics.extend(layouts.into_iter().filter(|d| {
+        d.path == post_path_of(d)
+            || seen.insert((d.path.clone(), d.span.as_ref().map(|s| (s.start, s.end))))
+    }));
     check_calendar(config, &project.posts, &project.pins, now, &mut diagnostics);
     diagnostics
 }
@@ -334,6 +353,107 @@ fn check_color(
 
 /// Lays the post out in every format of its template and reports what
 /// does not fit or cannot be drawn.
+/// The post's alt text and hashtags, as screen readers meet them.
+fn check_access(
+    config: &Config,
+    project: &Project,
+    post: &Post,
+    words: &crate::access::Words,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    if let Some(template) = template_of(post, config).and_then(|id| project.templates.get(id)) {
+        crate::access::check_alt(template, post, diagnostics);
+    }
+    if let Some(body) = project
+        .report
+        .source(&post.path)
+        .and_then(|source| source.get(post.body_span.clone()))
+    {
+        crate::access::check_hashtags(&post.path, body, post.body_span.start, words, diagnostics);
+    }
+}
+
+/// The series' hashtags, where the configuration writes them.
+fn check_series_hashtags(
+    config: &Config,
+    project: &Project,
+    words: &crate::access::Words,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let Some(source) = project.report.source(CONFIG_PATH) else {
+        return;
+    };
+    for series in config.series.values() {
+        let Some(section) = source.get(series.span.start..) else {
+            continue;
+        };
+        let end = section[1..].find("\n[").map_or(section.len(), |i| i + 1);
+        crate::access::check_hashtags(CONFIG_PATH, &section[..end], series.span.start, words, diagnostics);
+    }
+}
+
+/// Diagnostics about a post's own file are kept as they are; the others
+/// (about a template) are said once.
+fn post_path_of(diagnostic: &Diagnostic) -> String {
+    if diagnostic.path.starts_with(crate::post::POSTS_DIR) {
+        diagnostic.path.clone()
+    } else {
+        String::new()
+    }
+}
+
+/// Whether every text of the post's cards can be read by everyone
+/// (WCAG 1.4.3, RGAA 3.2): an error at the template's layer otherwise.
+fn check_contrast(
+    context: Context<'_>,
+    template: &Template,
+    post: &Post,
+    cache: &crate::contrast::Cache,
+) -> Vec<Diagnostic> {
+    use crate::contrast::{format as ratio, hex, measure, nearest_passing};
+    let mut found = Vec::new();
+    for (&format, layers) in &template.formats {
+        let Ok(card) = layout(context, template, format, post) else {
+            continue;
+        };
+        for reading in measure(&card, cache).iter().filter(|r| !r.passes()) {
+            let index = card.sources.get(reading.op).copied().unwrap_or_default();
+            let Some(layer) = layers.get(index) else {
+                continue;
+            };
+            let span = match &layer.kind {
+                LayerKind::Text(text) => text.color.span(),
+                LayerKind::Icons(icons) => icons.color.span(),
+                _ => layer.span.clone(),
+            };
+            let fix = nearest_passing(reading.text, reading.background, reading.required);
+            let ground = nearest_passing(reading.background, reading.text, reading.required);
+            found.push(
+                Diagnostic::error(
+                    &template.path,
+                    Some(span),
+                    format!(
+                        "contraste insuffisant : texte {} sur {}, {} pour {} au moins (modèle `{}`, format {format}, calque {}, texte de {} px)",
+                        hex(reading.text),
+                        hex(reading.background),
+                        ratio(reading.ratio),
+                        ratio(reading.required),
+                        template.id,
+                        index + 1,
+                        reading.size.round()
+                    ),
+                )
+                .with_hint(format!(
+                    "les couleurs les plus proches, de même teinte, qui se lisent bien : texte {} sur ce fond, ou ce texte sur un fond {} ; un texte lisible par tous (RGAA 3.2) demande 4,5:1, ou 3:1 pour un grand texte (au moins 1/15 de la largeur de l'image, 1/19 en gras)",
+                    hex(fix),
+                    hex(ground)
+                )),
+            );
+        }
+    }
+    found
+}
+
 fn check_layout(context: Context<'_>, template: &Template, post: &Post) -> Vec<Diagnostic> {
     // The same problem in several formats is said once, naming them all.
     let mut found: Vec<(String, Vec<Format>, Vec<String>)> = Vec::new();

@@ -6,12 +6,14 @@
 //! `schedule`, `plan`, `check`) do no IO; `project` reads the files and
 //! `cmd` prints. See ARCHITECTURE.md for the map.
 
+pub mod access;
 pub mod budget;
 pub mod caption;
 pub mod check;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod contrast;
 pub mod daemon;
 pub mod diagnostic;
 pub mod file;

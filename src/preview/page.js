@@ -86,9 +86,18 @@ function drawCalendar(snapshot) {
 function drawPost(post, brand) {
   const gallery = el("div", { class: "gallery" });
   for (const format of post.formats) {
+    const contrast = (post.contrast || []).find((c) => c.format === format);
+    const reading = contrast
+      ? el("span", {
+          class: "contrast" + (contrast.passes ? " ok" : " fail"),
+          text: contrast.passes
+            ? `contraste ${contrast.ratio} ✓`
+            : `contraste ${contrast.ratio} ✗ (${contrast.required} au moins)`,
+        })
+      : null;
     gallery.append(el("figure", {},
       el("img", { src: imageUrl(post, format), alt: post.alt, "data-post": post.id }),
-      el("figcaption", { text: format })));
+      el("figcaption", {}, el("span", { text: format }), reading ? " · " : null, reading)));
   }
   const mockups = el("div", { class: "mockups" });
   for (const channel of post.channels) {

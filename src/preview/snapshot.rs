@@ -51,6 +51,18 @@ pub struct PostView {
     pub formats: Vec<String>,
     pub alt: String,
     pub channels: Vec<ChannelView>,
+    /// The contrast of each format's least readable text.
+    pub contrast: Vec<ContrastView>,
+}
+
+/// How the least readable text of one card reads.
+#[derive(Debug, Serialize)]
+pub struct ContrastView {
+    pub format: String,
+    /// `7,2:1`.
+    pub ratio: String,
+    pub required: String,
+    pub passes: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -214,6 +226,7 @@ impl Snapshot {
         }
         calendar.sort_by(|a, b| a.at.cmp(&b.at));
 
+        let cache = crate::contrast::Cache::default();
         let posts = project
             .posts
             .iter()
@@ -280,6 +293,9 @@ impl Snapshot {
                         .unwrap_or_default(),
                     alt: template.map(|t| alt_text(t, post)).unwrap_or_default(),
                     channels,
+                    contrast: template
+                        .map(|t| contrast_of(project, config, t, post, &cache))
+                        .unwrap_or_default(),
                 }
             })
             .collect();
@@ -291,6 +307,38 @@ impl Snapshot {
             posts,
         }
     }
+}
+
+/// The least readable text of each of the post's cards.
+fn contrast_of(
+    project: &Project,
+    config: &crate::config::Config,
+    template: &crate::template::Template,
+    post: &crate::post::Post,
+    cache: &crate::contrast::Cache,
+) -> Vec<ContrastView> {
+    let context = crate::render::Context {
+        brand: &config.brand,
+        assets: &project.assets,
+        french: config.typography.visuals,
+    };
+    template
+        .formats
+        .keys()
+        .filter_map(|&format| {
+            let card = crate::render::layout(context, template, format, post).ok()?;
+            let readings = crate::contrast::measure(&card, cache);
+            let worst = readings
+                .iter()
+                .min_by(|a, b| (a.ratio / a.required).total_cmp(&(b.ratio / b.required)))?;
+            Some(ContrastView {
+                format: format.as_str().to_owned(),
+                ratio: crate::contrast::format(worst.ratio),
+                required: crate::contrast::format(worst.required),
+                passes: worst.passes(),
+            })
+        })
+        .collect()
 }
 
 /// What every image depends on besides its post: the configuration and

@@ -48,6 +48,8 @@ pub struct Card {
     pub width: u32,
     pub height: u32,
     pub ops: Vec<Op>,
+    /// For each operation, the index of the template layer it comes from.
+    pub sources: Vec<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -261,8 +263,10 @@ pub fn layout(
     let mut values = values(template, post);
     values.insert(BRAND_PLACEHOLDER, Visual::Text(context.brand.name.clone()));
     let mut ops = Vec::new();
+    let mut sources = Vec::new();
     let mut problems = Vec::new();
-    for layer in layers {
+    for (index, layer) in layers.iter().enumerate() {
+        sources.resize(ops.len(), index.saturating_sub(1));
         if let Some(when) = &layer.when
             && !values.contains_key(when.as_str())
         {
@@ -341,8 +345,14 @@ pub fn layout(
             },
         }
     }
+    sources.resize(ops.len(), layers.len().saturating_sub(1));
     if problems.is_empty() {
-        Ok(Card { width, height, ops })
+        Ok(Card {
+            width,
+            height,
+            ops,
+            sources,
+        })
     } else {
         Err(problems)
     }

@@ -90,6 +90,12 @@ impl FontFace {
         })
     }
 
+    /// Whether the font is bold (a weight of 700 or more), as WCAG counts
+    /// large text.
+    pub fn is_bold(&self) -> bool {
+        self.font.default_attributes().weight >= skrifa::font::attribute::Weight::BOLD
+    }
+
     pub fn has_char(&self, c: char) -> bool {
         self.font.charmap().map_unicode(c).is_some()
     }

@@ -1,0 +1,179 @@
+//! What makes a post readable by everyone beyond the contrast of its card:
+//! its alt text, and hashtags that screen readers can say. Pure.
+//!
+//! - The alt text must exist (the post's `alt`, or the one its template
+//!   writes) and hold at most 1,500 characters (what Mastodon and Buffer
+//!   take); it should say the card's main text, the largest on the card.
+//! - A hashtag of several words written all in lower case
+//!   (`#monespacesanté`) is read letter soup by a screen reader: each word
+//!   should start with a capital (`#MonEspaceSanté`). Words are found with
+//!   the French function words and the words of the project's own texts.
+
+use std::collections::BTreeSet;
+
+use crate::diagnostic::Diagnostic;
+use crate::post::Post;
+use crate::render::alt_text;
+use crate::template::{LayerKind, Template, placeholders};
+
+/// The longest alt text networks take.
+pub const MAX_ALT: usize = 1_500;
+
+/// Short words that glue French hashtags together.
+const GLUE: &[&str] = &[
+    "a", "au", "aux", "avec", "ce", "ces", "d", "dans", "de", "des", "du", "en", "et", "l", "la",
+    "le", "les", "ma", "mes", "mon", "nos", "notre", "par", "pour", "sa", "ses", "son", "sur",
+    "ta", "tes", "ton", "un", "une", "vos", "votre",
+];
+
+/// The words hashtags are split into.
+#[derive(Debug, Default)]
+pub struct Words {
+    words: BTreeSet<String>,
+}
+
+impl Words {
+    /// The words of some texts (three letters or more), with the glue
+    /// words.
+    pub fn from_texts<'t>(texts: impl IntoIterator<Item = &'t str>) -> Words {
+        let mut words: BTreeSet<String> = GLUE.iter().map(|w| (*w).to_owned()).collect();
+        for text in texts {
+            for word in text.split(|c: char| !c.is_alphanumeric()) {
+                if word.chars().count() >= 3 {
+                    words.insert(word.to_lowercase());
+                }
+            }
+        }
+        Words { words }
+    }
+
+    /// Whether `tag` (without `#`) reads as two words or more.
+    fn splits(&self, tag: &str) -> bool {
+        let chars: Vec<char> = tag.chars().collect();
+        let n = chars.len();
+        // parts[i]: the fewest words that make the first i characters.
+        let mut parts: Vec<Option<usize>> = vec![None; n + 1];
+        parts[0] = Some(0);
+        for end in 1..=n {
+            for start in 0..end {
+                let Some(before) = parts[start] else { continue };
+                let word: String = chars[start..end].iter().collect();
+                if self.words.contains(&word) {
+                    parts[end] = Some(parts[end].map_or(before + 1, |p| p.min(before + 1)));
+                }
+            }
+        }
+        // Two words or more, and not the whole tag as one known word.
+        parts[n].is_some_and(|p| p >= 2) && !self.words.contains(tag)
+    }
+}
+
+/// The text of the template's largest text, for this post: what the alt
+/// text should say.
+pub fn main_text(template: &Template, post: &Post) -> Option<String> {
+    let layers = template.formats.values().next()?;
+    let largest = layers
+        .iter()
+        .filter_map(|layer| match &layer.kind {
+            LayerKind::Text(text) => Some(text),
+            _ => None,
+        })
+        .max_by(|a, b| a.max_size.total_cmp(&b.max_size))?;
+    largest.text.iter().find_map(|pattern| {
+        let mut out = pattern.get_ref().clone();
+        for field in placeholders(pattern.get_ref()) {
+            out = out.replace(&format!("{{{field}}}"), post.visual_text(field)?);
+        }
+        Some(out)
+    })
+}
+
+/// Letters and digits only, lower case: two writings of one text compare
+/// equal whatever their spaces and punctuation.
+fn bare(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The alt text's problems.
+pub fn check_alt(template: &Template, post: &Post, diagnostics: &mut Vec<Diagnostic>) {
+    let path = post.path.as_str();
+    let alt = alt_text(template, post);
+    let span = Some(post.header_span.clone());
+    if alt.trim().is_empty() {
+        diagnostics.push(
+            Diagnostic::error(path, span, "texte alternatif manquant : l'image ne peut pas être décrite aux personnes qui ne la voient pas")
+                .with_hint("ajoutez `alt = \"…\"` : ce que montre l'image, son texte principal compris"),
+        );
+        return;
+    }
+    let length = alt.chars().count();
+    if length > MAX_ALT {
+        diagnostics.push(
+            Diagnostic::error(
+                path,
+                span,
+                format!("texte alternatif trop long : {length} caractères, {MAX_ALT} au plus"),
+            )
+            .with_hint("décrivez l'image en quelques phrases ; la légende dit le reste"),
+        );
+        return;
+    }
+    if let Some(main) = main_text(template, post)
+        && !bare(&main).is_empty()
+        && !bare(&alt).contains(&bare(&main))
+    {
+        diagnostics.push(
+            Diagnostic::warning(
+                path,
+                span,
+                format!("le texte alternatif ne reprend pas le texte principal de l'image (« {main} »)"),
+            )
+            .with_hint("une personne qui ne voit pas l'image doit en entendre l'essentiel : reprenez ce texte dans `alt`"),
+        );
+    }
+}
+
+/// Hashtags of several words written all in lower case, in a caption.
+pub fn check_hashtags(
+    path: &str,
+    text: &str,
+    offset: usize,
+    words: &Words,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for tag in crate::caption::hashtags_in(text) {
+        let name = tag.trim_start_matches('#');
+        if name.chars().any(char::is_uppercase) || !words.splits(name) {
+            continue;
+        }
+        let start = offset + (tag.as_ptr() as usize - text.as_ptr() as usize);
+        diagnostics.push(
+            Diagnostic::warning(
+                path,
+                Some(start..start + tag.len()),
+                format!("hashtag de plusieurs mots tout en minuscules : `{tag}`"),
+            )
+            .with_hint(
+                "mettez une capitale à chaque mot (`#MonEspaceSanté`) : les lecteurs d'écran lisent alors les mots, pas une suite de lettres",
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_lower_case_hashtags_of_several_words() {
+        let words = Words::from_texts(["Mon Espace Santé", "le chiffre de la semaine"]);
+        assert!(words.splits("monespacesanté"));
+        assert!(words.splits("chiffredelasemaine"));
+        assert!(!words.splits("santé"));
+        assert!(!words.splits("téléconsultation"));
+        assert!(!words.splits("prévention"));
+    }
+}

@@ -1,0 +1,351 @@
+//! Whether the text drawn on a card can be read by everyone: the contrast
+//! ratio of WCAG 2 (success criterion 1.4.3), which the French RGAA (3.2)
+//! applies to text inside images.
+//!
+//! For each text of a laid-out card, the layers beneath it are drawn and
+//! the pixels under the text's box compared with the text's colour: over a
+//! flat fill every pixel gives the same ratio; over a picture or a gradient
+//! the worst tenth of the pixels counts. The text must reach 4.5:1, or 3:1
+//! when it is large (a size of at least 1/15 of the card's width, 1/19 when
+//! bold: WCAG's 24 px and 18.5 px bold on a card seen about 360 px wide).
+//! Pure: the card is drawn in memory.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::render::layout::{Card, Color, Fill, Op};
+
+/// The ratio normal text must reach.
+pub const NORMAL: f64 = 4.5;
+/// The ratio large text must reach.
+pub const LARGE: f64 = 3.0;
+
+/// WCAG's relative luminance of an sRGB colour.
+pub fn luminance(color: [u8; 3]) -> f64 {
+    let channel = |c: u8| {
+        let c = f64::from(c) / 255.0;
+        if c <= 0.040_45 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * channel(color[0]) + 0.7152 * channel(color[1]) + 0.0722 * channel(color[2])
+}
+
+/// WCAG's contrast ratio of two colours, from 1 to 21.
+pub fn ratio(a: [u8; 3], b: [u8; 3]) -> f64 {
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
+
+/// The ratio a text must reach: 3:1 when large, 4.5:1 otherwise.
+pub fn required(size: f32, card_width: u32, bold: bool) -> f64 {
+    let width = card_width as f32;
+    let large = size >= width / 15.0 || (bold && size >= width / 19.0);
+    if large { LARGE } else { NORMAL }
+}
+
+/// A ratio as French readers write it: `4,5:1`. Rounded down, so that a
+/// ratio shown as passing does pass.
+pub fn format(ratio: f64) -> String {
+    let tenths = (ratio * 10.0).floor() / 10.0;
+    format!("{tenths:.1}:1").replace('.', ",")
+}
+
+/// `#RRGGBB`.
+pub fn hex(color: [u8; 3]) -> String {
+    format!("#{:02X}{:02X}{:02X}", color[0], color[1], color[2])
+}
+
+/// The colour of the same hue and saturation as `color`, lighter or
+/// darker, nearest to it, that reaches `required` against `background`.
+pub fn nearest_passing(color: [u8; 3], background: [u8; 3], required: f64) -> [u8; 3] {
+    let (h, s, l) = to_hsl(color);
+    let passes = |l: f64| ratio(from_hsl(h, s, l), background) >= required;
+    let mut best: Option<f64> = None;
+    for step in 0..=1000 {
+        let delta = f64::from(step) / 1000.0;
+        for candidate in [l - delta, l + delta] {
+            if (0.0..=1.0).contains(&candidate) && passes(candidate) {
+                best = Some(candidate);
+                break;
+            }
+        }
+        if best.is_some() {
+            break;
+        }
+    }
+    from_hsl(h, s, best.unwrap_or(if luminance(background) > 0.18 { 0.0 } else { 1.0 }))
+}
+
+fn to_hsl([r, g, b]: [u8; 3]) -> (f64, f64, f64) {
+    let (r, g, b) = (f64::from(r) / 255.0, f64::from(g) / 255.0, f64::from(b) / 255.0);
+    let max = r.max(g).max(b);
+    let min = r.min(g).min(b);
+    let l = (max + min) / 2.0;
+    if (max - min).abs() < f64::EPSILON {
+        return (0.0, 0.0, l);
+    }
+    let d = max - min;
+    let s = if l > 0.5 { d / (2.0 - max - min) } else { d / (max + min) };
+    let h = if max == r {
+        (g - b) / d + if g < b { 6.0 } else { 0.0 }
+    } else if max == g {
+        (b - r) / d + 2.0
+    } else {
+        (r - g) / d + 4.0
+    } / 6.0;
+    (h, s, l)
+}
+
+fn from_hsl(h: f64, s: f64, l: f64) -> [u8; 3] {
+    let byte = |v: f64| (v * 255.0).round().clamp(0.0, 255.0) as u8;
+    if s == 0.0 {
+        return [byte(l); 3];
+    }
+    let q = if l < 0.5 { l * (1.0 + s) } else { l + s - l * s };
+    let p = 2.0 * l - q;
+    let hue = |mut t: f64| {
+        if t < 0.0 {
+            t += 1.0;
+        }
+        if t > 1.0 {
+            t -= 1.0;
+        }
+        if t < 1.0 / 6.0 {
+            p + (q - p) * 6.0 * t
+        } else if t < 0.5 {
+            q
+        } else if t < 2.0 / 3.0 {
+            p + (q - p) * (2.0 / 3.0 - t) * 6.0
+        } else {
+            p
+        }
+    };
+    [byte(hue(h + 1.0 / 3.0)), byte(hue(h)), byte(hue(h - 1.0 / 3.0))]
+}
+
+/// How one text of a card reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    /// The index of the text's operation in the card.
+    pub op: usize,
+    pub text: [u8; 3],
+    /// The background colour of the worst tenth of the pixels under it.
+    pub background: [u8; 3],
+    pub ratio: f64,
+    pub required: f64,
+    pub size: f32,
+}
+
+impl Reading {
+    pub fn passes(&self) -> bool {
+        self.ratio >= self.required
+    }
+}
+
+/// Remembers the backgrounds already measured: the cards of one template
+/// share most of them, and drawing is the costly part.
+#[derive(Debug, Default)]
+pub struct Cache {
+    measured: Mutex<HashMap<String, ([u8; 3], f64)>>,
+}
+
+/// How every text of `card` reads.
+pub fn measure(card: &Card, cache: &Cache) -> Vec<Reading> {
+    let mut readings = Vec::new();
+    for (index, op) in card.ops.iter().enumerate() {
+        let Op::Text {
+            face,
+            block,
+            origins,
+            color,
+        } = op
+        else {
+            continue;
+        };
+        let Some(area) = text_box(block, origins, card) else {
+            continue;
+        };
+        let text = [color[0], color[1], color[2]];
+        let key = key(card, index, &area, *color);
+        let cached = cache
+            .measured
+            .lock()
+            .map(|m| m.get(&key).copied())
+            .unwrap_or_default();
+        let (background, ratio) = match cached {
+            Some(found) => found,
+            None => {
+                let found = worst_tenth(card, index, &area, *color);
+                if let Ok(mut measured) = cache.measured.lock() {
+                    measured.insert(key, found);
+                }
+                found
+            }
+        };
+        readings.push(Reading {
+            op: index,
+            text,
+            background,
+            ratio,
+            required: required(block.size, card.width, face.is_bold()),
+            size: block.size,
+        });
+    }
+    readings
+}
+
+/// The pixel box a text covers, clipped to the card: x0, y0, x1, y1.
+fn text_box(
+    block: &crate::typography::Block,
+    origins: &[(f32, f32)],
+    card: &Card,
+) -> Option<[u32; 4]> {
+    let mut area = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
+    for (line, (x, y)) in block.lines.iter().zip(origins) {
+        let top = y - block.baseline;
+        area[0] = area[0].min(*x);
+        area[1] = area[1].min(top);
+        area[2] = area[2].max(x + line.width);
+        area[3] = area[3].max(top + block.line_height);
+    }
+    let clip = |v: f32, max: u32| v.clamp(0.0, max as f32) as u32;
+    let area = [
+        clip(area[0], card.width),
+        clip(area[1], card.height),
+        clip(area[2].ceil(), card.width),
+        clip(area[3].ceil(), card.height),
+    ];
+    (area[2] > area[0] && area[3] > area[1]).then_some(area)
+}
+
+/// What identifies a background: the fills and images drawn before the
+/// text, and where the text lies.
+fn key(card: &Card, index: usize, area: &[u32; 4], color: Color) -> String {
+    let mut key = format!("{}x{} {area:?} {color:?}", card.width, card.height);
+    for op in &card.ops[..index] {
+        match op {
+            Op::Fill {
+                rect,
+                paint,
+                radius,
+            } => key.push_str(&format!("|F{rect:?}{paint:?}{radius}")),
+            Op::Image { image, rect, fit } => key.push_str(&format!(
+                "|I{:p}{rect:?}{fit:?}",
+                std::sync::Arc::as_ptr(image)
+            )),
+            Op::Text { .. } => {}
+        }
+    }
+    key
+}
+
+/// Draws what lies under a text and returns the background of its worst
+/// tenth of pixels, with the ratio there.
+fn worst_tenth(card: &Card, index: usize, area: &[u32; 4], color: Color) -> ([u8; 3], f64) {
+    let beneath = Card {
+        width: card.width,
+        height: card.height,
+        ops: card.ops[..index]
+            .iter()
+            .filter(|op| !matches!(op, Op::Text { .. }))
+            .cloned()
+            .collect(),
+        sources: Vec::new(),
+    };
+    // Only the background's shape matters here: a flat card is cheap.
+    let flat = beneath.ops.iter().all(|op| {
+        matches!(
+            op,
+            Op::Fill {
+                rect: None,
+                paint: Fill::Solid(_),
+                ..
+            }
+        )
+    });
+    let pixels: Vec<[u8; 3]> = if flat {
+        let last = beneath.ops.iter().rev().find_map(|op| match op {
+            Op::Fill {
+                paint: Fill::Solid(c),
+                ..
+            } => Some([c[0], c[1], c[2]]),
+            _ => None,
+        });
+        vec![last.unwrap_or([255, 255, 255])]
+    } else {
+        let rgba = crate::render::draw(&beneath).into_rgba();
+        let width = card.width as usize;
+        let mut pixels = Vec::new();
+        for y in area[1]..area[3] {
+            for x in area[0]..area[2] {
+                let at = (y as usize * width + x as usize) * 4;
+                let p = &rgba[at..at + 4];
+                // Transparent card corners read as white paper.
+                let over = |c: u8| {
+                    let a = u16::from(p[3]);
+                    ((u16::from(c) * a + 255 * (255 - a) + 127) / 255) as u8
+                };
+                pixels.push([over(p[0]), over(p[1]), over(p[2])]);
+            }
+        }
+        pixels
+    };
+    let text = |background: [u8; 3]| {
+        let a = f64::from(color[3]) / 255.0;
+        let mix = |t: u8, b: u8| (f64::from(t) * a + f64::from(b) * (1.0 - a)).round() as u8;
+        [
+            mix(color[0], background[0]),
+            mix(color[1], background[1]),
+            mix(color[2], background[2]),
+        ]
+    };
+    let mut scored: Vec<(f64, [u8; 3])> = pixels
+        .iter()
+        .map(|background| (ratio(text(*background), *background), *background))
+        .collect();
+    scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let worst = scored
+        .get(scored.len() / 10)
+        .copied()
+        .unwrap_or((21.0, [255; 3]));
+    (worst.1, worst.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_pairs() {
+        let white = [255, 255, 255];
+        assert!((ratio([0, 0, 0], white) - 21.0).abs() < 1e-9);
+        assert_eq!(format(ratio([0x76; 3], white)), "4,5:1");
+        assert!(ratio([0x76; 3], white) >= 4.54 && ratio([0x76; 3], white) < 4.55);
+        assert!(ratio([0x77; 3], white) >= 4.47 && ratio([0x77; 3], white) < 4.49);
+        assert_eq!(format(ratio([0x77; 3], white)), "4,4:1");
+    }
+
+    #[test]
+    fn large_text_needs_three_to_one() {
+        assert_eq!(required(72.0, 1080, false), LARGE);
+        assert_eq!(required(71.0, 1080, false), NORMAL);
+        assert_eq!(required(57.0, 1080, true), LARGE);
+        assert_eq!(required(56.0, 1080, true), NORMAL);
+    }
+
+    #[test]
+    fn the_nearest_passing_colour_keeps_its_hue() {
+        let orange = [0xE4, 0x63, 0x2D];
+        let white = [255, 255, 255];
+        let fixed = nearest_passing(orange, white, NORMAL);
+        assert!(ratio(fixed, white) >= NORMAL);
+        let (h1, _, _) = to_hsl(orange);
+        let (h2, _, _) = to_hsl(fixed);
+        assert!((h1 - h2).abs() < 0.01, "{h1} {h2}");
+        // A passing colour is its own nearest.
+        assert_eq!(nearest_passing([0, 0, 0], white, NORMAL), [0, 0, 0]);
+    }
+}
