@@ -37,8 +37,14 @@ impl Words {
     /// words.
     pub fn from_texts<'t>(texts: impl IntoIterator<Item = &'t str>) -> Words {
         let mut words: BTreeSet<String> = GLUE.iter().map(|w| (*w).to_owned()).collect();
-        for text in texts {
-            for word in text.split(|c: char| !c.is_alphanumeric()) {
+        // Hashtags themselves are not words: `#monespacesanté` must not
+        // vouch for itself.
+        let tokens = texts
+            .into_iter()
+            .flat_map(str::split_whitespace)
+            .filter(|token| !token.starts_with('#'));
+        for token in tokens {
+            for word in token.split(|c: char| !c.is_alphanumeric()) {
                 if word.chars().count() >= 3 {
                     words.insert(word.to_lowercase());
                 }
@@ -169,7 +175,10 @@ mod tests {
 
     #[test]
     fn finds_lower_case_hashtags_of_several_words() {
-        let words = Words::from_texts(["Mon Espace Santé", "le chiffre de la semaine"]);
+        let words = Words::from_texts([
+            "Mon Espace Santé #monespacesanté",
+            "le chiffre de la semaine",
+        ]);
         assert!(words.splits("monespacesanté"));
         assert!(words.splits("chiffredelasemaine"));
         assert!(!words.splits("santé"));

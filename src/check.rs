@@ -388,7 +388,13 @@ fn check_series_hashtags(
             continue;
         };
         let end = section[1..].find("\n[").map_or(section.len(), |i| i + 1);
-        crate::access::check_hashtags(CONFIG_PATH, &section[..end], series.span.start, words, diagnostics);
+        crate::access::check_hashtags(
+            CONFIG_PATH,
+            &section[..end],
+            series.span.start,
+            words,
+            diagnostics,
+        );
     }
 }
 

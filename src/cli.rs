@@ -40,6 +40,63 @@ pub enum Command {
     /// Ouvre un aperçu local de tous les posts, mis à jour à chaque
     /// enregistrement.
     Preview(PreviewArgs),
+    /// Crée un projet complet, prêt à l'emploi : configuration, modèles,
+    /// polices, logo, une série et deux posts d'exemple.
+    Init(InitArgs),
+    /// Écrit un nouveau post à compléter : le suivant d'une série, ou un
+    /// post ponctuel à une date donnée.
+    New(NewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Dossier du nouveau projet (par défaut : le dossier courant).
+    #[arg(value_name = "DOSSIER")]
+    pub dir: Option<PathBuf>,
+
+    /// Nom de la structure (par défaut : le nom du dossier).
+    #[arg(long, value_name = "NOM")]
+    pub name: Option<String>,
+
+    /// Couleur principale, `#RRGGBB`.
+    #[arg(long, value_name = "COULEUR")]
+    pub primary: Option<String>,
+
+    /// Couleur d'accent, `#RRGGBB`.
+    #[arg(long, value_name = "COULEUR")]
+    pub accent: Option<String>,
+
+    /// Le logo, un fichier PNG (par défaut : un monogramme des initiales).
+    #[arg(long, value_name = "FICHIER")]
+    pub logo: Option<PathBuf>,
+
+    /// Fuseau horaire des dates (par défaut : Europe/Paris).
+    #[arg(long, value_name = "FUSEAU", default_value = "Europe/Paris")]
+    pub timezone: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// La série du post (par exemple chiffre-de-la-semaine).
+    #[arg(value_name = "SÉRIE", required_unless_present = "template")]
+    pub series: Option<String>,
+
+    /// Titre : donne son nom au fichier et remplit le premier champ.
+    #[arg(long, value_name = "TEXTE")]
+    pub title: Option<String>,
+
+    /// Pour un post ponctuel : son modèle d'image.
+    #[arg(
+        long,
+        value_name = "MODÈLE",
+        requires = "at",
+        conflicts_with = "series"
+    )]
+    pub template: Option<String>,
+
+    /// Pour un post ponctuel : sa date et son heure (2026-12-01T19:00).
+    #[arg(long, value_name = "DATE", requires = "template")]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -76,11 +76,23 @@ pub fn nearest_passing(color: [u8; 3], background: [u8; 3], required: f64) -> [u
             break;
         }
     }
-    from_hsl(h, s, best.unwrap_or(if luminance(background) > 0.18 { 0.0 } else { 1.0 }))
+    from_hsl(
+        h,
+        s,
+        best.unwrap_or(if luminance(background) > 0.18 {
+            0.0
+        } else {
+            1.0
+        }),
+    )
 }
 
 fn to_hsl([r, g, b]: [u8; 3]) -> (f64, f64, f64) {
-    let (r, g, b) = (f64::from(r) / 255.0, f64::from(g) / 255.0, f64::from(b) / 255.0);
+    let (r, g, b) = (
+        f64::from(r) / 255.0,
+        f64::from(g) / 255.0,
+        f64::from(b) / 255.0,
+    );
     let max = r.max(g).max(b);
     let min = r.min(g).min(b);
     let l = (max + min) / 2.0;
@@ -88,7 +100,11 @@ fn to_hsl([r, g, b]: [u8; 3]) -> (f64, f64, f64) {
         return (0.0, 0.0, l);
     }
     let d = max - min;
-    let s = if l > 0.5 { d / (2.0 - max - min) } else { d / (max + min) };
+    let s = if l > 0.5 {
+        d / (2.0 - max - min)
+    } else {
+        d / (max + min)
+    };
     let h = if max == r {
         (g - b) / d + if g < b { 6.0 } else { 0.0 }
     } else if max == g {
@@ -104,7 +120,11 @@ fn from_hsl(h: f64, s: f64, l: f64) -> [u8; 3] {
     if s == 0.0 {
         return [byte(l); 3];
     }
-    let q = if l < 0.5 { l * (1.0 + s) } else { l + s - l * s };
+    let q = if l < 0.5 {
+        l * (1.0 + s)
+    } else {
+        l + s - l * s
+    };
     let p = 2.0 * l - q;
     let hue = |mut t: f64| {
         if t < 0.0 {
@@ -123,7 +143,11 @@ fn from_hsl(h: f64, s: f64, l: f64) -> [u8; 3] {
             p
         }
     };
-    [byte(hue(h + 1.0 / 3.0)), byte(hue(h)), byte(hue(h - 1.0 / 3.0))]
+    [
+        byte(hue(h + 1.0 / 3.0)),
+        byte(hue(h)),
+        byte(hue(h - 1.0 / 3.0)),
+    ]
 }
 
 /// How one text of a card reads.

@@ -27,6 +27,7 @@ pub mod preview;
 pub mod project;
 pub mod publish;
 pub mod render;
+pub mod scaffold;
 pub mod schedule;
 pub mod store;
 pub mod table;

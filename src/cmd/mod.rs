@@ -3,6 +3,8 @@
 //! user's files are diagnostics, printed by the command.
 
 pub mod check;
+pub mod init;
+pub mod new;
 pub mod plan;
 pub mod publish;
 pub mod render;
@@ -46,6 +48,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             crate::preview::serve(&cli.root, std::net::SocketAddr::new(args.bind, args.port))?;
             Ok(Outcome::Success)
         }
+        Command::Init(args) => init::run(&args),
+        Command::New(args) => new::run(&cli.root, &args),
         Command::Daemon(args) => crate::daemon::run(&cli.root, &args).map(|()| Outcome::Success),
     }
 }

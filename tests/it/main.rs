@@ -12,6 +12,7 @@ mod daemon;
 mod fake_buffer;
 mod fake_buffer_tests;
 mod hostile;
+mod init;
 mod media;
 mod plan;
 mod publish;

@@ -1,0 +1,179 @@
+//! `crieur init`: a complete, working project in a folder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+
+use crate::cli::InitArgs;
+use crate::config::{Brand, CONFIG_PATH};
+use crate::contrast::hex;
+use crate::render::{self, Assets, Context};
+use crate::scaffold::{self, Init, Palette};
+use crate::template::Format;
+use crate::typography::FontFace;
+
+use super::Outcome;
+
+pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    if dir.join(CONFIG_PATH).exists() {
+        bail!(
+            "{} contient déjà un projet crieur ({CONFIG_PATH}) : rien n'est écrit",
+            dir.display()
+        );
+    }
+    let init = options(args, &dir)?;
+    let palette = scaffold::palette(init.primary, init.accent);
+    let mut files = scaffold::project_files(&init, &palette);
+    if init.logo.is_none() {
+        files.push((
+            "assets/logos/logo.png".to_owned(),
+            draw_logo(&init.name, &palette)?,
+        ));
+    }
+    // A folder under git may hold a .gitignore already: it is kept.
+    files.retain(|(path, _)| !(path == ".gitignore" && dir.join(path).exists()));
+    if let Some((path, _)) = files.iter().find(|(path, _)| dir.join(path).exists()) {
+        bail!(
+            "{} existe déjà dans {} : rien n'est écrit (choisissez un dossier vide)",
+            path,
+            dir.display()
+        );
+    }
+    write_all(&dir, &files)?;
+    println!("Projet « {} » créé dans {} :", init.name, dir.display());
+    for note in &palette.notes {
+        println!("  {note}");
+    }
+    let root = if dir == Path::new(".") {
+        String::new()
+    } else {
+        format!(" --root {}", dir.display())
+    };
+    println!(
+        "Pour la suite :\n  crieur{root} check      vérifie le projet\n  crieur{root} plan       montre le calendrier\n  crieur{root} preview    ouvre l'aperçu\n  crieur{root} new chiffre-de-la-semaine --title \"…\"   écrit le post suivant de la série"
+    );
+    Ok(Outcome::Success)
+}
+
+/// The options, checked: colours, zone, logo, name.
+fn options(args: &InitArgs, dir: &Path) -> anyhow::Result<Init> {
+    let colour = |given: &Option<String>, default: &str, what: &str| {
+        let text = given.as_deref().unwrap_or(default);
+        scaffold::parse_colour(text).with_context(|| {
+            format!(
+                "couleur {what} illisible `{text}` : écrivez-la `#RRGGBB`, par exemple `#1F4E79`"
+            )
+        })
+    };
+    let timezone: chrono_tz::Tz = args.timezone.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "fuseau horaire inconnu `{}` : par exemple `Europe/Paris` ou `America/Cayenne`",
+            args.timezone
+        )
+    })?;
+    let name = match &args.name {
+        Some(name) if !name.trim().is_empty() => name.trim().to_owned(),
+        _ => std::path::absolute(dir)
+            .ok()
+            .and_then(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "Ma CPTS".to_owned()),
+    };
+    let logo = match &args.logo {
+        Some(path) => Some(read_logo(path)?),
+        None => None,
+    };
+    Ok(Init {
+        name,
+        primary: colour(&args.primary, scaffold::DEFAULT_PRIMARY, "principale")?,
+        accent: colour(&args.accent, scaffold::DEFAULT_ACCENT, "d'accent")?,
+        timezone,
+        logo,
+    })
+}
+
+/// The user's logo: a PNG crieur can draw.
+fn read_logo(path: &Path) -> anyhow::Result<(String, Vec<u8>)> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("logo illisible : {}", path.display()))?;
+    render::canvas::Picture::from_png(bytes.clone())
+        .map_err(|error| anyhow::anyhow!("logo {} refusé : {error}", path.display()))?;
+    let name = path
+        .file_stem()
+        .map(|stem| scaffold::slug(&stem.to_string_lossy()))
+        .unwrap_or_else(|| "logo".to_owned());
+    Ok((format!("{name}.png"), bytes))
+}
+
+/// A monogram of the name's initials, white on a disc of the primary
+/// colour, drawn with the embedded fonts and templates' machinery.
+fn draw_logo(name: &str, palette: &Palette) -> anyhow::Result<Vec<u8>> {
+    let (template_text, post_text) = scaffold::logo_sources(name);
+    let (template, _) = crate::template::Template::parse(&template_text, "logo.toml", "logo");
+    let (post, _) = crate::post::Post::parse(&post_text, "logo.md", "logo", chrono_tz::UTC);
+    let (Some(template), Some(post)) = (template, post) else {
+        bail!("le logo par défaut n'a pas pu être dessiné");
+    };
+    let colors: BTreeMap<String, String> = palette
+        .colors
+        .iter()
+        .map(|(name, color)| ((*name).to_owned(), hex(*color)))
+        .collect();
+    let brand = Brand {
+        name: name.to_owned(),
+        colors,
+        fonts: [("display".to_owned(), "Lato-Black.ttf".to_owned())].into(),
+        logo: None,
+    };
+    let face = FontFace::from_bytes(
+        "Lato-Black.ttf",
+        include_bytes!("../../assets/fonts/Lato-Black.ttf").to_vec(),
+    )?;
+    let assets = Assets {
+        fonts: [("Lato-Black.ttf".to_owned(), face)].into(),
+        images: BTreeMap::<String, Arc<render::canvas::Picture>>::new(),
+        refused: BTreeMap::new(),
+    };
+    let context = Context {
+        brand: &brand,
+        assets: &assets,
+        french: false,
+    };
+    let card = render::layout(context, &template, Format::Carre, &post).map_err(|problems| {
+        anyhow::anyhow!(
+            "le logo par défaut n'a pas pu être dessiné : {}",
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ; ")
+        )
+    })?;
+    Ok(render::encode_png(render::draw(&card))?)
+}
+
+/// Writes every file, or none: what was written is removed on failure.
+fn write_all(dir: &Path, files: &[scaffold::File]) -> anyhow::Result<()> {
+    let mut written: Vec<PathBuf> = Vec::new();
+    for (path, bytes) in files {
+        let target = dir.join(path);
+        let result = target
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| crate::file::write_atomic(&target, bytes));
+        if let Err(error) = result {
+            for done in written.iter().rev() {
+                let _ = std::fs::remove_file(done);
+            }
+            bail!(
+                "impossible d'écrire {} : {error} ; rien n'est gardé",
+                target.display()
+            );
+        }
+        written.push(target);
+    }
+    Ok(())
+}
