@@ -103,14 +103,22 @@ pub fn template_of<'a>(post: &'a Post, config: &'a Config) -> Option<&'a str> {
 
 fn check_brand(config: &Config, assets: &Assets, diagnostics: &mut Vec<Diagnostic>) {
     for (name, file) in &config.brand.fonts {
-        if !assets.fonts.contains_key(file) {
+        if !assets.fonts.contains_key(file.get_ref()) {
             diagnostics.push(
                 Diagnostic::error(
                     CONFIG_PATH,
-                    None,
-                    format!("police `{name}` introuvable : assets/fonts/{file}"),
+                    Some(file.span()),
+                    format!(
+                        "police `{name}` introuvable : assets/fonts/{}",
+                        file.get_ref()
+                    ),
                 )
-                .with_hint_opt(font_hint(file, assets)),
+                .with_hint_opt(font_hint(file.get_ref(), assets).or_else(|| {
+                    Some(
+                        "placez le fichier de la police (.ttf ou .otf) dans assets/fonts/, ou corrigez son nom"
+                            .to_owned(),
+                    )
+                })),
             );
         }
     }
@@ -242,6 +250,24 @@ fn check_template(
     for font in fonts {
         let file = font_file(brand, font.get_ref());
         if !assets.fonts.contains_key(file) && reported.insert(file.to_owned()) {
+            // A brand font's file is named in the configuration, which
+            // reports it at that line: here, the template is only told why.
+            if brand.fonts.contains_key(font.get_ref()) {
+                diagnostics.push(
+                    Diagnostic::error(
+                        path,
+                        Some(font.span()),
+                        format!(
+                            "police `{}` de la marque introuvable : assets/fonts/{file}",
+                            font.get_ref()
+                        ),
+                    )
+                    .with_hint(format!(
+                        "son fichier est nommé sous [brand.fonts] dans config/crieur.toml : placez {file} dans assets/fonts/, ou corrigez ce nom"
+                    )),
+                );
+                continue;
+            }
             diagnostics.push(
                 Diagnostic::error(
                     path,
@@ -674,6 +700,7 @@ fn check_post(
         &networks,
         hashtags,
         config.typography.captions,
+        project.report.source(path),
         diagnostics,
     );
 
@@ -798,6 +825,7 @@ fn check_captions(
     networks: &[Network],
     hashtags: &[String],
     french: bool,
+    source: Option<&str>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let path = post.path.as_str();
@@ -811,6 +839,9 @@ fn check_captions(
         );
         return;
     }
+    // The networks each caption is too long for: the body is shared by
+    // every network without a caption of its own, and is said once.
+    let mut too_long: Vec<(std::ops::Range<usize>, Overruns)> = Vec::new();
     for &network in networks {
         let text = render_caption(post.caption_for(network), hashtags, french);
         let span = match post.captions.get(&network) {
@@ -818,26 +849,11 @@ fn check_captions(
             None => first_line(post),
         };
         let length = network.count(&text);
-        let limit = network.text_limit();
-        if length > limit {
-            diagnostics.push(
-                Diagnostic::error(
-                    path,
-                    Some(span.clone()),
-                    format!(
-                        "légende trop longue pour {} : {} {}, {} au plus (hashtags de la série compris)",
-                        network.display_name(),
-                        thousands(length),
-                        network.unit(),
-                        thousands(limit)
-                    ),
-                )
-                .with_hint(format!(
-                    "raccourcissez-la de {} {}, ou écrivez une version pour ce réseau sous `[caption.{network}]` avec `text = \"…\"`",
-                    thousands(length - limit),
-                    network.unit()
-                )),
-            );
+        if length > network.text_limit() {
+            match too_long.iter_mut().find(|(place, _)| *place == span) {
+                Some((_, over)) => over.push((network, length)),
+                None => too_long.push((span.clone(), vec![(network, length)])),
+            }
         }
         if let Some(bytes) = network.byte_limit()
             && text.len() > bytes
@@ -854,31 +870,182 @@ fn check_captions(
             ));
         }
         if let Some(most) = network.hashtag_limit() {
-            let mut tags: Vec<String> = hashtags_in(&text)
-                .iter()
-                .map(|t| t.to_lowercase())
-                .collect();
-            tags.sort();
-            tags.dedup();
-            if tags.len() > most {
-                diagnostics.push(
-                    Diagnostic::error(
-                        path,
-                        Some(span),
-                        format!(
-                            "{} hashtags pour {}, {most} au plus (ceux de la série compris)",
-                            tags.len(),
-                            network.display_name()
-                        ),
-                    )
-                    .with_hint(format!(
-                        "retirez-en {}, ou écrivez une version sous `[caption.{network}]`",
-                        tags.len() - most
-                    )),
-                );
-            }
+            diagnostics.extend(too_many_hashtags(post, network, &text, most, source));
         }
     }
+    let own = |network: Network| post.captions.contains_key(&network);
+    let series_tags = !hashtags.is_empty();
+    for (span, over) in too_long {
+        diagnostics.push(too_long_caption(path, span, over, own, series_tags));
+    }
+}
+
+/// The networks a caption is too long for, each with the caption's length
+/// as it counts it.
+type Overruns = Vec<(Network, usize)>;
+
+/// One error for a caption too long for one network or several: each
+/// network with its count and its limit, the most generous first.
+fn too_long_caption(
+    path: &str,
+    span: std::ops::Range<usize>,
+    mut over: Overruns,
+    own: impl Fn(Network) -> bool,
+    series_tags: bool,
+) -> Diagnostic {
+    over.sort_by_key(|&(network, _)| (std::cmp::Reverse(network.text_limit()), network));
+    let mut parts = Vec::new();
+    let mut unit = "";
+    for &(network, length) in &over {
+        // The unit is said once while it stays the same.
+        let shown = if network.unit() == unit {
+            String::new()
+        } else {
+            format!(" {}", network.unit())
+        };
+        unit = network.unit();
+        parts.push(format!(
+            "{}{shown} pour {} ({} au plus)",
+            thousands(length),
+            network.display_name(),
+            thousands(network.text_limit())
+        ));
+    }
+    let mut message = format!("légende trop longue : {}", parts.join(", "));
+    if series_tags {
+        message.push_str(" (hashtags de la série compris)");
+    }
+    let (network, length) = *over
+        .iter()
+        .max_by_key(|(network, length)| length - network.text_limit())
+        .expect("a caption too long for at least one network");
+    let shorter = format!(
+        "raccourcissez-la de {} {}",
+        thousands(length - network.text_limit()),
+        network.unit()
+    );
+    let hint = match over.as_slice() {
+        [(network, _)] if own(*network) => shorter,
+        [(network, _)] => format!(
+            "{shorter}, ou écrivez une version pour ce réseau sous `[caption.{network}]` avec `text = \"…\"`"
+        ),
+        _ => {
+            let sections: Vec<String> = over
+                .iter()
+                .map(|(network, _)| format!("`[caption.{network}]`"))
+                .collect();
+            format!(
+                "{shorter} au moins, ou écrivez pour un réseau sa propre version : {} avec `text = \"…\"`",
+                sections.join(", ")
+            )
+        }
+    };
+    Diagnostic::error(path, Some(span), message).with_hint(hint)
+}
+
+/// More distinct hashtags than `network` takes in `text`, the caption it
+/// receives (series' hashtags added).
+///
+/// Where it points: when the caption carries more than it has room for
+/// beside the series' hashtags, at its first hashtag without room: where
+/// cutting starts. When the caption has no more than the limit and the
+/// series' hashtags push it over, those are not in the post's file: the
+/// post's `series` line brings them, so it points there. The message says
+/// how many come from the caption and how many from the series.
+fn too_many_hashtags(
+    post: &Post,
+    network: Network,
+    text: &str,
+    most: usize,
+    source: Option<&str>,
+) -> Option<Diagnostic> {
+    let total = distinct_hashtags(text).len();
+    if total <= most {
+        return None;
+    }
+    let caption = post.captions.get(&network);
+    let own = distinct_hashtags(post.caption_for(network)).len();
+    let added = total.saturating_sub(own);
+    let excess = total - most;
+    let mut message = format!(
+        "{total} hashtags pour {}, {most} au plus",
+        network.display_name()
+    );
+    let series = post.series.as_ref().filter(|_| added > 0);
+    if let Some(series) = series {
+        let plural = if added > 1 { "s" } else { "" };
+        message.push_str(&format!(
+            " : {own} dans la légende et {added} ajouté{plural} par la série `{}`",
+            series.get_ref()
+        ));
+    }
+    let (span, hint) = match series {
+        Some(series) if own <= most || added >= most => {
+            let cut = if own >= excess {
+                format!("retirez-en {excess} de la légende, ou ")
+            } else {
+                String::new()
+            };
+            (
+                series.span(),
+                format!(
+                    "{cut}retirez des hashtags de la série : `hashtags` de `[series.{}]` dans config/crieur.toml",
+                    series.get_ref()
+                ),
+            )
+        }
+        _ => {
+            let region = caption.map_or_else(|| post.body_span.clone(), |caption| caption.span());
+            let fallback = caption.map_or_else(|| first_line(post), |caption| caption.span());
+            let version = if caption.is_some() {
+                String::new()
+            } else {
+                format!(", ou écrivez une version sous `[caption.{network}]`")
+            };
+            (
+                source
+                    .and_then(|source| nth_hashtag(source, region, most - added))
+                    .unwrap_or(fallback),
+                format!("retirez-en {excess}{version}"),
+            )
+        }
+    };
+    Some(Diagnostic::error(&post.path, Some(span), message).with_hint(hint))
+}
+
+/// The hashtags of `text`, each once whatever its case, in order.
+fn distinct_hashtags(text: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    for tag in hashtags_in(text) {
+        let tag = tag.to_lowercase();
+        if !seen.contains(&tag) {
+            seen.push(tag);
+        }
+    }
+    seen
+}
+
+/// The span, in the file, of the distinct hashtag after the first `index`
+/// ones within `region` of `source`.
+fn nth_hashtag(
+    source: &str,
+    region: std::ops::Range<usize>,
+    index: usize,
+) -> Option<std::ops::Range<usize>> {
+    let raw = source.get(region.clone())?;
+    let mut seen: Vec<String> = Vec::new();
+    for tag in hashtags_in(raw) {
+        let lower = tag.to_lowercase();
+        if seen.contains(&lower) {
+            continue;
+        }
+        if seen.len() == index {
+            let start = region.start + (tag.as_ptr() as usize - raw.as_ptr() as usize);
+            return Some(start..start + tag.len());
+        }
+        seen.push(lower);
+    }
+    None
 }
 
 /// The first line of the body, where caption problems are shown.
@@ -985,6 +1152,167 @@ fn check_calendar(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnostic::{Report, line_col};
+    use std::sync::Arc;
+
+    const CONFIG: &str = "timezone = \"Europe/Paris\"\n\
+[brand]\n\
+name = \"CPTS\"\n\
+[brand.fonts]\n\
+titre = \"Absente-Black.ttf\"\n\
+[series.chiffre]\n\
+cron = \"0 19 * * tue\"\n\
+channels = [\"instagram\"]\n\
+hashtags = [\"#Chiffre\", \"#CPTS\", \"#Sante\"]\n\
+[channels.instagram]\n\
+network = \"instagram\"\n\
+[channels.linkedin]\n\
+network = \"linkedin\"\n\
+[channels.facebook]\n\
+network = \"facebook\"\n\
+[channels.bluesky]\n\
+network = \"bluesky\"\n";
+
+    /// A project made of `CONFIG` and the posts given as `(id, text)`,
+    /// checked on a day before every date of the tests.
+    fn check_posts(posts: &[(&str, &str)]) -> (Vec<Diagnostic>, Report) {
+        let (config, diagnostics) = Config::parse(CONFIG, CONFIG_PATH);
+        assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:?}");
+        let mut report = Report::new();
+        report.add_source(CONFIG_PATH, Arc::from(CONFIG));
+        let tz = chrono_tz::Europe::Paris;
+        let mut parsed = Vec::new();
+        for (id, text) in posts {
+            let path = format!("posts/{id}.md");
+            let (post, diagnostics) = Post::parse(text, &path, id, tz);
+            assert!(diagnostics.is_empty(), "{diagnostics:?}");
+            report.add_source(&path, Arc::from(*text));
+            parsed.extend(post);
+        }
+        let project = Project {
+            root: std::path::PathBuf::from("."),
+            config,
+            templates: BTreeMap::new(),
+            broken_templates: std::collections::BTreeSet::new(),
+            post_files: parsed.len(),
+            post_ids: parsed.iter().map(|post| post.id.clone()).collect(),
+            posts: parsed,
+            assets: Assets::default(),
+            pins: crate::plan::Pins::new(),
+            report: report.clone(),
+        };
+        let now = "2026-11-22T08:00:00Z".parse().unwrap();
+        (check(&project, now), report)
+    }
+
+    /// The text a diagnostic's span covers, and its line and column.
+    fn pointed<'r>(report: &'r Report, diagnostic: &Diagnostic) -> (&'r str, (usize, usize)) {
+        let text = report.source(&diagnostic.path).expect("the file's text");
+        let span = diagnostic.span.clone().expect("a span");
+        (&text[span.clone()], line_col(text, span.start))
+    }
+
+    fn with_message<'d>(diagnostics: &'d [Diagnostic], part: &str) -> Vec<&'d Diagnostic> {
+        diagnostics
+            .iter()
+            .filter(|d| d.message.contains(part))
+            .collect()
+    }
+
+    #[test]
+    fn a_missing_brand_font_is_reported_at_the_value_naming_it() {
+        let (diagnostics, report) = check_posts(&[]);
+        let fonts = with_message(&diagnostics, "police `titre`");
+        assert_eq!(fonts.len(), 1, "{diagnostics:#?}");
+        assert_eq!(fonts[0].path, CONFIG_PATH);
+        assert_eq!(
+            pointed(&report, fonts[0]),
+            ("\"Absente-Black.ttf\"", (5, 9))
+        );
+    }
+
+    const HEAD: &str = "+++\npublish_at = 2026-12-01T19:00:00\nchannels = [\"instagram\"]\n+++\n";
+
+    #[test]
+    fn too_many_hashtags_point_at_the_first_beyond_the_fifth() {
+        let text =
+            format!("{HEAD}Des nouvelles.\n#Un #deux #UN #Trois #Quatre\n#Cinq #Six #Sept\n");
+        let (diagnostics, report) = check_posts(&[("a", &text)]);
+        let tags = with_message(&diagnostics, "hashtags pour Instagram");
+        assert_eq!(tags.len(), 1, "{diagnostics:#?}");
+        // `#UN` repeats `#Un`: the sixth distinct one is `#Six`.
+        assert_eq!(pointed(&report, tags[0]), ("#Six", (7, 7)));
+        assert!(
+            tags[0]
+                .message
+                .starts_with("7 hashtags pour Instagram, 5 au plus")
+        );
+    }
+
+    #[test]
+    fn too_many_hashtags_in_an_instagram_caption_point_into_it() {
+        let text = "+++\npublish_at = 2026-12-01T19:00:00\nchannels = [\"instagram\"]\n[caption.instagram]\ntext = \"Court #a #b #c #d #e #f\"\n+++\nLong.\n";
+        let (diagnostics, report) = check_posts(&[("a", text)]);
+        let tags = with_message(&diagnostics, "hashtags pour Instagram");
+        assert_eq!(tags.len(), 1, "{diagnostics:#?}");
+        assert_eq!(pointed(&report, tags[0]), ("#f", (5, 30)));
+    }
+
+    #[test]
+    fn too_many_hashtags_because_of_the_series_point_at_the_series() {
+        let text = "+++\nseries = \"chiffre\"\n+++\nDes nouvelles. #Un #Deux #Trois\n";
+        let (diagnostics, report) = check_posts(&[("a", text)]);
+        let tags = with_message(&diagnostics, "hashtags pour Instagram");
+        assert_eq!(tags.len(), 1, "{diagnostics:#?}");
+        assert_eq!(pointed(&report, tags[0]), ("\"chiffre\"", (2, 10)));
+        assert!(
+            tags[0]
+                .message
+                .contains("3 dans la légende et 3 ajoutés par la série `chiffre`"),
+            "{}",
+            tags[0].message
+        );
+    }
+
+    #[test]
+    fn too_many_hashtags_in_the_caption_beside_the_series_point_at_the_first_without_room() {
+        let text = "+++\nseries = \"chiffre\"\n+++\nDes nouvelles. #A #B #C #D #E #F\n";
+        let (diagnostics, report) = check_posts(&[("a", text)]);
+        let tags = with_message(&diagnostics, "hashtags pour Instagram");
+        assert_eq!(tags.len(), 1, "{diagnostics:#?}");
+        // The series brings three: the caption has room for two.
+        assert_eq!(pointed(&report, tags[0]), ("#C", (4, 22)));
+        assert_eq!(
+            tags[0].message,
+            "9 hashtags pour Instagram, 5 au plus : 6 dans la légende et 3 ajoutés par la série `chiffre`"
+        );
+        assert_eq!(
+            tags[0].hint.as_deref(),
+            Some("retirez-en 4, ou écrivez une version sous `[caption.instagram]`")
+        );
+    }
+
+    #[test]
+    fn a_caption_too_long_for_several_networks_is_one_error_naming_each() {
+        let long = "Une phrase de quarante caractères ou pr. ".repeat(80);
+        let text = format!(
+            "+++\npublish_at = 2026-12-01T19:00:00\nchannels = [\"instagram\", \"linkedin\", \"facebook\", \"bluesky\"]\n+++\n{long}\n"
+        );
+        let (diagnostics, report) = check_posts(&[("a", &text)]);
+        let long_ones = with_message(&diagnostics, "légende trop longue");
+        assert_eq!(long_ones.len(), 1, "{diagnostics:#?}");
+        assert_eq!(
+            long_ones[0].message,
+            "légende trop longue : 3 279 caractères pour LinkedIn (3 000 au plus), 3 279 pour Instagram (2 200 au plus), 3 279 graphèmes pour Bluesky (300 au plus)"
+        );
+        assert_eq!(
+            long_ones[0].hint.as_deref(),
+            Some(
+                "raccourcissez-la de 2 979 graphèmes au moins, ou écrivez pour un réseau sa propre version : `[caption.linkedin]`, `[caption.instagram]`, `[caption.bluesky]` avec `text = \"…\"`"
+            )
+        );
+        assert_eq!(pointed(&report, long_ones[0]).1, (5, 1));
+    }
 
     #[test]
     fn groups_thousands_the_french_way() {

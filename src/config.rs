@@ -100,8 +100,9 @@ pub struct Brand {
     pub name: String,
     /// Named colours (`primary = "#E4632D"`), as `#RRGGBB` or `#RRGGBBAA`.
     pub colors: BTreeMap<String, String>,
-    /// Named fonts (`title = "Lato-Black.ttf"`), files in `assets/fonts/`.
-    pub fonts: BTreeMap<String, String>,
+    /// Named fonts (`title = "Lato-Black.ttf"`), files in `assets/fonts/`,
+    /// each with the span of its file name, where a missing file is told.
+    pub fonts: BTreeMap<String, Spanned<String>>,
     /// The logo, a PNG path relative to `assets/`.
     pub logo: Option<Spanned<String>>,
 }
@@ -459,10 +460,7 @@ fn read_brand(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Brand {
             .into_iter()
             .map(|(key, value)| (key, value.into_inner()))
             .collect(),
-        fonts: fonts
-            .into_iter()
-            .map(|(key, value)| (key, value.into_inner()))
-            .collect(),
+        fonts,
         logo,
     }
 }

@@ -85,6 +85,10 @@ pub struct LocatedDiagnostic {
 pub struct Report {
     sources: HashMap<String, Arc<str>>,
     diagnostics: Vec<Diagnostic>,
+    /// Put before each path when rendering for a person: the way from the
+    /// current folder to the project (`mon-projet/`), empty when they are
+    /// the same. Paths stay relative to the project everywhere else.
+    display_prefix: String,
 }
 
 impl Report {
@@ -95,6 +99,18 @@ impl Report {
     /// Remembers the text of `path`, so that diagnostics can quote it.
     pub fn add_source(&mut self, path: &str, text: Arc<str>) {
         self.sources.insert(path.to_owned(), text);
+    }
+
+    /// Shows paths from the current folder: `prefix` (`mon-projet/`, or
+    /// empty) goes before each path [`Report::render`] prints.
+    pub fn set_display_prefix(&mut self, prefix: impl Into<String>) {
+        self.display_prefix = prefix.into();
+    }
+
+    /// `path`, relative to the project, as a person finds it from the
+    /// current folder.
+    pub fn display_path(&self, path: &str) -> String {
+        format!("{}{path}", self.display_prefix)
     }
 
     pub fn source(&self, path: &str) -> Option<&str> {
@@ -177,12 +193,15 @@ impl Report {
     }
 
     fn render_one(&self, renderer: &Renderer, diagnostic: &Diagnostic) -> String {
+        // The renderer writes `name: `; French puts a space before the
+        // colon (`erreur : `), as every message of crieur does.
         let level = match diagnostic.severity {
-            Severity::Error => Level::ERROR.with_name("erreur"),
-            Severity::Warning => Level::WARNING.with_name("avertissement"),
+            Severity::Error => Level::ERROR.with_name("erreur "),
+            Severity::Warning => Level::WARNING.with_name("avertissement "),
         };
         let title = level.primary_title(diagnostic.message.as_str());
         let source = self.source(&diagnostic.path);
+        let path = self.display_path(&diagnostic.path);
         let mut group = match (&diagnostic.span, source) {
             (Some(span), Some(text)) => {
                 let span = clamp_span(text, span.clone());
@@ -193,14 +212,14 @@ impl Report {
                 Group::with_title(title).element(
                     Snippet::source(window)
                         .line_start(first_line)
-                        .path(diagnostic.path.as_str())
+                        .path(path)
                         .annotation(AnnotationKind::Primary.span(local)),
                 )
             }
-            _ => Group::with_title(title).element(Origin::path(diagnostic.path.as_str())),
+            _ => Group::with_title(title).element(Origin::path(path)),
         };
         if let Some(hint) = &diagnostic.hint {
-            group = group.element(Level::HELP.with_name("aide").message(hint.as_str()));
+            group = group.element(Level::HELP.with_name("aide ").message(hint.as_str()));
         }
         renderer.render(&[group])
     }
@@ -303,10 +322,29 @@ mod tests {
                 .with_hint("vouliez-vous dire `series` ?"),
         );
         let out = report.render(false);
-        assert!(out.contains("erreur: clé inconnue `sereis`"), "{out}");
-        assert!(out.contains("posts/a.md:2:1"), "{out}");
+        assert!(out.contains("erreur : clé inconnue `sereis`"), "{out}");
+        assert!(out.contains(" --> posts/a.md:2:1\n"), "{out}");
         assert!(out.contains("sereis = \"x\""), "{out}");
         assert!(out.contains("^^^^^^"), "{out}");
-        assert!(out.contains("aide: vouliez-vous dire `series` ?"), "{out}");
+        assert!(
+            out.contains("= aide : vouliez-vous dire `series` ?"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn renders_paths_from_the_current_folder_and_keeps_them_for_machines() {
+        let mut report = Report::new();
+        report.add_source("posts/a.md", Arc::from("+++\nsereis = \"x\"\n+++\nCorps\n"));
+        report.push(Diagnostic::error("posts/a.md", Some(4..10), "clé inconnue"));
+        report.push(Diagnostic::warning("posts/b.md", None, "fichier vide"));
+        report.set_display_prefix("mon-projet/");
+        let out = report.render(false);
+        assert!(out.contains(" --> mon-projet/posts/a.md:2:1\n"), "{out}");
+        assert!(out.contains(" --> mon-projet/posts/b.md\n"), "{out}");
+        assert!(out.contains("avertissement : fichier vide"), "{out}");
+        let located = report.located();
+        assert_eq!(located[0].path, "posts/a.md");
+        assert_eq!(located[1].path, "posts/b.md");
     }
 }

@@ -1,12 +1,21 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = crieur::cli::Cli::parse();
+    let cli = match crieur::cli::parse_from(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(stop) => {
+            if stop.stdout {
+                print!("{}", stop.text);
+            } else {
+                eprint!("{}", stop.text);
+            }
+            return ExitCode::from(stop.code);
+        }
+    };
     match crieur::cmd::run(cli) {
         Ok(outcome) => ExitCode::from(outcome as u8),
         Err(error) => {
+            // The same prefix as diagnostics and usage errors.
             eprintln!("erreur : {error:#}");
             ExitCode::from(crieur::cmd::EXIT_FAILURE as u8)
         }

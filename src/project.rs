@@ -57,16 +57,38 @@ pub struct Project {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error(
-        "{} introuvable : ce dossier n'est pas un projet crieur (lancez crieur à la racine du projet ou passez --root DOSSIER)",
-        .0.display()
-    )]
+    /// No `config/crieur.toml` in the root given (as given).
+    #[error("{}", not_a_project(.0))]
     NotAProject(PathBuf),
-    #[error("impossible de lire {}: {source}", path.display())]
+    #[error("impossible de lire {} : {source}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// The ways to make a new project, said outside a project. They are joined
+/// with `, `: another way is one more line (« ou lancez `crieur init` »).
+const NEW_PROJECT: &[&str] = &[
+    "lancez `crieur init` (ou `crieur init DOSSIER`)",
+    "ou copiez les dossiers config/, assets/ et posts/ du projet d'exemple (le dépôt de crieur)",
+];
+
+/// What to say when `root` holds no configuration: which folder, and how
+/// to go on from there.
+fn not_a_project(root: &Path) -> String {
+    let given = root.to_string_lossy();
+    let folder = given.trim_start_matches("./").trim_end_matches('/');
+    let (folder, config) = match folder {
+        "" | "." => ("ce dossier".to_owned(), CONFIG_PATH.to_owned()),
+        _ => (folder.to_owned(), format!("{folder}/{CONFIG_PATH}")),
+    };
+    format!(
+        "{folder} n'est pas un projet crieur : {config} introuvable\n\
+         \x20 - si le projet est ailleurs, lancez crieur dans son dossier, ou indiquez-le avec `--root DOSSIER`\n\
+         \x20 - pour créer un projet, {}",
+        NEW_PROJECT.join(", ")
+    )
 }
 
 impl Project {
@@ -74,7 +96,7 @@ impl Project {
     pub fn load(root: &Path) -> Result<Project, LoadError> {
         let config_path = root.join(CONFIG_PATH);
         if !config_path.is_file() {
-            return Err(LoadError::NotAProject(config_path));
+            return Err(LoadError::NotAProject(root.to_owned()));
         }
         let canonical_root = root.canonicalize().map_err(|source| LoadError::Io {
             path: root.to_owned(),

@@ -125,7 +125,11 @@ fn draw_logo(name: &str, palette: &Palette) -> anyhow::Result<Vec<u8>> {
     let brand = Brand {
         name: name.to_owned(),
         colors,
-        fonts: [("display".to_owned(), "Lato-Black.ttf".to_owned())].into(),
+        fonts: [(
+            "display".to_owned(),
+            toml::Spanned::new(0..0, "Lato-Black.ttf".to_owned()),
+        )]
+        .into(),
         logo: None,
     };
     let face = FontFace::from_bytes(

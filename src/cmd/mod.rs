@@ -55,7 +55,37 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 }
 
 fn load(root: &std::path::Path) -> anyhow::Result<Project> {
-    Ok(Project::load(root)?)
+    let mut project = Project::load(root)?;
+    project.report.set_display_prefix(display_prefix(root));
+    Ok(project)
+}
+
+/// The way from the current folder to the project, put before the paths
+/// (relative to the project) shown to a person: empty when crieur runs in
+/// the project, `mon-projet/` with `--root mon-projet` or with an absolute
+/// root under the current folder, the root as given when it is elsewhere.
+pub fn display_prefix(root: &std::path::Path) -> String {
+    let here = std::env::current_dir().and_then(|dir| dir.canonicalize());
+    if let (Ok(here), Ok(root)) = (here, root.canonicalize())
+        && let Ok(inside) = root.strip_prefix(&here)
+    {
+        return with_slash(inside);
+    }
+    // `./` adds nothing to a path.
+    let cleaned: std::path::PathBuf = root
+        .components()
+        .filter(|part| *part != std::path::Component::CurDir)
+        .collect();
+    with_slash(&cleaned)
+}
+
+fn with_slash(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy();
+    match text.trim_end_matches('/') {
+        "" if path.has_root() => "/".to_owned(),
+        "" => String::new(),
+        trimmed => format!("{trimmed}/"),
+    }
 }
 
 /// The project with every problem `check` finds in its report.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::cli::PublishArgs;
 use crate::config::{CONFIG_PATH, Config, PublisherKind};
-use crate::diagnostic::Severity;
+use crate::diagnostic::{Report, Severity};
 use crate::media;
 use crate::project::Project;
 use crate::publish::buffer::{Buffer, Options as BufferOptions};
@@ -84,7 +84,13 @@ pub fn run(root: &Path, args: &PublishArgs) -> anyhow::Result<Outcome> {
         }
         Err(error) => bail!("{error}"),
     };
-    print(&summary, publisher.name(), args.dry_run, config);
+    print(
+        &summary,
+        publisher.name(),
+        args.dry_run,
+        config,
+        &project.report,
+    );
     Ok(if summary.needs_attention() {
         Outcome::Invalid
     } else {
@@ -121,7 +127,10 @@ fn print_config_errors(project: &Project) {
         if diagnostic.path == CONFIG_PATH && diagnostic.severity == Severity::Error {
             eprintln!(
                 "erreur : {}:{}:{} : {}",
-                diagnostic.path, diagnostic.line, diagnostic.column, diagnostic.message
+                project.report.display_path(&diagnostic.path),
+                diagnostic.line,
+                diagnostic.column,
+                diagnostic.message
             );
         }
     }
@@ -151,7 +160,9 @@ fn pass_lock(state: &Path) -> anyhow::Result<std::fs::File> {
     Ok(file)
 }
 
-fn print(summary: &Summary, publisher: &str, dry_run: bool, config: &Config) {
+/// What the pass did; paths are shown from the current folder, as the
+/// report shows them.
+fn print(summary: &Summary, publisher: &str, dry_run: bool, config: &Config, report: &Report) {
     if dry_run {
         println!("Simulation : rien n'est envoyé ni écrit.");
         for step in &summary.steps {
@@ -159,7 +170,12 @@ fn print(summary: &Summary, publisher: &str, dry_run: bool, config: &Config) {
         }
     }
     for (named, status) in &summary.settled {
-        let line = format!("{} : {} ({})", status.label(), named.path, named.channel);
+        let line = format!(
+            "{} : {} ({})",
+            status.label(),
+            report.display_path(&named.path),
+            named.channel
+        );
         match status {
             Status::Sent => println!("{line}"),
             _ => eprintln!("{line} : {}", named.message),
@@ -171,7 +187,11 @@ fn print(summary: &Summary, publisher: &str, dry_run: bool, config: &Config) {
         } else {
             format!(" ({})", named.channel)
         };
-        eprintln!("{word} : {}{channel} : {}", named.path, named.message);
+        eprintln!(
+            "{word} : {}{channel} : {}",
+            report.display_path(&named.path),
+            named.message
+        );
     };
     for named in &summary.blocked {
         line("laissé de côté", named);

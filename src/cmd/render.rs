@@ -91,7 +91,10 @@ fn select(project: &Project, names: &[String]) -> anyhow::Result<Vec<String>> {
             .trim_start_matches("posts/")
             .trim_end_matches(".md");
         if !project.post_ids.iter().any(|known| known == id) {
-            bail!("post introuvable : `{name}` (ni posts/{id}.md)");
+            bail!(
+                "post introuvable : `{name}` (ni {})",
+                project.report.display_path(&format!("posts/{id}.md"))
+            );
         }
         selected.push(id.to_owned());
     }

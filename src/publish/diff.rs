@@ -255,6 +255,10 @@ fn wanted_step(
     let Some(delivery) = known else {
         return create();
     };
+    // Its time has come: the publisher has it, or said how it went.
+    if delivery.at <= input.now && delivery.remote_id.is_some() && !delivery.status.is_pending() {
+        return None;
+    }
     let edit = |recreate: bool| match &delivery.remote_id {
         Some(remote_id) => Some(Step::Edit {
             key: key.clone(),
@@ -269,7 +273,10 @@ fn wanted_step(
     };
     match delivery.status {
         Status::Withdrawn | Status::Waiting => create(),
-        Status::Error if changed => create(),
+        // Refused: tried again once the file changes, as a new post if the
+        // publisher never took it, as an edit if it holds it.
+        Status::Error if changed && delivery.remote_id.is_none() => create(),
+        Status::Error if changed && want.hold.is_none() => edit(false),
         Status::Creating => Some(Step::Adopt {
             key,
             want: Some(index),

@@ -243,7 +243,10 @@ fn parse_hex(hex: &str) -> Option<Color> {
 
 /// The file of a font: a brand font's, or the name itself.
 pub fn font_file<'b>(brand: &'b Brand, name: &'b str) -> &'b str {
-    brand.fonts.get(name).map_or(name, String::as_str)
+    brand
+        .fonts
+        .get(name)
+        .map_or(name, |file| file.get_ref().as_str())
 }
 
 /// Lays out the card of `post` in `format`.

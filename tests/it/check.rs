@@ -164,3 +164,55 @@ fn reports_what_a_template_names_that_does_not_exist() {
     assert_eq!(output.status.code(), Some(1));
     insta::assert_snapshot!(stderr(&output));
 }
+
+#[test]
+fn a_missing_font_logo_or_image_is_reported_at_the_line_naming_it() {
+    let project = temp_project("valid");
+    let config = project.path().join("config/crieur.toml");
+    let text = fs::read_to_string(&config).unwrap().replace(
+        "name = \"CPTS Mulhouse Agglomération\"\n",
+        "name = \"CPTS Mulhouse Agglomération\"\nlogo = \"logos/absent.png\"\n[brand.fonts]\ntitre = \"Absente.ttf\"\n",
+    );
+    fs::write(&config, text).unwrap();
+    let template = project.path().join("assets/templates/chiffre.toml");
+    let text = fs::read_to_string(&template)
+        .unwrap()
+        .replacen("font = \"Lato-Black.ttf\"", "font = \"titre\"", 1)
+        .replacen(
+            "[[formats.carre.layers]]\nkind = \"background\"",
+            "[[formats.carre.layers]]\nkind = \"image\"\nx = 0\ny = 0\nwidth = 10\nheight = 10\nsrc = \"icons/absente.png\"\n\n[[formats.carre.layers]]\nkind = \"background\"",
+            1,
+        );
+    fs::write(&template, text).unwrap();
+    let output = crieur(project.path(), &["check"]);
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{errors}");
+    assert!(
+        errors.contains(
+            "erreur : police `titre` introuvable : assets/fonts/Absente.ttf\n --> config/crieur.toml:7:9\n"
+        ),
+        "{errors}"
+    );
+    assert!(
+        errors.contains(
+            "erreur : logo introuvable : assets/logos/absent.png\n --> config/crieur.toml:5:8\n"
+        ),
+        "{errors}"
+    );
+    assert!(
+        errors.contains(
+            "erreur : image introuvable : assets/icons/absente.png\n  --> assets/templates/chiffre.toml:"
+        ),
+        "{errors}"
+    );
+    // The template names the brand's font: it is sent to the configuration.
+    assert!(
+        errors.contains("erreur : police `titre` de la marque introuvable : assets/fonts/Absente.ttf\n  --> assets/templates/chiffre.toml:"),
+        "{errors}"
+    );
+    assert!(
+        errors
+            .contains("= aide : son fichier est nommé sous [brand.fonts] dans config/crieur.toml"),
+        "{errors}"
+    );
+}

@@ -12,6 +12,7 @@ use crate::{NOW, stderr, temp_project};
 /// holding up the whole suite.
 fn crieur_or_hang(root: &Path, args: &[&str]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .current_dir(root)
         .arg("--root")
         .arg(root)
         .args(args)
@@ -128,17 +129,17 @@ fn an_image_over_the_pixel_budget_is_refused_at_its_file_and_where_it_is_named()
     assert_eq!(output.status.code(), Some(1), "{errors}");
     assert!(
         errors.contains(
-            "erreur: image trop grande : 20000x20000 pixels, soit 400 mégapixels (40 au plus)\n --> assets/logos/geant.png"
+            "erreur : image trop grande : 20000x20000 pixels, soit 400 mégapixels (40 au plus)\n --> assets/logos/geant.png"
         ),
         "{errors}"
     );
     assert!(
-        errors.contains("erreur: logo assets/logos/geant.png inutilisable : image trop grande")
+        errors.contains("erreur : logo assets/logos/geant.png inutilisable : image trop grande")
             && errors.contains(" --> config/crieur.toml:5:8"),
         "{errors}"
     );
     assert!(
-        errors.contains("erreur: image assets/logos/geant.png inutilisable : image trop grande")
+        errors.contains("erreur : image assets/logos/geant.png inutilisable : image trop grande")
             && errors.contains(" --> assets/templates/chiffre.toml:"),
         "{errors}"
     );
@@ -152,6 +153,7 @@ fn crieur_in_one_gibibyte(root: &Path, args: &[&str]) -> Output {
         .arg("-c")
         .arg("ulimit -v 1048576 && exec \"$0\" \"$@\"")
         .arg(env!("CARGO_BIN_EXE_crieur"))
+        .current_dir(root)
         .arg("--root")
         .arg(root)
         .args(args)
@@ -214,7 +216,7 @@ fn a_logo_outside_the_assets_folder_is_refused() {
         assert_eq!(output.status.code(), Some(1), "{errors}");
         assert!(
             errors.contains(&format!(
-                "erreur: logo `{logo}` : chemin hors du dossier assets/, refusé\n --> config/crieur.toml:5:8"
+                "erreur : logo `{logo}` : chemin hors du dossier assets/, refusé\n --> config/crieur.toml:5:8"
             )),
             "{errors}"
         );
@@ -410,7 +412,7 @@ fn a_right_to_left_override_in_a_caption_is_a_warning_at_its_place() {
     assert_eq!(output.status.code(), Some(0), "{errors}");
     assert!(
         errors.contains(
-            "avertissement: caractère de contrôle bidirectionnel U+202E (RIGHT-TO-LEFT OVERRIDE)"
+            "avertissement : caractère de contrôle bidirectionnel U+202E (RIGHT-TO-LEFT OVERRIDE)"
         ) && errors.contains(" --> posts/bidi.md:9:36"),
         "{errors}"
     );

@@ -8,6 +8,7 @@ pub use support::copy_dir;
 mod agreement;
 mod buffer_life;
 mod check;
+mod cli;
 mod daemon;
 mod fake_buffer;
 mod fake_buffer_tests;
@@ -36,9 +37,11 @@ pub fn fixture(name: &str) -> tempfile::TempDir {
     temp_project(name)
 }
 
-/// Runs `crieur --root ROOT ARGS...` with only the variables it needs.
+/// Runs `crieur --root ROOT ARGS...` in ROOT (so that paths are shown as
+/// from the project) with only the variables it needs.
 pub fn crieur(root: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .current_dir(root)
         .arg("--root")
         .arg(root)
         .args(args)

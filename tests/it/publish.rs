@@ -52,6 +52,7 @@ pub fn setup(timeout: &str) -> Setup {
 pub fn command(root: &Path, args: &[&str], token: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_crieur"));
     command
+        .current_dir(root)
         .arg("--root")
         .arg(root)
         .args(args)
