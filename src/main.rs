@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    quiet_on_a_closed_pipe();
     let cli = match crieur::cli::parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         Err(stop) => {
@@ -20,4 +21,22 @@ fn main() -> ExitCode {
             ExitCode::from(crieur::cmd::EXIT_FAILURE as u8)
         }
     }
+}
+
+/// `crieur plan | head`: once the reader has gone, stop quietly, as other
+/// command-line tools do, rather than report a panic.
+fn quiet_on_a_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }

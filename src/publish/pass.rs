@@ -36,6 +36,8 @@ pub const RESUME_AT: &str = "publisher.resume_at";
 pub const LAST_POLL: &str = "publisher.last_poll";
 pub const CHANNELS: &str = "publisher.channels";
 pub const CHANNELS_AT: &str = "publisher.channels_at";
+/// How many posts the last pass left out for their errors.
+pub const BLOCKED: &str = "publisher.blocked";
 
 /// How long the publisher's list of channels is trusted.
 pub fn channels_ttl() -> Duration {
@@ -158,6 +160,9 @@ pub fn run(
                 .collect::<Vec<_>>()
                 .join(" ; "),
         });
+    }
+    if !options.dry_run {
+        store.set_meta(BLOCKED, &summary.blocked.len().to_string())?;
     }
     if let Some(until) = resume_at(store, options.clock)? {
         summary.resume_at = Some(until);
