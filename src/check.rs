@@ -66,11 +66,7 @@ pub fn check(project: &Project, now: DateTime<Utc>) -> Vec<Diagnostic> {
         .flat_map_iter(|post| {
             let template = template_of(post, config).and_then(|id| sound_templates.get(id));
             match template {
-                Some(template) => {
-                    let mut found = check_layout(context, template, post);
-                    found.extend(check_contrast(context, template, post, &contrast));
-                    found
-                }
+                Some(template) => check_layout(context, template, post, &contrast),
                 None => Vec::new(),
             }
         })
@@ -437,18 +433,15 @@ fn post_path_of(diagnostic: &Diagnostic) -> String {
 /// Whether every text of the post's cards can be read by everyone
 /// (WCAG 1.4.3, RGAA 3.2): an error at the template's layer otherwise.
 fn check_contrast(
-    context: Context<'_>,
     template: &Template,
-    post: &Post,
+    format: Format,
+    card: &crate::render::Card,
     cache: &crate::contrast::Cache,
 ) -> Vec<Diagnostic> {
     use crate::contrast::{format as ratio, hex, measure, nearest_passing};
     let mut found = Vec::new();
-    for (&format, layers) in &template.formats {
-        let Ok(card) = layout(context, template, format, post) else {
-            continue;
-        };
-        for reading in measure(&card, cache).iter().filter(|r| !r.passes()) {
+    if let Some(layers) = template.formats.get(&format) {
+        for reading in measure(card, cache).iter().filter(|r| !r.passes()) {
             let index = card.sources.get(reading.op).copied().unwrap_or_default();
             let Some(layer) = layers.get(index) else {
                 continue;
@@ -486,12 +479,24 @@ fn check_contrast(
     found
 }
 
-fn check_layout(context: Context<'_>, template: &Template, post: &Post) -> Vec<Diagnostic> {
+/// Lays out each of the post's cards: what does not fit or cannot be
+/// drawn, and what cannot be read.
+fn check_layout(
+    context: Context<'_>,
+    template: &Template,
+    post: &Post,
+    cache: &crate::contrast::Cache,
+) -> Vec<Diagnostic> {
     // The same problem in several formats is said once, naming them all.
     let mut found: Vec<(String, Vec<Format>, Vec<String>)> = Vec::new();
+    let mut contrast = Vec::new();
     for &format in template.formats.keys() {
-        let Err(problems) = layout(context, template, format, post) else {
-            continue;
+        let problems = match layout(context, template, format, post) {
+            Ok(card) => {
+                contrast.extend(check_contrast(template, format, &card, cache));
+                continue;
+            }
+            Err(problems) => problems,
         };
         for problem in problems {
             let fields = match &problem {
@@ -533,6 +538,7 @@ fn check_layout(context: Context<'_>, template: &Template, post: &Post) -> Vec<D
             )
             .with_hint(hint)
         })
+        .chain(contrast)
         .collect()
 }
 

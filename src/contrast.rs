@@ -13,7 +13,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::render::layout::{Card, Color, Fill, Op};
+use crate::render::layout::{Card, Color, Op};
+use crate::template::Rect;
 
 /// The ratio normal text must reach.
 pub const NORMAL: f64 = 4.5;
@@ -169,12 +170,26 @@ impl Reading {
     }
 }
 
-/// Remembers the backgrounds already measured: the cards of one template
+/// Remembers the backgrounds already drawn: the cards of one template
 /// share most of them, and drawing is the costly part.
 #[derive(Debug, Default)]
 pub struct Cache {
-    measured: Mutex<HashMap<String, ([u8; 3], f64)>>,
+    drawn: Mutex<HashMap<String, std::sync::Arc<Background>>>,
 }
+
+/// What lies beneath some text, drawn small.
+#[derive(Debug)]
+struct Background {
+    width: usize,
+    height: usize,
+    /// Straight RGBA.
+    rgba: Vec<u8>,
+}
+
+/// Backgrounds are drawn at this fraction of the card's size: colours are
+/// what matters, not edges, and a sixth of the pixels is plenty to find
+/// the worst tenth under a text.
+const SCALE: f32 = 1.0 / 6.0;
 
 /// How every text of `card` reads.
 pub fn measure(card: &Card, cache: &Cache) -> Vec<Reading> {
@@ -192,27 +207,12 @@ pub fn measure(card: &Card, cache: &Cache) -> Vec<Reading> {
         let Some(area) = text_box(block, origins, card) else {
             continue;
         };
-        let text = [color[0], color[1], color[2]];
-        let key = key(card, index, &area, *color);
-        let cached = cache
-            .measured
-            .lock()
-            .map(|m| m.get(&key).copied())
-            .unwrap_or_default();
-        let (background, ratio) = match cached {
-            Some(found) => found,
-            None => {
-                let found = worst_tenth(card, index, &area, *color);
-                if let Ok(mut measured) = cache.measured.lock() {
-                    measured.insert(key, found);
-                }
-                found
-            }
-        };
+        let background = beneath(card, index, cache);
+        let (under, ratio) = worst_tenth(&background, &area, *color);
         readings.push(Reading {
             op: index,
-            text,
-            background,
+            text: [color[0], color[1], color[2]],
+            background: under,
             ratio,
             required: required(block.size, card.width, face.is_bold()),
             size: block.size,
@@ -226,7 +226,7 @@ fn text_box(
     block: &crate::typography::Block,
     origins: &[(f32, f32)],
     card: &Card,
-) -> Option<[u32; 4]> {
+) -> Option<[f32; 4]> {
     let mut area = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
     for (line, (x, y)) in block.lines.iter().zip(origins) {
         let top = y - block.baseline;
@@ -235,101 +235,106 @@ fn text_box(
         area[2] = area[2].max(x + line.width);
         area[3] = area[3].max(top + block.line_height);
     }
-    let clip = |v: f32, max: u32| v.clamp(0.0, max as f32) as u32;
     let area = [
-        clip(area[0], card.width),
-        clip(area[1], card.height),
-        clip(area[2].ceil(), card.width),
-        clip(area[3].ceil(), card.height),
+        area[0].clamp(0.0, card.width as f32),
+        area[1].clamp(0.0, card.height as f32),
+        area[2].clamp(0.0, card.width as f32),
+        area[3].clamp(0.0, card.height as f32),
     ];
     (area[2] > area[0] && area[3] > area[1]).then_some(area)
 }
 
-/// What identifies a background: the fills and images drawn before the
-/// text, and where the text lies.
-fn key(card: &Card, index: usize, area: &[u32; 4], color: Color) -> String {
-    let mut key = format!("{}x{} {area:?} {color:?}", card.width, card.height);
-    for op in &card.ops[..index] {
-        match op {
+/// The fills and images drawn before the text, scaled down, drawn once per
+/// distinct background.
+fn beneath(card: &Card, index: usize, cache: &Cache) -> std::sync::Arc<Background> {
+    let scale = |r: Rect| Rect {
+        x: r.x * SCALE,
+        y: r.y * SCALE,
+        width: r.width * SCALE,
+        height: r.height * SCALE,
+    };
+    let mut key = format!("{}x{}", card.width, card.height);
+    let ops: Vec<Op> = card.ops[..index]
+        .iter()
+        .filter_map(|op| match op {
             Op::Fill {
                 rect,
                 paint,
                 radius,
-            } => key.push_str(&format!("|F{rect:?}{paint:?}{radius}")),
-            Op::Image { image, rect, fit } => key.push_str(&format!(
-                "|I{:p}{rect:?}{fit:?}",
-                std::sync::Arc::as_ptr(image)
-            )),
-            Op::Text { .. } => {}
-        }
+            } => {
+                key.push_str(&format!("|F{rect:?}{paint:?}{radius}"));
+                Some(Op::Fill {
+                    rect: rect.map(scale),
+                    paint: *paint,
+                    radius: radius * SCALE,
+                })
+            }
+            Op::Image { image, rect, fit } => {
+                key.push_str(&format!(
+                    "|I{:p}{rect:?}{fit:?}",
+                    std::sync::Arc::as_ptr(image)
+                ));
+                Some(Op::Image {
+                    image: image.clone(),
+                    rect: scale(*rect),
+                    fit: *fit,
+                })
+            }
+            Op::Text { .. } => None,
+        })
+        .collect();
+    if let Some(found) = cache.drawn.lock().ok().and_then(|d| d.get(&key).cloned()) {
+        return found;
     }
-    key
-}
-
-/// Draws what lies under a text and returns the background of its worst
-/// tenth of pixels, with the ratio there.
-fn worst_tenth(card: &Card, index: usize, area: &[u32; 4], color: Color) -> ([u8; 3], f64) {
-    let beneath = Card {
-        width: card.width,
-        height: card.height,
-        ops: card.ops[..index]
-            .iter()
-            .filter(|op| !matches!(op, Op::Text { .. }))
-            .cloned()
-            .collect(),
+    let width = ((card.width as f32 * SCALE).ceil() as u32).max(1);
+    let height = ((card.height as f32 * SCALE).ceil() as u32).max(1);
+    let small = Card {
+        width,
+        height,
+        ops,
         sources: Vec::new(),
     };
-    // Only the background's shape matters here: a flat card is cheap.
-    let flat = beneath.ops.iter().all(|op| {
-        matches!(
-            op,
-            Op::Fill {
-                rect: None,
-                paint: Fill::Solid(_),
-                ..
-            }
-        )
+    let drawn = std::sync::Arc::new(Background {
+        width: width as usize,
+        height: height as usize,
+        rgba: crate::render::draw(&small).into_rgba(),
     });
-    let pixels: Vec<[u8; 3]> = if flat {
-        let last = beneath.ops.iter().rev().find_map(|op| match op {
-            Op::Fill {
-                paint: Fill::Solid(c),
-                ..
-            } => Some([c[0], c[1], c[2]]),
-            _ => None,
-        });
-        vec![last.unwrap_or([255, 255, 255])]
-    } else {
-        let rgba = crate::render::draw(&beneath).into_rgba();
-        let width = card.width as usize;
-        let mut pixels = Vec::new();
-        for y in area[1]..area[3] {
-            for x in area[0]..area[2] {
-                let at = (y as usize * width + x as usize) * 4;
-                let p = &rgba[at..at + 4];
-                // Transparent card corners read as white paper.
-                let over = |c: u8| {
-                    let a = u16::from(p[3]);
-                    ((u16::from(c) * a + 255 * (255 - a) + 127) / 255) as u8
-                };
-                pixels.push([over(p[0]), over(p[1]), over(p[2])]);
-            }
-        }
-        pixels
-    };
-    let text = |background: [u8; 3]| {
+    if let Ok(mut cached) = cache.drawn.lock() {
+        cached.insert(key, drawn.clone());
+    }
+    drawn
+}
+
+/// The background of the worst tenth of the pixels under a text, with the
+/// ratio there.
+fn worst_tenth(background: &Background, area: &[f32; 4], color: Color) -> ([u8; 3], f64) {
+    let x0 = ((area[0] * SCALE).floor() as usize).min(background.width - 1);
+    let y0 = ((area[1] * SCALE).floor() as usize).min(background.height - 1);
+    let x1 = ((area[2] * SCALE).ceil() as usize).clamp(x0 + 1, background.width);
+    let y1 = ((area[3] * SCALE).ceil() as usize).clamp(y0 + 1, background.height);
+    let text = |under: [u8; 3]| {
         let a = f64::from(color[3]) / 255.0;
         let mix = |t: u8, b: u8| (f64::from(t) * a + f64::from(b) * (1.0 - a)).round() as u8;
         [
-            mix(color[0], background[0]),
-            mix(color[1], background[1]),
-            mix(color[2], background[2]),
+            mix(color[0], under[0]),
+            mix(color[1], under[1]),
+            mix(color[2], under[2]),
         ]
     };
-    let mut scored: Vec<(f64, [u8; 3])> = pixels
-        .iter()
-        .map(|background| (ratio(text(*background), *background), *background))
-        .collect();
+    let mut scored = Vec::with_capacity((x1 - x0) * (y1 - y0));
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let at = (y * background.width + x) * 4;
+            let p = &background.rgba[at..at + 4];
+            // Transparent corners read as white paper.
+            let over = |c: u8| {
+                let a = u16::from(p[3]);
+                ((u16::from(c) * a + 255 * (255 - a) + 127) / 255) as u8
+            };
+            let under = [over(p[0]), over(p[1]), over(p[2])];
+            scored.push((ratio(text(under), under), under));
+        }
+    }
     scored.sort_by(|a, b| a.0.total_cmp(&b.0));
     let worst = scored
         .get(scored.len() / 10)
