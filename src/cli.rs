@@ -57,6 +57,37 @@ pub enum Command {
     /// Écrit un nouveau post à compléter : le suivant d'une série, ou un
     /// post ponctuel à une date donnée.
     New(NewArgs),
+    /// Crée un post par ligne d'un fichier CSV (tableur) : tout est vérifié
+    /// avant que rien ne soit écrit.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Le fichier CSV : une ligne d'en-tête (alt, publish_at, channels,
+    /// draft, caption ou légende, et les champs du modèle), puis un post
+    /// par ligne.
+    #[arg(value_name = "FICHIER.csv")]
+    pub file: PathBuf,
+
+    /// Les posts sont ceux de cette série : ils prennent ses prochains
+    /// créneaux libres, dans l'ordre des lignes.
+    #[arg(
+        long,
+        value_name = "SÉRIE",
+        required_unless_present = "template",
+        conflicts_with = "template"
+    )]
+    pub series: Option<String>,
+
+    /// Les posts sont ponctuels, avec ce modèle d'image (colonne
+    /// publish_at obligatoire).
+    #[arg(long, value_name = "MODÈLE")]
+    pub template: Option<String>,
+
+    /// Montre ce qui serait créé, sans rien écrire.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -218,8 +249,16 @@ pub struct PlanArgs {
     pub weeks: u32,
 
     /// Écrit le calendrier en JSON sur la sortie standard.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["ics", "csv"])]
     pub json: bool,
+
+    /// Écrit le calendrier au format iCalendar (.ics), pour un agenda.
+    #[arg(long, conflicts_with = "csv")]
+    pub ics: bool,
+
+    /// Écrit le calendrier en CSV, pour un tableur.
+    #[arg(long)]
+    pub csv: bool,
 }
 
 /// The binary's name, as usage lines and messages show it.

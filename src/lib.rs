@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod budget;
+pub mod calendar;
 pub mod caption;
 pub mod check;
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod diagnostic;
 pub mod file;
 #[cfg(test)]
 mod fuzz;
+pub mod import;
 pub mod media;
 pub mod network;
 pub mod plan;

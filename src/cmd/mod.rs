@@ -3,6 +3,7 @@
 //! user's files are diagnostics, printed by the command.
 
 pub mod check;
+pub mod import;
 pub mod init;
 pub mod new;
 pub mod plan;
@@ -50,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Init(args) => init::run(&args),
         Command::New(args) => new::run(&cli.root, &args),
+        Command::Import(args) => import::run(&cli.root, &args),
         Command::Daemon(args) => crate::daemon::run(&cli.root, &args).map(|()| Outcome::Success),
     }
 }

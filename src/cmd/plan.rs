@@ -68,6 +68,13 @@ pub fn run(root: &Path, args: &PlanArgs) -> anyhow::Result<Outcome> {
     }
     if args.json {
         println!("{}", serde_json::to_string(&plan)?);
+    } else if args.ics {
+        print!(
+            "{}",
+            crate::calendar::ics(&project, config, &plan, chrono::Utc::now())
+        );
+    } else if args.csv {
+        print!("{}", crate::calendar::csv(&project, config, &plan)?);
     } else {
         print!("{}", render(&plan, tz.name()));
     }

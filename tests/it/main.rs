@@ -7,6 +7,7 @@ mod support;
 pub use support::copy_dir;
 mod agreement;
 mod buffer_life;
+mod calendar;
 mod check;
 mod cli;
 mod daemon;

@@ -1,0 +1,206 @@
+//! `crieur import`: one post per row of a CSV file, all checked before any
+//! is written.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use chrono::Duration;
+
+use crate::cli::ImportArgs;
+use crate::diagnostic::{Diagnostic, Report, suggest};
+use crate::import::{self, Head, Made};
+use crate::plan::{Window, format_local};
+use crate::post::{POSTS_DIR, Post};
+use crate::scaffold;
+
+use super::Outcome;
+
+pub fn run(root: &Path, args: &ImportArgs) -> anyhow::Result<Outcome> {
+    let project = super::load(root)?;
+    let Some(config) = project.config.as_ref() else {
+        super::print_report(&project.report);
+        bail!(
+            "la configuration a des erreurs : corrigez-les (voir `crieur check`) avant d'importer"
+        );
+    };
+    let text = std::fs::read_to_string(&args.file).with_context(|| {
+        format!(
+            "impossible de lire {} (un fichier CSV en UTF-8)",
+            args.file.display()
+        )
+    })?;
+    let csv_path = args.file.display().to_string();
+    let mut report = Report::new();
+    report.add_source(&csv_path, Arc::from(text.as_str()));
+    let channels: Vec<String> = config.channels.keys().cloned().collect();
+    let (head, template_id, folder) = match (&args.series, &args.template) {
+        (Some(series), _) => {
+            let Some(found) = config.series.get(series) else {
+                let known: Vec<&str> = config.series.keys().map(String::as_str).collect();
+                bail!(
+                    "série inconnue `{series}` ({})",
+                    suggest(series, &known)
+                        .unwrap_or_else(|| format!("séries connues : {}", known.join(", ")))
+                );
+            };
+            let Some(template) = &found.template else {
+                bail!("la série `{series}` n'a pas de modèle d'image");
+            };
+            let folder = scaffold::series_folder(config, &project.posts, series);
+            (Head::Series(series), template.get_ref().clone(), folder)
+        }
+        (None, Some(template)) => (
+            Head::Template {
+                id: template,
+                channels,
+            },
+            template.clone(),
+            template.clone(),
+        ),
+        (None, None) => bail!("donnez `--series SÉRIE` ou `--template MODÈLE`"),
+    };
+    let Some(template) = project.templates.get(&template_id) else {
+        bail!(
+            "modèle inconnu `{template_id}` : les modèles sont les fichiers de assets/templates/"
+        );
+    };
+    let table = match import::read(&text, &csv_path) {
+        Ok(table) => table,
+        Err(diagnostic) => {
+            report.push(diagnostic);
+            return refuse(&report);
+        }
+    };
+    let (columns, problems) = import::columns(&table, template, &csv_path);
+    report.extend(problems);
+    let made = import::make(&table, &columns, &head, template);
+    let files = name_files(root, &folder, &made, &head);
+    let tz = config.timezone;
+    let now = super::now(tz)?;
+    let mut with_new = project.clone();
+    for ((path, id), made) in files.iter().zip(&made) {
+        if root.join(path).exists() {
+            report.push(Diagnostic::error(
+                &csv_path,
+                Some(made.row_span.clone()),
+                format!("{path} existe déjà"),
+            ));
+        }
+        with_new
+            .report
+            .add_source(path, Arc::from(made.text.as_str()));
+        let (post, diagnostics) = Post::parse(&made.text, path, id, tz);
+        report.extend(import::relocate(made, &diagnostics, &csv_path));
+        with_new.posts.extend(post);
+        with_new.post_ids.push(id.clone());
+    }
+    with_new.posts.sort_by(|a, b| a.id.cmp(&b.id));
+    let checked = crate::check::check(&with_new, now);
+    for ((path, _), made) in files.iter().zip(&made) {
+        let own: Vec<Diagnostic> = checked
+            .iter()
+            .filter(|d| &d.path == path)
+            .cloned()
+            .collect();
+        report.extend(import::relocate(made, &own, &csv_path));
+    }
+    if report.has_errors() {
+        return refuse(&report);
+    }
+    if report.warning_count() > 0 {
+        super::print_report(&report);
+    }
+    let window = Window {
+        from: now,
+        until: now + Duration::weeks(53),
+    };
+    let plan = crate::plan::plan_with(config, &with_new.posts, window, &with_new.pins);
+    if !args.dry_run {
+        write_all(root, &files, &made)?;
+    }
+    let verb = if args.dry_run {
+        "serait créé"
+    } else {
+        "créé"
+    };
+    for (path, id) in &files {
+        let when = plan.slots.iter().find(|slot| &slot.post == id).map_or_else(
+            || "sans créneau dans l'année".to_owned(),
+            |slot| format!("le {}", format_local(&slot.at)),
+        );
+        println!("{verb} : {path} ({when})");
+    }
+    if args.dry_run {
+        println!("Simulation : rien n'est écrit.");
+    }
+    Ok(Outcome::Success)
+}
+
+/// Every problem, at its row and column; nothing is written.
+fn refuse(report: &Report) -> anyhow::Result<Outcome> {
+    super::print_report(report);
+    eprintln!("Rien n'est écrit : corrigez le fichier CSV, puis relancez l'import.");
+    Ok(Outcome::Invalid)
+}
+
+/// The file of each row, named as `crieur new` names them: numbered after
+/// the series' last post, or by date for one-off posts.
+fn name_files(root: &Path, folder: &str, made: &[Made], head: &Head<'_>) -> Vec<(String, String)> {
+    let dir = root.join(POSTS_DIR).join(folder);
+    let mut existing: Vec<String> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    made.iter()
+        .map(|made| {
+            let name = match head {
+                Head::Series(_) => scaffold::next_name(&existing, Some(&made.title)),
+                Head::Template { .. } => {
+                    let date = made
+                        .text
+                        .lines()
+                        .find_map(|line| line.strip_prefix("publish_at = "))
+                        .map(|at| at.chars().take(10).collect::<String>())
+                        .filter(|d| d.chars().all(|c| c.is_ascii_digit() || c == '-'))
+                        .unwrap_or_else(|| "import".to_owned());
+                    let mut name = format!("{date}-{}.md", scaffold::slug(&made.title));
+                    let mut n = 2;
+                    while existing.contains(&name) {
+                        name = format!("{date}-{}-{n}.md", scaffold::slug(&made.title));
+                        n += 1;
+                    }
+                    name
+                }
+            };
+            existing.push(name.clone());
+            let path = format!("{POSTS_DIR}/{folder}/{name}");
+            let id = path[POSTS_DIR.len() + 1..path.len() - 3].to_owned();
+            (path, id)
+        })
+        .collect()
+}
+
+/// Writes every post, or none.
+fn write_all(root: &Path, files: &[(String, String)], made: &[Made]) -> anyhow::Result<()> {
+    let mut written = Vec::new();
+    for ((path, _), made) in files.iter().zip(made) {
+        let target = root.join(path);
+        let result = target
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| crate::file::write_atomic(&target, made.text.as_bytes()));
+        if let Err(error) = result {
+            for done in &written {
+                let _ = std::fs::remove_file(done);
+            }
+            bail!("impossible d'écrire {path} : {error} ; rien n'est gardé");
+        }
+        written.push(target);
+    }
+    Ok(())
+}
