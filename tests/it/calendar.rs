@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use icalendar::{Component, EventLike};
+use icalendar::Component;
 
 use crate::{crieur, fixture, stderr, stdout};
 
