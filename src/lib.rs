@@ -18,6 +18,7 @@ pub mod file;
 #[cfg(test)]
 mod fuzz;
 pub mod media;
+pub mod net;
 pub mod network;
 pub mod plan;
 pub mod post;

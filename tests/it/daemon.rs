@@ -162,15 +162,11 @@ fn stops_cleanly_on_sigterm_and_refuses_a_second_daemon() {
         .spawn()
         .unwrap();
     wait_for("the first pass", Duration::from_secs(20), || {
-        ureq::get(&format!("http://{address}/healthz"))
-            .call()
-            .is_ok_and(|response| response.status() == 200)
+        health(&address) == Some(200)
     });
-    let metrics = ureq::get(&format!("http://{address}/metrics"))
-        .call()
+    let metrics = reqwest::blocking::get(format!("http://{address}/metrics"))
         .unwrap()
-        .body_mut()
-        .read_to_string()
+        .text()
         .unwrap();
     assert!(
         metrics.contains("crieur_posts{status=\"queued\"} "),
@@ -343,11 +339,7 @@ fn free_address() -> String {
 }
 
 fn health(address: &str) -> Option<u16> {
-    ureq::get(&format!("http://{address}/healthz"))
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
+    reqwest::blocking::get(format!("http://{address}/healthz"))
         .ok()
         .map(|response| response.status().as_u16())
 }
