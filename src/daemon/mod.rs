@@ -630,3 +630,115 @@ fn init_logs(format: LogFormat) {
         LogFormat::Json => builder.json().try_init(),
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics() -> Metrics {
+        let mut metrics = Metrics {
+            last_pass: Some(Utc::now()),
+            passes: 3,
+            requests: vec![("15min".into(), 4, 96), ("24h".into(), 10, 240)],
+            ..Metrics::default()
+        };
+        for status in Status::ALL {
+            metrics.by_status.insert(status.public(), 0);
+        }
+        metrics.by_status.insert("queued", 5);
+        metrics
+    }
+
+    /// Reads Prometheus' text format as a scraper does: each sample's
+    /// family announced by `# HELP` and `# TYPE` before it, names and label
+    /// values well formed, values numbers, counters named `_total`.
+    fn scrape(text: &str) -> Vec<(String, String, f64)> {
+        let mut types: HashMap<String, String> = HashMap::new();
+        let mut helped = Vec::new();
+        let mut samples = Vec::new();
+        let name_ok = |name: &str| {
+            name.starts_with("crieur_")
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let (name, help) = rest.split_once(' ').expect("a HELP text");
+                assert!(name_ok(name) && !help.is_empty(), "{line}");
+                helped.push(name.to_owned());
+            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').expect("a TYPE");
+                assert!(matches!(kind, "counter" | "gauge"), "{line}");
+                assert!(
+                    helped.contains(&name.to_owned()),
+                    "TYPE before HELP: {line}"
+                );
+                assert!(
+                    types.insert(name.to_owned(), kind.to_owned()).is_none(),
+                    "{line}"
+                );
+            } else {
+                let (series, value) = line.rsplit_once(' ').expect("a sample");
+                let value: f64 = value.parse().unwrap_or_else(|_| panic!("{line}"));
+                let (name, labels) = match series.split_once('{') {
+                    Some((name, labels)) => (name, labels.strip_suffix('}').expect(line)),
+                    None => (series, ""),
+                };
+                let kind = types
+                    .get(name)
+                    .unwrap_or_else(|| panic!("no TYPE for {line}"));
+                assert!(name_ok(name), "{line}");
+                assert_eq!(kind == "counter", name.ends_with("_total"), "{line}");
+                for label in labels.split(',').filter(|l| !l.is_empty()) {
+                    let (key, value) = label.split_once('=').expect(line);
+                    assert!(key.chars().all(|c| c.is_ascii_lowercase()), "{line}");
+                    assert!(value.starts_with('"') && value.ends_with('"'), "{line}");
+                }
+                samples.push((name.to_owned(), labels.to_owned(), value));
+            }
+        }
+        samples
+    }
+
+    use std::collections::HashMap;
+
+    #[test]
+    fn metrics_are_prometheus_text_a_scraper_reads_as_is() {
+        let samples = scrape(&prometheus(&metrics()));
+        let value = |name: &str, labels: &str| {
+            samples
+                .iter()
+                .find(|(n, l, _)| n == name && l == labels)
+                .map(|(_, _, v)| *v)
+        };
+        assert_eq!(value("crieur_posts", "status=\"queued\""), Some(5.0));
+        assert_eq!(value("crieur_posts", "status=\"error\""), Some(0.0));
+        assert_eq!(value("crieur_passes_total", ""), Some(3.0));
+        assert_eq!(value("crieur_requests", "window=\"15min\""), Some(4.0));
+        assert_eq!(value("crieur_requests_left", "window=\"24h\""), Some(240.0));
+        assert!(value("crieur_last_pass_timestamp_seconds", "").is_some_and(|at| at > 1.7e9));
+        assert_eq!(value("crieur_failing_passes", ""), Some(0.0));
+        assert_eq!(value("crieur_state_missing", ""), Some(0.0));
+    }
+
+    #[test]
+    fn health_and_metrics_are_axum_routes_with_prometheus_content_type() {
+        let shared = Arc::new(Mutex::new(metrics()));
+        let server =
+            server::testing::start(health_routes(shared.clone()), server::Limits::default());
+        let (status, answer) = server::testing::get(server.address, "/metrics");
+        assert_eq!(status, 200);
+        assert!(
+            answer.contains("content-type: text/plain; version=0.0.4; charset=utf-8"),
+            "{answer}"
+        );
+        assert!(answer.contains("crieur_passes_total 3"), "{answer}");
+        assert_eq!(server::testing::get(server.address, "/healthz").0, 200);
+        shared.lock().unwrap().failing = 2;
+        let (status, answer) = server::testing::get(server.address, "/healthz");
+        assert_eq!(status, 503);
+        assert!(answer.contains("2 passage(s) en échec"), "{answer}");
+        assert_eq!(server::testing::get(server.address, "/autre").0, 404);
+    }
+}

@@ -259,9 +259,112 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
     }
 }
 
+/// A server on a local port, run by a thread with its own runtime, for the
+/// tests; it stops when dropped.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::io::{Read as _, Write as _};
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use super::{Limits, Router, serve};
+
+    pub struct Running {
+        pub address: SocketAddr,
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    pub fn start(router: Router, limits: Limits) -> Running {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                tokio::select! {
+                    () = serve(listener, router, limits) => {}
+                    _ = stopped => {}
+                }
+            });
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        });
+        Running {
+            address,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    impl Drop for Running {
+        fn drop(&mut self) {
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(());
+            }
+            if let Some(thread) = self.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+
+    /// A connection whose reads give up after 20 seconds, so that a test
+    /// never hangs.
+    pub fn connect(address: SocketAddr) -> std::net::TcpStream {
+        let stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        stream
+    }
+
+    /// Sends raw bytes; returns the status and the whole answer.
+    pub fn raw(address: SocketAddr, request: &[u8]) -> (u16, String) {
+        let mut stream = connect(address);
+        stream.write_all(request).unwrap();
+        let mut answer = Vec::new();
+        // The server closes the connection after its answer; a reset after
+        // it is no matter.
+        let mut chunk = [0u8; 8192];
+        loop {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(read) => answer.extend_from_slice(&chunk[..read]),
+            }
+        }
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let status = answer
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        (status, answer)
+    }
+
+    pub fn get(address: SocketAddr, path: &str) -> (u16, String) {
+        raw(
+            address,
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::io::{Read as _, Write as _};
+
+    use axum::routing::get;
+
+    use super::testing::{connect, raw, start};
     use super::*;
+
+    fn hello() -> Router {
+        Router::new().route("/", get(|| async { "bonjour" }))
+    }
 
     #[test]
     fn the_limits_are_those_documented() {
@@ -269,6 +372,91 @@ mod tests {
         assert_eq!(limits.max_head, 16 * 1024);
         assert_eq!(limits.max_body, 16 * 1024);
         assert_eq!(limits.request_timeout, Duration::from_secs(10));
+        assert_eq!(limits.write_timeout, Duration::from_secs(30));
         assert_eq!(limits.max_connections, 64);
+    }
+
+    #[test]
+    fn a_head_over_sixteen_kibibytes_is_refused_with_431() {
+        let server = start(hello(), Limits::default());
+        let long = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Long: {}\r\n\r\n",
+            "a".repeat(MAX_HEAD)
+        );
+        assert_eq!(raw(server.address, long.as_bytes()).0, 431);
+        // Just under the limit passes.
+        let fits = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Long: {}\r\n\r\n",
+            "a".repeat(MAX_HEAD - 100)
+        );
+        assert_eq!(raw(server.address, fits.as_bytes()).0, 200);
+    }
+
+    #[test]
+    fn a_large_or_unbounded_body_is_refused_with_413() {
+        let server = start(hello(), Limits::default());
+        let huge = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            300 << 20
+        );
+        assert_eq!(raw(server.address, huge.as_bytes()).0, 413);
+        let chunked = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(raw(server.address, chunked).0, 413);
+        let small = b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+        let (status, answer) = raw(server.address, small);
+        assert_eq!(status, 200);
+        assert!(answer.ends_with("bonjour"), "{answer}");
+    }
+
+    #[test]
+    fn a_client_that_sends_nothing_is_dropped_once_its_time_is_spent() {
+        let limits = Limits {
+            request_timeout: Duration::from_millis(300),
+            ..Limits::default()
+        };
+        let server = start(hello(), limits);
+        let mut silent = connect(server.address);
+        silent.write_all(b"GET / HT").unwrap();
+        // The server closes it: the read ends rather than waiting for the
+        // test's own 20-second guard.
+        let mut sink = [0u8; 64];
+        assert!(matches!(silent.read(&mut sink), Ok(0) | Err(_)));
+    }
+
+    #[test]
+    fn past_the_connection_limit_a_client_gets_503_and_the_others_go_on() {
+        let limits = Limits {
+            max_connections: 2,
+            ..Limits::default()
+        };
+        let server = start(hello(), limits);
+        let held: Vec<_> = (0..2)
+            .map(|_| {
+                let mut stream = connect(server.address);
+                stream.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+                stream
+            })
+            .collect();
+        // The two held connections are counted once accepted: try until
+        // the third is refused.
+        let mut status = 0;
+        for _ in 0..100 {
+            status = super::testing::get(server.address, "/").0;
+            if status == 503 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(status, 503);
+        drop(held);
+        let mut status = 0;
+        for _ in 0..100 {
+            status = super::testing::get(server.address, "/").0;
+            if status == 200 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(status, 200);
     }
 }

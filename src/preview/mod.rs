@@ -377,7 +377,206 @@ fn draw(project: &Project, id: &str, format: Format) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read as _, Write as _};
+
     use super::*;
+    use crate::net::server::testing::{connect, get, raw, start};
+
+    /// A copy of the repository's example project, with a secret beside
+    /// it that no URL may reach.
+    fn project() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for folder in ["config", "assets", "posts"] {
+            copy(&repo.join(folder), &dir.path().join(folder));
+        }
+        std::fs::write(dir.path().join("secret.txt"), "SECRET-42").unwrap();
+        dir
+    }
+
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &to.join(entry.file_name()));
+            } else {
+                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        }
+    }
+
+    fn preview(root: &Path, limits: Limits) -> (Arc<Shared>, crate::net::server::testing::Running) {
+        let shared = Shared::load(root).unwrap();
+        let server = start(app(shared.clone()), limits);
+        (shared, server)
+    }
+
+    fn image_paths(shared: &Shared) -> Vec<String> {
+        let state = shared.state();
+        let mut paths = Vec::new();
+        for id in state.hashes.keys() {
+            for format in ["carre", "portrait", "paysage"] {
+                paths.push(format!("/image/{format}/{id}.png"));
+            }
+        }
+        paths.sort();
+        paths
+    }
+
+    #[test]
+    fn a_half_sent_request_delays_no_other_client() {
+        let project = project();
+        let (_shared, server) = preview(project.path(), Limits::default());
+        // Clients that send half a request and wait.
+        let held: Vec<_> = (0..10)
+            .map(|_| {
+                let mut stream = connect(server.address);
+                stream
+                    .write_all(b"GET /api/state HTTP/1.1\r\nHost: lo")
+                    .unwrap();
+                stream
+            })
+            .collect();
+        // While they hold their connections (ten seconds each), the page
+        // and its snapshot are served.
+        let (status, page) = get(server.address, "/");
+        assert_eq!(status, 200);
+        assert!(page.contains("lang=\"fr\""), "{page}");
+        let (status, snapshot) = get(server.address, "/api/state");
+        assert_eq!(status, 200);
+        assert!(snapshot.contains("\"posts\""));
+        drop(held);
+    }
+
+    #[test]
+    fn a_half_sent_request_is_dropped_once_its_time_is_spent() {
+        let project = project();
+        let limits = Limits {
+            request_timeout: Duration::from_millis(300),
+            ..Limits::default()
+        };
+        let (_shared, server) = preview(project.path(), limits);
+        let mut half = connect(server.address);
+        half.write_all(b"GET /api/state HTTP/1.1\r\nHost: lo")
+            .unwrap();
+        let mut sink = [0u8; 64];
+        // Closed by the server, without an answer.
+        assert!(matches!(half.read(&mut sink), Ok(0) | Err(_)));
+        assert_eq!(get(server.address, "/page.css").0, 200);
+    }
+
+    #[test]
+    fn fifty_parallel_requests_are_all_answered() {
+        let project = project();
+        let (shared, server) = preview(project.path(), Limits::default());
+        let mut paths = image_paths(&shared);
+        paths.truncate(40);
+        paths.extend(["/", "/page.js", "/page.css", "/api/state", "/logo.png"].map(str::to_owned));
+        paths.extend(["/api/state", "/", "/logo.png", "/page.js", "/api/state"].map(str::to_owned));
+        assert_eq!(paths.len(), 50);
+        let address = server.address;
+        let answers: Vec<_> = paths
+            .iter()
+            .map(|path| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let answer = reqwest::blocking::Client::builder()
+                        .timeout(Duration::from_secs(120))
+                        .build()
+                        .unwrap()
+                        .get(format!("http://{address}{path}"))
+                        .send()
+                        .unwrap();
+                    let status = answer.status().as_u16();
+                    let kind = answer.headers()["content-type"]
+                        .to_str()
+                        .unwrap()
+                        .to_owned();
+                    let body = answer.bytes().unwrap();
+                    (path, status, kind, body)
+                })
+            })
+            .collect();
+        for answer in answers {
+            let (path, status, kind, body) = answer.join().unwrap();
+            assert_eq!(status, 200, "{path}");
+            if path.ends_with(".png") {
+                assert_eq!(kind, "image/png", "{path}");
+                assert!(body.starts_with(b"\x89PNG"), "{path}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_url_reaches_a_file_outside_the_page() {
+        let project = project();
+        let (_shared, server) = preview(project.path(), Limits::default());
+        for path in [
+            "/../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/..%2fsecret.txt",
+            "/secret.txt",
+            "//secret.txt",
+            "/config/crieur.toml",
+            "/assets/logos/cpts-mulhouse.png",
+            "/posts/chiffre/05-e-cps.md",
+            "/page.js/../secret.txt",
+            "/logo.png/../../secret.txt",
+            "/image/carre/../../secret.txt",
+            "/image/carre/..%2F..%2Fsecret.txt.png",
+            "/image/carre/..%2F..%2Fsecret.png",
+            "/image/carre/%2Fetc%2Fpasswd.png",
+            "/image/..%2F..%2Fconfig/crieur.toml.png",
+            "/image/carre/chiffre/../../../secret.png",
+            "/etc/passwd",
+            "/%2Fetc%2Fpasswd",
+        ] {
+            let (status, answer) = get(server.address, path);
+            assert!(matches!(status, 400 | 404), "{path}: {status}");
+            for leaked in ["SECRET-42", "timezone", "root:", "+++"] {
+                assert!(!answer.contains(leaked), "{path} answered {answer}");
+            }
+        }
+        // A request line that is no path at all.
+        let (status, _) = raw(
+            server.address,
+            b"GET ../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        assert!(matches!(status, 400 | 404), "{status}");
+        let (status, _) = raw(
+            server.address,
+            b"GET http://localhost/../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        assert!(matches!(status, 400 | 404), "{status}");
+    }
+
+    #[test]
+    fn the_event_stream_sends_the_version_now_and_after_each_change() {
+        let project = project();
+        let (shared, server) = preview(project.path(), Limits::default());
+        let _watcher = watch(shared.clone()).unwrap();
+        let mut stream = connect(server.address);
+        stream
+            .write_all(b"GET /events HTTP/1.1\r\nHost: lo\r\nAccept: text/event-stream\r\n\r\n")
+            .unwrap();
+        let mut seen = String::new();
+        let mut read_until = |needle: &str, seen: &mut String| {
+            let mut chunk = [0u8; 4096];
+            while !seen.contains(needle) {
+                let read = stream.read(&mut chunk).expect("the stream goes on");
+                assert!(read > 0, "the stream ended: {seen}");
+                seen.push_str(&String::from_utf8_lossy(&chunk[..read]));
+            }
+        };
+        read_until("data: 1\n", &mut seen);
+        assert!(seen.contains("text/event-stream"), "{seen}");
+        let post = project.path().join("posts/chiffre/05-e-cps.md");
+        let text = std::fs::read_to_string(&post).unwrap();
+        std::fs::write(&post, format!("{text}\nUne ligne de plus.\n")).unwrap();
+        read_until("data: 2\n", &mut seen);
+        assert!(seen.contains("event: version"), "{seen}");
+    }
 
     fn key(id: &str) -> ImageKey {
         (id.to_owned(), Format::Carre, "hash".to_owned())

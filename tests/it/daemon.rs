@@ -396,3 +396,64 @@ fn health_fails_once_the_state_store_is_unreadable() {
     sigterm(&child);
     child.wait().unwrap();
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_during_a_pass_lets_the_call_in_flight_finish_and_be_recorded() {
+    let buffer = FakeBuffer::start();
+    // Each answer takes a while: the stop comes while a create is at Buffer.
+    buffer.set_latency(Duration::from_millis(1500));
+    let (project, _files) = every_minute(&buffer);
+    let mut child = daemon(project.path(), &[]).spawn().unwrap();
+    wait_for("a create in flight", Duration::from_secs(60), || {
+        buffer.requests("CreatePost") >= 1
+    });
+    let asked = Instant::now();
+    sigterm(&child);
+    let code = child.wait().unwrap();
+    let took = asked.elapsed();
+    let mut logs = String::new();
+    use std::io::Read as _;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert_eq!(code.code(), Some(0), "{logs}");
+    assert!(took < Duration::from_secs(10), "{took:?}\n{logs}");
+    assert!(logs.contains("arrêt demandé"), "{logs}");
+    assert!(logs.contains("démon arrêté"), "{logs}");
+
+    // The call that was in flight went through and is recorded: every post
+    // Buffer holds is a queued delivery with its id, none is left
+    // `creating`, and no create left after the stop.
+    let created = buffer.requests("CreatePost");
+    let held = buffer.posts();
+    assert_eq!(held.len(), created, "{held:#?}");
+    assert!(
+        created < 4,
+        "the pass went on after the stop: {created} creates"
+    );
+    let status = Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .arg("--root")
+        .arg(project.path())
+        .args(["status", "--json"])
+        .env_clear()
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let deliveries = status["deliveries"].as_array().unwrap();
+    for post in &held {
+        assert!(
+            deliveries
+                .iter()
+                .any(|d| d["remote_id"] == post.id.as_str() && d["status"] == "queued"),
+            "{post:?} is not recorded: {deliveries:#?}"
+        );
+    }
+    assert!(
+        deliveries.iter().all(|d| d["status"] != "creating"),
+        "{deliveries:#?}"
+    );
+}
