@@ -11,6 +11,8 @@
 //!   stopped reading) ends its connection.
 //! - At most [`MAX_CONNECTIONS`] connections are served at once; past them
 //!   a connection is answered 503 and closed.
+//! - A closed connection lingers a second (reading and dropping at most
+//!   1 MiB) so that a client still sending gets the answer, not a reset.
 //!
 //! Each connection is a task: any number of clients are served at once, a
 //! long-lived stream (the preview's Server-Sent Events) holds no one up.
@@ -117,7 +119,7 @@ async fn connection(stream: TcpStream, router: Router, limits: Limits) {
             }
         })
     };
-    let io = TokioIo::new(WriteDeadline::new(stream, limits.write_timeout));
+    let io = TokioIo::new(Guarded::new(stream, limits.write_timeout));
     let connection = hyper::server::conn::http1::Builder::new()
         .keep_alive(false)
         .max_header_size(limits.max_head)
@@ -155,14 +157,22 @@ fn acceptable_body(request: &Request<Incoming>, max_body: u64) -> bool {
         .unwrap_or(true)
 }
 
-/// A short plain-text answer that closes the connection.
+/// A status's reason phrase, as RFC 9110 words it.
+fn reason(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "Content Too Large",
+        other => other.canonical_reason().unwrap_or("Error"),
+    }
+}
+
+/// A short plain-text answer.
 pub fn plain(status: StatusCode) -> Response<Body> {
-    let mut response = Response::new(Body::from(format!(
-        "{} {}",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("Error")
-    )));
+    let reason = reason(status);
+    let mut response = Response::new(Body::from(format!("{} {reason}", status.as_u16())));
     *response.status_mut() = status;
+    response
+        .extensions_mut()
+        .insert(hyper::ext::ReasonPhrase::from_static(reason.as_bytes()));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -174,28 +184,57 @@ pub fn plain(status: StatusCode) -> Response<Body> {
 /// or not at all, without reading the request.
 async fn refuse(mut stream: TcpStream) {
     const ANSWER: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 23\r\nConnection: close\r\n\r\n503 Service Unavailable";
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        stream.write_all(ANSWER).await?;
-        stream.shutdown().await
+    let sent = tokio::time::timeout(Duration::from_secs(1), stream.write_all(ANSWER)).await;
+    if matches!(sent, Ok(Ok(()))) {
+        linger(stream).await;
+    }
+}
+
+/// How long a closed connection lingers, and how much it reads meanwhile.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 1024 * 1024;
+
+/// Closes the sending side, then reads and drops what the client still
+/// sends, for [`LINGER`] at most: closing a socket with unread data resets
+/// the connection, and the client may lose the answer.
+async fn linger(mut stream: TcpStream) {
+    let _ = tokio::time::timeout(LINGER, async {
+        let _ = stream.shutdown().await;
+        let mut sink = [0u8; 8192];
+        let mut drained = 0;
+        while drained < LINGER_BYTES {
+            match tokio::io::AsyncReadExt::read(&mut stream, &mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => drained += read,
+            }
+        }
     })
     .await;
 }
 
-/// A stream whose writes fail once they stall for a while: a client that
-/// stops reading does not hold its connection forever.
-struct WriteDeadline<S> {
-    stream: S,
+/// A connection as hyper sees it: its writes fail once they stall for a
+/// while (a client that stops reading does not hold its connection
+/// forever), and once dropped it [`linger`]s.
+struct Guarded {
+    stream: Option<TcpStream>,
     limit: Duration,
     stall: Option<Pin<Box<Sleep>>>,
 }
 
-impl<S> WriteDeadline<S> {
-    fn new(stream: S, limit: Duration) -> Self {
-        WriteDeadline {
-            stream,
+impl Guarded {
+    fn new(stream: TcpStream, limit: Duration) -> Self {
+        Guarded {
+            stream: Some(stream),
             limit,
             stall: None,
         }
+    }
+
+    fn stream(&mut self) -> io::Result<Pin<&mut TcpStream>> {
+        self.stream
+            .as_mut()
+            .map(Pin::new)
+            .ok_or_else(|| io::ErrorKind::NotConnected.into())
     }
 
     /// The write is pending: fails once it has been for `limit`.
@@ -225,36 +264,58 @@ impl<S> WriteDeadline<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for WriteDeadline<S> {
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        if let (Some(stream), Ok(runtime)) =
+            (self.stream.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(linger(stream));
+        }
+    }
+}
+
+impl AsyncRead for Guarded {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+        match self.get_mut().stream() {
+            Ok(stream) => stream.poll_read(cx, buf),
+            Err(error) => Poll::Ready(Err(error)),
+        }
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
+impl AsyncWrite for Guarded {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let outcome = Pin::new(&mut this.stream).poll_write(cx, buf);
+        let outcome = match this.stream() {
+            Ok(stream) => stream.poll_write(cx, buf),
+            Err(error) => return Poll::Ready(Err(error)),
+        };
         this.progressed(outcome, cx)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let outcome = Pin::new(&mut this.stream).poll_flush(cx);
+        let outcome = match this.stream() {
+            Ok(stream) => stream.poll_flush(cx),
+            Err(error) => return Poll::Ready(Err(error)),
+        };
         this.progressed(outcome, cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let outcome = Pin::new(&mut this.stream).poll_shutdown(cx);
+        let outcome = match this.stream() {
+            Ok(stream) => stream.poll_shutdown(cx),
+            Err(error) => return Poll::Ready(Err(error)),
+        };
         this.progressed(outcome, cx)
     }
 }
@@ -379,11 +440,18 @@ mod tests {
     #[test]
     fn a_head_over_sixteen_kibibytes_is_refused_with_431() {
         let server = start(hello(), Limits::default());
+        // Sent whole, far past the limit: the answer still reaches the
+        // client (the connection lingers rather than resets).
         let long = format!(
             "GET / HTTP/1.1\r\nHost: x\r\nX-Long: {}\r\n\r\n",
-            "a".repeat(MAX_HEAD)
+            "a".repeat(300 * 1024)
         );
-        assert_eq!(raw(server.address, long.as_bytes()).0, 431);
+        let (status, answer) = raw(server.address, long.as_bytes());
+        assert_eq!(status, 431);
+        assert!(
+            answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large"),
+            "{answer}"
+        );
         // Just under the limit passes.
         let fits = format!(
             "GET / HTTP/1.1\r\nHost: x\r\nX-Long: {}\r\n\r\n",
@@ -396,10 +464,16 @@ mod tests {
     fn a_large_or_unbounded_body_is_refused_with_413() {
         let server = start(hello(), Limits::default());
         let huge = format!(
-            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
-            300 << 20
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}",
+            300 << 20,
+            "a".repeat(200 * 1024)
         );
-        assert_eq!(raw(server.address, huge.as_bytes()).0, 413);
+        let (status, answer) = raw(server.address, huge.as_bytes());
+        assert_eq!(status, 413);
+        assert!(
+            answer.starts_with("HTTP/1.1 413 Content Too Large"),
+            "{answer}"
+        );
         let chunked = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert_eq!(raw(server.address, chunked).0, 413);
         let small = b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
@@ -421,6 +495,35 @@ mod tests {
         // test's own 20-second guard.
         let mut sink = [0u8; 64];
         assert!(matches!(silent.read(&mut sink), Ok(0) | Err(_)));
+    }
+
+    #[test]
+    fn a_client_that_stops_reading_gives_its_connection_back() {
+        let limits = Limits {
+            max_connections: 1,
+            write_timeout: Duration::from_millis(300),
+            ..Limits::default()
+        };
+        let big = Router::new().route("/", get(|| async { vec![b'a'; 32 << 20] }));
+        let server = start(big, limits);
+        // Asks for 32 MiB and reads none of it: the answer's writing stalls.
+        let mut stuck = connect(server.address);
+        stuck
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        // Once the stall is over, the only connection is free again; until
+        // then the others get 503.
+        let mut status = 0;
+        for _ in 0..200 {
+            status =
+                super::testing::raw(server.address, b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n").0;
+            if status == 404 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        assert_eq!(status, 404);
+        drop(stuck);
     }
 
     #[test]
