@@ -22,6 +22,7 @@ pub mod file;
 mod fuzz;
 pub mod import;
 pub mod media;
+pub mod net;
 pub mod network;
 pub mod plan;
 pub mod post;

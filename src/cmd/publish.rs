@@ -1,8 +1,6 @@
 //! `crieur publish` and `crieur channels`.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
@@ -54,16 +52,14 @@ pub fn run(root: &Path, args: &PublishArgs) -> anyhow::Result<Outcome> {
         _ => None,
     };
     // SIGTERM and SIGINT end the pass after the call in flight, recorded.
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, stop.clone()).context("signaux SIGTERM et SIGINT")?;
-    }
+    crate::net::stop_on_signals().context("signaux SIGTERM et SIGINT")?;
+    let stop = crate::net::stop_flag();
     let options = Options {
         now,
         clock: Utc::now(),
         dry_run: args.dry_run,
         fresh_store,
-        stop: Some(&stop),
+        stop: Some(stop),
     };
     let media = media
         .as_mut()

@@ -1,17 +1,21 @@
-//! Running one pass as a child `crieur publish`, reading its output as it
-//! comes (a pass that writes a lot must never block on a full pipe) and
-//! passing a stop on.
+//! Running one pass as a child `crieur publish` with `tokio::process`,
+//! reading its output as it comes (a pass that writes a lot must never
+//! block on a full pipe) and passing a stop on.
 
-use std::io::Read as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::process::Stdio;
 
-/// Runs `crieur --root ROOT publish`; returns its exit code, standard
-/// output and standard error. A stop asked meanwhile is sent on as
-/// SIGTERM: the child finishes the call in flight, records it, and exits.
-pub fn run_pass(root: &Path, stop: &AtomicBool) -> std::io::Result<(Option<i32>, String, String)> {
+use tokio::io::{AsyncRead, AsyncReadExt as _};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+/// A finished pass: its exit code, standard output and standard error.
+pub type Finished = (Option<i32>, String, String);
+
+/// Runs `crieur --root ROOT publish`. A stop asked meanwhile (`stop`
+/// turning true) is sent on as SIGTERM: the child finishes the call in
+/// flight, records it, and exits; this waits for it.
+pub async fn run_pass(root: &Path, stop: watch::Receiver<bool>) -> std::io::Result<Finished> {
     let exe = std::env::current_exe().unwrap_or_else(|_| "crieur".into());
     let mut child = Command::new(exe)
         .arg("--root")
@@ -21,41 +25,57 @@ pub fn run_pass(root: &Path, stop: &AtomicBool) -> std::io::Result<(Option<i32>,
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    let reader = |pipe: Option<Box<dyn std::io::Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let out = reader(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    let out = child.stdout.take();
+    let err = child.stderr.take();
+    let (status, out, err) = tokio::join!(
+        wait_passing_stop(&mut child, stop),
+        read_all(out),
+        read_all(err)
     );
-    let err = reader(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-    );
+    Ok((status?.code(), out, err))
+}
+
+/// Waits for the child; forwards a stop to it once.
+async fn wait_passing_stop(
+    child: &mut Child,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<std::process::ExitStatus> {
     let mut forwarded = false;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if stop.load(Ordering::SeqCst) && !forwarded {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
+    loop {
+        if !forwarded && *stop.borrow() {
+            terminate(child).await;
             forwarded = true;
         }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let out = out.join().unwrap_or_default();
-    let err = err.join().unwrap_or_default();
-    Ok((status.code(), out, err))
+        tokio::select! {
+            status = child.wait() => return status,
+            changed = stop.changed(), if !forwarded => {
+                if changed.is_err() {
+                    // The daemon is going away: stop the pass too.
+                    terminate(child).await;
+                    forwarded = true;
+                }
+            }
+        }
+    }
+}
+
+/// SIGTERM, which `crieur publish` turns into "finish the call in flight".
+async fn terminate(child: &Child) {
+    if let Some(pid) = child.id() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
+    }
+}
+
+async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> String {
+    let mut bytes = Vec::new();
+    if let Some(mut pipe) = pipe {
+        let _ = pipe.read_to_end(&mut bytes).await;
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }

@@ -1,15 +1,22 @@
 //! `crieur daemon`: publishing on schedule, unattended.
 //!
-//! One loop over a channel of events: a file changed (watched with
-//! `notify`), a stop was asked (SIGTERM, SIGINT), or the wait ran out. The
-//! wait lasts until the next instant something is due, recomputed from the
-//! clock after every wake-up ([`timing`]): no fixed tick, no drift, no CPU
-//! used while waiting. Each wake runs the publishing pass when it is due
-//! (at start, after a change, at least every 10 minutes, when the outcome
-//! of Buffer's posts is worth reading within the request budget, or when a
-//! wait Buffer asked for is over), then delivers the outbox's due posts,
-//! records a heartbeat in the state store, and waits again. A lock next to the state
-//! store keeps to one daemon per project.
+//! Tokio tasks on one current-thread runtime: the timetable loop, the file
+//! watcher (`notify`, whose events wake the loop), the health server
+//! (axum's `/healthz` and `/metrics`, served by [`crate::net::server`]) and
+//! the signal handler (`tokio::signal`: SIGTERM, SIGINT). The loop waits
+//! until the next instant something is due, recomputed from the clock after
+//! every wake-up ([`timing`]): no fixed tick, no drift, no CPU used while
+//! waiting. Each wake runs the publishing pass when it is due (at start,
+//! after a change, at least every 10 minutes, when the outcome of Buffer's
+//! posts is worth reading within the request budget, or when a wait Buffer
+//! asked for is over) as a child `crieur publish` ([`child`], with
+//! `tokio::process`), then delivers the outbox's due posts, records a
+//! heartbeat in the state store, and waits again. The state store's work
+//! (SQLite, which may wait on a lock) runs on tokio's blocking threads,
+//! never on the async one. A stop is passed on to the child, which
+//! finishes its call in flight and records it; the loop stops between two
+//! steps, never inside one. A lock next to the state store keeps to one
+//! daemon per project.
 
 mod child;
 pub mod timing;
@@ -17,19 +24,24 @@ pub mod timing;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use anyhow::{Context as _, bail};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State as Extract;
+use axum::http::{HeaderValue, Response, StatusCode, header};
+use axum::routing::get;
 use chrono::{DateTime, SecondsFormat, Utc};
 use notify::Watcher as _;
+use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
 use crate::budget::Budget;
 use crate::cli::{DaemonArgs, LogFormat};
 use crate::config::PublisherKind;
+use crate::net::{self, server};
 use crate::project::Project;
 use crate::publish::outbox::Outbox;
 use crate::publish::pass;
@@ -44,11 +56,6 @@ pub const LAST_PASS: &str = "daemon.last_pass";
 pub const NEXT_WAKE: &str = "daemon.next_wake";
 pub const LAST_ERROR: &str = "daemon.last_error";
 
-enum Event {
-    Changed,
-    Stop,
-}
-
 /// What `/metrics` and `/healthz` report.
 #[derive(Debug, Default, Clone)]
 struct Metrics {
@@ -62,6 +69,8 @@ struct Metrics {
     requests: Vec<(String, usize, u32)>,
     /// The state store's file vanished while the daemon ran.
     state_missing: bool,
+    /// Posts the last pass left out for their errors.
+    blocked: u64,
 }
 
 pub fn run(root: &Path, args: &DaemonArgs) -> anyhow::Result<()> {
@@ -77,24 +86,11 @@ pub fn run(root: &Path, args: &DaemonArgs) -> anyhow::Result<()> {
     let state = root.join(&config.state);
     let _lock = lock(&state)?;
     let store = Store::open(&state)?;
-    let metrics = Arc::new(Mutex::new(Metrics::default()));
-    if let Some(address) = args.health {
-        serve_health(address, metrics.clone())?;
-        info!(%address, "santé servie sur /healthz et /metrics");
-    }
-
-    let (events, receiver) = channel();
-    let stop = Arc::new(AtomicBool::new(false));
-    watch_signals(events.clone(), stop.clone())?;
-    let _watcher = watch_files(root, events.clone())?;
-    info!(root = %root.display(), "démon démarré");
-
-    let mut daemon = Daemon {
+    let daemon = Daemon {
         root: root.to_owned(),
         state,
         store,
-        metrics,
-        stop,
+        metrics: Arc::new(Mutex::new(Metrics::default())),
         grace: config.grace,
         budget: config.publisher.budget.clone(),
         outbox: match &config.publisher.kind {
@@ -102,8 +98,40 @@ pub fn run(root: &Path, args: &DaemonArgs) -> anyhow::Result<()> {
             PublisherKind::Buffer { .. } => None,
         },
     };
-    daemon.run(&receiver);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        // The state store's work, one step at a time.
+        .max_blocking_threads(2)
+        .build()
+        .context("démarrage du démon")?;
+    runtime.block_on(serve(daemon, args))?;
     info!("démon arrêté");
+    Ok(())
+}
+
+/// Starts the tasks, then runs the timetable loop until a stop is asked.
+async fn serve(daemon: Daemon, args: &DaemonArgs) -> anyhow::Result<()> {
+    if let Some(address) = args.health {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("impossible de servir la santé sur {address}"))?;
+        let routes = health_routes(daemon.metrics.clone());
+        tokio::spawn(server::serve(listener, routes, server::Limits::default()));
+        info!(%address, "santé servie sur /healthz et /metrics");
+    }
+    let (stop, stopped) = watch::channel(false);
+    let mut signals = net::Signals::new().context("signaux SIGTERM et SIGINT")?;
+    tokio::spawn(async move {
+        let signal = signals.recv().await;
+        info!(signal, "arrêt demandé : fin de l'appel en cours");
+        stop.send_replace(true);
+    });
+    let changes = Arc::new(Notify::new());
+    let _watcher = watch_files(&daemon.root, changes.clone())?;
+    info!(root = %daemon.root.display(), "démon démarré");
+    Shared(Arc::new(Mutex::new(daemon)))
+        .run(stopped, &changes)
+        .await;
     Ok(())
 }
 
@@ -112,58 +140,111 @@ struct Daemon {
     state: PathBuf,
     store: Store,
     metrics: Arc<Mutex<Metrics>>,
-    stop: Arc<AtomicBool>,
     grace: chrono::Duration,
     budget: Budget,
     outbox: Option<Outbox>,
 }
 
-impl Daemon {
-    fn run(&mut self, receiver: &Receiver<Event>) {
+/// The daemon's state, worked on from tokio's blocking threads.
+#[derive(Clone)]
+struct Shared(Arc<Mutex<Daemon>>);
+
+impl Shared {
+    /// Runs synchronous work on the daemon (the state store, the outbox's
+    /// folders) on a blocking thread.
+    async fn with<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Daemon) -> T + Send + 'static,
+    ) -> T {
+        let daemon = self.0.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            work(&mut daemon.lock().unwrap_or_else(|e| e.into_inner()))
+        });
+        match task.await {
+            Ok(value) => value,
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        }
+    }
+
+    /// The timetable loop: a pass when one is due, the outbox's deliveries,
+    /// the heartbeat, then a wait for the next instant, a change or a stop.
+    async fn run(&self, mut stop: watch::Receiver<bool>, changes: &Notify) {
+        let root = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .root
+            .clone();
         let mut pass_due = true;
         let mut last_pass = Utc::now();
         loop {
-            if self.stop.load(Ordering::SeqCst) {
+            if *stop.borrow() {
                 return;
             }
-            self.watch_state();
-            let now = Utc::now();
-            let publisher_due = self.publisher_wake(last_pass).is_some_and(|at| at <= now);
-            if pass_due || publisher_due || now - last_pass >= timing::pass_every() {
-                self.pass(now);
+            let due = self
+                .with(move |daemon| {
+                    daemon.watch_state();
+                    let now = Utc::now();
+                    let publisher_due =
+                        daemon.publisher_wake(last_pass).is_some_and(|at| at <= now);
+                    pass_due || publisher_due || now - last_pass >= timing::pass_every()
+                })
+                .await;
+            if due {
+                let now = Utc::now();
+                info!("début du passage");
+                let finished = child::run_pass(&root, stop.clone()).await;
+                self.with(move |daemon| daemon.record_pass(now, finished))
+                    .await;
                 last_pass = now;
                 pass_due = false;
             }
-            if self.stop.load(Ordering::SeqCst) {
+            if *stop.borrow() {
                 return;
             }
-            let now = Utc::now();
-            self.due(now);
-            let deliveries = self.store.deliveries().unwrap_or_default();
-            let next = timing::next_wake(
-                &deliveries,
-                last_pass,
-                now,
-                self.outbox.is_some(),
-                self.publisher_wake(last_pass),
-            );
-            self.heartbeat(NEXT_WAKE, &next);
+            let next = self
+                .with(move |daemon| daemon.deliver_and_plan(last_pass))
+                .await;
             let wait = (next - Utc::now()).to_std().unwrap_or(StdDuration::ZERO);
-            match receiver.recv_timeout(wait) {
-                Ok(Event::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-                Ok(Event::Changed) => {
+            tokio::select! {
+                _ = stop.changed() => return,
+                () = changes.notified() => {
                     // An editor saves in several writes: let them settle.
-                    while let Ok(event) = receiver.recv_timeout(StdDuration::from_millis(300)) {
-                        if matches!(event, Event::Stop) {
-                            return;
+                    loop {
+                        tokio::select! {
+                            _ = stop.changed() => return,
+                            settled = tokio::time::timeout(StdDuration::from_millis(300), changes.notified()) => {
+                                if settled.is_err() {
+                                    break;
+                                }
+                            }
                         }
                     }
                     info!("fichiers modifiés : nouveau passage");
                     pass_due = true;
                 }
-                Err(RecvTimeoutError::Timeout) => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
+    }
+}
+
+impl Daemon {
+    /// Delivers what is due in the outbox, then records and returns the
+    /// instant of the next wake.
+    fn deliver_and_plan(&mut self, last_pass: DateTime<Utc>) -> DateTime<Utc> {
+        let now = Utc::now();
+        self.due(now);
+        let deliveries = self.store.deliveries().unwrap_or_default();
+        let next = timing::next_wake(
+            &deliveries,
+            last_pass,
+            now,
+            self.outbox.is_some(),
+            self.publisher_wake(last_pass),
+        );
+        self.heartbeat(NEXT_WAKE, &next);
+        next
     }
 
     /// When the publisher next needs a pass: to read the outcome of posts
@@ -225,15 +306,12 @@ impl Daemon {
         self.metrics.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// One reconcile pass: `crieur publish`, run as a child process, so that
-    /// the memory a pass needs (the project, fonts, images) is given back
-    /// when it ends and the daemon waits small. A stop asked meanwhile is
-    /// passed on: the child finishes the call in flight, records it, and
-    /// exits.
-    fn pass(&mut self, now: DateTime<Utc>) {
-        info!("début du passage");
-        let child = child::run_pass(&self.root, &self.stop);
-        let (code, out, err) = match child {
+    /// Records one reconcile pass: `crieur publish`, run as a child
+    /// process ([`child::run_pass`]), so that the memory a pass needs (the
+    /// project, fonts, images) is given back when it ends and the daemon
+    /// waits small.
+    fn record_pass(&mut self, now: DateTime<Utc>, finished: std::io::Result<child::Finished>) {
+        let (code, out, err) = match finished {
             Ok(finished) => finished,
             Err(error) => {
                 self.failure(&format!("impossible de lancer le passage : {error}"));
@@ -357,6 +435,13 @@ impl Daemon {
                 (window.name(), used, left)
             })
             .collect();
+        metrics.blocked = self
+            .store
+            .meta(crate::publish::pass::BLOCKED)
+            .ok()
+            .flatten()
+            .and_then(|count| count.parse().ok())
+            .unwrap_or_default();
         if passed {
             metrics.last_pass = Some(now);
             metrics.passes += 1;
@@ -416,21 +501,9 @@ pub fn is_running(state: &Path) -> bool {
     )
 }
 
-fn watch_signals(events: Sender<Event>, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
-        .context("signaux SIGTERM et SIGINT")?;
-    std::thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            info!(signal, "arrêt demandé : fin de l'appel en cours");
-            stop.store(true, Ordering::SeqCst);
-            let _ = events.send(Event::Stop);
-        }
-    });
-    Ok(())
-}
-
-fn watch_files(root: &Path, events: Sender<Event>) -> anyhow::Result<notify::RecommendedWatcher> {
+/// Watches the project's files; each change wakes the loop (changes that
+/// come while it works are folded into one).
+fn watch_files(root: &Path, changes: Arc<Notify>) -> anyhow::Result<notify::RecommendedWatcher> {
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event
             && matches!(
@@ -440,7 +513,7 @@ fn watch_files(root: &Path, events: Sender<Event>) -> anyhow::Result<notify::Rec
                     | notify::EventKind::Remove(_)
             )
         {
-            let _ = events.send(Event::Changed);
+            changes.notify_one();
         }
     })
     .context("surveillance des fichiers")?;
@@ -459,23 +532,44 @@ fn watch_files(root: &Path, events: Sender<Event>) -> anyhow::Result<notify::Rec
     Ok(watcher)
 }
 
-fn serve_health(address: std::net::SocketAddr, metrics: Arc<Mutex<Metrics>>) -> anyhow::Result<()> {
-    let server = tiny_http::Server::http(address).map_err(|error| {
-        anyhow::anyhow!("impossible de servir la santé sur {address} : {error}")
-    })?;
-    std::thread::spawn(move || {
-        for request in server.incoming_requests() {
-            let metrics = metrics.lock().map(|m| m.clone()).unwrap_or_default();
-            let (status, body) = match request.url() {
-                "/healthz" => health(&metrics, Utc::now()),
-                "/metrics" => (200, prometheus(&metrics)),
-                _ => (404, "introuvable\n".to_owned()),
-            };
-            let _ =
-                request.respond(tiny_http::Response::from_string(body).with_status_code(status));
-        }
-    });
-    Ok(())
+/// `/healthz` and `/metrics`; any other path is 404.
+fn health_routes(metrics: Arc<Mutex<Metrics>>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .fallback(|| async { text(StatusCode::NOT_FOUND, "introuvable\n".into(), PLAIN) })
+        .with_state(metrics)
+}
+
+const PLAIN: &str = "text/plain; charset=utf-8";
+
+/// Prometheus' text exposition format.
+const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+fn text(status: StatusCode, body: String, kind: &'static str) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    response
+}
+
+fn snapshot(metrics: &Mutex<Metrics>) -> Metrics {
+    metrics.lock().map(|m| m.clone()).unwrap_or_default()
+}
+
+async fn healthz(Extract(metrics): Extract<Arc<Mutex<Metrics>>>) -> Response<Body> {
+    let (status, body) = health(&snapshot(&metrics), Utc::now());
+    text(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+        body,
+        PLAIN,
+    )
+}
+
+async fn metrics_text(Extract(metrics): Extract<Arc<Mutex<Metrics>>>) -> Response<Body> {
+    text(StatusCode::OK, prometheus(&snapshot(&metrics)), PROMETHEUS)
 }
 
 /// 200 while passes run and succeed and the state store is in place.
@@ -525,11 +619,15 @@ fn prometheus(metrics: &Metrics) -> String {
          crieur_failing_passes {}\n\
          # HELP crieur_state_missing Whether the state store's file vanished.\n\
          # TYPE crieur_state_missing gauge\n\
-         crieur_state_missing {}\n",
+         crieur_state_missing {}\n\
+         # HELP crieur_blocked_posts Posts left out for their errors: their slots stay empty.\n\
+         # TYPE crieur_blocked_posts gauge\n\
+         crieur_blocked_posts {}\n",
         metrics.last_pass.map_or(0, |at| at.timestamp()),
         metrics.passes,
         metrics.failing,
         u8::from(metrics.state_missing),
+        metrics.blocked,
     ));
     out
 }
@@ -544,4 +642,117 @@ fn init_logs(format: LogFormat) {
         LogFormat::Text => builder.with_ansi(false).try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics() -> Metrics {
+        let mut metrics = Metrics {
+            last_pass: Some(Utc::now()),
+            passes: 3,
+            requests: vec![("15min".into(), 4, 96), ("24h".into(), 10, 240)],
+            ..Metrics::default()
+        };
+        for status in Status::ALL {
+            metrics.by_status.insert(status.public(), 0);
+        }
+        metrics.by_status.insert("queued", 5);
+        metrics
+    }
+
+    /// Reads Prometheus' text format as a scraper does: each sample's
+    /// family announced by `# HELP` and `# TYPE` before it, names and label
+    /// values well formed, values numbers, counters named `_total`.
+    fn scrape(text: &str) -> Vec<(String, String, f64)> {
+        let mut types: HashMap<String, String> = HashMap::new();
+        let mut helped = Vec::new();
+        let mut samples = Vec::new();
+        let name_ok = |name: &str| {
+            name.starts_with("crieur_")
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let (name, help) = rest.split_once(' ').expect("a HELP text");
+                assert!(name_ok(name) && !help.is_empty(), "{line}");
+                helped.push(name.to_owned());
+            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').expect("a TYPE");
+                assert!(matches!(kind, "counter" | "gauge"), "{line}");
+                assert!(
+                    helped.contains(&name.to_owned()),
+                    "TYPE before HELP: {line}"
+                );
+                assert!(
+                    types.insert(name.to_owned(), kind.to_owned()).is_none(),
+                    "{line}"
+                );
+            } else {
+                let (series, value) = line.rsplit_once(' ').expect("a sample");
+                let value: f64 = value.parse().unwrap_or_else(|_| panic!("{line}"));
+                let (name, labels) = match series.split_once('{') {
+                    Some((name, labels)) => (name, labels.strip_suffix('}').expect(line)),
+                    None => (series, ""),
+                };
+                let kind = types
+                    .get(name)
+                    .unwrap_or_else(|| panic!("no TYPE for {line}"));
+                assert!(name_ok(name), "{line}");
+                assert_eq!(kind == "counter", name.ends_with("_total"), "{line}");
+                for label in labels.split(',').filter(|l| !l.is_empty()) {
+                    let (key, value) = label.split_once('=').expect(line);
+                    assert!(key.chars().all(|c| c.is_ascii_lowercase()), "{line}");
+                    assert!(value.starts_with('"') && value.ends_with('"'), "{line}");
+                }
+                samples.push((name.to_owned(), labels.to_owned(), value));
+            }
+        }
+        samples
+    }
+
+    use std::collections::HashMap;
+
+    #[test]
+    fn metrics_are_prometheus_text_a_scraper_reads_as_is() {
+        let samples = scrape(&prometheus(&metrics()));
+        let value = |name: &str, labels: &str| {
+            samples
+                .iter()
+                .find(|(n, l, _)| n == name && l == labels)
+                .map(|(_, _, v)| *v)
+        };
+        assert_eq!(value("crieur_posts", "status=\"queued\""), Some(5.0));
+        assert_eq!(value("crieur_posts", "status=\"error\""), Some(0.0));
+        assert_eq!(value("crieur_passes_total", ""), Some(3.0));
+        assert_eq!(value("crieur_requests", "window=\"15min\""), Some(4.0));
+        assert_eq!(value("crieur_requests_left", "window=\"24h\""), Some(240.0));
+        assert!(value("crieur_last_pass_timestamp_seconds", "").is_some_and(|at| at > 1.7e9));
+        assert_eq!(value("crieur_failing_passes", ""), Some(0.0));
+        assert_eq!(value("crieur_state_missing", ""), Some(0.0));
+        assert_eq!(value("crieur_blocked_posts", ""), Some(0.0));
+    }
+
+    #[test]
+    fn health_and_metrics_are_axum_routes_with_prometheus_content_type() {
+        let shared = Arc::new(Mutex::new(metrics()));
+        let server =
+            server::testing::start(health_routes(shared.clone()), server::Limits::default());
+        let (status, answer) = server::testing::get(server.address, "/metrics");
+        assert_eq!(status, 200);
+        assert!(
+            answer.contains("content-type: text/plain; version=0.0.4; charset=utf-8"),
+            "{answer}"
+        );
+        assert!(answer.contains("crieur_passes_total 3"), "{answer}");
+        assert_eq!(server::testing::get(server.address, "/healthz").0, 200);
+        shared.lock().unwrap().failing = 2;
+        let (status, answer) = server::testing::get(server.address, "/healthz");
+        assert_eq!(status, 503);
+        assert!(answer.contains("2 passage(s) en échec"), "{answer}");
+        assert_eq!(server::testing::get(server.address, "/autre").0, 404);
+    }
 }

@@ -4,7 +4,8 @@
 //! Images are stored under a content-addressed name (the SHA-256 of their
 //! bytes), so the same image is stored once and an edited image gets a new
 //! address. After storing, the URL is checked as Buffer will fetch it: a
-//! GET must answer 200 with an image type.
+//! GET must answer 200 with an image type. Requests go through the shared
+//! client of [`crate::net`].
 
 pub mod local;
 pub mod s3;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::config::Media;
+use crate::net;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
@@ -76,52 +78,58 @@ pub fn host(store: &mut dyn MediaStore, image: &[u8]) -> Result<String, MediaErr
 }
 
 /// The largest image read back when checking a URL.
-const MAX_IMAGE: u64 = 16 * 1024 * 1024;
+const MAX_IMAGE: usize = 16 * 1024 * 1024;
+
+/// How long the check of a URL may take.
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A GET of `url` must answer 200 with an image type and the image's
 /// length, as the publisher will fetch it.
 pub fn verify(url: &str, length: usize) -> Result<(), MediaError> {
-    let agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(20)))
-        .http_status_as_error(false)
-        .user_agent(format!("crieur/{}", env!("CARGO_PKG_VERSION")))
-        .build()
-        .new_agent();
     let unreachable = |reason: String| MediaError::Unreachable {
         url: url.to_owned(),
         reason,
     };
-    let response = agent
-        .get(url)
-        .call()
-        .map_err(|error| unreachable(error.to_string()))?;
-    let status = response.status().as_u16();
-    if status != 200 {
-        return Err(unreachable(format!("HTTP {status}")));
+    let fetch = async {
+        let mut response = net::client()
+            .get(url)
+            .timeout(VERIFY_TIMEOUT)
+            .send()
+            .await
+            .map_err(|error| unreachable(net::describe(&error)))?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(unreachable(format!("HTTP {status}")));
+        }
+        let kind = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        if !kind.starts_with("image/") {
+            return Err(unreachable(format!("type « {kind} » au lieu d'une image")));
+        }
+        let body = net::read_body(&mut response, MAX_IMAGE)
+            .await
+            .map_err(|error| unreachable(format!("lecture interrompue : {}", describe(&error))))?;
+        if body.len() != length {
+            return Err(unreachable(format!(
+                "{} octets reçus au lieu de {length}",
+                body.len()
+            )));
+        }
+        Ok(())
+    };
+    net::block_on(net::unless_stopped(fetch))
+        .unwrap_or_else(|net::Abandoned| Err(unreachable("arrêt demandé".into())))
+}
+
+fn describe(error: &net::BodyError) -> String {
+    match error {
+        net::BodyError::Read(error) => net::describe(error),
+        too_long => too_long.to_string(),
     }
-    let kind = response
-        .headers()
-        .get("content-type")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    if !kind.starts_with("image/") {
-        return Err(unreachable(format!("type « {kind} » au lieu d'une image")));
-    }
-    let mut response = response;
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_IMAGE)
-        .read_to_vec()
-        .map_err(|error| unreachable(format!("lecture interrompue : {error}")))?;
-    if body.len() != length {
-        return Err(unreachable(format!(
-            "{} octets reçus au lieu de {length}",
-            body.len()
-        )));
-    }
-    Ok(())
 }
 
 /// The store the configuration names, rooted at the project.

@@ -1,7 +1,7 @@
 //! Images in an S3-compatible bucket (Scaleway, OVH, Cloudflare R2, AWS,
 //! MinIO...). Requests are signed with rusty-s3 (signing only, no HTTP
 //! stack of its own) and sent with the same HTTP client as the rest of
-//! crieur. Keys come from the environment: `AWS_ACCESS_KEY_ID` and
+//! crieur ([`crate::net::client`]). Keys come from the environment: `AWS_ACCESS_KEY_ID` and
 //! `AWS_SECRET_ACCESS_KEY`.
 
 use std::time::Duration;
@@ -9,6 +9,7 @@ use std::time::Duration;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 
 use super::{MediaError, MediaStore, url};
+use crate::net;
 
 pub const KEY_VARIABLE: &str = "AWS_ACCESS_KEY_ID";
 pub const SECRET_VARIABLE: &str = "AWS_SECRET_ACCESS_KEY";
@@ -18,8 +19,10 @@ pub struct S3 {
     credentials: Credentials,
     public_base_url: String,
     acl: Option<String>,
-    agent: ureq::Agent,
 }
+
+/// How long an upload may take.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl S3 {
     pub fn from_env(
@@ -56,17 +59,11 @@ impl S3 {
             region.to_owned(),
         )
         .map_err(|error| MediaError::Config(format!("stockage S3 : {error}")))?;
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(60)))
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
         Ok(S3 {
             bucket,
             credentials: Credentials::new(key, secret),
             public_base_url: public_base_url.to_owned(),
             acl: Some("public-read".to_owned()),
-            agent,
         })
     }
 
@@ -87,13 +84,17 @@ impl MediaStore for S3 {
             action.headers_mut().insert("x-amz-acl", acl.clone());
         }
         let signed = action.sign(Duration::from_secs(600));
-        let mut request = self.agent.put(signed.as_str()).header("Content-Type", kind);
+        let mut request = net::client()
+            .put(signed.as_str())
+            .timeout(UPLOAD_TIMEOUT)
+            .header(reqwest::header::CONTENT_TYPE, kind)
+            .body(png.to_vec());
         if let Some(acl) = &self.acl {
             request = request.header("x-amz-acl", acl);
         }
-        let response = request
-            .send(png)
-            .map_err(|error| MediaError::Upload(error.to_string()))?;
+        let response = net::block_on(net::unless_stopped(async move { request.send().await }))
+            .map_err(|net::Abandoned| MediaError::Upload("arrêt demandé".into()))?
+            .map_err(|error| MediaError::Upload(net::describe(&error)))?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(MediaError::Upload(format!("HTTP {status}")));

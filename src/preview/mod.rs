@@ -1,26 +1,40 @@
 //! `crieur preview`: one local page that shows everything the daemon will
 //! publish, refreshed as files are saved.
 //!
-//! A small HTTP server (bound to 127.0.0.1 unless told otherwise) serves the
-//! page and its script, embedded in the binary, a JSON snapshot of the
-//! project (posts, captions as each network shows them, the calendar, the
-//! problems `check` finds) and each post's images, rendered on demand and
-//! cached by the post's content. A file watcher rebuilds the snapshot when
-//! a file changes; the page long-polls `/events` and, when the snapshot's
-//! version moves, fetches it again: only posts whose content changed get
-//! new image addresses, so only they are rendered again.
+//! An axum app, served by [`crate::net::server`] (bound to 127.0.0.1 unless
+//! told otherwise), with only the page's own routes: the page and its
+//! script and style, embedded in the binary, a JSON snapshot of the project
+//! (posts, captions as each network shows them, the calendar, the problems
+//! `check` finds), each post's images, rendered on demand on rayon's
+//! threads and cached by the post's content, the brand's logo, and
+//! `/events`, a stream of Server-Sent Events. No part of a URL is ever a
+//! file path: images are looked up among the posts the project loaded, the
+//! logo among the images it read under `assets/`. A file watcher rebuilds
+//! the snapshot when a file changes and the stream sends the new version;
+//! the page then fetches the snapshot again: only posts whose content
+//! changed get new image addresses, so only they are rendered again.
 
 pub mod snapshot;
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, State as Extract};
+use axum::http::{HeaderValue, Response, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use futures_util::Stream;
 use notify::Watcher as _;
+use tokio::sync::watch;
 
+use crate::net::server::{self, Limits};
 use crate::project::Project;
 use crate::render::{self, Context};
 use crate::template::Format;
@@ -30,37 +44,41 @@ const PAGE: &str = include_str!("page.html");
 const SCRIPT: &str = include_str!("page.js");
 const STYLE: &str = include_str!("page.css");
 
-/// The most bytes of a request line and its headers; a longer head is
-/// answered 431 and the connection closed.
-pub const MAX_HEAD: usize = 16 * 1024;
-
-/// The most bytes of a request body (the page only sends GETs); a longer
-/// one is answered 413 and the connection closed.
-pub const MAX_BODY: u64 = 16 * 1024;
-
-/// How long a client may take to send its whole request.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long an answer may take to be sent.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The most connections served at once; past it, 503.
-pub const MAX_CONNECTIONS: usize = 64;
-
 /// The most bytes of rendered images kept; past it, the least recently
 /// used are dropped.
 pub const IMAGE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
-/// A rendered image: the post, its format, and the hash of its content.
-type ImageKey = (String, Format, String);
-
-/// The project as the page sees it, and its version.
-struct Shared {
+/// The project as the page sees it, its version, and the images drawn.
+pub struct Shared {
     root: PathBuf,
     state: Mutex<State>,
-    changed: Condvar,
+    /// The snapshot's version: each change is sent to the page's streams.
+    version: watch::Sender<u64>,
     images: Mutex<ImageCache>,
 }
+
+impl Shared {
+    /// Loads the project at `root`.
+    pub fn load(root: &Path) -> anyhow::Result<Arc<Shared>> {
+        Ok(Arc::new(Shared {
+            root: root.to_owned(),
+            state: Mutex::new(build(root, 1)?),
+            version: watch::Sender::new(1),
+            images: Mutex::new(ImageCache::new(IMAGE_CACHE_BYTES)),
+        }))
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn images(&self) -> std::sync::MutexGuard<'_, ImageCache> {
+        self.images.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A rendered image: the post, its format, and the hash of its content.
+type ImageKey = (String, Format, String);
 
 /// Rendered images, within a byte budget: the least recently used go
 /// first. An edited post gets a new key, so its old images age out.
@@ -118,41 +136,35 @@ struct State {
     version: u64,
     project: Arc<Project>,
     snapshot: Arc<String>,
+    /// The calendar feed.
+    ics: Arc<String>,
     hashes: HashMap<String, String>,
 }
 
-/// Runs the preview server until the process is stopped.
+/// Runs the preview server until the process is stopped (Ctrl-C).
 pub fn serve(root: &Path, address: SocketAddr) -> anyhow::Result<()> {
-    let shared = Arc::new(Shared {
-        root: root.to_owned(),
-        state: Mutex::new(build(root, 1)?),
-        changed: Condvar::new(),
-        images: Mutex::new(ImageCache::new(IMAGE_CACHE_BYTES)),
-    });
-    let listener = std::net::TcpListener::bind(address)
-        .with_context(|| format!("impossible d'écouter sur {address}"))?;
-    let _watcher = watch(shared.clone())?;
-    if !address.ip().is_loopback() {
-        eprintln!("{}", network_warning(address));
-    }
-    println!("Aperçu : http://{address}/  (Ctrl+C pour arrêter)");
-    // One thread and one request per connection: a long-polled `/events`
-    // never holds up an image, and a local page makes few requests.
-    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    for stream in listener.incoming().flatten() {
-        let count = Connection::count(&open);
-        if count.is_none() {
-            let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-            refuse(&stream, 503, false);
-            continue;
+    let shared = Shared::load(root)?;
+    // Requests are light: one thread serves them all; images are drawn on
+    // rayon's threads, the snapshot rebuilt on the watcher's.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("démarrage du serveur")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("impossible d'écouter sur {address}"))?;
+        let _watcher = watch(shared.clone())?;
+        if !address.ip().is_loopback() {
+            eprintln!("{}", network_warning(address));
         }
-        let shared = shared.clone();
-        std::thread::spawn(move || {
-            let _count = count;
-            serve_connection(&shared, stream);
-        });
-    }
-    Ok(())
+        println!("Aperçu : http://{address}/  (Ctrl+C pour arrêter)");
+        tokio::select! {
+            () = server::serve(listener, app(shared), Limits::default()) => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        Ok(())
+    })
 }
 
 /// What `--bind` to another address than loopback means.
@@ -163,26 +175,28 @@ pub fn network_warning(address: SocketAddr) -> String {
     )
 }
 
-/// One open connection, counted while it lives.
-struct Connection(Arc<std::sync::atomic::AtomicUsize>);
-
-impl Connection {
-    /// Counts one more connection, or `None` when [`MAX_CONNECTIONS`] are
-    /// open.
-    fn count(open: &Arc<std::sync::atomic::AtomicUsize>) -> Option<Connection> {
-        use std::sync::atomic::Ordering;
-        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            (n < MAX_CONNECTIONS).then_some(n + 1)
-        })
-        .ok()
-        .map(|_| Connection(open.clone()))
-    }
-}
-
-impl Drop for Connection {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-    }
+/// The page's routes, and nothing else.
+pub fn app(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { text(PAGE, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/page.js",
+            get(|| async { text(SCRIPT, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/page.css",
+            get(|| async { text(STYLE, "text/css; charset=utf-8") }),
+        )
+        .route("/api/state", get(snapshot))
+        .route("/calendrier.ics", get(calendar))
+        .route("/events", get(events))
+        .route("/logo.png", get(logo))
+        .route("/image/{format}/{*id}", get(image))
+        .fallback(|| async { missing() })
+        .with_state(shared)
 }
 
 fn build(root: &Path, version: u64) -> anyhow::Result<State> {
@@ -197,6 +211,7 @@ fn build(root: &Path, version: u64) -> anyhow::Result<State> {
         version,
         project: Arc::new(project),
         snapshot: Arc::new(serde_json::to_string(&snapshot)?),
+        ics: Arc::new(snapshot.ics.clone()),
         hashes,
     })
 }
@@ -204,14 +219,16 @@ fn build(root: &Path, version: u64) -> anyhow::Result<State> {
 /// Rebuilds the snapshot after a change; a project that fails to load keeps
 /// the last good one (its problems show on the page once it loads again).
 fn rebuild(shared: &Shared) {
-    let version = shared.state.lock().map(|s| s.version).unwrap_or(0) + 1;
+    let version = shared.state().version + 1;
     if let Ok(state) = build(&shared.root, version) {
-        *shared.state.lock().unwrap_or_else(|e| e.into_inner()) = state;
-        shared.changed.notify_all();
+        *shared.state() = state;
+        shared.version.send_replace(version);
     }
 }
 
-fn watch(shared: Arc<Shared>) -> anyhow::Result<notify::RecommendedWatcher> {
+/// Watches the project's files; a thread of its own gathers the writes of
+/// one save and rebuilds the snapshot.
+pub fn watch(shared: Arc<Shared>) -> anyhow::Result<notify::RecommendedWatcher> {
     let (sender, receiver) = std::sync::mpsc::channel::<()>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if event.is_ok_and(|event| {
@@ -244,305 +261,117 @@ fn watch(shared: Arc<Shared>) -> anyhow::Result<notify::RecommendedWatcher> {
     Ok(watcher)
 }
 
-/// An answer: status, content type, cache policy, body.
-struct Answer {
-    status: u16,
-    kind: &'static str,
-    cache: &'static str,
-    body: Vec<u8>,
+/// An answer with its type and cache policy.
+fn answer(body: impl Into<Body>, kind: &'static str, cache: &'static str) -> Response<Body> {
+    let mut response = Response::new(body.into());
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
 }
 
-impl Answer {
-    fn text(body: impl Into<String>, kind: &'static str) -> Answer {
-        Answer {
-            status: 200,
-            kind,
-            cache: "no-store",
-            body: body.into().into_bytes(),
-        }
-    }
-
-    fn missing() -> Answer {
-        Answer {
-            status: 404,
-            ..Answer::text("Introuvable", "text/plain; charset=utf-8")
-        }
-    }
+fn text(body: &'static str, kind: &'static str) -> Response<Body> {
+    answer(body, kind, "no-store")
 }
 
-/// Why a request is not answered normally.
-#[derive(Debug, PartialEq, Eq)]
-enum BadRequest {
-    /// The request line and headers exceed [`MAX_HEAD`]: 431.
-    HeadTooLarge,
-    /// A body over [`MAX_BODY`], or of unknown length: 413.
-    BodyTooLarge,
-    /// Not HTTP: 400.
-    Malformed,
-    /// The client went away or took longer than [`REQUEST_TIMEOUT`]: no
-    /// answer.
-    Gone,
+fn missing() -> Response<Body> {
+    let mut response = answer("Introuvable", "text/plain; charset=utf-8", "no-store");
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
 }
 
-impl BadRequest {
-    fn status(&self) -> Option<u16> {
-        match self {
-            BadRequest::HeadTooLarge => Some(431),
-            BadRequest::BodyTooLarge => Some(413),
-            BadRequest::Malformed => Some(400),
-            BadRequest::Gone => None,
-        }
-    }
+async fn snapshot(Extract(shared): Extract<Arc<Shared>>) -> Response<Body> {
+    let snapshot = shared.state().snapshot.clone();
+    answer((*snapshot).clone(), "application/json", "no-store")
 }
 
-/// Reads one request from `input` and returns its target: the request line
-/// and headers, at most [`MAX_HEAD`] bytes of them, then the body (at most
-/// [`MAX_BODY`] bytes), read and dropped. `before_read` runs before each
-/// read: it sets the time left for the request, or fails once it is spent.
-fn read_request(
-    input: &mut impl std::io::Read,
-    mut before_read: impl FnMut() -> std::io::Result<()>,
-) -> Result<String, BadRequest> {
-    let mut head: Vec<u8> = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 4096];
-    let end = loop {
-        if let Some(end) = head_end(&head) {
-            break end;
-        }
-        if head.len() >= MAX_HEAD {
-            return Err(BadRequest::HeadTooLarge);
-        }
-        before_read().map_err(|_| BadRequest::Gone)?;
-        // Never more than the head may hold, plus one byte to tell.
-        let room = (MAX_HEAD + 1 - head.len()).min(chunk.len());
-        match input.read(&mut chunk[..room]) {
-            Ok(0) | Err(_) => return Err(BadRequest::Gone),
-            Ok(read) => head.extend_from_slice(&chunk[..read]),
-        }
-    };
-    if end > MAX_HEAD {
-        return Err(BadRequest::HeadTooLarge);
-    }
-    let text = String::from_utf8_lossy(&head[..end]);
-    let mut lines = text.lines();
-    let request_line = lines.next().unwrap_or_default();
-    let mut parts = request_line.split_whitespace();
-    let (Some(_method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return Err(BadRequest::Malformed);
-    };
-    if !version.starts_with("HTTP/") {
-        return Err(BadRequest::Malformed);
-    }
-    let mut length: u64 = 0;
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let name = name.trim().to_ascii_lowercase();
-        if name == "transfer-encoding" {
-            return Err(BadRequest::BodyTooLarge);
-        }
-        if name == "content-length" {
-            length = value.trim().parse().map_err(|_| BadRequest::Malformed)?;
-        }
-    }
-    if length > MAX_BODY {
-        return Err(BadRequest::BodyTooLarge);
-    }
-    // Whatever body there is, read and dropped.
-    let mut left = length.saturating_sub((head.len() - end) as u64);
-    while left > 0 {
-        before_read().map_err(|_| BadRequest::Gone)?;
-        let room = left.min(chunk.len() as u64) as usize;
-        match input.read(&mut chunk[..room]) {
-            Ok(0) | Err(_) => return Err(BadRequest::Gone),
-            Ok(read) => left -= read as u64,
-        }
-    }
-    Ok(target.to_owned())
+/// The publishing calendar for calendar apps, current with the files.
+async fn calendar(Extract(shared): Extract<Arc<Shared>>) -> Response<Body> {
+    let ics = shared.state().ics.clone();
+    answer((*ics).clone(), "text/calendar; charset=utf-8", "no-cache")
 }
 
-/// Where the head of a request ends (after its blank line), if it does.
-fn head_end(bytes: &[u8]) -> Option<usize> {
-    let crlf = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4);
-    let lf = bytes.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
-    match (crlf, lf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        413 => "Content Too Large",
-        431 => "Request Header Fields Too Large",
-        503 => "Service Unavailable",
-        _ => "Error",
-    }
-}
-
-/// Answers an error and closes the connection; with `linger`, reads (and
-/// drops) a little of what the client still sends, for a second at most,
-/// so that it gets the answer rather than a reset.
-fn refuse(stream: &std::net::TcpStream, status: u16, linger: bool) {
-    use std::io::{Read as _, Write as _};
-    let body = format!("{status} {}", reason(status));
-    let head = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        reason(status),
-        body.len()
-    );
-    let mut writer = stream;
-    let _ = writer.write_all(head.as_bytes());
-    let _ = writer.write_all(body.as_bytes());
-    let _ = writer.flush();
-    let _ = stream.shutdown(std::net::Shutdown::Write);
-    if linger {
-        let until = std::time::Instant::now() + Duration::from_secs(1);
-        let mut reader = stream;
-        let mut sink = [0u8; 4096];
-        let mut drained = 0;
-        while drained < 1024 * 1024 {
-            let left = until.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-                break;
+/// The snapshot's version now, then at each change: the page fetches the
+/// snapshot again when it moves. A comment every 15 seconds keeps the
+/// stream open through proxies.
+async fn events(
+    Extract(shared): Extract<Arc<Shared>>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let receiver = shared.version.subscribe();
+    let stream =
+        futures_util::stream::unfold((receiver, true), |(mut receiver, first)| async move {
+            if !first {
+                receiver.changed().await.ok()?;
             }
-            match reader.read(&mut sink) {
-                Ok(0) | Err(_) => break,
-                Ok(read) => drained += read,
-            }
-        }
-    }
-    let _ = stream.shutdown(std::net::Shutdown::Both);
-}
-
-/// Reads one request (the request line and headers, within [`MAX_HEAD`]
-/// bytes and [`REQUEST_TIMEOUT`]), answers it, and closes the connection.
-/// The page asks a handful of addresses with GET only, so this is all the
-/// HTTP it needs; tiny_http (used by the daemon's health endpoint) was seen
-/// to leave Chromium's parallel image requests waiting forever here.
-fn serve_connection(shared: &Shared, stream: std::net::TcpStream) {
-    use std::io::Write as _;
-    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
-    let mut input = &stream;
-    let before_read = || {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            return Err(std::io::ErrorKind::TimedOut.into());
-        }
-        stream.set_read_timeout(Some(left))
-    };
-    let target = match read_request(&mut input, before_read) {
-        Ok(target) => target,
-        Err(error) => {
-            match error.status() {
-                Some(status) => refuse(&stream, status, true),
-                None => {
-                    let _ = stream.shutdown(std::net::Shutdown::Both);
-                }
-            }
-            return;
-        }
-    };
-    let answer = answer(shared, &target);
-    let head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: {}\r\nConnection: close\r\n\r\n",
-        answer.status,
-        reason(answer.status),
-        answer.kind,
-        answer.body.len(),
-        answer.cache
-    );
-    let mut stream = &stream;
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(&answer.body);
-    let _ = stream.flush();
-    let _ = stream.shutdown(std::net::Shutdown::Both);
-}
-
-fn answer(shared: &Shared, target: &str) -> Answer {
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    match path {
-        "/" => Answer::text(PAGE, "text/html; charset=utf-8"),
-        "/page.js" => Answer::text(SCRIPT, "text/javascript; charset=utf-8"),
-        "/page.css" => Answer::text(STYLE, "text/css; charset=utf-8"),
-        "/api/state" => {
-            let snapshot = shared
-                .state
-                .lock()
-                .map(|s| s.snapshot.clone())
-                .unwrap_or_default();
-            Answer::text((*snapshot).clone(), "application/json")
-        }
-        "/events" => {
-            let since: u64 = query
-                .strip_prefix("since=")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-            let (state, _) = shared
-                .changed
-                .wait_timeout_while(state, Duration::from_secs(25), |s| s.version <= since)
-                .unwrap_or_else(|e| e.into_inner());
-            Answer::text(
-                format!("{{\"version\":{}}}", state.version),
-                "application/json",
-            )
-        }
-        "/logo.png" => match logo(shared) {
-            Some(png) => Answer {
-                status: 200,
-                kind: "image/png",
-                cache: "no-cache",
-                body: png,
-            },
-            None => Answer::missing(),
-        },
-        _ if path.starts_with("/image/") => match image(shared, path) {
-            Some(png) => Answer {
-                status: 200,
-                kind: "image/png",
-                cache: "public, max-age=31536000, immutable",
-                body: (*png).clone(),
-            },
-            None => Answer::missing(),
-        },
-        _ => Answer::missing(),
-    }
+            let version = *receiver.borrow_and_update();
+            let event = Event::default().event("version").data(version.to_string());
+            Some((Ok(event), (receiver, false)))
+        });
+    Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
 /// The brand's logo, as the project read it from its `assets/` folder:
 /// the configured path only names one of those images, it is never
 /// opened, so nothing outside the project is served.
-fn logo(shared: &Shared) -> Option<Vec<u8>> {
-    let project = shared.state.lock().ok()?.project.clone();
-    let logo = project.config.as_ref()?.brand.logo.as_ref()?;
-    let picture = project.assets.images.get(logo.get_ref())?;
-    Some(picture.png().to_vec())
+async fn logo(Extract(shared): Extract<Arc<Shared>>) -> Response<Body> {
+    let project = shared.state().project.clone();
+    let png = project
+        .config
+        .as_ref()
+        .and_then(|config| config.brand.logo.as_ref())
+        .and_then(|logo| project.assets.images.get(logo.get_ref()))
+        .map(|picture| picture.png().to_vec());
+    match png {
+        Some(png) => answer(png, "image/png", "no-cache"),
+        None => missing(),
+    }
 }
 
-/// `/image/<format>/<post id>.png`: rendered once per content.
-fn image(shared: &Shared, path: &str) -> Option<Arc<Vec<u8>>> {
-    let rest = path.strip_prefix("/image/")?.strip_suffix(".png")?;
-    let (format, id) = rest.split_once('/')?;
-    let id = percent_decode(id);
-    let format: Format = format.parse().ok()?;
+/// `/image/<format>/<post id>.png`: a post the project loaded, drawn once
+/// per content, on rayon's threads.
+async fn image(
+    Extract(shared): Extract<Arc<Shared>>,
+    UrlPath((format, id)): UrlPath<(String, String)>,
+) -> Response<Body> {
+    let Some((id, format)) = id.strip_suffix(".png").zip(format.parse::<Format>().ok()) else {
+        return missing();
+    };
+    let id = id.to_owned();
     let (project, hash) = {
-        let state = shared.state.lock().ok()?;
-        (state.project.clone(), state.hashes.get(&id)?.clone())
+        let state = shared.state();
+        let Some(hash) = state.hashes.get(&id) else {
+            return missing();
+        };
+        (state.project.clone(), hash.clone())
     };
     let key = (id.clone(), format, hash);
-    if let Some(png) = shared.images.lock().ok()?.get(&key) {
-        return Some(png);
+    let cached = shared.images().get(&key);
+    let png = match cached {
+        Some(png) => Some(png),
+        None => {
+            let (sender, receiver) = tokio::sync::oneshot::channel();
+            rayon::spawn(move || {
+                let _ = sender.send(draw(&project, &id, format));
+            });
+            let png = receiver.await.ok().flatten().map(Arc::new);
+            if let Some(png) = &png {
+                shared.images().insert(key, png.clone());
+            }
+            png
+        }
+    };
+    match png {
+        Some(png) => answer(
+            (*png).clone(),
+            "image/png",
+            "public, max-age=31536000, immutable",
+        ),
+        None => missing(),
     }
+}
+
+/// One post's card in one format, as PNG bytes.
+fn draw(project: &Project, id: &str, format: Format) -> Option<Vec<u8>> {
     let config = project.config.as_ref()?;
     let post = project.posts.iter().find(|post| post.id == id)?;
     let template =
@@ -553,87 +382,237 @@ fn image(shared: &Shared, path: &str) -> Option<Arc<Vec<u8>>> {
         french: config.typography.visuals,
     };
     let card = render::layout(context, template, format, post).ok()?;
-    let png = Arc::new(render::encode_png(render::draw(&card)).ok()?);
-    shared.images.lock().ok()?.insert(key, png.clone());
-    Some(png)
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        // `get` is `None` past the end or off a character boundary.
-        if bytes[index] == b'%'
-            && let Ok(byte) = u8::from_str_radix(text.get(index + 1..index + 3).unwrap_or(""), 16)
-        {
-            out.push(byte);
-            index += 3;
-            continue;
-        }
-        out.push(bytes[index]);
-        index += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    render::encode_png(render::draw(&card)).ok()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read as _, Write as _};
+
     use super::*;
+    use crate::net::server::testing::{connect, get, raw, start};
 
-    fn request(bytes: &[u8]) -> Result<String, BadRequest> {
-        read_request(&mut std::io::Cursor::new(bytes), || Ok(()))
+    /// A copy of the repository's example project, with a secret beside
+    /// it that no URL may reach.
+    fn project() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for folder in ["config", "assets", "posts"] {
+            copy(&repo.join(folder), &dir.path().join(folder));
+        }
+        std::fs::write(dir.path().join("secret.txt"), "SECRET-42").unwrap();
+        dir
+    }
+
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &to.join(entry.file_name()));
+            } else {
+                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        }
+    }
+
+    fn preview(root: &Path, limits: Limits) -> (Arc<Shared>, crate::net::server::testing::Running) {
+        let shared = Shared::load(root).unwrap();
+        let server = start(app(shared.clone()), limits);
+        (shared, server)
+    }
+
+    fn image_paths(shared: &Shared) -> Vec<String> {
+        let state = shared.state();
+        let mut paths = Vec::new();
+        for id in state.hashes.keys() {
+            for format in ["carre", "portrait", "paysage"] {
+                paths.push(format!("/image/{format}/{id}.png"));
+            }
+        }
+        paths.sort();
+        paths
     }
 
     #[test]
-    fn reads_the_target_of_a_request() {
-        assert_eq!(
-            request(b"GET /image/carre/a.png HTTP/1.1\r\nHost: x\r\n\r\n"),
-            Ok("/image/carre/a.png".to_owned())
+    fn a_half_sent_request_delays_no_other_client() {
+        let project = project();
+        let (_shared, server) = preview(project.path(), Limits::default());
+        // Clients that send half a request and wait.
+        let held: Vec<_> = (0..10)
+            .map(|_| {
+                let mut stream = connect(server.address);
+                stream
+                    .write_all(b"GET /api/state HTTP/1.1\r\nHost: lo")
+                    .unwrap();
+                stream
+            })
+            .collect();
+        // While they hold their connections (ten seconds each), the page
+        // and its snapshot are served.
+        let (status, page) = get(server.address, "/");
+        assert_eq!(status, 200);
+        assert!(page.contains("lang=\"fr\""), "{page}");
+        let (status, snapshot) = get(server.address, "/api/state");
+        assert_eq!(status, 200);
+        assert!(snapshot.contains("\"posts\""));
+        drop(held);
+    }
+
+    #[test]
+    fn serves_the_calendar_feed_kept_current_with_the_files() {
+        let project = project();
+        let (shared, server) = preview(project.path(), Limits::default());
+        let _watcher = watch(shared.clone()).unwrap();
+        let (status, feed) = get(server.address, "/calendrier.ics");
+        assert_eq!(status, 200);
+        assert!(feed.contains("BEGIN:VCALENDAR"), "{feed}");
+        let events = feed.matches("BEGIN:VEVENT").count();
+        assert!(events > 0);
+        let post = project.path().join("posts/chiffre/05-e-cps.md");
+        let text = std::fs::read_to_string(&post).unwrap();
+        std::fs::write(&post, text.replacen("+++", "+++\ndraft = true", 1)).unwrap();
+        let start = std::time::Instant::now();
+        loop {
+            let (_, feed) = get(server.address, "/calendrier.ics");
+            if feed.matches("BEGIN:VEVENT").count() == events - 1 {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the feed did not follow the edit"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    fn a_half_sent_request_is_dropped_once_its_time_is_spent() {
+        let project = project();
+        let limits = Limits {
+            request_timeout: Duration::from_millis(300),
+            ..Limits::default()
+        };
+        let (_shared, server) = preview(project.path(), limits);
+        let mut half = connect(server.address);
+        half.write_all(b"GET /api/state HTTP/1.1\r\nHost: lo")
+            .unwrap();
+        let mut sink = [0u8; 64];
+        // Closed by the server, without an answer.
+        assert!(matches!(half.read(&mut sink), Ok(0) | Err(_)));
+        assert_eq!(get(server.address, "/page.css").0, 200);
+    }
+
+    #[test]
+    fn fifty_parallel_requests_are_all_answered() {
+        let project = project();
+        let (shared, server) = preview(project.path(), Limits::default());
+        let mut paths = image_paths(&shared);
+        paths.truncate(40);
+        paths.extend(["/", "/page.js", "/page.css", "/api/state", "/logo.png"].map(str::to_owned));
+        paths.extend(["/api/state", "/", "/logo.png", "/page.js", "/api/state"].map(str::to_owned));
+        assert_eq!(paths.len(), 50);
+        let address = server.address;
+        let answers: Vec<_> = paths
+            .iter()
+            .map(|path| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let answer = reqwest::blocking::Client::builder()
+                        .timeout(Duration::from_secs(120))
+                        .build()
+                        .unwrap()
+                        .get(format!("http://{address}{path}"))
+                        .send()
+                        .unwrap();
+                    let status = answer.status().as_u16();
+                    let kind = answer.headers()["content-type"]
+                        .to_str()
+                        .unwrap()
+                        .to_owned();
+                    let body = answer.bytes().unwrap();
+                    (path, status, kind, body)
+                })
+            })
+            .collect();
+        for answer in answers {
+            let (path, status, kind, body) = answer.join().unwrap();
+            assert_eq!(status, 200, "{path}");
+            if path.ends_with(".png") {
+                assert_eq!(kind, "image/png", "{path}");
+                assert!(body.starts_with(b"\x89PNG"), "{path}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_url_reaches_a_file_outside_the_page() {
+        let project = project();
+        let (_shared, server) = preview(project.path(), Limits::default());
+        for path in [
+            "/../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/..%2fsecret.txt",
+            "/secret.txt",
+            "//secret.txt",
+            "/config/crieur.toml",
+            "/assets/logos/cpts-mulhouse.png",
+            "/posts/chiffre/05-e-cps.md",
+            "/page.js/../secret.txt",
+            "/logo.png/../../secret.txt",
+            "/image/carre/../../secret.txt",
+            "/image/carre/..%2F..%2Fsecret.txt.png",
+            "/image/carre/..%2F..%2Fsecret.png",
+            "/image/carre/%2Fetc%2Fpasswd.png",
+            "/image/..%2F..%2Fconfig/crieur.toml.png",
+            "/image/carre/chiffre/../../../secret.png",
+            "/etc/passwd",
+            "/%2Fetc%2Fpasswd",
+        ] {
+            let (status, answer) = get(server.address, path);
+            assert!(matches!(status, 400 | 404), "{path}: {status}");
+            for leaked in ["SECRET-42", "timezone", "root:", "+++"] {
+                assert!(!answer.contains(leaked), "{path} answered {answer}");
+            }
+        }
+        // A request line that is no path at all.
+        let (status, _) = raw(
+            server.address,
+            b"GET ../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
         );
-        assert_eq!(request(b"GET / HTTP/1.0\n\n"), Ok("/".to_owned()));
-        assert_eq!(
-            request(b"POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"),
-            Ok("/x".to_owned())
+        assert!(matches!(status, 400 | 404), "{status}");
+        let (status, _) = raw(
+            server.address,
+            b"GET http://localhost/../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
         );
-        assert_eq!(request(b"hello\r\n\r\n"), Err(BadRequest::Malformed));
-        assert_eq!(request(b"GET / HTTP/1.1\r\nHost"), Err(BadRequest::Gone));
+        assert!(matches!(status, 400 | 404), "{status}");
     }
 
     #[test]
-    fn refuses_an_endless_head_after_sixteen_kibibytes() {
-        // An endless header: reading stops at the cap.
-        let mut endless =
-            std::io::Read::chain(&b"GET / HTTP/1.1\r\nX-Long: "[..], std::io::repeat(b'a'));
-        let mut reads = 0;
-        let result = read_request(&mut endless, || {
-            reads += 1;
-            Ok(())
-        });
-        assert_eq!(result, Err(BadRequest::HeadTooLarge));
-        assert!(reads <= MAX_HEAD / 1024 + 1, "{reads} reads");
-        assert_eq!(BadRequest::HeadTooLarge.status(), Some(431));
-    }
-
-    #[test]
-    fn refuses_a_large_or_unbounded_body() {
-        let huge = format!("GET / HTTP/1.1\r\nContent-Length: {}\r\n\r\n", 300 << 20);
-        assert_eq!(request(huge.as_bytes()), Err(BadRequest::BodyTooLarge));
-        assert_eq!(
-            request(b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
-            Err(BadRequest::BodyTooLarge)
-        );
-        assert_eq!(BadRequest::BodyTooLarge.status(), Some(413));
-    }
-
-    #[test]
-    fn stops_reading_once_the_time_for_the_request_is_spent() {
-        // A client that sends nothing more: the deadline, once passed,
-        // ends the connection.
-        let mut slow = std::io::repeat(b'a');
-        let result = read_request(&mut slow, || Err(std::io::ErrorKind::TimedOut.into()));
-        assert_eq!(result, Err(BadRequest::Gone));
-        assert_eq!(BadRequest::Gone.status(), None);
+    fn the_event_stream_sends_the_version_now_and_after_each_change() {
+        let project = project();
+        let (shared, server) = preview(project.path(), Limits::default());
+        let _watcher = watch(shared.clone()).unwrap();
+        let mut stream = connect(server.address);
+        stream
+            .write_all(b"GET /events HTTP/1.1\r\nHost: lo\r\nAccept: text/event-stream\r\n\r\n")
+            .unwrap();
+        let mut seen = String::new();
+        let mut read_until = |needle: &str, seen: &mut String| {
+            let mut chunk = [0u8; 4096];
+            while !seen.contains(needle) {
+                let read = stream.read(&mut chunk).expect("the stream goes on");
+                assert!(read > 0, "the stream ended: {seen}");
+                seen.push_str(&String::from_utf8_lossy(&chunk[..read]));
+            }
+        };
+        read_until("data: 1\n", &mut seen);
+        assert!(seen.contains("text/event-stream"), "{seen}");
+        let post = project.path().join("posts/chiffre/05-e-cps.md");
+        let text = std::fs::read_to_string(&post).unwrap();
+        std::fs::write(&post, format!("{text}\nUne ligne de plus.\n")).unwrap();
+        read_until("data: 2\n", &mut seen);
+        assert!(seen.contains("event: version"), "{seen}");
     }
 
     fn key(id: &str) -> ImageKey {
@@ -671,13 +650,5 @@ mod tests {
     fn warns_that_another_address_shows_the_page_to_the_network() {
         let warning = network_warning("0.0.0.0:8000".parse().unwrap());
         assert!(warning.contains("visible de tout le réseau"), "{warning}");
-    }
-
-    #[test]
-    fn decodes_percent_escapes_in_post_ids() {
-        assert_eq!(percent_decode("chiffre/2026%2D12"), "chiffre/2026-12");
-        assert_eq!(percent_decode("%C3%A9t%C3%A9"), "été");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
     }
 }

@@ -1,5 +1,5 @@
-// The preview page: fetches the project's snapshot, draws it, and waits for
-// the next change (long polling on /events).
+// The preview page: fetches the project's snapshot, draws it, and follows
+// its changes (Server-Sent Events on /events, which send its version).
 "use strict";
 
 let version = 0;
@@ -149,21 +149,38 @@ async function refresh() {
   document.body.dataset.version = String(version);
 }
 
-async function listen() {
-  for (;;) {
-    try {
-      const response = await fetch(`/events?since=${version}`, { cache: "no-store" });
-      const { version: latest } = await response.json();
-      if (latest > version) await refresh();
-    } catch (error) {
-      document.getElementById("live").textContent = "Hors ligne : nouvel essai…";
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
+// The newest version announced, and whether a refresh is under way: the
+// announcements that come meanwhile are folded into the next one.
+let wanted = 0;
+let refreshing = false;
+
+async function follow(latest) {
+  wanted = Math.max(wanted, latest);
+  if (refreshing) return;
+  refreshing = true;
+  try {
+    while (wanted > version) await refresh();
+  } catch (error) {
+    document.getElementById("live").textContent = "Hors ligne : nouvel essai…";
+  } finally {
+    refreshing = false;
   }
 }
 
-// Images first: the long poll holds one of the browser's few connections
-// to the server, and should not queue images behind it.
+function listen() {
+  const events = new EventSource("/events");
+  events.addEventListener("version", (event) => follow(Number(event.data)));
+  // The browser reconnects by itself; the server then sends its version.
+  events.addEventListener("error", () => {
+    document.getElementById("live").textContent = "Hors ligne : nouvel essai…";
+  });
+  events.addEventListener("open", () => {
+    document.getElementById("live").textContent = "À jour";
+  });
+}
+
+// Images first: the event stream holds one of the browser's few
+// connections to the server, and should not queue images behind it.
 function imagesLoaded(timeout) {
   const pending = [...document.images].filter((img) => !img.complete);
   const loads = pending.map((img) => new Promise((resolve) => {

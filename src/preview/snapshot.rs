@@ -25,6 +25,10 @@ pub struct Snapshot {
     pub problems: Vec<crate::diagnostic::LocatedDiagnostic>,
     pub calendar: Vec<Entry>,
     pub posts: Vec<PostView>,
+    /// The calendar of the coming three months as iCalendar, served at
+    /// `/calendrier.ics` for calendar apps to subscribe to.
+    #[serde(skip)]
+    pub ics: String,
 }
 
 /// One line of the calendar.
@@ -163,6 +167,7 @@ impl Snapshot {
                 problems,
                 calendar: Vec::new(),
                 posts: Vec::new(),
+                ics: String::new(),
             };
         };
         let tz = config.timezone;
@@ -185,6 +190,16 @@ impl Snapshot {
         let verdicts = crate::verdict::judge(project, &report);
         let plan = verdicts.calendar(project, config, window);
         problems.extend(blocked_slots(&plan));
+        let quarter = Window {
+            from: now,
+            until: now + Duration::weeks(13),
+        };
+        let ics = crate::calendar::ics(
+            project,
+            config,
+            &verdicts.calendar(project, config, quarter),
+            now,
+        );
         let mut calendar: Vec<Entry> = Vec::new();
         let mut sent_entries: Vec<Entry> = Vec::new();
         for (post, at, channel) in &sent {
@@ -305,6 +320,7 @@ impl Snapshot {
             problems,
             calendar,
             posts,
+            ics,
         }
     }
 }

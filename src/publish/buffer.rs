@@ -8,7 +8,10 @@
 //! capped exponential backoff and jitter, 401 stops the pass with a word
 //! about the key, and `GRAPHQL_VALIDATION_FAILED` is reported with the
 //! request as the bug it is. The API key is sent in the `Authorization`
-//! header and nowhere else: no error, log or file ever holds it.
+//! header (marked sensitive) and nowhere else: no error, log or file ever
+//! holds it. Requests go through the shared client of [`crate::net`], each
+//! with the configured `timeout`; the `Publisher` trait stays synchronous,
+//! so each exchange runs with [`net::block_on`].
 
 use std::time::Duration;
 
@@ -19,6 +22,7 @@ use super::{
     Outgoing, PublishError, Publisher, RemoteChannel, RemotePost, RemoteStatus, Report, ratelimit,
 };
 use crate::budget::Budget;
+use crate::net;
 use crate::network::Network;
 
 /// The environment variable that holds the API key.
@@ -102,7 +106,6 @@ pub struct Buffer {
     token: String,
     organization: String,
     options: Options,
-    agent: ureq::Agent,
     /// Requests made in the last day (this pass's included), real time.
     made: Vec<DateTime<Utc>>,
     /// Requests made since the store last recorded them.
@@ -235,18 +238,11 @@ impl Buffer {
         options: Options,
         made: Vec<DateTime<Utc>>,
     ) -> Buffer {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(options.timeout))
-            .http_status_as_error(false)
-            .user_agent(format!("crieur/{}", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
         Buffer {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             token,
             organization: organization.to_owned(),
             options,
-            agent,
             made,
             fresh: Vec::new(),
             exhausted_until: None,
@@ -281,7 +277,10 @@ impl Buffer {
             match fault {
                 Fault::Final(error) => return Err(error),
                 Fault::Wait(wait, error) => {
-                    if wait > self.options.max_inline_wait || tries >= self.options.attempts * 2 {
+                    if wait > self.options.max_inline_wait
+                        || tries >= self.options.attempts * 2
+                        || net::stopping()
+                    {
                         return Err(match error {
                             PublishError::RateLimited { .. } => {
                                 rate_limited(Utc::now() + to_chrono(wait))
@@ -293,7 +292,8 @@ impl Buffer {
                 }
                 Fault::Retry(error) => {
                     let unclear = matches!(error, PublishError::Unclear(_));
-                    if (unclear && !idempotent) || tries >= self.options.attempts {
+                    if (unclear && !idempotent) || tries >= self.options.attempts || net::stopping()
+                    {
                         return Err(error);
                     }
                     std::thread::sleep(jitter(backoff));
@@ -303,39 +303,58 @@ impl Buffer {
         }
     }
 
+    /// One exchange with Buffer, on the shared HTTP client. A stop asked
+    /// while it runs lets it finish within [`net::STOP_GRACE`]; past that
+    /// it is abandoned, its outcome unclear.
     fn try_once(&mut self, request: &Request) -> Result<Value, Fault> {
-        let body = request.body().to_string();
-        let response = self
-            .agent
+        let mut authorization =
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", self.token)).map_err(
+                |_| {
+                    Fault::Final(PublishError::Transient(
+                        "requête impossible à envoyer (clé d'API mal formée)".into(),
+                    ))
+                },
+            )?;
+        authorization.set_sensitive(true);
+        let call = net::client()
             .post(&self.endpoint)
-            .header("Authorization", &format!("Bearer {}", self.token))
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json")
-            .send(&body);
-        let mut response = match response {
-            Ok(response) => response,
-            Err(error) => return Err(network_fault(&error)),
+            .timeout(self.options.timeout)
+            .header(reqwest::header::AUTHORIZATION, authorization)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(request.body().to_string());
+        let exchange = async move {
+            let mut response = call.send().await.map_err(|error| network_fault(&error))?;
+            let status = response.status().as_u16();
+            let headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        value.to_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            let body = net::read_body(&mut response, MAX_ANSWER).await.map_err(
+                |error| match error {
+                    net::BodyError::Read(error) => network_fault(&error),
+                    too_long => Fault::Retry(PublishError::Unclear(format!(
+                        "réponse illisible de Buffer ({too_long}) : la requête a peut-être abouti"
+                    ))),
+                },
+            )?;
+            Ok((status, headers, body))
         };
-        let status = response.status().as_u16();
-        let headers: Vec<(String, String)> = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    value.to_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect();
-        let text = match response
-            .body_mut()
-            .with_config()
-            .limit(MAX_ANSWER)
-            .read_to_string()
-        {
-            Ok(text) => text,
-            Err(error) => return Err(network_fault(&error)),
+        let (status, headers, body) = match net::block_on(net::unless_stopped(exchange)) {
+            Ok(exchanged) => exchanged?,
+            Err(net::Abandoned) => {
+                return Err(Fault::Final(PublishError::Unclear(
+                    "arrêt demandé pendant l'appel à Buffer : la requête a peut-être abouti".into(),
+                )));
+            }
         };
+        let text = String::from_utf8_lossy(&body);
         let now = Utc::now();
         if let Some(until) = ratelimit::exhausted(&headers, now) {
             self.exhausted_until = Some(until);
@@ -431,7 +450,7 @@ impl Buffer {
 }
 
 /// The longest answer read: Buffer's are a few kilobytes.
-const MAX_ANSWER: u64 = 16 * 1024 * 1024;
+const MAX_ANSWER: usize = 16 * 1024 * 1024;
 
 fn to_chrono(wait: Duration) -> chrono::Duration {
     chrono::Duration::from_std(wait).unwrap_or_else(|_| ratelimit::max_wait())
@@ -623,30 +642,23 @@ fn payload(data: &Value, field: &str) -> Result<Value, PublishError> {
 
 /// Whether a transport error happened before the request left (safe to
 /// retry) or after (the outcome is unclear).
-fn network_fault(error: &ureq::Error) -> Fault {
-    use ureq::Error;
-    let text = error.to_string();
-    let unreachable = || {
+fn network_fault(error: &reqwest::Error) -> Fault {
+    let text = net::describe(error);
+    if error.is_builder() {
+        // The request could not be written at all: nothing left.
+        Fault::Final(PublishError::Transient(format!(
+            "requête impossible à envoyer ({text})"
+        )))
+    } else if error.is_connect() {
+        // No connection (refused, unknown host, connect timeout, TLS):
+        // nothing was sent.
         Fault::Retry(PublishError::Transient(format!(
             "Buffer injoignable ({text}) ; nouvel essai plus tard"
         )))
-    };
-    match error {
-        Error::ConnectionFailed | Error::HostNotFound => unreachable(),
-        Error::Timeout(timeout)
-            if format!("{timeout:?}").contains("Connect")
-                || format!("{timeout:?}").contains("Resolve") =>
-        {
-            unreachable()
-        }
-        Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => unreachable(),
-        // The request could not be written at all: nothing left.
-        Error::BadUri(_) | Error::InvalidProxyUrl | Error::Http(_) => Fault::Final(
-            PublishError::Transient(format!("requête impossible à envoyer ({text})")),
-        ),
-        _ => Fault::Retry(PublishError::Unclear(format!(
+    } else {
+        Fault::Retry(PublishError::Unclear(format!(
             "pas de réponse de Buffer ({text}) : la requête a peut-être abouti"
-        ))),
+        )))
     }
 }
 

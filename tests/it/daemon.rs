@@ -162,15 +162,11 @@ fn stops_cleanly_on_sigterm_and_refuses_a_second_daemon() {
         .spawn()
         .unwrap();
     wait_for("the first pass", Duration::from_secs(20), || {
-        ureq::get(&format!("http://{address}/healthz"))
-            .call()
-            .is_ok_and(|response| response.status() == 200)
+        health(&address) == Some(200)
     });
-    let metrics = ureq::get(&format!("http://{address}/metrics"))
-        .call()
+    let metrics = reqwest::blocking::get(format!("http://{address}/metrics"))
         .unwrap()
-        .body_mut()
-        .read_to_string()
+        .text()
         .unwrap();
     assert!(
         metrics.contains("crieur_posts{status=\"queued\"} "),
@@ -343,11 +339,7 @@ fn free_address() -> String {
 }
 
 fn health(address: &str) -> Option<u16> {
-    ureq::get(&format!("http://{address}/healthz"))
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
+    reqwest::blocking::get(format!("http://{address}/healthz"))
         .ok()
         .map(|response| response.status().as_u16())
 }
@@ -403,4 +395,149 @@ fn health_fails_once_the_state_store_is_unreadable() {
     });
     sigterm(&child);
     child.wait().unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_during_a_pass_lets_the_call_in_flight_finish_and_be_recorded() {
+    let buffer = FakeBuffer::start();
+    // Each answer takes a while: the stop comes while a create is at Buffer.
+    buffer.set_latency(Duration::from_millis(1500));
+    let (project, _files) = every_minute(&buffer);
+    let mut child = daemon(project.path(), &[]).spawn().unwrap();
+    wait_for("a create in flight", Duration::from_secs(60), || {
+        buffer.requests("CreatePost") >= 1
+    });
+    let asked = Instant::now();
+    sigterm(&child);
+    let code = child.wait().unwrap();
+    let took = asked.elapsed();
+    let mut logs = String::new();
+    use std::io::Read as _;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert_eq!(code.code(), Some(0), "{logs}");
+    assert!(took < Duration::from_secs(10), "{took:?}\n{logs}");
+    assert!(logs.contains("arrêt demandé"), "{logs}");
+    assert!(logs.contains("démon arrêté"), "{logs}");
+
+    // The call that was in flight went through and is recorded: every post
+    // Buffer holds is a queued delivery with its id, none is left
+    // `creating`, and no create left after the stop.
+    let created = buffer.requests("CreatePost");
+    let held = buffer.posts();
+    assert_eq!(held.len(), created, "{held:#?}");
+    assert!(
+        created < 4,
+        "the pass went on after the stop: {created} creates"
+    );
+    let status = Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .arg("--root")
+        .arg(project.path())
+        .args(["status", "--json"])
+        .env_clear()
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let deliveries = status["deliveries"].as_array().unwrap();
+    for post in &held {
+        assert!(
+            deliveries
+                .iter()
+                .any(|d| d["remote_id"] == post.id.as_str() && d["status"] == "queued"),
+            "{post:?} is not recorded: {deliveries:#?}"
+        );
+    }
+    assert!(
+        deliveries.iter().all(|d| d["status"] != "creating"),
+        "{deliveries:#?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_call_buffer_leaves_unanswered_does_not_hold_a_stop_and_is_adopted_later() {
+    use crate::fake_buffer::Fault;
+    let buffer = FakeBuffer::start();
+    let (project, _files) = every_minute(&buffer);
+    // A long timeout: only the stop may cut the call short.
+    let config = project.path().join("config/crieur.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("timeout = \"5s\"", "timeout = \"60s\""),
+    )
+    .unwrap();
+    // Buffer creates the post, then answers only after 20 seconds.
+    buffer.fault(
+        "CreatePost",
+        Fault::SlowAnswer {
+            delay: Duration::from_secs(20),
+        },
+    );
+    let mut child = daemon(project.path(), &[]).spawn().unwrap();
+    wait_for(
+        "the post created at Buffer",
+        Duration::from_secs(60),
+        || !buffer.posts().is_empty(),
+    );
+    let asked = Instant::now();
+    sigterm(&child);
+    let code = child.wait().unwrap();
+    let took = asked.elapsed();
+    let mut logs = String::new();
+    use std::io::Read as _;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert_eq!(code.code(), Some(0), "{logs}");
+    assert!(took < Duration::from_secs(10), "{took:?}\n{logs}");
+    assert!(logs.contains("arrêt demandé pendant l'appel"), "{logs}");
+    assert_eq!(buffer.requests("CreatePost"), 1, "no create after the stop");
+
+    // The next pass finds the post at Buffer and adopts it: it is not
+    // created twice.
+    let pass = Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .arg("--root")
+        .arg(project.path())
+        .arg("publish")
+        .env_clear()
+        .env("CRIEUR_BUFFER_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let errors = String::from_utf8_lossy(&pass.stderr);
+    let posts = buffer.posts();
+    let mut texts: Vec<&str> = posts.iter().map(|p| p.text.as_str()).collect();
+    texts.sort();
+    let count = texts.len();
+    texts.dedup();
+    assert_eq!(
+        texts.len(),
+        count,
+        "a post went twice: {posts:#?}\n{errors}"
+    );
+    let first = &buffer.posts()[0];
+    let status = Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .arg("--root")
+        .arg(project.path())
+        .args(["status", "--json"])
+        .env_clear()
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(
+        status["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["remote_id"] == first.id.as_str()),
+        "{status:#}\n{errors}"
+    );
 }

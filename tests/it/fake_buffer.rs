@@ -27,10 +27,8 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -390,20 +388,7 @@ impl State {
 pub struct FakeBuffer {
     pub url: String,
     pub state: Arc<Mutex<State>>,
-    server: Arc<tiny_http::Server>,
-    threads: Vec<thread::JoinHandle<()>>,
-}
-
-impl Drop for FakeBuffer {
-    fn drop(&mut self) {
-        self.server.unblock();
-        for _ in 0..self.threads.len() {
-            self.server.unblock();
-        }
-        for handle in self.threads.drain(..) {
-            let _ = handle.join();
-        }
-    }
+    _server: Server,
 }
 
 fn schema() -> Valid<Schema> {
@@ -411,30 +396,121 @@ fn schema() -> Valid<Schema> {
     Schema::parse_and_validate(sdl, "schema.graphql").expect("Buffer's schema is valid")
 }
 
+/// An axum app served on a local port by a thread with its own runtime,
+/// until dropped.
+struct Server {
+    address: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(app: axum::Router) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a local port");
+        listener.set_nonblocking(true).unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                tokio::select! {
+                    _ = axum::serve(listener, app) => {}
+                    _ = stopped => {}
+                }
+            });
+            // Answers still being made (a slow one) are dropped.
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        });
+        Server {
+            address,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.thread.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Reads a request as the fake needs it.
+async fn incoming(request: axum::extract::Request) -> Incoming {
+    use axum::body::to_bytes;
+    let (parts, body) = request.into_parts();
+    let body = to_bytes(body, 64 * 1024 * 1024).await.unwrap_or_default();
+    Incoming {
+        method: parts.method.to_string(),
+        path: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    value.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+fn response(answer: Answer) -> axum::response::Response {
+    let mut response = axum::response::Response::new(axum::body::Body::from(answer.body));
+    *response.status_mut() = axum::http::StatusCode::from_u16(answer.status).unwrap();
+    let headers = response.headers_mut();
+    headers.insert(
+        "content-type",
+        axum::http::HeaderValue::from_str(&answer.content_type).unwrap(),
+    );
+    for (name, value) in answer.headers {
+        headers.append(
+            axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            axum::http::HeaderValue::from_str(&value).unwrap(),
+        );
+    }
+    response
+}
+
 impl FakeBuffer {
     pub fn start() -> FakeBuffer {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("a local port"));
-        let url = format!("http://{}/", server.server_addr());
         let state = Arc::new(Mutex::new(State::default()));
         let schema = Arc::new(schema());
-        // A few workers, so that a slow answer does not hold the others.
-        let threads = (0..4)
-            .map(|_| {
-                let server = server.clone();
-                let state = state.clone();
-                let schema = schema.clone();
-                thread::spawn(move || {
-                    while let Ok(request) = server.recv() {
-                        handle(request, &state, &schema);
-                    }
-                })
+        let app = {
+            let state = state.clone();
+            // Each request on a blocking thread, so that a slow answer
+            // does not hold the others.
+            axum::Router::new().fallback(move |request: axum::extract::Request| {
+                let (state, schema) = (state.clone(), schema.clone());
+                async move {
+                    let request = incoming(request).await;
+                    let answer =
+                        tokio::task::spawn_blocking(move || handle(request, &state, &schema))
+                            .await
+                            .unwrap();
+                    response(answer)
+                }
             })
-            .collect();
+        };
+        let server = Server::start(app);
         FakeBuffer {
-            url,
+            url: format!("http://{}/", server.address),
             state,
-            server,
-            threads,
+            _server: server,
         }
     }
 
@@ -649,14 +725,13 @@ fn image_urls(assets: &Value) -> Vec<String> {
 
 /// Why Buffer could not fetch an image at publish time, if it could not.
 fn fetch_failure(url: &str) -> Option<String> {
-    let agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
-        .http_status_as_error(false)
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
         .build()
-        .new_agent();
-    let problem = match agent.get(url).call() {
+        .unwrap();
+    let problem = match client.get(url).send() {
         Err(error) => Some(error.to_string()),
-        Ok(mut response) => {
+        Ok(response) => {
             let status = response.status().as_u16();
             let kind = response
                 .headers()
@@ -669,7 +744,7 @@ fn fetch_failure(url: &str) -> Option<String> {
                 .get("content-length")
                 .and_then(|value| value.to_str().ok())
                 .and_then(|value| value.parse::<usize>().ok());
-            let body = response.body_mut().read_to_vec();
+            let body = response.bytes();
             if status != 200 {
                 Some(format!("HTTP {status}"))
             } else if !kind.starts_with("image/") {
@@ -738,31 +813,47 @@ pub fn stored_text(text: &str, shorten: bool) -> String {
     out
 }
 
-fn respond(request: tiny_http::Request, status: u16, body: Value, headers: &[(String, String)]) {
-    respond_raw(
-        request,
-        status,
-        "application/json",
-        body.to_string(),
-        headers,
-    );
+/// A request as the fake reads it.
+struct Incoming {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Incoming {
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.clone())
+    }
+}
+
+/// An answer, as sent.
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: String,
+    headers: Vec<(String, String)>,
+}
+
+fn respond(status: u16, body: Value, headers: &[(String, String)]) -> Answer {
+    respond_raw(status, "application/json", body.to_string(), headers)
 }
 
 fn respond_raw(
-    request: tiny_http::Request,
     status: u16,
     content_type: &str,
     body: String,
     headers: &[(String, String)],
-) {
-    let mut response = tiny_http::Response::from_string(body)
-        .with_status_code(status)
-        .with_header(tiny_http::Header::from_bytes("Content-Type", content_type).unwrap());
-    for (name, value) in headers {
-        response
-            .add_header(tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap());
+) -> Answer {
+    Answer {
+        status,
+        content_type: content_type.to_owned(),
+        body,
+        headers: headers.to_vec(),
     }
-    let _ = request.respond(response);
 }
 
 /// The name of the operation a body asks for, read without validation.
@@ -784,17 +875,9 @@ fn operation_name(body: &str) -> Option<String> {
 const GATEWAY_PAGE: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n";
 const MAINTENANCE_PAGE: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Buffer</title></head><body><h1>We'll be right back</h1><p>Buffer is undergoing maintenance.</p></body></html>";
 
-fn handle(mut request: tiny_http::Request, state: &Mutex<State>, schema: &Valid<Schema>) {
-    let header = |request: &tiny_http::Request, name: &str| {
-        request
-            .headers()
-            .iter()
-            .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str().to_owned())
-    };
-    let mut body = String::new();
-    let _ = request.as_reader().read_to_string(&mut body);
-    let key = header(&request, "Authorization").unwrap_or_default();
+fn handle(request: Incoming, state: &Mutex<State>, schema: &Valid<Schema>) -> Answer {
+    let body = request.body.clone();
+    let key = request.header("Authorization").unwrap_or_default();
 
     // Every request counts against its key's budget, answered or not.
     let rate = {
@@ -809,7 +892,6 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, schema: &Valid<
             let mut headers = verdict.headers;
             headers.push(("Retry-After".into(), wait.to_string()));
             return respond(
-                request,
                 429,
                 too_many_requests(json!({ "retryAfter": wait })),
                 &headers,
@@ -817,50 +899,52 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, schema: &Valid<
         }
         verdict.headers
     };
-    let validation_failed = |request: tiny_http::Request, why: String| {
+    let validation_failed = |why: String| {
         state.lock().unwrap().violations.push(why.clone());
         respond(
-            request,
             400,
             json!({"errors": [{"message": why, "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}]}),
             &rate,
-        );
+        )
     };
 
-    if *request.method() != tiny_http::Method::Post {
-        return validation_failed(request, "method is not POST".into());
+    if request.method != "POST" {
+        return validation_failed("method is not POST".into());
     }
-    if !matches!(request.url(), "/" | "/graphql") {
-        let path = request.url().to_owned();
-        return validation_failed(request, format!("path {path}"));
+    if !matches!(request.path.as_str(), "/" | "/graphql") {
+        return validation_failed(format!("path {}", request.path));
     }
-    if header(&request, "User-Agent").is_none_or(|agent| agent.trim().is_empty()) {
+    if request
+        .header("User-Agent")
+        .is_none_or(|agent| agent.trim().is_empty())
+    {
         // Buffer answers requests without a User-Agent with an HTML 403.
         state
             .lock()
             .unwrap()
             .violations
             .push("no User-Agent".into());
-        let _ = request
-            .respond(tiny_http::Response::from_string("<html>403</html>").with_status_code(403));
-        return;
+        return respond_raw(403, "text/html", "<html>403</html>".into(), &[]);
     }
-    if !header(&request, "Content-Type").is_some_and(|kind| kind.starts_with("application/json")) {
-        return validation_failed(request, "Content-Type is not JSON".into());
+    if !request
+        .header("Content-Type")
+        .is_some_and(|kind| kind.starts_with("application/json"))
+    {
+        return validation_failed("Content-Type is not JSON".into());
     }
     let authorized = key == format!("Bearer {TOKEN}");
 
     let Ok(payload) = serde_json::from_str::<Value>(&body) else {
-        return validation_failed(request, "body is not JSON".into());
+        return validation_failed("body is not JSON".into());
     };
     let query = payload["query"].as_str().unwrap_or_default().to_owned();
     let variables = payload.get("variables").cloned().unwrap_or(json!({}));
     let document = match ExecutableDocument::parse_and_validate(schema, &query, "request.graphql") {
         Ok(document) => document,
-        Err(errors) => return validation_failed(request, format!("{errors}")),
+        Err(errors) => return validation_failed(format!("{errors}")),
     };
     let Ok(operation) = document.operations.get(None) else {
-        return validation_failed(request, "not exactly one operation".into());
+        return validation_failed("not exactly one operation".into());
     };
     let name = operation
         .name
@@ -869,12 +953,12 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, schema: &Valid<
         .unwrap_or_default();
     let values: apollo_compiler::response::JsonMap = match JsonValue::from(variables.clone()) {
         JsonValue::Object(map) => map,
-        _ => return validation_failed(request, "variables are not an object".into()),
+        _ => return validation_failed("variables are not an object".into()),
     };
     let values = match apollo_compiler::request::coerce_variable_values(schema, operation, &values)
     {
         Ok(values) => values,
-        Err(error) => return validation_failed(request, format!("{name}: {error:?}")),
+        Err(error) => return validation_failed(format!("{name}: {error:?}")),
     };
 
     let (fault, latency) = {
@@ -888,7 +972,6 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, schema: &Valid<
     thread::sleep(latency);
     if !authorized || matches!(fault, Some(Fault::Unauthorized)) {
         return respond(
-            request,
             401,
             json!({"errors": [{"message": "Unauthorized", "extensions": {"code": "UNAUTHENTICATED"}}]}),
             &rate,
@@ -897,18 +980,16 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, schema: &Valid<
     let typed = match fault {
         Some(Fault::RateLimited { retry_after }) => {
             return respond(
-                request,
                 429,
                 too_many_requests(json!({ "retryAfter": retry_after })),
                 &[],
             );
         }
         Some(Fault::RateLimitedWith { headers, body }) => {
-            return respond(request, 429, body, &headers);
+            return respond(429, body, &headers);
         }
         Some(Fault::ServerError) => {
             return respond(
-                request,
                 500,
                 json!({"errors": [{"message": "Internal error", "extensions": {"code": "UNEXPECTED"}}]}),
                 &rate,
@@ -932,22 +1013,13 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, schema: &Valid<
                     while !text.is_char_boundary(cut) {
                         cut -= 1;
                     }
-                    respond_raw(
-                        request,
-                        200,
-                        "application/json",
-                        text[..cut].to_owned(),
-                        &rate,
-                    )
+                    respond_raw(200, "application/json", text[..cut].to_owned(), &rate)
                 }
-                GarbledKind::BadGateway => {
-                    respond_raw(request, 502, "text/html", GATEWAY_PAGE.into(), &[])
-                }
+                GarbledKind::BadGateway => respond_raw(502, "text/html", GATEWAY_PAGE.into(), &[]),
                 GarbledKind::EmptyBody => {
-                    respond_raw(request, 200, "application/json", String::new(), &rate)
+                    respond_raw(200, "application/json", String::new(), &rate)
                 }
                 GarbledKind::HtmlBody => respond_raw(
-                    request,
                     200,
                     "text/html; charset=utf-8",
                     MAINTENANCE_PAGE.into(),
@@ -957,7 +1029,7 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, schema: &Valid<
         }
         _ => {}
     }
-    respond(request, 200, answer, &rate);
+    respond(200, answer, &rate)
 }
 
 /// A top-level GraphQL error, answered with `"data": null`.
@@ -1603,44 +1675,32 @@ pub enum FileMode {
 }
 
 /// Serves the files of a folder over HTTP, as the CPTS's web server serves
-/// the images folder: `GET` and `HEAD`, one request a connection.
+/// the images folder: `GET` and `HEAD`.
 pub struct FileServer {
     pub url: String,
     mode: Arc<Mutex<FileMode>>,
     /// Method and path of each request.
     hits: Arc<Mutex<Vec<(String, String)>>>,
-    address: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
+    _server: Server,
 }
 
 impl FileServer {
     pub fn start(dir: PathBuf) -> FileServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a local port");
-        let address = listener.local_addr().unwrap();
         let mode = Arc::new(Mutex::new(FileMode::Normal));
         let hits = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (mode, hits, stop) = (mode.clone(), hits.clone(), stop.clone());
-            thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let (dir, mode, hits) = (dir.clone(), mode.clone(), hits.clone());
-                    thread::spawn(move || serve_file(stream, &dir, &mode, &hits));
-                }
+        let app = {
+            let (mode, hits) = (mode.clone(), hits.clone());
+            axum::Router::new().fallback(move |request: axum::extract::Request| {
+                let answer = serve_file(&request, &dir, &mode, &hits);
+                async move { answer }
             })
         };
+        let server = Server::start(app);
         FileServer {
-            url: format!("http://{address}/images/"),
+            url: format!("http://{}/images/", server.address),
             mode,
             hits,
-            address,
-            stop,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -1651,17 +1711,6 @@ impl FileServer {
     /// Method and path of each request received.
     pub fn hits(&self) -> Vec<(String, String)> {
         self.hits.lock().unwrap().clone()
-    }
-}
-
-impl Drop for FileServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wakes the listener up so that it sees the stop.
-        let _ = TcpStream::connect(self.address);
-        if let Some(handle) = self.thread.take() {
-            let _ = handle.join();
-        }
     }
 }
 
@@ -1677,32 +1726,21 @@ fn content_type(name: &str) -> &'static str {
 }
 
 fn serve_file(
-    mut stream: TcpStream,
+    request: &axum::extract::Request,
     dir: &std::path::Path,
     mode: &Mutex<FileMode>,
     hits: &Mutex<Vec<(String, String)>>,
-) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut head = Vec::new();
-    let mut buffer = [0u8; 4096];
-    while !head.windows(4).any(|window| window == b"\r\n\r\n") && head.len() < 65536 {
-        match stream.read(&mut buffer) {
-            Ok(0) | Err(_) => break,
-            Ok(read) => head.extend_from_slice(&buffer[..read]),
-        }
-    }
-    let head = String::from_utf8_lossy(&head);
-    let mut words = head.lines().next().unwrap_or_default().split(' ');
-    let method = words.next().unwrap_or_default().to_owned();
-    let path = words.next().unwrap_or_default().to_owned();
-    if method.is_empty() {
-        return;
-    }
+) -> axum::response::Response {
+    use axum::body::Body;
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |p| p.as_str().to_owned(),
+    );
     hits.lock().unwrap().push((method.clone(), path.clone()));
-    let name = path
-        .split('?')
-        .next()
-        .unwrap_or_default()
+    let name = request
+        .uri()
+        .path()
         .strip_prefix("/images/")
         .filter(|name| !name.is_empty() && !name.contains(".."))
         .map(str::to_owned);
@@ -1710,59 +1748,58 @@ fn serve_file(
         .as_ref()
         .and_then(|name| std::fs::read(dir.join(name)).ok());
     let mode = *mode.lock().unwrap();
-    let (status, kind, body, length): (&str, &str, Vec<u8>, usize) = if method != "GET"
-        && method != "HEAD"
-    {
-        (
-            "405 Method Not Allowed",
-            "text/plain",
-            b"Method Not Allowed".to_vec(),
-            18,
-        )
-    } else {
-        match (mode, file) {
-            (FileMode::Forbidden, _) => {
-                let body = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>".to_vec();
-                let length = body.len();
-                ("403 Forbidden", "application/xml", body, length)
-            }
-            (FileMode::WrongType, _) => {
-                let body = b"<!DOCTYPE html><html><head><title>Connexion</title></head><body><form>Identifiant</form></body></html>".to_vec();
-                let length = body.len();
-                ("200 OK", "text/html; charset=utf-8", body, length)
-            }
-            (FileMode::NotFound, _) | (_, None) => {
-                ("404 Not Found", "text/plain", b"Not Found".to_vec(), 9)
-            }
-            (FileMode::Truncated, Some(bytes)) => {
-                let length = bytes.len();
-                let half = bytes[..length / 2].to_vec();
-                (
-                    "200 OK",
-                    content_type(name.as_deref().unwrap_or_default()),
-                    half,
-                    length,
-                )
-            }
-            (FileMode::Normal, Some(bytes)) => {
-                let length = bytes.len();
-                (
-                    "200 OK",
-                    content_type(name.as_deref().unwrap_or_default()),
-                    bytes,
-                    length,
-                )
-            }
-        }
+    let answer = |status: u16, kind: &str, body: Body, length: usize| {
+        let mut response = axum::response::Response::new(body);
+        *response.status_mut() = axum::http::StatusCode::from_u16(status).unwrap();
+        let headers = response.headers_mut();
+        headers.insert("content-type", kind.parse().unwrap());
+        headers.insert("content-length", length.into());
+        response
     };
-    let mut answer = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
-    )
-    .into_bytes();
-    if method != "HEAD" {
-        answer.extend_from_slice(&body);
+    let whole = |status: u16, kind: &str, bytes: Vec<u8>| {
+        let length = bytes.len();
+        answer(status, kind, Body::from(bytes), length)
+    };
+    if method != "GET" && method != "HEAD" {
+        return whole(405, "text/plain", b"Method Not Allowed".to_vec());
     }
-    let _ = stream.write_all(&answer);
-    let _ = stream.flush();
-    let _ = stream.shutdown(std::net::Shutdown::Both);
+    match (mode, file) {
+        (FileMode::Forbidden, _) => whole(
+            403,
+            "application/xml",
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>".to_vec(),
+        ),
+        (FileMode::WrongType, _) => whole(
+            200,
+            "text/html; charset=utf-8",
+            b"<!DOCTYPE html><html><head><title>Connexion</title></head><body><form>Identifiant</form></body></html>".to_vec(),
+        ),
+        (FileMode::NotFound, _) | (_, None) => whole(404, "text/plain", b"Not Found".to_vec()),
+        (FileMode::Truncated, Some(bytes)) => {
+            // The announced length, half the bytes, then the connection
+            // breaks.
+            let length = bytes.len();
+            let half = axum::body::Bytes::from(bytes[..length / 2].to_vec());
+            // The error comes a moment later, once the head and the half
+            // have left.
+            let broken = futures_util::stream::unfold(Some(half), |half| async move {
+                match half {
+                    Some(half) => Some((Ok(half), None)),
+                    None => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        Some((Err(std::io::Error::other("connection lost")), None))
+                    }
+                }
+            });
+            answer(
+                200,
+                content_type(name.as_deref().unwrap_or_default()),
+                Body::from_stream(broken),
+                length,
+            )
+        }
+        (FileMode::Normal, Some(bytes)) => {
+            whole(200, content_type(name.as_deref().unwrap_or_default()), bytes)
+        }
+    }
 }

@@ -85,15 +85,14 @@ impl Reply {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
+fn agent() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
         .user_agent("crieur-tests")
         .build()
-        .new_agent()
+        .unwrap()
 }
 
-fn reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
+fn reply(response: reqwest::blocking::Response) -> Reply {
     let headers = response
         .headers()
         .iter()
@@ -107,7 +106,7 @@ fn reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
     Reply {
         status: response.status().as_u16(),
         headers,
-        body: response.body_mut().read_to_string().unwrap_or_default(),
+        body: response.text().unwrap_or_default(),
     }
 }
 
@@ -115,9 +114,10 @@ fn call_with(buffer: &FakeBuffer, token: &str, query: &str, variables: Value) ->
     let body = json!({"query": query, "variables": variables}).to_string();
     let response = agent()
         .post(&buffer.url)
-        .header("Authorization", &format!("Bearer {token}"))
+        .header("Authorization", format!("Bearer {token}"))
         .header("Content-Type", "application/json")
-        .send(&body)
+        .body(body)
+        .send()
         .expect("the fake Buffer answers");
     reply(response)
 }
@@ -780,7 +780,7 @@ fn the_file_server_serves_images_and_breaks_as_a_host_can() {
     std::fs::write(dir.path().join("b.jpg"), &jpeg).unwrap();
     let files = FileServer::start(dir.path().to_path_buf());
     let get = |name: &str| {
-        let mut response = agent().get(&format!("{}{name}", files.url)).call().unwrap();
+        let response = agent().get(format!("{}{name}", files.url)).send().unwrap();
         let status = response.status().as_u16();
         let kind = response
             .headers()
@@ -791,7 +791,12 @@ fn the_file_server_serves_images_and_breaks_as_a_host_can() {
             .headers()
             .get("content-length")
             .map(|v| v.to_str().unwrap().parse::<usize>().unwrap());
-        (status, kind, length, response.body_mut().read_to_vec())
+        (
+            status,
+            kind,
+            length,
+            response.bytes().map(|bytes| bytes.to_vec()),
+        )
     };
 
     let (status, kind, _, body) = get("a.png");
@@ -803,7 +808,7 @@ fn the_file_server_serves_images_and_breaks_as_a_host_can() {
     assert_eq!(get("absent.png").0, 404);
     assert_eq!(get("../a.png").0, 404);
 
-    let head = agent().head(&format!("{}b.jpg", files.url)).call().unwrap();
+    let head = agent().head(format!("{}b.jpg", files.url)).send().unwrap();
     assert_eq!(head.status().as_u16(), 200);
     assert_eq!(head.headers()["content-type"], "image/jpeg");
     assert_eq!(

@@ -43,7 +43,7 @@ fn moto() -> Option<Moto> {
     };
     let endpoint = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
-        if ureq::get(&endpoint).call().is_ok() {
+        if reqwest::blocking::get(&endpoint).is_ok() {
             return Some(Moto { child, endpoint });
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -62,9 +62,12 @@ fn create_bucket(endpoint: &str, name: &str) {
     let credentials = rusty_s3::Credentials::new("test", "test");
     let url =
         rusty_s3::S3Action::sign(&bucket.create_bucket(&credentials), Duration::from_secs(60));
-    ureq::put(url.as_str())
-        .send_empty()
+    let created = reqwest::blocking::Client::new()
+        .put(url.as_str())
+        .header("Content-Length", "0")
+        .send()
         .expect("bucket created");
+    assert!(created.status().is_success(), "{}", created.status());
 }
 
 #[test]
@@ -88,12 +91,11 @@ fn hosts_an_image_in_an_s3_bucket_at_a_public_url() {
     .unwrap();
     let url = media::host(&mut store, &png).expect("stored and reachable");
     assert!(url.starts_with(&public) && url.ends_with(".png"), "{url}");
-    let fetched = ureq::get(&url)
-        .call()
+    let fetched = reqwest::blocking::get(&url)
         .unwrap()
-        .body_mut()
-        .read_to_vec()
-        .unwrap();
+        .bytes()
+        .unwrap()
+        .to_vec();
     assert_eq!(fetched, png);
 }
 

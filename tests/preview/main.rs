@@ -1,8 +1,8 @@
 //! The preview page in a real headless Chromium, driven over WebDriver.
 //!
 //! The WebDriver calls are few (a session, a page, scripts, a screenshot),
-//! so they are made with the blocking HTTP client crieur already uses
-//! rather than an async WebDriver crate and its runtime. `.ci/run`
+//! so they are made with reqwest's blocking client rather than an async
+//! WebDriver crate. `.ci/run`
 //! installs Debian's `chromium` and `chromium-driver`; elsewhere the test
 //! runs when both are installed. It is a test binary of its own, so that
 //! the browser's timings are not those of a machine busy with the other
@@ -78,7 +78,7 @@ impl Browser {
             .unwrap();
         let base = format!("http://127.0.0.1:{port}");
         wait_for("chromedriver", Duration::from_secs(20), || {
-            ureq::get(&format!("{base}/status")).call().is_ok()
+            reqwest::blocking::get(format!("{base}/status")).is_ok()
         });
         let profile = tempfile::tempdir().unwrap();
         let capabilities = json!({"capabilities": {"alwaysMatch": {
@@ -108,12 +108,7 @@ impl Browser {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let answer = match method {
             "GET" => {
-                let text = ureq::get(&url)
-                    .call()
-                    .unwrap()
-                    .body_mut()
-                    .read_to_string()
-                    .unwrap();
+                let text = reqwest::blocking::get(&url).unwrap().text().unwrap();
                 serde_json::from_str(&text).unwrap()
             }
             _ => post_json(&url, &body),
@@ -149,17 +144,23 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = ureq::delete(&format!("{}/session/{}", self.base, self.session)).call();
+        let _ = reqwest::blocking::Client::new()
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send();
     }
 }
 
 fn post_json(url: &str, body: &Value) -> Value {
-    let text = ureq::post(url)
-        .header("Content-Type", "application/json")
-        .send(body.to_string())
+    let text = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
         .unwrap()
-        .body_mut()
-        .read_to_string()
+        .post(url)
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .unwrap()
+        .text()
         .unwrap();
     serde_json::from_str(&text).unwrap()
 }
@@ -217,7 +218,7 @@ fn the_preview_shows_every_post_and_follows_edits_within_a_second() {
     );
     let page = format!("http://127.0.0.1:{port}/");
     wait_for("the preview server", Duration::from_secs(20), || {
-        ureq::get(&page).call().is_ok()
+        reqwest::blocking::get(&page).is_ok()
     });
     browser.open(&page);
     let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
