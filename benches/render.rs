@@ -106,9 +106,22 @@ fn batch(repo: &Path) {
     std::fs::create_dir_all(dir.path().join("posts")).unwrap();
     for index in 0..POSTS {
         let text = std::fs::read_to_string(&examples[index % examples.len()]).unwrap();
+        // Each post at an instant of its own: no two collide, and a post
+        // without a series keeps a date.
+        let at = format!(
+            "publish_at = 2027-01-02T{:02}:{:02}:00",
+            index / 60,
+            index % 60
+        );
         let text = text
             .lines()
-            .filter(|line| !line.starts_with("publish_at"))
+            .map(|line| {
+                if line.starts_with("publish_at") {
+                    at.as_str()
+                } else {
+                    line
+                }
+            })
             .collect::<Vec<_>>()
             .join("\n")
             .replace("number = \"", &format!("number = \"{index} · "));

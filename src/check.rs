@@ -237,6 +237,15 @@ fn check_template(
                 colors.push(&icons.color);
                 images.push((Some(&icons.src), &layer.span, Some(icons.field.get_ref())));
             }
+            LayerKind::Stack(stack) => {
+                for color in stack.paints().into_iter().flat_map(paint) {
+                    check_color(brand, template, path, &color, diagnostics);
+                }
+                for text in stack.texts() {
+                    fonts.push(&text.font);
+                    colors.push(&text.color);
+                }
+            }
         }
     }
     for color in colors {

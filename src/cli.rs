@@ -216,6 +216,12 @@ pub struct RenderArgs {
     /// Format à dessiner.
     #[arg(long, value_enum, default_value_t = FormatArg::All)]
     pub format: FormatArg,
+
+    /// N'écrit aucune image : imprime en JSON la mise en page de chaque
+    /// texte (champ, taille, graisse, lignes, cadre), pour les auteurs de
+    /// modèles.
+    #[arg(long)]
+    pub layout_json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -214,7 +214,7 @@ pub fn measure(card: &Card, cache: &Cache) -> Vec<Reading> {
             text: [color[0], color[1], color[2]],
             background: under,
             ratio,
-            required: required(block.size, card.width, face.is_bold()),
+            required: required(block.size, card.width, face.is_wcag_bold()),
             size: block.size,
         });
     }
@@ -293,6 +293,7 @@ fn beneath(card: &Card, index: usize, cache: &Cache) -> std::sync::Arc<Backgroun
         height,
         ops,
         sources: Vec::new(),
+        fields: Vec::new(),
     };
     let drawn = std::sync::Arc::new(Background {
         width: width as usize,

@@ -19,6 +19,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::{Diagnostic, suggest};
 use crate::table::{Reader, type_name};
+pub use crate::typography::Wrap;
 
 /// Where templates live, relative to the project root.
 pub const TEMPLATES_DIR: &str = "assets/templates";
@@ -193,6 +194,8 @@ pub enum LayerKind {
     Text(TextLayer),
     /// One icon and its label per value of a list field.
     Icons(IconsLayer),
+    /// Texts one under the other in a box that fits them.
+    Stack(StackLayer),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -211,6 +214,64 @@ pub struct TextLayer {
     pub max_lines: usize,
     pub line_height: f32,
     pub uppercase: bool,
+    /// How the words are shared among the lines.
+    pub wrap: Wrap,
+}
+
+/// Texts (and boxes of texts) set one under the other, `gap` apart, in a
+/// box as tall as they are (and, with `hug`, as wide as their longest
+/// line): a text whose fields have no value takes no room. The box sits in
+/// `rect` as `align` and `valign` say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackLayer {
+    /// Where the box may extend.
+    pub rect: Rect,
+    /// The box's fill; none for texts alone.
+    pub paint: Option<Paint>,
+    pub radius: f32,
+    /// From the box's edges to its texts: across, then down.
+    pub padding: (f32, f32),
+    pub gap: f32,
+    pub align: Align,
+    pub valign: VAlign,
+    /// The box is as wide as its longest line plus the padding (a pill).
+    pub hug: bool,
+    /// In order; each one's rect gives its width and the height it may
+    /// take.
+    pub items: Vec<StackItem>,
+}
+
+/// What a stack holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StackItem {
+    Text(TextLayer),
+    /// A box of its own (`kind = "stack"`), placed as `align` says.
+    Stack(StackLayer),
+}
+
+impl StackLayer {
+    /// Every text of the stack, those of the boxes inside included.
+    pub fn texts(&self) -> Vec<&TextLayer> {
+        let mut texts = Vec::new();
+        for item in &self.items {
+            match item {
+                StackItem::Text(text) => texts.push(text),
+                StackItem::Stack(stack) => texts.extend(stack.texts()),
+            }
+        }
+        texts
+    }
+
+    /// Every paint of the stack, those of the boxes inside included.
+    pub fn paints(&self) -> Vec<&Paint> {
+        let mut paints: Vec<&Paint> = self.paint.iter().collect();
+        for item in &self.items {
+            if let StackItem::Stack(stack) = item {
+                paints.extend(stack.paints());
+            }
+        }
+        paints
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -224,10 +285,18 @@ pub struct IconsLayer {
     pub font: Spanned<String>,
     pub color: Spanned<String>,
     pub text_size: f32,
+    /// Where the rows sit in the layer when they do not fill it.
+    pub valign: VAlign,
 }
 
 /// The smallest text size, in pixels; the largest is the image's height.
 pub const MIN_TEXT_SIZE: f32 = 4.0;
+
+/// The smallest text that reads on a phone, where an image is seen about
+/// 360 px wide: 1/36 of the image's width (30 px at 1080, 34 at 1200).
+pub fn legible_size(format: Format) -> f32 {
+    (format.size().0 as f32 / 36.0).ceil()
+}
 
 /// The range of `line_height`, a multiple of the text size.
 pub const LINE_HEIGHTS: std::ops::RangeInclusive<f32> = 0.5..=3.0;
@@ -238,7 +307,22 @@ pub const MAX_LINES: f32 = 100.0;
 const TEMPLATE_KEYS: &[&str] = &["name", "description", "alt", "fields", "formats"];
 const FIELD_KEYS: &[&str] = &["label", "required", "kind", "choices", "default"];
 const KINDS: &[&str] = &["text", "choice", "list"];
-const LAYER_KINDS: &[&str] = &["background", "rect", "image", "text", "icons"];
+const LAYER_KINDS: &[&str] = &["background", "rect", "image", "text", "icons", "stack"];
+/// The keys of a text, in a text layer or a stack.
+const TEXT_KEYS: &[&str] = &[
+    "text",
+    "field",
+    "font",
+    "color",
+    "align",
+    "size",
+    "min_size",
+    "max_size",
+    "max_lines",
+    "line_height",
+    "uppercase",
+    "wrap",
+];
 const GEOMETRY: &[&str] = &["x", "y", "width", "height"];
 
 impl Template {
@@ -504,27 +588,33 @@ fn read_layer(
         }
         "text" => {
             let mut keys = GEOMETRY.to_vec();
-            keys.extend([
-                "text",
-                "field",
-                "font",
-                "color",
-                "align",
-                "valign",
-                "size",
-                "min_size",
-                "max_size",
-                "max_lines",
-                "line_height",
-                "uppercase",
-            ]);
+            keys.extend(TEXT_KEYS);
+            keys.push("valign");
             reader.unknown_keys(table, &section, &with_common(&keys));
+            let rect = read_rect(reader, table, span.clone(), format)?;
             LayerKind::Text(read_text_layer(
                 reader,
                 table,
                 span.clone(),
                 fields,
                 format,
+                rect,
+            )?)
+        }
+        "stack" => {
+            let mut keys = GEOMETRY.to_vec();
+            keys.extend([
+                "color", "gradient", "radius", "padding", "gap", "align", "valign", "hug", "items",
+            ]);
+            reader.unknown_keys(table, &section, &with_common(&keys));
+            let rect = read_rect(reader, table, span.clone(), format)?;
+            LayerKind::Stack(read_stack(
+                reader,
+                table,
+                span.clone(),
+                fields,
+                format,
+                rect,
             )?)
         }
         "icons" => {
@@ -537,6 +627,7 @@ fn read_layer(
                 "font",
                 "color",
                 "text_size",
+                "valign",
             ]);
             reader.unknown_keys(table, &section, &with_common(&keys));
             let rect = read_rect(reader, table, span.clone(), format)?;
@@ -562,6 +653,12 @@ fn read_layer(
             let inside = " (la hauteur du calque)".to_owned();
             let across = " (la largeur du calque)".to_owned();
             let sizes = MIN_TEXT_SIZE..=rect.height.max(MIN_TEXT_SIZE);
+            let text_size = number_in(reader, table, "text_size", sizes.clone(), &inside);
+            if let Some(size) = text_size
+                && sizes.contains(&size)
+            {
+                check_legible(reader, table, "text_size", size, format);
+            }
             LayerKind::Icons(IconsLayer {
                 rect,
                 field,
@@ -571,7 +668,8 @@ fn read_layer(
                 gap: number_in(reader, table, "gap", 0.0..=rect.width, &across).unwrap_or(24.0),
                 font,
                 color,
-                text_size: number_in(reader, table, "text_size", sizes, &inside).unwrap_or(28.0),
+                text_size: text_size.unwrap_or_else(|| legible_size(format)),
+                valign: read_valign(reader, table),
             })
         }
         other => {
@@ -595,14 +693,229 @@ fn with_common<'k>(keys: &[&'k str]) -> Vec<&'k str> {
     all
 }
 
+/// A stack: its box, then its texts (and boxes) under
+/// `[[…layers.items]]`. `rect` is the stack's area; a stack inside another
+/// gets its width and height from the one around it.
+fn read_stack(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    span: Range<usize>,
+    fields: &BTreeMap<String, Field>,
+    format: Format,
+    rect: Rect,
+) -> Option<StackLayer> {
+    let paint = if Reader::get(table, "color").is_some() || Reader::get(table, "gradient").is_some()
+    {
+        Some(read_paint(reader, table, span.clone(), fields)?)
+    } else {
+        None
+    };
+    let (width, height) = format.size();
+    let radius = number_in(
+        reader,
+        table,
+        "radius",
+        0.0..=width.max(height) as f32,
+        " pixels",
+    )
+    .unwrap_or(0.0);
+    let padding = read_padding(reader, table, rect);
+    let gap = number_in(
+        reader,
+        table,
+        "gap",
+        0.0..=rect.height,
+        " (la hauteur du calque)",
+    )
+    .unwrap_or(0.0);
+    let align = read_align(reader, table);
+    let valign = read_valign(reader, table);
+    let hug = reader.bool(table, "hug").is_some_and(Spanned::into_inner);
+    let inner = Rect {
+        x: rect.x + padding.0,
+        y: rect.y + padding.1,
+        width: rect.width - 2.0 * padding.0,
+        height: rect.height - 2.0 * padding.1,
+    };
+    let Some((_, value)) = Reader::get(table, "items") else {
+        reader
+            .error(span, "un calque `stack` doit donner ses textes")
+            .hint = Some(format!(
+            "ajoutez-les sous `[[formats.{format}.layers.items]]`"
+        ));
+        return None;
+    };
+    let DeValue::Array(entries) = value.get_ref() else {
+        reader
+            .error(value.span(), "`items` doit être une liste de textes")
+            .hint = Some(format!(
+            "écrivez chaque texte sous `[[formats.{format}.layers.items]]`"
+        ));
+        return None;
+    };
+    let mut items = Vec::new();
+    for entry in entries.iter() {
+        let DeValue::Table(item) = entry.get_ref() else {
+            reader.error(entry.span(), "un texte de `items` doit être une table");
+            continue;
+        };
+        let nested = reader
+            .string(item, "kind")
+            .is_some_and(|kind| kind.get_ref() == "stack");
+        let mut keys = if nested {
+            vec![
+                "kind", "color", "gradient", "radius", "padding", "gap", "align", "hug", "items",
+            ]
+        } else {
+            TEXT_KEYS.to_vec()
+        };
+        keys.push("height");
+        reader.unknown_keys(item, "élément d'un calque stack", &keys);
+        let height = number_in(
+            reader,
+            item,
+            "height",
+            1.0..=inner.height.max(1.0),
+            " (la hauteur du calque, marges ôtées)",
+        )
+        .unwrap_or(inner.height);
+        let rect = Rect { height, ..inner };
+        let item = if nested {
+            read_stack(reader, item, entry.span(), fields, format, rect).map(StackItem::Stack)
+        } else {
+            read_text_layer(reader, item, entry.span(), fields, format, rect).map(StackItem::Text)
+        };
+        items.extend(item);
+    }
+    Some(StackLayer {
+        rect,
+        paint,
+        radius,
+        padding,
+        gap,
+        align,
+        valign,
+        hug,
+        items,
+    })
+}
+
+/// `padding = 24` (all round) or `padding = [28, 14]` (across, down);
+/// the texts keep some room inside.
+fn read_padding(reader: &mut Reader<'_>, table: &DeTable<'_>, rect: Rect) -> (f32, f32) {
+    let Some((_, value)) = Reader::get(table, "padding") else {
+        return (0.0, 0.0);
+    };
+    let read = |value: &DeValue<'_>| match value {
+        DeValue::Integer(integer) => integer.as_str().replace('_', "").parse::<f32>().ok(),
+        DeValue::Float(float) => float.as_str().replace('_', "").parse::<f32>().ok(),
+        _ => None,
+    };
+    let padding = match value.get_ref() {
+        DeValue::Array(items) if items.len() == 2 => {
+            read(items[0].get_ref()).zip(read(items[1].get_ref()))
+        }
+        other => read(other).map(|all| (all, all)),
+    };
+    match padding {
+        Some((across, down))
+            if across.is_finite()
+                && down.is_finite()
+                && across >= 0.0
+                && down >= 0.0
+                && 2.0 * across < rect.width
+                && 2.0 * down < rect.height =>
+        {
+            (across, down)
+        }
+        _ => {
+            reader
+                .error(
+                    value.span(),
+                    "`padding` doit être un nombre de pixels, ou deux (en largeur, en hauteur), qui laissent de la place au texte",
+                )
+                .hint = Some("`padding = 24` ou `padding = [28, 14]`".to_owned());
+            (0.0, 0.0)
+        }
+    }
+}
+
+fn read_align(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Align {
+    match reader.string(table, "align") {
+        None => Align::Left,
+        Some(align) => match align.get_ref().as_str() {
+            "left" => Align::Left,
+            "center" => Align::Center,
+            "right" => Align::Right,
+            other => {
+                reader
+                    .error(align.span(), format!("alignement inconnu `{other}`"))
+                    .hint = suggest(other, &["left", "center", "right"]);
+                Align::Left
+            }
+        },
+    }
+}
+
+fn read_valign(reader: &mut Reader<'_>, table: &DeTable<'_>) -> VAlign {
+    match reader.string(table, "valign") {
+        None => VAlign::Top,
+        Some(valign) => match valign.get_ref().as_str() {
+            "top" => VAlign::Top,
+            "middle" => VAlign::Middle,
+            "bottom" => VAlign::Bottom,
+            other => {
+                reader
+                    .error(
+                        valign.span(),
+                        format!("alignement vertical inconnu `{other}`"),
+                    )
+                    .hint = suggest(other, &["top", "middle", "bottom"]);
+                VAlign::Top
+            }
+        },
+    }
+}
+
+/// Reports a text size under [`legible_size`], at its value.
+fn check_legible(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    key: &str,
+    size: f32,
+    format: Format,
+) {
+    let least = legible_size(format);
+    if size >= least {
+        return;
+    }
+    let Some((_, value)) = Reader::get(table, key) else {
+        return;
+    };
+    let (width, _) = format.size();
+    reader
+        .error(
+            value.span(),
+            format!(
+                "`{key}` vaut {} : un texte de moins de {} px (1/36 de la largeur de l'image {format}, {width} px) ne se lit pas sur un téléphone",
+                french_number(size),
+                french_number(least)
+            ),
+        )
+        .hint = Some(format!(
+        "une image se voit sur environ 360 px de large : donnez au moins `{key} = {}`",
+        french_number(least)
+    ));
+}
+
 fn read_text_layer(
     reader: &mut Reader<'_>,
     table: &DeTable<'_>,
     span: Range<usize>,
     fields: &BTreeMap<String, Field>,
     format: Format,
+    rect: Rect,
 ) -> Option<TextLayer> {
-    let rect = read_rect(reader, table, span.clone(), format)?;
     let texts = match (Reader::get(table, "text"), reader.string(table, "field")) {
         (Some((_, value)), None) => match value.get_ref() {
             DeValue::String(_) => reader.string(table, "text").into_iter().collect(),
@@ -663,34 +976,26 @@ fn read_text_layer(
         );
         return None;
     }
-    let align = match reader.string(table, "align") {
-        None => Align::Left,
-        Some(align) => match align.get_ref().as_str() {
-            "left" => Align::Left,
-            "center" => Align::Center,
-            "right" => Align::Right,
+    if (MIN_TEXT_SIZE..=format_height as f32).contains(&min_size) {
+        let key = if Reader::get(table, "min_size").is_some() {
+            "min_size"
+        } else {
+            "size"
+        };
+        check_legible(reader, table, key, min_size, format);
+    }
+    let align = read_align(reader, table);
+    let valign = read_valign(reader, table);
+    let wrap = match reader.string(table, "wrap") {
+        None => Wrap::Pretty,
+        Some(wrap) => match wrap.get_ref().as_str() {
+            "pretty" => Wrap::Pretty,
+            "balance" => Wrap::Balance,
             other => {
                 reader
-                    .error(align.span(), format!("alignement inconnu `{other}`"))
-                    .hint = suggest(other, &["left", "center", "right"]);
-                Align::Left
-            }
-        },
-    };
-    let valign = match reader.string(table, "valign") {
-        None => VAlign::Top,
-        Some(valign) => match valign.get_ref().as_str() {
-            "top" => VAlign::Top,
-            "middle" => VAlign::Middle,
-            "bottom" => VAlign::Bottom,
-            other => {
-                reader
-                    .error(
-                        valign.span(),
-                        format!("alignement vertical inconnu `{other}`"),
-                    )
-                    .hint = suggest(other, &["top", "middle", "bottom"]);
-                VAlign::Top
+                    .error(wrap.span(), format!("`wrap` inconnu `{other}`"))
+                    .hint = suggest(other, &["pretty", "balance"]);
+                Wrap::Pretty
             }
         },
     };
@@ -718,6 +1023,7 @@ fn read_text_layer(
         uppercase: reader
             .bool(table, "uppercase")
             .is_some_and(Spanned::into_inner),
+        wrap,
     })
 }
 
@@ -1033,6 +1339,41 @@ color = "ink"
         "font = \"body\"\nicon_size = 1e6",
         "`icon_size` vaut 1000000 : il doit être compris entre 1 et 80 (la hauteur du calque)"
     )]
+    #[case::text_too_small(
+        "min_size = 60",
+        "min_size = 22",
+        "`min_size` vaut 22 : un texte de moins de 30 px (1/36 de la largeur de l'image carre, 1080 px) ne se lit pas sur un téléphone"
+    )]
+    #[case::fixed_size_too_small(
+        "min_size = 60\nmax_size = 140",
+        "size = 29",
+        "`size` vaut 29 : un texte de moins de 30 px"
+    )]
+    #[case::icon_label_too_small(
+        "font = \"body\"",
+        "font = \"body\"\ntext_size = 24",
+        "`text_size` vaut 24 : un texte de moins de 30 px"
+    )]
+    #[case::unknown_wrap(
+        "max_lines = 2",
+        "max_lines = 2\nwrap = \"balanced\"",
+        "`wrap` inconnu `balanced`"
+    )]
+    #[case::stack_without_texts(
+        "[[formats.carre.layers]]\nkind = \"icons\"",
+        "[[formats.carre.layers]]\nkind = \"stack\"\nx = 80\ny = 600\nwidth = 920\nheight = 200\n\n[[formats.carre.layers]]\nkind = \"icons\"",
+        "un calque `stack` doit donner ses textes"
+    )]
+    #[case::stack_padding_too_wide(
+        "[[formats.carre.layers]]\nkind = \"icons\"",
+        "[[formats.carre.layers]]\nkind = \"stack\"\nx = 80\ny = 600\nwidth = 920\nheight = 200\npadding = [500, 10]\n[[formats.carre.layers.items]]\nfield = \"tool\"\nfont = \"body\"\ncolor = \"ink\"\nsize = 40\n\n[[formats.carre.layers]]\nkind = \"icons\"",
+        "`padding` doit être un nombre de pixels"
+    )]
+    #[case::stack_text_too_small(
+        "[[formats.carre.layers]]\nkind = \"icons\"",
+        "[[formats.carre.layers]]\nkind = \"stack\"\nx = 80\ny = 600\nwidth = 920\nheight = 200\n[[formats.carre.layers.items]]\nfield = \"tool\"\nfont = \"body\"\ncolor = \"ink\"\nsize = 20\n\n[[formats.carre.layers]]\nkind = \"icons\"",
+        "`size` vaut 20 : un texte de moins de 30 px"
+    )]
     #[case::radius_negative(
         "height = 200\ncolor = \"{category}\"",
         "height = 200\ncolor = \"{category}\"\nradius = -4",
@@ -1057,6 +1398,82 @@ color = "ink"
         let span = diagnostics[0].span.clone().unwrap();
         assert_eq!(&text[span.clone()], "0");
         assert_eq!(&text[span.start - 14..span.start], "line_height = ");
+    }
+
+    #[test]
+    fn reads_a_stack_of_texts() {
+        let stack = r##"
+[[formats.carre.layers]]
+kind = "stack"
+x = 80
+y = 600
+width = 920
+height = 200
+color = "accent"
+radius = 32
+padding = [30, 14]
+gap = 12
+hug = true
+align = "center"
+valign = "middle"
+
+[[formats.carre.layers.items]]
+field = "tool"
+height = 80
+font = "body"
+color = "ink"
+min_size = 30
+max_size = 40
+wrap = "balance"
+
+[[formats.carre.layers.items]]
+text = ["{category} · {tool}", "{tool}"]
+font = "body"
+color = "ink"
+size = 30
+
+[[formats.carre.layers.items]]
+kind = "stack"
+height = 100
+color = "#FFFFFF1F"
+padding = 20
+
+[[formats.carre.layers.items.items]]
+field = "tool"
+font = "body"
+color = "ink"
+size = 30
+"##;
+        let (template, diagnostics) = parse(&format!("{TEMPLATE}{stack}"));
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let layers = &template.unwrap().formats[&Format::Carre];
+        let LayerKind::Stack(stack) = &layers[4].kind else {
+            panic!("a stack layer")
+        };
+        assert_eq!(stack.padding, (30.0, 14.0));
+        assert!(stack.hug);
+        let texts = stack.texts();
+        assert_eq!(texts.len(), 3);
+        assert_eq!(texts[0].wrap, Wrap::Balance);
+        assert_eq!(texts[0].rect.width, 860.0);
+        assert_eq!(texts[0].rect.height, 80.0);
+        // A text without `height` may take the whole box.
+        assert_eq!(texts[1].rect.height, 172.0);
+        // A box inside: its width and its texts' within its padding.
+        let StackItem::Stack(inner) = &stack.items[2] else {
+            panic!("a box inside")
+        };
+        assert_eq!(inner.rect.width, 860.0);
+        assert_eq!(inner.rect.height, 100.0);
+        assert_eq!(texts[2].rect.width, 820.0);
+        assert_eq!(stack.paints().len(), 2);
+    }
+
+    #[test]
+    fn legible_sizes_are_a_36th_of_the_width() {
+        assert_eq!(legible_size(Format::Carre), 30.0);
+        assert_eq!(legible_size(Format::Portrait), 30.0);
+        assert_eq!(legible_size(Format::Paysage), 34.0);
     }
 
     #[test]

@@ -45,9 +45,13 @@ pub fn run(root: &Path, args: &RenderArgs) -> anyhow::Result<Outcome> {
         super::print_report(&project.report);
     }
     let jobs = jobs(config, &project, &ready, args.format);
-    let outputs = render_all(config, &project, &jobs, &args.out)?;
-    for path in &outputs {
-        println!("{}", path.display());
+    if args.layout_json {
+        println!("{}", layout_json(config, &project, &jobs)?);
+    } else {
+        let outputs = render_all(config, &project, &jobs, &args.out)?;
+        for path in &outputs {
+            println!("{}", path.display());
+        }
     }
     if with_errors.is_empty() && undrawn == 0 && !project.report.has_errors() {
         return Ok(Outcome::Success);
@@ -141,6 +145,44 @@ fn jobs<'a>(
         }
     }
     jobs
+}
+
+/// One image as `--layout-json` prints it.
+#[derive(serde::Serialize)]
+struct ImageLayout<'a> {
+    post: &'a str,
+    format: Format,
+    width: u32,
+    height: u32,
+    texts: Vec<render::layout::TextBox>,
+}
+
+/// The texts of every job's card, as `--layout-json` prints them.
+fn layout_json(config: &Config, project: &Project, jobs: &[Job<'_>]) -> anyhow::Result<String> {
+    let context = Context {
+        brand: &config.brand,
+        assets: &project.assets,
+        french: config.typography.visuals,
+    };
+    let mut images = Vec::new();
+    for job in jobs {
+        let card = layout(context, job.template, job.format, job.post).map_err(|problems| {
+            let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("{} ({}) : {}", job.post.id, job.format, text.join(" ; "))
+        })?;
+        images.push(ImageLayout {
+            post: &job.post.id,
+            format: job.format,
+            width: card.width,
+            height: card.height,
+            texts: card.texts(),
+        });
+    }
+    #[derive(serde::Serialize)]
+    struct Layouts<'a> {
+        images: Vec<ImageLayout<'a>>,
+    }
+    Ok(serde_json::to_string_pretty(&Layouts { images })?)
 }
 
 /// Renders every job on every core; returns the files written, sorted.

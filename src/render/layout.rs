@@ -3,17 +3,17 @@
 //! fitted), ready to draw. Pure, and shared by `check`, which only wants to
 //! know whether a card can be laid out, and by the renderer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::canvas::Picture;
 use crate::config::Brand;
 use crate::post::{Post, Visual};
 use crate::template::{
-    Align, Field, FieldKind, Fit, Format, IconsLayer, LayerKind, Paint, Rect, Template, TextLayer,
-    VAlign, placeholders,
+    Align, Field, FieldKind, Fit, Format, IconsLayer, LayerKind, Paint, Rect, StackItem,
+    StackLayer, Template, TextLayer, VAlign, placeholders,
 };
-use crate::typography::{Block, FontFace, Frame, Overflow, Paragraph, french};
+use crate::typography::{Block, FontFace, Frame, Overflow, Paragraph, Wrap, french};
 
 /// Fonts and images of a project, loaded.
 #[derive(Debug, Clone, Default)]
@@ -50,6 +50,65 @@ pub struct Card {
     pub ops: Vec<Op>,
     /// For each operation, the index of the template layer it comes from.
     pub sources: Vec<usize>,
+    /// The field each [`Op::Text`] shows, by the op's index.
+    pub fields: Vec<(usize, String)>,
+}
+
+/// A text as a card sets it: what `crieur render --layout-json` prints.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TextBox {
+    /// The fields it shows, joined by `+` (`time+place`); `brand` for the
+    /// brand's name.
+    pub field: String,
+    /// Its size, in pixels.
+    pub size: f32,
+    pub bold: bool,
+    /// The text of each line.
+    pub lines: Vec<String>,
+    /// Where its lines lie: x, y, width, height, in pixels.
+    #[serde(rename = "box")]
+    pub rect: [f64; 4],
+}
+
+impl Card {
+    /// Every text of the card, in drawing order.
+    pub fn texts(&self) -> Vec<TextBox> {
+        self.fields
+            .iter()
+            .filter_map(|(index, field)| {
+                let Some(Op::Text {
+                    face,
+                    block,
+                    origins,
+                    ..
+                }) = self.ops.get(*index)
+                else {
+                    return None;
+                };
+                let left = origins.iter().map(|o| o.0).fold(f32::INFINITY, f32::min);
+                let right = block
+                    .lines
+                    .iter()
+                    .zip(origins)
+                    .map(|(line, origin)| origin.0 + line.width)
+                    .fold(f32::NEG_INFINITY, f32::max);
+                let top = origins.first().map_or(0.0, |o| o.1 - block.baseline);
+                let round = |v: f32| (f64::from(v) * 100.0).round() / 100.0;
+                Some(TextBox {
+                    field: field.clone(),
+                    size: block.size,
+                    bold: face.is_bold(),
+                    lines: block.lines.iter().map(|line| line.text.clone()).collect(),
+                    rect: [
+                        round(left),
+                        round(top),
+                        round(right - left),
+                        round(block.height()),
+                    ],
+                })
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -267,6 +326,7 @@ pub fn layout(
     values.insert(BRAND_PLACEHOLDER, Visual::Text(context.brand.name.clone()));
     let mut ops = Vec::new();
     let mut sources = Vec::new();
+    let mut fields = Vec::new();
     let mut problems = Vec::new();
     for (index, layer) in layers.iter().enumerate() {
         sources.resize(ops.len(), index.saturating_sub(1));
@@ -275,23 +335,8 @@ pub fn layout(
         {
             continue;
         }
-        let color = |pattern: &str, problems: &mut Vec<Problem>| -> Option<Color> {
-            let name = substitute(pattern, template, &values, false)?;
-            let color = resolve_color(context.brand, &name);
-            if color.is_none() {
-                problems.push(Problem::Template(format!("couleur inconnue `{name}`")));
-            }
-            color
-        };
-        let paint = |paint: &Paint, problems: &mut Vec<Problem>| -> Option<Fill> {
-            match paint {
-                Paint::Solid(name) => color(name.get_ref(), problems).map(Fill::Solid),
-                Paint::Gradient { from, to, angle } => Some(Fill::Gradient {
-                    from: color(from.get_ref(), problems)?,
-                    to: color(to.get_ref(), problems)?,
-                    angle: *angle,
-                }),
-            }
+        let paint = |paint: &Paint, problems: &mut Vec<Problem>| {
+            resolve_paint(context, template, &values, paint, problems)
         };
         match &layer.kind {
             LayerKind::Background(fill) => {
@@ -337,15 +382,44 @@ pub fn layout(
                     ))),
                 }
             }
-            LayerKind::Text(text) => match text_op(context, template, &values, text) {
-                Ok(Some(op)) => ops.push(op),
+            LayerKind::Text(text) => match fit_text(context, template, &values, text) {
+                Ok(Some(fitted)) => {
+                    let origins = place(&fitted.block, text.rect, text.align, text.valign);
+                    fields.push((ops.len(), fitted.field));
+                    ops.push(Op::Text {
+                        face: fitted.face.clone(),
+                        block: fitted.block,
+                        origins,
+                        color: fitted.color,
+                    });
+                }
                 Ok(None) => {}
                 Err(problem) => problems.push(problem),
             },
             LayerKind::Icons(icons) => match icons_ops(context, template, &values, icons) {
-                Ok(mut more) => ops.append(&mut more),
+                Ok(more) => {
+                    for op in more {
+                        if matches!(op, Op::Text { .. }) {
+                            fields.push((ops.len(), icons.field.get_ref().clone()));
+                        }
+                        ops.push(op);
+                    }
+                }
                 Err(problem) => problems.push(problem),
             },
+            LayerKind::Stack(stack) => {
+                match stack_ops(context, template, &values, stack, &mut problems) {
+                    Ok(more) => {
+                        for (op, field) in more {
+                            if let Some(field) = field {
+                                fields.push((ops.len(), field));
+                            }
+                            ops.push(op);
+                        }
+                    }
+                    Err(problem) => problems.push(problem),
+                }
+            }
         }
     }
     sources.resize(ops.len(), layers.len().saturating_sub(1));
@@ -355,9 +429,40 @@ pub fn layout(
             height,
             ops,
             sources,
+            fields,
         })
     } else {
         Err(problems)
+    }
+}
+
+/// A paint's fill for this post; an unknown colour is a problem.
+fn resolve_paint(
+    context: Context<'_>,
+    template: &Template,
+    values: &BTreeMap<&str, Visual>,
+    paint: &Paint,
+    problems: &mut Vec<Problem>,
+) -> Option<Fill> {
+    let mut color = |pattern: &str| -> Option<Color> {
+        let name = substitute(pattern, template, values, false)?;
+        let color = resolve_color(context.brand, &name);
+        if color.is_none() {
+            problems.push(Problem::Template(format!("couleur inconnue `{name}`")));
+        }
+        color
+    };
+    match paint {
+        Paint::Solid(name) => color(name.get_ref()).map(Fill::Solid),
+        Paint::Gradient { from, to, angle } => {
+            let from = color(from.get_ref());
+            let to = color(to.get_ref());
+            Some(Fill::Gradient {
+                from: from?,
+                to: to?,
+                angle: *angle,
+            })
+        }
     }
 }
 
@@ -392,22 +497,34 @@ fn prepare(context: Context<'_>, text: &str, uppercase: bool) -> String {
     if uppercase { text.to_uppercase() } else { text }
 }
 
-fn text_op(
-    context: Context<'_>,
+/// A text fitted in its box, not yet placed.
+struct Fitted<'a> {
+    face: &'a FontFace,
+    block: Block,
+    color: Color,
+    /// The fields it shows, joined by `+`.
+    field: String,
+}
+
+/// The text of a layer for this post, fitted in its box; `None` when no
+/// alternative has all its fields.
+fn fit_text<'a>(
+    context: Context<'a>,
     template: &Template,
     values: &BTreeMap<&str, Visual>,
     layer: &TextLayer,
-) -> Result<Option<Op>, Problem> {
+) -> Result<Option<Fitted<'a>>, Problem> {
     // The first alternative whose fields all have a value.
     let Some((pattern, text)) = layer.text.iter().find_map(|pattern| {
         substitute(pattern.get_ref(), template, values, true).map(|text| (pattern, text))
     }) else {
         return Ok(None);
     };
-    let fields: Vec<String> = placeholders(pattern.get_ref())
-        .into_iter()
-        .filter(|name| *name != BRAND_PLACEHOLDER)
-        .map(str::to_owned)
+    let names = placeholders(pattern.get_ref());
+    let fields: Vec<String> = names
+        .iter()
+        .filter(|name| **name != BRAND_PLACEHOLDER)
+        .map(|name| (*name).to_owned())
         .collect();
     let face = face(context, layer.font.get_ref())?;
     let color = pattern_color(context, template, values, layer.color.get_ref())?;
@@ -427,6 +544,7 @@ fn text_op(
         max_size: layer.max_size,
         max_lines: layer.max_lines,
         line_height: layer.line_height,
+        wrap: layer.wrap,
     };
     let block = Paragraph::cached(face, &text)
         .fit(&frame)
@@ -434,31 +552,244 @@ fn text_op(
             fields: fields.clone(),
             overflow,
         })?;
-    let rect = layer.rect;
-    let top = match layer.valign {
+    Ok(Some(Fitted {
+        face,
+        block,
+        color,
+        field: names.join("+"),
+    }))
+}
+
+/// The baseline origin of each line of `block` in `rect`.
+fn place(block: &Block, rect: Rect, align: Align, valign: VAlign) -> Vec<(f32, f32)> {
+    let top = match valign {
         VAlign::Top => rect.y,
         VAlign::Middle => rect.y + (rect.height - block.height()) / 2.0,
         VAlign::Bottom => rect.y + rect.height - block.height(),
     };
-    let origins = block
+    block
         .lines
         .iter()
         .enumerate()
         .map(|(index, line)| {
-            let x = match layer.align {
+            let x = match align {
                 Align::Left => rect.x,
                 Align::Center => rect.x + (rect.width - line.width) / 2.0,
                 Align::Right => rect.x + rect.width - line.width,
             };
             (x, top + index as f32 * block.line_height + block.baseline)
         })
-        .collect();
-    Ok(Some(Op::Text {
-        face: face.clone(),
-        block,
-        origins,
-        color,
+        .collect()
+}
+
+/// A stack's texts fitted, and its size.
+struct Measured<'a> {
+    pieces: Vec<Piece<'a>>,
+    /// The height of its texts and gaps, padding aside.
+    height: f32,
+    /// Its longest line, or its widest box inside.
+    width: f32,
+}
+
+enum Piece<'a> {
+    Text(&'a TextLayer, Fitted<'a>),
+    Stack(&'a StackLayer, Measured<'a>),
+}
+
+impl Piece<'_> {
+    fn height(&self) -> f32 {
+        match self {
+            Piece::Text(_, text) => text.block.height(),
+            Piece::Stack(stack, measured) => measured.height + 2.0 * stack.padding.1,
+        }
+    }
+
+    fn width(&self) -> f32 {
+        match self {
+            Piece::Text(_, text) => text.block.width(),
+            Piece::Stack(stack, measured) => outer_width(stack, measured),
+        }
+    }
+}
+
+/// A box's width: its content's and padding with `hug`, else its own.
+fn outer_width(stack: &StackLayer, measured: &Measured<'_>) -> f32 {
+    if stack.hug {
+        measured.width.ceil() + 2.0 * stack.padding.0
+    } else {
+        stack.rect.width
+    }
+}
+
+/// Fits the texts of a stack and of the boxes inside; `None` when none of
+/// them has a value.
+fn measure<'a>(
+    context: Context<'a>,
+    template: &Template,
+    values: &BTreeMap<&str, Visual>,
+    stack: &'a StackLayer,
+) -> Result<Option<Measured<'a>>, Problem> {
+    let mut pieces = Vec::new();
+    for item in &stack.items {
+        match item {
+            StackItem::Text(layer) => {
+                if let Some(text) = fit_text(context, template, values, layer)? {
+                    pieces.push(Piece::Text(layer, text));
+                }
+            }
+            StackItem::Stack(inner) => {
+                if let Some(measured) = measure(context, template, values, inner)? {
+                    pieces.push(Piece::Stack(inner, measured));
+                }
+            }
+        }
+    }
+    if pieces.is_empty() {
+        return Ok(None);
+    }
+    let gaps = stack.gap * (pieces.len() - 1) as f32;
+    let height = pieces.iter().map(Piece::height).sum::<f32>() + gaps;
+    let room = stack.rect.height - 2.0 * stack.padding.1;
+    if height > room + 0.01 {
+        let fields = stack
+            .texts()
+            .into_iter()
+            .flat_map(|text| text.text.iter())
+            .flat_map(|pattern| placeholders(pattern.get_ref()))
+            .filter(|name| *name != BRAND_PLACEHOLDER)
+            .map(str::to_owned)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        return Err(Problem::Overflow {
+            fields,
+            overflow: Overflow::Height { by: height - room },
+        });
+    }
+    let width = pieces.iter().map(Piece::width).fold(0.0, f32::max);
+    Ok(Some(Measured {
+        pieces,
+        height,
+        width,
     }))
+}
+
+/// Draws a measured stack's box at `x`, `y`, `width` wide, then its texts
+/// and boxes, each text with its field.
+fn emit(
+    context: Context<'_>,
+    template: &Template,
+    values: &BTreeMap<&str, Visual>,
+    (stack, measured): (&StackLayer, Measured<'_>),
+    (x, y, width): (f32, f32, f32),
+    out: &mut Output,
+) {
+    let (across, down) = stack.padding;
+    let height = (measured.height + 2.0 * down).round();
+    if let Some(paint) = &stack.paint
+        && let Some(fill) = resolve_paint(context, template, values, paint, &mut out.problems)
+    {
+        out.ops.push((
+            Op::Fill {
+                rect: Some(Rect {
+                    x,
+                    y,
+                    width,
+                    height,
+                }),
+                paint: fill,
+                radius: stack.radius,
+            },
+            None,
+        ));
+    }
+    let inner = width - 2.0 * across;
+    let mut top = y + down;
+    for piece in measured.pieces {
+        let piece_height = piece.height();
+        match piece {
+            Piece::Text(layer, text) => {
+                let area = Rect {
+                    x: x + across,
+                    y: top,
+                    width: inner,
+                    height: piece_height,
+                };
+                let origins = place(&text.block, area, layer.align, VAlign::Top);
+                out.ops.push((
+                    Op::Text {
+                        face: text.face.clone(),
+                        block: text.block,
+                        origins,
+                        color: text.color,
+                    },
+                    Some(text.field),
+                ));
+            }
+            Piece::Stack(nested, measured) => {
+                let box_width = outer_width(nested, &measured).min(inner);
+                let offset = match nested.align {
+                    Align::Left => 0.0,
+                    Align::Center => ((inner - box_width) / 2.0).round(),
+                    Align::Right => inner - box_width,
+                };
+                emit(
+                    context,
+                    template,
+                    values,
+                    (nested, measured),
+                    (x + across + offset, top, box_width),
+                    out,
+                );
+            }
+        }
+        top += piece_height + stack.gap;
+    }
+}
+
+/// What a stack draws, each text with its field, and the problems met.
+#[derive(Default)]
+struct Output {
+    ops: Vec<(Op, Option<String>)>,
+    problems: Vec<Problem>,
+}
+
+/// A stack's boxes and texts, each text with its field; an unknown colour
+/// goes to `problems`, a text that does not fit is the error.
+fn stack_ops(
+    context: Context<'_>,
+    template: &Template,
+    values: &BTreeMap<&str, Visual>,
+    stack: &StackLayer,
+    problems: &mut Vec<Problem>,
+) -> Result<Vec<(Op, Option<String>)>, Problem> {
+    let Some(measured) = measure(context, template, values, stack)? else {
+        return Ok(Vec::new());
+    };
+    let rect = stack.rect;
+    let width = outer_width(stack, &measured).min(rect.width);
+    let height = (measured.height + 2.0 * stack.padding.1).round();
+    let x = match stack.align {
+        Align::Left => rect.x,
+        Align::Center => rect.x + ((rect.width - width) / 2.0).round(),
+        Align::Right => rect.x + rect.width - width,
+    };
+    let y = match stack.valign {
+        VAlign::Top => rect.y,
+        VAlign::Middle => rect.y + ((rect.height - height) / 2.0).round(),
+        VAlign::Bottom => rect.y + rect.height - height,
+    };
+    let mut out = Output::default();
+    emit(
+        context,
+        template,
+        values,
+        (stack, measured),
+        (x, y, width),
+        &mut out,
+    );
+    problems.append(&mut out.problems);
+    Ok(out.ops)
 }
 
 /// A row (wrapping if need be) of icons, each followed by its label.
@@ -489,6 +820,7 @@ fn icons_ops(
             max_size: layer.text_size,
             max_lines: 1,
             line_height: 1.0,
+            wrap: Wrap::Pretty,
         };
         let block = Paragraph::cached(face, &text)
             .fit(&frame)
@@ -534,6 +866,26 @@ fn icons_ops(
             color,
         });
         x += item_width + layer.gap;
+    }
+    // Rows are laid from the top; move them down as the layer says.
+    let used = y + row_height - rect.y;
+    let shift = match layer.valign {
+        VAlign::Top => 0.0,
+        VAlign::Middle => ((rect.height - used) / 2.0).round(),
+        VAlign::Bottom => rect.height - used,
+    };
+    if shift > 0.0 {
+        for op in &mut ops {
+            match op {
+                Op::Image { rect, .. } => rect.y += shift,
+                Op::Text { origins, .. } => {
+                    for origin in origins {
+                        origin.1 += shift;
+                    }
+                }
+                Op::Fill { .. } => {}
+            }
+        }
     }
     Ok(ops)
 }
@@ -595,6 +947,176 @@ pub fn choice_values(field: &Field) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const EVENT: &str = r##"
+name = "Événement"
+[fields.kicker]
+default = "Agenda"
+[fields.date]
+required = true
+[fields.time]
+[fields.place]
+required = true
+
+[[formats.paysage.layers]]
+kind = "background"
+color = "#1F4E79"
+
+[[formats.paysage.layers]]
+kind = "stack"
+x = 60
+y = 40
+width = 700
+height = 62
+color = "#E4632D"
+radius = 31
+padding = [28, 10]
+hug = true
+
+[[formats.paysage.layers.items]]
+field = "kicker"
+font = "Lato-Black.ttf"
+color = "#FFFFFF"
+size = 34
+uppercase = true
+
+[[formats.paysage.layers]]
+kind = "stack"
+x = 780
+y = 40
+width = 360
+height = 440
+color = "#FFFFFF1F"
+padding = 30
+gap = 20
+valign = "middle"
+
+[[formats.paysage.layers.items]]
+field = "date"
+height = 160
+font = "Lato-Black.ttf"
+color = "#FFFFFF"
+min_size = 36
+max_size = 44
+max_lines = 3
+
+[[formats.paysage.layers.items]]
+field = "time"
+height = 50
+font = "Lato-Black.ttf"
+color = "#FFFFFF"
+size = 34
+
+[[formats.paysage.layers.items]]
+field = "place"
+height = 130
+font = "Lato-Black.ttf"
+color = "#FFFFFF"
+size = 34
+max_lines = 3
+"##;
+
+    fn card(visual: &str) -> Card {
+        let (template, diagnostics) = Template::parse(EVENT, "assets/templates/e.toml", "e");
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let template = template.unwrap();
+        let text = format!("+++\ntemplate = \"e\"\n[visual]\n{visual}\n+++\nTexte.\n");
+        let (post, diagnostics) = Post::parse(&text, "posts/e.md", "e", chrono_tz::Europe::Paris);
+        let post = post.unwrap_or_else(|| panic!("{diagnostics:?}"));
+        let file = "Lato-Black.ttf";
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets/fonts")
+            .join(file);
+        let mut assets = Assets::default();
+        assets.fonts.insert(
+            file.to_owned(),
+            FontFace::from_bytes(file, std::fs::read(path).unwrap()).unwrap(),
+        );
+        let brand = Brand::default();
+        let context = Context {
+            brand: &brand,
+            assets: &assets,
+            french: true,
+        };
+        layout(context, &template, Format::Paysage, &post).unwrap()
+    }
+
+    /// The boxes the card fills, whole card aside.
+    fn boxes(card: &Card) -> Vec<Rect> {
+        card.ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Fill {
+                    rect: Some(rect), ..
+                } => Some(*rect),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_pill_is_as_wide_as_its_label() {
+        let short = card("kicker = \"Agenda\"\ndate = \"Mardi\"\nplace = \"Ici\"");
+        let long = card("kicker = \"Publication du guide\"\ndate = \"Mardi\"\nplace = \"Ici\"");
+        let (short_pill, long_pill) = (boxes(&short)[0], boxes(&long)[0]);
+        let label = |card: &Card| card.texts()[0].rect;
+        for (pill, label) in [(short_pill, label(&short)), (long_pill, label(&long))] {
+            assert!(
+                (pill.width - (label[2] as f32).ceil() - 56.0).abs() < 1.0,
+                "{pill:?} around {label:?}"
+            );
+            assert!(
+                label[0] as f32 >= pill.x + 27.0,
+                "{pill:?} around {label:?}"
+            );
+            assert_eq!(pill.height, (34.0f32 * 1.2 + 20.0).round(), "{pill:?}");
+        }
+        assert!(short_pill.width < 250.0 && long_pill.width > 450.0);
+    }
+
+    #[test]
+    fn an_absent_field_leaves_no_hole() {
+        let with = card("date = \"Mardi 19 janvier\"\ntime = \"20h00\"\nplace = \"Visio\"");
+        let without = card("date = \"Mardi 19 janvier\"\nplace = \"Visio\"");
+        let (with_box, without_box) = (boxes(&with)[1], boxes(&without)[1]);
+        // The box loses the time's line and one gap, and stays centred.
+        let time = with.texts()[2].rect[3] as f32;
+        assert!((with_box.height - without_box.height - time - 20.0).abs() < 1.0);
+        let centre = |rect: Rect| rect.y + rect.height / 2.0;
+        assert!(
+            (centre(with_box) - 260.0).abs() < 1.0 && (centre(without_box) - 260.0).abs() < 1.0
+        );
+        // The place follows the date a gap below.
+        let texts = without.texts();
+        let (date, place) = (texts[1].rect, texts[2].rect);
+        assert_eq!(texts[2].field, "place");
+        assert!(
+            (place[1] - (date[1] + date[3]) - 20.0).abs() < 0.5,
+            "{date:?} then {place:?}"
+        );
+        // And the box holds them, padding included.
+        assert!((f64::from(without_box.y) + 30.0 - date[1]).abs() < 0.5);
+        assert!(
+            (f64::from(without_box.y + without_box.height) - 30.0 - (place[1] + place[3])).abs()
+                < 0.5
+        );
+    }
+
+    #[test]
+    fn texts_name_their_fields_sizes_and_lines() {
+        let card = card("date = \"Mardi 19 janvier 2027\"\ntime = \"20h00\"\nplace = \"Visio\"");
+        let texts = card.texts();
+        let fields: Vec<&str> = texts.iter().map(|t| t.field.as_str()).collect();
+        assert_eq!(fields, ["kicker", "date", "time", "place"]);
+        assert_eq!(texts[0].lines, ["AGENDA"]);
+        assert!(texts[0].bold);
+        assert_eq!(texts[2].size, 34.0);
+        assert!(
+            texts[1].lines.iter().all(|line| !line.ends_with("19")),
+            "{:?}",
+            texts[1].lines
+        );
+    }
 
     #[test]
     fn resolves_hex_and_brand_colours() {

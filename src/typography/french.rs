@@ -5,8 +5,10 @@
 //! - quotation marks are « » with a no-break space inside;
 //! - a narrow no-break space (U+202F) comes before ; ! ? and %, a no-break
 //!   space (U+00A0) before : ;
-//! - the digits of numbers from 10 000 are grouped by threes with a narrow
-//!   no-break space ("240 008");
+//! - the digits of numbers from 1 000 are grouped by threes with a narrow
+//!   no-break space ("1 700", "240 008"), years aside ("2026");
+//! - a unit symbol follows its number after a narrow no-break space
+//!   ("20 km", "15 €");
 //! - three dots are an ellipsis.
 //!
 //! No-break spaces keep what they join on one line: Unicode's line-breaking
@@ -14,8 +16,68 @@
 
 /// No-break space, before a colon and inside « ».
 pub const NBSP: char = '\u{00A0}';
-/// Narrow no-break space, before ; ! ? % and between groups of digits.
+/// Narrow no-break space, before ; ! ? %, before a unit and between groups
+/// of digits. It is drawn 1/8 em wide whatever the font says
+/// ([`NARROW_SPACE_EM`]).
 pub const NNBSP: char = '\u{202F}';
+
+/// The width of a narrow no-break space, in ems: a thin space, narrower
+/// than a word space, so that "240 008" reads as one number.
+pub const NARROW_SPACE_EM: f32 = 0.125;
+
+/// Unit symbols, which stay with their number after a narrow no-break
+/// space.
+pub const UNITS: &[&str] = &[
+    "€", "$", "£", "%", "‰", "°C", "°", "km", "m", "cm", "mm", "m²", "km²", "ha", "kg", "g", "mg",
+    "µg", "l", "L", "ml", "mL", "cl", "dl", "h", "min", "s", "ms", "Mo", "Go", "To", "ko", "Hz",
+    "kHz", "MHz", "GHz", "W", "kW", "kWh", "V",
+];
+
+/// Words that stay with the number before them, like units ("65,4
+/// millions").
+pub const MAGNITUDES: &[&str] = &["million", "millions", "milliard", "milliards"];
+
+/// Month names: a day number stays with its month.
+pub const MONTHS: &[&str] = &[
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+/// Titles that stay with the name after them ("Dr Martin").
+pub const TITLES: &[&str] = &[
+    "Dr", "Dr.", "Dre", "Drs", "Pr", "Pr.", "Pre", "M.", "MM.", "Mme", "Mmes", "Mlle", "Mlles",
+    "Me", "Mgr", "St", "Ste",
+];
+
+/// Words after which a four-digit number is a year ("en 1789").
+const YEAR_WORDS: &[&str] = &[
+    "en",
+    "depuis",
+    "dès",
+    "avant",
+    "après",
+    "fin",
+    "début",
+    "mi",
+    "année",
+    "an",
+    "printemps",
+    "été",
+    "automne",
+    "hiver",
+    "rentrée",
+    "vers",
+];
 
 /// Applies every rule to `text`, links aside: a link is copied as it is.
 pub fn apply(text: &str) -> String {
@@ -35,7 +97,7 @@ fn apply_to_prose(text: &str) -> String {
     let text = text.replace("...", "…");
     let text = quotes(&text);
     let text = punctuation(&text);
-    group_digits(&text)
+    units(&group_digits(&text))
 }
 
 /// Straight quotes to French ones; spaces inside « » made unbreakable.
@@ -132,19 +194,23 @@ fn punctuation(text: &str) -> String {
     out
 }
 
-/// Groups the digits of numbers from 10 000 by threes. Numbers already
-/// grouped with ordinary spaces get narrow no-break ones. A five-digit
-/// number before a capitalised word is a postcode (`68100 Mulhouse`) and is
-/// left alone, as are decimals after a comma.
+/// Groups the digits of numbers from 1 000 by threes. Numbers already
+/// grouped with ordinary spaces get narrow no-break ones. A four-digit
+/// number that reads as a year (1900 to 2099, or after « en », « depuis »,
+/// a month…) is left whole, as is a five-digit number before a capitalised
+/// word (a postcode, `68100 Mulhouse`), a number glued to letters (`A320`,
+/// `1080x1080`), one that starts with 0, and decimals after a comma.
 fn group_digits(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len() + 8);
     let mut index = 0;
     while index < chars.len() {
         let c = chars[index];
-        let starts_number = c.is_ascii_digit()
-            && !(index > 0 && (chars[index - 1].is_ascii_digit() || chars[index - 1] == ','));
-        if !starts_number {
+        let glued_before = index > 0 && {
+            let p = chars[index - 1];
+            p.is_ascii_digit() || p == ',' || p == '.' || p.is_alphabetic() || "_/#@".contains(p)
+        };
+        if !c.is_ascii_digit() || glued_before {
             out.push(c);
             index += 1;
             continue;
@@ -157,6 +223,7 @@ fn group_digits(text: &str) -> String {
             digits.push(chars[end]);
             end += 1;
         }
+        let mut grouped_by_writer = false;
         loop {
             let is_space = |c: char| c == ' ' || c == NBSP || c == NNBSP;
             let group = end + 1..end + 4;
@@ -170,14 +237,17 @@ fn group_digits(text: &str) -> String {
             {
                 digits.extend(&chars[group.clone()]);
                 end = group.end;
+                grouped_by_writer = true;
             } else {
                 break;
             }
         }
+        let glued_after = chars.get(end).is_some_and(|c| c.is_alphabetic());
         let postcode = digits.len() == 5
             && chars.get(end) == Some(&' ')
             && chars.get(end + 1).is_some_and(|c| c.is_uppercase());
-        if digits.len() >= 5 && !postcode && !digits.starts_with('0') {
+        let year = digits.len() == 4 && !grouped_by_writer && is_year(&digits, &out);
+        if digits.len() >= 4 && !postcode && !year && !glued_after && !digits.starts_with('0') {
             for (position, digit) in digits.chars().enumerate() {
                 if position > 0 && (digits.len() - position).is_multiple_of(3) {
                     out.push(NNBSP);
@@ -188,6 +258,48 @@ fn group_digits(text: &str) -> String {
             out.extend(&chars[index..end]);
         }
         index = end;
+    }
+    out
+}
+
+/// Whether four digits read as a year, given the text before them.
+fn is_year(digits: &str, before: &str) -> bool {
+    let value: u32 = digits.parse().unwrap_or(0);
+    if (1900..=2099).contains(&value) {
+        return true;
+    }
+    let previous = before
+        .trim_end()
+        .rsplit(|c: char| c.is_whitespace() || c == '’' || c == '\'')
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    (1000..=2199).contains(&value)
+        && (YEAR_WORDS.contains(&previous.as_str()) || MONTHS.contains(&previous.as_str()))
+}
+
+/// A narrow no-break space between a number and the unit symbol after it
+/// (`20 km`, `15 €`).
+fn units(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 4);
+    for (index, &c) in chars.iter().enumerate() {
+        let after_number = index > 0 && chars[index - 1].is_ascii_digit();
+        if (c == ' ' || c == NBSP) && after_number {
+            let rest: String = chars[index + 1..].iter().take(4).collect();
+            let unit = UNITS.iter().any(|unit| {
+                rest.starts_with(unit)
+                    && rest[unit.len()..]
+                        .chars()
+                        .next()
+                        .is_none_or(|next| !next.is_alphanumeric())
+            });
+            if unit {
+                out.push(NNBSP);
+                continue;
+            }
+        }
+        out.push(c);
     }
     out
 }
@@ -221,7 +333,15 @@ mod tests {
     #[case::already_grouped("416 649 téléconsultations", "416^649 téléconsultations")]
     #[case::million("1234567", "1^234^567")]
     #[case::ten_thousand("10000", "10^000")]
-    #[case::below_ten_thousand("1700 assurés en 2020", "1700 assurés en 2020")]
+    #[case::four_digits("1700 assurés en 2020", "1^700 assurés en 2020")]
+    #[case::four_digits_grouped_by_the_writer("Plus de 1 700", "Plus de 1^700")]
+    #[case::a_year_stays_whole("Ma Santé 2022, rapport 2020", "Ma Santé 2022, rapport 2020")]
+    #[case::an_old_year_after_en("en 1789 et depuis 1848", "en 1789 et depuis 1848")]
+    #[case::a_year_after_a_month("janvier 2027", "janvier 2027")]
+    #[case::a_code_glued_to_letters("A3200 et 1080x1080", "A3200 et 1080x1080")]
+    #[case::leading_zero("code 0800", "code 0800")]
+    #[case::unit("20 km et 15 €", "20^km et 15^€")]
+    #[case::not_a_unit("20 minutes", "20 minutes")]
     #[case::decimals("65,4 millions", "65,4 millions")]
     #[case::postcode("68100 Mulhouse", "68100 Mulhouse")]
     #[case::ellipsis("allergies, mesures...", "allergies, mesures…")]

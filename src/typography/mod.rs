@@ -4,4 +4,4 @@
 pub mod french;
 pub mod text;
 
-pub use text::{Block, FontFace, Frame, Line, Overflow, Paragraph};
+pub use text::{Block, FontFace, Frame, Line, Overflow, Paragraph, Wrap};

@@ -3,10 +3,17 @@
 //! Text is shaped once with HarfRust in font units, which applies the
 //! font's kerning (GPOS or `kern`) and ligatures. Break opportunities come
 //! from Unicode's line-breaking algorithm (UAX #14), so a line never breaks
-//! inside a word nor at a no-break space. Fitting looks for the largest size
-//! between the box's minimum and maximum at which the text fits in its
-//! lines; shaped advances scale linearly with the size, so the text is not
-//! shaped again for each size tried.
+//! inside a word nor at a no-break space. Among those opportunities, lines
+//! are chosen for the whole paragraph at once (as CSS `text-wrap: pretty`
+//! and `balance` do) under the rules of French typesetting: a paragraph of
+//! five words or more does not end on a lone word; a line does not end on a
+//! one-letter word, on an opening parenthesis with a short word, between a
+//! day and its month, a number and its unit, a title and its name, nor at a
+//! compound's hyphen, unless nothing else fits. Fitting looks for the
+//! largest size between the box's minimum and maximum at which the text
+//! fits under these rules (or, failing that, at all); shaped advances scale
+//! linearly with the size, so the text is not shaped again for each size
+//! tried.
 
 use std::str::FromStr;
 
@@ -15,6 +22,8 @@ use std::sync::Arc;
 use harfrust::{Buffer, Direction, Language, Script, ShapeOptions, ShapePlan, ShaperFont};
 use skrifa::Font;
 use unicode_linebreak::{BreakOpportunity, linebreaks};
+
+use super::french::{MAGNITUDES, MONTHS, NARROW_SPACE_EM, NNBSP, TITLES, UNITS};
 
 thread_local! {
     /// Shaped paragraphs by font and text.
@@ -34,6 +43,8 @@ pub struct FontFace {
     descent: f32,
     /// The width given to a space the font lacks (U+202F in Open Sans).
     thin_space: f32,
+    /// The weight of the design, 100 to 900 (OS/2 `usWeightClass`).
+    weight: f32,
     /// The shaping plan for French text, built once: building it is most
     /// of the cost of shaping a short text.
     plan: Arc<ShapePlan>,
@@ -79,6 +90,7 @@ impl FontFace {
             Language::from_str("fr").ok().as_ref(),
             &[],
         );
+        let weight = font.default_attributes().weight.value();
         Ok(FontFace {
             name: name.to_owned(),
             font,
@@ -86,14 +98,20 @@ impl FontFace {
             ascent,
             descent,
             thin_space,
+            weight,
             plan: Arc::new(plan),
         })
     }
 
-    /// Whether the font is bold (a weight of 700 or more), as WCAG counts
-    /// large text.
+    /// Whether the design is bold (semibold or heavier).
     pub fn is_bold(&self) -> bool {
-        self.font.default_attributes().weight >= skrifa::font::attribute::Weight::BOLD
+        self.weight >= 600.0
+    }
+
+    /// Whether the font is bold as WCAG counts it for large text: a weight
+    /// of 700 or more (CSS `bold`).
+    pub fn is_wcag_bold(&self) -> bool {
+        self.weight >= 700.0
     }
 
     pub fn has_char(&self, c: char) -> bool {
@@ -142,7 +160,11 @@ impl FontFace {
                 let cluster = info.cluster as usize;
                 let character = text[cluster..].chars().next().unwrap_or(' ');
                 let missing = info.glyph_id == 0;
-                let (advance, visible) = if missing && character.is_whitespace() {
+                let (advance, visible) = if character == NNBSP {
+                    // Fonts draw it anywhere from a sixth to a third of an
+                    // em (Lato: a quarter, wider than its word space).
+                    (self.upem * NARROW_SPACE_EM, false)
+                } else if missing && character.is_whitespace() {
                     (self.thin_space, false)
                 } else {
                     (
@@ -218,6 +240,20 @@ pub struct Frame {
     pub max_lines: usize,
     /// Line height as a multiple of the size.
     pub line_height: f32,
+    pub wrap: Wrap,
+}
+
+/// How the words of a paragraph are shared among its lines, once the
+/// number of lines is the smallest that holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Wrap {
+    /// Lines as full as they go, in order, the last ones rebalanced where
+    /// a rule asks for it (CSS `text-wrap: pretty`): running text.
+    #[default]
+    Pretty,
+    /// Lines of similar lengths (CSS `text-wrap: balance`): titles,
+    /// numbers, short texts set large.
+    Balance,
 }
 
 /// A glyph at its place on a line, in pixels from the line's start and
@@ -234,6 +270,8 @@ pub struct Line {
     pub glyphs: Vec<PlacedGlyph>,
     /// Ink advance, trailing spaces excluded.
     pub width: f32,
+    /// The line's text, trailing spaces excluded.
+    pub text: String,
 }
 
 /// Text laid out at one size.
@@ -288,6 +326,57 @@ impl std::fmt::Display for Overflow {
     }
 }
 
+/// Past this many segments or lines, a paragraph is broken greedily:
+/// choosing its lines costs the square of its length.
+const MAX_SEGMENTS_CHOSEN: usize = 300;
+const MAX_LINES_CHOSEN: usize = 20;
+
+/// Lines chosen at one size.
+#[derive(Debug, Clone)]
+struct Breaks {
+    /// The segments of each line.
+    lines: Vec<std::ops::Range<usize>>,
+    /// How many rules they break.
+    poor: usize,
+}
+
+/// Words ended before each segment, and each segment's paragraph.
+struct Words {
+    ended: Vec<usize>,
+    paragraph: Vec<usize>,
+}
+
+/// Whether ending a line between `before` and `after` (two segments, each
+/// without its trailing spaces) breaks a rule of French typesetting.
+/// `spaced`: a space separates them (else the break follows a hyphen or a
+/// dash).
+fn poor_break(before: &str, after: &str, spaced: bool) -> bool {
+    if !spaced {
+        // A compound broken at its hyphen.
+        return before.ends_with(['-', '\u{2010}']);
+    }
+    let last = before.rsplit(char::is_whitespace).next().unwrap_or("");
+    let next = after.split(char::is_whitespace).next().unwrap_or("");
+    let next_word = next.trim_end_matches(|c: char| !c.is_alphanumeric() && !"€$£%‰°²".contains(c));
+    let letters = last.chars().filter(|c| c.is_alphabetic()).count();
+    // « à », « y », « a » at a line's end.
+    let one_letter = letters == 1 && last.chars().count() == 1;
+    // « (un » at a line's end.
+    let opening = last.starts_with(['(', '[']) && !last.contains([')', ']']) && letters <= 3;
+    let number = !last.is_empty()
+        && last.chars().any(|c| c.is_ascii_digit())
+        && last
+            .chars()
+            .all(|c| c.is_ascii_digit() || ",.".contains(c) || c == NNBSP || c == '\u{00A0}');
+    let day =
+        last == "1er" || (number && last.parse::<u32>().is_ok_and(|day| (1..=31).contains(&day)));
+    let month = MONTHS.contains(&next_word.to_lowercase().as_str());
+    let unit =
+        UNITS.contains(&next_word) || MAGNITUDES.contains(&next_word.to_lowercase().as_str());
+    let title = TITLES.contains(&last);
+    one_letter || opening || (day && month) || (number && unit) || title
+}
+
 /// A piece of text between two break opportunities.
 #[derive(Debug, Clone)]
 struct Segment {
@@ -299,7 +388,13 @@ struct Segment {
     trailing: f32,
     /// A line must end after this segment.
     mandatory: bool,
+    /// The segment's text, trailing spaces excluded.
     text: std::ops::Range<usize>,
+    /// A space follows: the segment ends a word (not a hyphen's break).
+    ends_word: bool,
+    /// Ending a line here breaks a rule (a one-letter word, a day and its
+    /// month…): done only when nothing else fits.
+    poor_break: bool,
 }
 
 /// Text prepared for fitting at any size: shaped once, cut at its break
@@ -335,14 +430,27 @@ impl Paragraph {
                 }
             }
             let advance: f32 = shaped.glyphs[first..glyph].iter().map(|g| g.advance).sum();
+            let trimmed = piece.trim_end();
             segments.push(Segment {
                 glyphs: first..glyph,
                 advance,
                 trailing,
                 mandatory: opportunity == BreakOpportunity::Mandatory && end < text.len(),
-                text: start..start + piece.trim_end().len(),
+                text: start..start + trimmed.len(),
+                ends_word: trimmed.len() < piece.len() || end == text.len(),
+                poor_break: false,
             });
             start = end;
+        }
+        for index in 1..segments.len() {
+            let (before, after) = (&segments[index - 1], &segments[index]);
+            let poor = !before.mandatory
+                && poor_break(
+                    &text[before.text.clone()],
+                    &text[after.text.clone()],
+                    before.ends_word,
+                );
+            segments[index - 1].poor_break = poor;
         }
         Paragraph {
             text: text.to_owned(),
@@ -353,9 +461,13 @@ impl Paragraph {
         }
     }
 
-    /// Lays the text out at `size`, greedily, or says why it does not fit.
+    /// Lays the text out at `size`, or says why it does not fit.
     pub fn layout(&self, size: f32, frame: &Frame) -> Result<Block, Overflow> {
-        let lines = self.break_lines(size, frame)?;
+        let lines = self.break_lines(size, frame)?.lines;
+        Ok(self.block(size, frame, lines))
+    }
+
+    fn block(&self, size: f32, frame: &Frame, lines: Vec<std::ops::Range<usize>>) -> Block {
         let scale = size / self.shaped.upem.max(1.0);
         let line_height = size * frame.line_height;
         let (ascent, descent) = (self.ascent * scale, self.descent * scale);
@@ -364,24 +476,18 @@ impl Paragraph {
             .into_iter()
             .map(|range| self.place(range, scale))
             .collect();
-        Ok(Block {
+        Block {
             size,
             lines,
             line_height,
             baseline,
-        })
+        }
     }
 
     /// The segments of each line at `size`, or why the text does not fit.
-    fn break_lines(
-        &self,
-        size: f32,
-        frame: &Frame,
-    ) -> Result<Vec<std::ops::Range<usize>>, Overflow> {
+    fn break_lines(&self, size: f32, frame: &Frame) -> Result<Breaks, Overflow> {
         let scale = size / self.shaped.upem.max(1.0);
-        let mut lines: Vec<std::ops::Range<usize>> = Vec::new();
-        let mut current: Option<(usize, usize, f32)> = None; // first, last, width incl. trailing
-        for (index, segment) in self.segments.iter().enumerate() {
+        for segment in &self.segments {
             let ink = (segment.advance - segment.trailing) * scale;
             if ink > frame.width + 0.01 {
                 return Err(Overflow::Word {
@@ -389,9 +495,49 @@ impl Paragraph {
                     by: ink - frame.width,
                 });
             }
+        }
+        // Filling each line in turn gives the fewest lines.
+        let greedy = self.greedy(scale, frame.width);
+        if greedy.len() > frame.max_lines {
+            return Err(Overflow::Lines {
+                needed: greedy.len(),
+                allowed: frame.max_lines,
+            });
+        }
+        let line_height = size * frame.line_height;
+        let height = line_height * greedy.len() as f32;
+        if height > frame.height + 0.01 {
+            return Err(Overflow::Height {
+                by: height - frame.height,
+            });
+        }
+        let room = ((frame.height + 0.01) / line_height).floor().max(1.0) as usize;
+        let most = frame.max_lines.min(room).min(self.segments.len());
+        if self.segments.len() > MAX_SEGMENTS_CHOSEN || most > MAX_LINES_CHOSEN {
+            let poor = self.poor_lines(&greedy, scale, frame.width);
+            return Ok(Breaks {
+                lines: greedy,
+                poor,
+            });
+        }
+        Ok(self.choose(scale, frame, most).unwrap_or_else(|| {
+            let poor = self.poor_lines(&greedy, scale, frame.width);
+            Breaks {
+                lines: greedy,
+                poor,
+            }
+        }))
+    }
+
+    /// Lines filled in order, each as full as it goes.
+    fn greedy(&self, scale: f32, width: f32) -> Vec<std::ops::Range<usize>> {
+        let mut lines: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut current: Option<(usize, usize, f32)> = None; // first, last, width incl. trailing
+        for (index, segment) in self.segments.iter().enumerate() {
+            let ink = (segment.advance - segment.trailing) * scale;
             current = match current {
-                Some((first, _, width)) if width + ink <= frame.width + 0.01 => {
-                    Some((first, index, width + segment.advance * scale))
+                Some((first, _, used)) if used + ink <= width + 0.01 => {
+                    Some((first, index, used + segment.advance * scale))
                 }
                 Some((first, last, _)) => {
                     lines.push(first..last + 1);
@@ -408,19 +554,133 @@ impl Paragraph {
         if let Some((first, last, _)) = current {
             lines.push(first..last + 1);
         }
-        if lines.len() > frame.max_lines {
-            return Err(Overflow::Lines {
-                needed: lines.len(),
-                allowed: frame.max_lines,
-            });
+        lines
+    }
+
+    /// How many rules the lines break.
+    fn poor_lines(&self, lines: &[std::ops::Range<usize>], scale: f32, width: f32) -> usize {
+        let words = self.words();
+        lines
+            .iter()
+            .map(|line| {
+                let segments = &self.segments[line.clone()];
+                let advance: f32 = segments.iter().map(|s| s.advance).sum();
+                let trailing = segments.last().map_or(0.0, |s| s.trailing);
+                let full = (advance - trailing) * scale / width.max(1.0);
+                self.line_faults(line.start, line.end, f64::from(full), &words)
+            })
+            .sum()
+    }
+
+    /// Before each segment, how many words end there, and the first
+    /// segment of its paragraph.
+    fn words(&self) -> Words {
+        let mut ended = Vec::with_capacity(self.segments.len() + 1);
+        let mut paragraph = Vec::with_capacity(self.segments.len());
+        let mut count = 0;
+        let mut first = 0;
+        for (index, segment) in self.segments.iter().enumerate() {
+            ended.push(count);
+            paragraph.push(first);
+            if segment.ends_word || segment.mandatory {
+                count += 1;
+            }
+            if segment.mandatory {
+                first = index + 1;
+            }
         }
-        let height = size * frame.line_height * lines.len() as f32;
-        if height > frame.height + 0.01 {
-            return Err(Overflow::Height {
-                by: height - frame.height,
-            });
+        ended.push(count);
+        Words { ended, paragraph }
+    }
+
+    /// The rules a line of segments `start..end`, `full` of its width,
+    /// breaks: ending at a poor break, or less than half full, unless it
+    /// ends its paragraph; being a lone word ending a paragraph of five or
+    /// more.
+    fn line_faults(&self, start: usize, end: usize, full: f64, words: &Words) -> usize {
+        let last = &self.segments[end - 1];
+        let paragraph_ends = last.mandatory || end == self.segments.len();
+        if !paragraph_ends {
+            return usize::from(last.poor_break) + usize::from(full < 0.5);
         }
-        Ok(lines)
+        let first = words.paragraph[end - 1];
+        let in_line = words.ended[end] - words.ended[start];
+        let in_paragraph = words.ended[end] - words.ended[first];
+        usize::from(start > first && in_line <= 1 && in_paragraph >= 5)
+    }
+
+    /// The lines, `most` at most, that break the fewest rules, then are the
+    /// fewest, then fit `frame.wrap` best; `None` if there are none.
+    fn choose(&self, scale: f32, frame: &Frame, most: usize) -> Option<Breaks> {
+        let count = self.segments.len();
+        let words = self.words();
+        let width = f64::from(frame.width);
+        // Prefix sums of the advances, in pixels.
+        let mut before = Vec::with_capacity(count + 1);
+        let mut total = 0.0f64;
+        before.push(0.0);
+        for segment in &self.segments {
+            total += f64::from(segment.advance * scale);
+            before.push(total);
+        }
+        // best[k][j]: the best k lines holding segments 0..j, as (faults,
+        // cost, where line k starts).
+        let unset = (usize::MAX, f64::INFINITY, 0);
+        let mut best = vec![vec![unset; count + 1]; most + 1];
+        best[0][0] = (0, 0.0, 0);
+        for end in 1..=count {
+            let last = &self.segments[end - 1];
+            let paragraph_ends = last.mandatory || end == count;
+            for start in (0..end).rev() {
+                if start < end - 1 && self.segments[start].mandatory {
+                    break;
+                }
+                let ink = before[end] - before[start] - f64::from(last.trailing * scale);
+                if ink > width + 0.01 {
+                    break;
+                }
+                let slack = ((width - ink) / width.max(1.0)).max(0.0);
+                let cost = match frame.wrap {
+                    Wrap::Balance => slack * slack,
+                    Wrap::Pretty if !paragraph_ends => slack * slack,
+                    // A short last line costs a little.
+                    Wrap::Pretty => (slack - 0.75).max(0.0).powi(2),
+                };
+                let faults = self.line_faults(start, end, 1.0 - slack, &words);
+                // Line k starts at segment k - 1 at the earliest.
+                for lines in 1..=most.min(start + 1) {
+                    let (previous_faults, previous_cost, _) = best[lines - 1][start];
+                    if previous_faults == usize::MAX {
+                        continue;
+                    }
+                    let candidate = (previous_faults + faults, previous_cost + cost, start);
+                    let current = best[lines][end];
+                    if (candidate.0, candidate.1) < (current.0, current.1) {
+                        best[lines][end] = candidate;
+                    }
+                }
+            }
+        }
+        let lines = (1..=most)
+            .filter(|&lines| best[lines][count].0 != usize::MAX)
+            .min_by(|&a, &b| {
+                let (fa, ca, _) = best[a][count];
+                let (fb, cb, _) = best[b][count];
+                (fa, a).cmp(&(fb, b)).then(ca.total_cmp(&cb))
+            })?;
+        let poor = best[lines][count].0;
+        let mut ranges = Vec::with_capacity(lines);
+        let mut end = count;
+        for k in (1..=lines).rev() {
+            let start = best[k][end].2;
+            ranges.push(start..end);
+            end = start;
+        }
+        ranges.reverse();
+        Some(Breaks {
+            lines: ranges,
+            poor,
+        })
     }
 
     fn place(&self, segments: std::ops::Range<usize>, scale: f32) -> Line {
@@ -441,11 +701,13 @@ impl Paragraph {
         Line {
             glyphs,
             width: x - last.trailing * scale,
+            text: self.text[first.text.start..last.text.end].to_owned(),
         }
     }
 
     /// The largest size, in whole pixels between the frame's minimum and
-    /// maximum, at which the text fits; else why it does not fit at the
+    /// maximum, at which the text fits and its lines break no rule (or no
+    /// more than they must at the minimum); else why it does not fit at the
     /// minimum.
     ///
     /// Sizes are held within 1 to [`MAX_SIZE`] pixels and the line height
@@ -460,19 +722,30 @@ impl Paragraph {
         };
         let min = frame.min_size.ceil() as u32;
         let max = (frame.max_size.floor() as u32).max(min);
-        self.break_lines(min as f32, frame)?;
+        let at_min = self.break_lines(min as f32, frame)?;
         // Fitting is monotonic in practice: binary search over whole
-        // pixels, placing the glyphs only at the size found.
+        // pixels, placing the glyphs only at the size found: the largest
+        // size whose lines break no more rules than at the smallest (none,
+        // most often).
+        let fits = |size: u32| {
+            self.break_lines(size as f32, frame)
+                .is_ok_and(|breaks| breaks.poor <= at_min.poor)
+        };
         let (mut low, mut high) = (min, max);
         while low < high {
             let mid = low + (high - low).div_ceil(2);
-            if self.break_lines(mid as f32, frame).is_ok() {
+            if fits(mid) {
                 low = mid;
             } else {
                 high = mid - 1;
             }
         }
-        self.layout(low as f32, frame)
+        let lines = if low == min {
+            at_min.lines
+        } else {
+            self.break_lines(low as f32, frame)?.lines
+        };
+        Ok(self.block(low as f32, frame, lines))
     }
 
     /// The paragraph of `text` in `face`, shaped once per thread and kept:
@@ -524,6 +797,7 @@ mod tests {
             max_size: 100.0,
             max_lines,
             line_height: 1.2,
+            wrap: Wrap::Pretty,
         }
     }
 
@@ -568,6 +842,153 @@ mod tests {
         // A word wider than the box is an overflow, not a break.
         let error = paragraph.layout(40.0, &frame(60.0, 10)).unwrap_err();
         assert!(matches!(error, Overflow::Word { .. }), "{error:?}");
+    }
+
+    /// The lines of `text` in `face` at `size` in a box `width` wide.
+    fn lines(face: &FontFace, text: &str, size: f32, width: f32, wrap: Wrap) -> Vec<String> {
+        let frame = Frame {
+            wrap,
+            ..frame(width, 10)
+        };
+        let block = Paragraph::new(face, text).layout(size, &frame).unwrap();
+        block.lines.into_iter().map(|line| line.text).collect()
+    }
+
+    /// The lines greedy filling gives: what the rules are tested against.
+    fn greedy(face: &FontFace, text: &str, size: f32, width: f32) -> Vec<String> {
+        let paragraph = Paragraph::new(face, text);
+        let scale = size / face.upem;
+        paragraph
+            .greedy(scale, width)
+            .into_iter()
+            .map(|range| paragraph.place(range, scale).text)
+            .collect()
+    }
+
+    #[test]
+    fn draws_a_narrow_no_break_space_an_eighth_of_an_em_wide() {
+        // Lato's own U+202F is a quarter of an em, wider than its word
+        // space: "240 008" read as two words.
+        let lato = face("assets/fonts/Lato-Black.ttf");
+        let shaped = lato.shape("240\u{202F}008 8");
+        let narrow = shaped.glyphs[3].advance;
+        let word = shaped.glyphs[7].advance;
+        assert_eq!(narrow, lato.upem / 8.0);
+        assert!(
+            narrow < word * 0.6,
+            "{narrow} against a word space of {word}"
+        );
+        // The same in a font that lacks it.
+        let open_sans = face("tests/fixtures/fonts/OpenSans-Regular.ttf");
+        assert_eq!(
+            open_sans.shape("8\u{202F}%").glyphs[1].advance,
+            open_sans.upem / 8.0
+        );
+    }
+
+    #[test]
+    fn a_paragraph_of_five_words_does_not_end_on_a_lone_word() {
+        let face = inter();
+        let text =
+            "Téléconsultations réalisées en 2020 dans les Alpes-Maritimes (et non à Mulhouse).";
+        let before = greedy(&face, text, 54.0, 920.0);
+        assert_eq!(before.last().unwrap(), "Mulhouse).", "{before:?}");
+        let after = lines(&face, text, 54.0, 920.0, Wrap::Pretty);
+        assert_eq!(after.len(), before.len(), "{after:?}");
+        assert!(after.last().unwrap().contains(' '), "{after:?}");
+    }
+
+    #[test]
+    fn a_short_paragraph_may_end_on_one_word() {
+        let face = face("assets/fonts/Lato-Black.ttf");
+        let after = lines(&face, "Mon espace santé", 88.0, 680.0, Wrap::Balance);
+        assert_eq!(after, ["Mon espace", "santé"]);
+    }
+
+    #[rstest::rstest]
+    #[case::one_letter("On en parle à la réunion de la commission des outils", "à")]
+    #[case::y("des données de santé, y compris aux patients du territoire", "y")]
+    #[case::parenthesis("les Alpes-Maritimes fin 2020 (un chiffre de ce département", "(un")]
+    #[case::day_and_month("Réunion de la commission le mardi 19 janvier 2027 en visio", "19")]
+    #[case::number_and_unit("Une plateforme pour des profils: 65,4 millions de profils", "65,4")]
+    #[case::title_and_name("Réunion de la commission avec Dr Martin et ses confrères", "Dr")]
+    fn does_not_end_a_line_on(#[case] text: &str, #[case] word: &str) {
+        let face = inter();
+        // The width at which filling lines in order ends the first line on
+        // `word`.
+        let prefix = &text[..text.find(&format!(" {word} ")).unwrap() + 1 + word.len()];
+        let width = face.shape(prefix).advance() * 40.0 / face.upem + 1.0;
+        let before = greedy(&face, text, 40.0, width);
+        assert!(before[0].ends_with(word), "{before:?}");
+        let after = lines(&face, text, 40.0, width, Wrap::Pretty);
+        for line in &after[..after.len() - 1] {
+            assert!(
+                !line.ends_with(&format!(" {word}")) && *line != word,
+                "{after:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn breaks_a_compound_at_its_hyphen_only_when_nothing_else_fits() {
+        let face = inter();
+        let text = "ouverts dans les Alpes-Maritimes fin 2020";
+        let width = face.shape("ouverts dans les Alpes-").advance() * 40.0 / face.upem + 1.0;
+        let before = greedy(&face, text, 40.0, width);
+        assert_eq!(before[0], "ouverts dans les Alpes-", "{before:?}");
+        let after = lines(&face, text, 40.0, width, Wrap::Pretty);
+        assert!(after.iter().all(|line| !line.ends_with('-')), "{after:?}");
+        // Alone on too narrow a line, the compound breaks at its hyphen.
+        let narrow = face.shape("Maritimes").advance() * 40.0 / face.upem + 1.0;
+        let after = lines(&face, "Alpes-Maritimes", 40.0, narrow, Wrap::Pretty);
+        assert_eq!(after, ["Alpes-", "Maritimes"]);
+    }
+
+    #[test]
+    fn balances_the_lines_of_a_title() {
+        let face = face("assets/fonts/Lato-Black.ttf");
+        let text = "Guide de bon usage de la téléconsultation et du télésoin";
+        let width = face
+            .shape("Guide de bon usage de la téléconsultation")
+            .advance()
+            * 60.0
+            / face.upem
+            + 1.0;
+        let before = greedy(&face, text, 60.0, width);
+        let after = lines(&face, text, 60.0, width, Wrap::Balance);
+        assert_eq!(after.len(), before.len());
+        let widths = |lines: &[String]| -> Vec<f32> {
+            lines
+                .iter()
+                .map(|line| face.shape(line).advance())
+                .collect()
+        };
+        let spread = |widths: Vec<f32>| {
+            widths.iter().cloned().fold(0.0, f32::max)
+                - widths.iter().cloned().fold(f32::MAX, f32::min)
+        };
+        assert!(
+            spread(widths(&after)) < spread(widths(&before)) / 2.0,
+            "{before:?} then {after:?}"
+        );
+    }
+
+    #[test]
+    fn shrinks_a_text_rather_than_break_a_rule() {
+        // At 60 px the date only fits as "Mardi 19 / janvier 2027".
+        let face = face("assets/fonts/Lato-Bold.ttf");
+        let text = "Mardi 19 janvier 2027";
+        let width = face.shape("Mardi 19 janvier").advance() * 50.0 / face.upem + 1.0;
+        let frame = Frame {
+            min_size: 30.0,
+            max_size: 60.0,
+            max_lines: 2,
+            ..frame(width, 2)
+        };
+        let block = Paragraph::new(&face, text).fit(&frame).unwrap();
+        let first = &block.lines[0].text;
+        assert!(!first.ends_with("19"), "{first} at {}", block.size);
+        assert!(block.size < 60.0);
     }
 
     #[test]
@@ -619,6 +1040,7 @@ mod tests {
                 max_size,
                 max_lines: 1,
                 line_height,
+                wrap: Wrap::Balance,
             };
             let block = paragraph.fit(&frame).unwrap();
             assert!(
@@ -637,10 +1059,12 @@ mod tests {
             words in proptest::collection::vec("[a-zA-Zéèàç0-9,’]{1,12}", 1..20),
             width in 200.0f32..1000.0,
             max_lines in 1usize..8,
+            balance in any::<bool>(),
         ) {
+            let wrap = if balance { Wrap::Balance } else { Wrap::Pretty };
             let face = lato();
             let text = words.join(" ");
-            let frame = Frame { width, height: 2000.0, min_size: 12.0, max_size: 120.0, max_lines, line_height: 1.2 };
+            let frame = Frame { width, height: 2000.0, min_size: 12.0, max_size: 120.0, max_lines, line_height: 1.2, wrap };
             if let Ok(block) = Paragraph::new(&face, &text).fit(&frame) {
                 prop_assert!(block.lines.len() <= max_lines);
                 for line in &block.lines {
