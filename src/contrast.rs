@@ -21,17 +21,24 @@ pub const NORMAL: f64 = 4.5;
 /// The ratio large text must reach.
 pub const LARGE: f64 = 3.0;
 
-/// WCAG's relative luminance of an sRGB colour.
-pub fn luminance(color: [u8; 3]) -> f64 {
-    let channel = |c: u8| {
-        let c = f64::from(c) / 255.0;
+/// Each 8-bit sRGB channel value, linearised once.
+static LINEAR: std::sync::LazyLock<[f64; 256]> = std::sync::LazyLock::new(|| {
+    std::array::from_fn(|c| {
+        let c = c as f64 / 255.0;
         if c <= 0.040_45 {
             c / 12.92
         } else {
             ((c + 0.055) / 1.055).powf(2.4)
         }
-    };
-    0.2126 * channel(color[0]) + 0.7152 * channel(color[1]) + 0.0722 * channel(color[2])
+    })
+});
+
+/// WCAG's relative luminance of an sRGB colour.
+pub fn luminance(color: [u8; 3]) -> f64 {
+    let linear = &*LINEAR;
+    0.2126 * linear[color[0] as usize]
+        + 0.7152 * linear[color[1] as usize]
+        + 0.0722 * linear[color[2] as usize]
 }
 
 /// WCAG's contrast ratio of two colours, from 1 to 21.
@@ -175,6 +182,8 @@ impl Reading {
 #[derive(Debug, Default)]
 pub struct Cache {
     drawn: Mutex<HashMap<String, std::sync::Arc<Background>>>,
+    /// Readings already made: background, scaled box and colour.
+    read: Mutex<HashMap<(String, [usize; 4], Color), ([u8; 3], f64)>>,
 }
 
 /// What lies beneath some text, drawn small.
@@ -207,8 +216,17 @@ pub fn measure(card: &Card, cache: &Cache) -> Vec<Reading> {
         let Some(area) = text_box(block, origins, card) else {
             continue;
         };
-        let background = beneath(card, index, cache);
-        let (under, ratio) = worst_tenth(&background, &area, *color);
+        let (key, background) = beneath(card, index, cache);
+        let cell = scaled(&background, &area);
+        let memo = (key, cell, *color);
+        let known = cache.read.lock().ok().and_then(|r| r.get(&memo).copied());
+        let (under, ratio) = known.unwrap_or_else(|| {
+            let found = worst_tenth(&background, cell, *color);
+            if let Ok(mut read) = cache.read.lock() {
+                read.insert(memo, found);
+            }
+            found
+        });
         readings.push(Reading {
             op: index,
             text: [color[0], color[1], color[2]],
@@ -246,7 +264,7 @@ fn text_box(
 
 /// The fills and images drawn before the text, scaled down, drawn once per
 /// distinct background.
-fn beneath(card: &Card, index: usize, cache: &Cache) -> std::sync::Arc<Background> {
+fn beneath(card: &Card, index: usize, cache: &Cache) -> (String, std::sync::Arc<Background>) {
     let scale = |r: Rect| Rect {
         x: r.x * SCALE,
         y: r.y * SCALE,
@@ -284,7 +302,7 @@ fn beneath(card: &Card, index: usize, cache: &Cache) -> std::sync::Arc<Backgroun
         })
         .collect();
     if let Some(found) = cache.drawn.lock().ok().and_then(|d| d.get(&key).cloned()) {
-        return found;
+        return (key, found);
     }
     let width = ((card.width as f32 * SCALE).ceil() as u32).max(1);
     let height = ((card.height as f32 * SCALE).ceil() as u32).max(1);
@@ -301,18 +319,24 @@ fn beneath(card: &Card, index: usize, cache: &Cache) -> std::sync::Arc<Backgroun
         rgba: crate::render::draw(&small).into_rgba(),
     });
     if let Ok(mut cached) = cache.drawn.lock() {
-        cached.insert(key, drawn.clone());
+        cached.insert(key.clone(), drawn.clone());
     }
-    drawn
+    (key, drawn)
 }
 
-/// The background of the worst tenth of the pixels under a text, with the
-/// ratio there.
-fn worst_tenth(background: &Background, area: &[f32; 4], color: Color) -> ([u8; 3], f64) {
+/// A text's box on the small background: x0, y0, x1, y1 in its pixels.
+fn scaled(background: &Background, area: &[f32; 4]) -> [usize; 4] {
     let x0 = ((area[0] * SCALE).floor() as usize).min(background.width - 1);
     let y0 = ((area[1] * SCALE).floor() as usize).min(background.height - 1);
     let x1 = ((area[2] * SCALE).ceil() as usize).clamp(x0 + 1, background.width);
     let y1 = ((area[3] * SCALE).ceil() as usize).clamp(y0 + 1, background.height);
+    [x0, y0, x1, y1]
+}
+
+/// The background of the worst tenth of the pixels under a text, with the
+/// ratio there.
+fn worst_tenth(background: &Background, cell: [usize; 4], color: Color) -> ([u8; 3], f64) {
+    let [x0, y0, x1, y1] = cell;
     let text = |under: [u8; 3]| {
         let a = f64::from(color[3]) / 255.0;
         let mix = |t: u8, b: u8| (f64::from(t) * a + f64::from(b) * (1.0 - a)).round() as u8;
