@@ -17,6 +17,27 @@ pub fn write_durable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write(path, bytes, true)
 }
 
+/// Writes several new files under `root`, each whole, and all or none: if
+/// one cannot be written, those already written are removed. Returns the
+/// path that failed with its error.
+pub fn write_all_new(
+    root: &Path,
+    files: &[(String, &[u8])],
+) -> Result<(), (String, std::io::Error)> {
+    let mut written: Vec<std::path::PathBuf> = Vec::new();
+    for (path, bytes) in files {
+        let target = root.join(path);
+        if let Err(error) = write_atomic(&target, bytes) {
+            for done in written.iter().rev() {
+                let _ = fs::remove_file(done);
+            }
+            return Err((path.clone(), error));
+        }
+        written.push(target);
+    }
+    Ok(())
+}
+
 fn write(path: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent)?;

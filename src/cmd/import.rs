@@ -187,20 +187,12 @@ fn name_files(root: &Path, folder: &str, made: &[Made], head: &Head<'_>) -> Vec<
 
 /// Writes every post, or none.
 fn write_all(root: &Path, files: &[(String, String)], made: &[Made]) -> anyhow::Result<()> {
-    let mut written = Vec::new();
-    for ((path, _), made) in files.iter().zip(made) {
-        let target = root.join(path);
-        let result = target
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| crate::file::write_atomic(&target, made.text.as_bytes()));
-        if let Err(error) = result {
-            for done in &written {
-                let _ = std::fs::remove_file(done);
-            }
-            bail!("impossible d'écrire {path} : {error} ; rien n'est gardé");
-        }
-        written.push(target);
-    }
-    Ok(())
+    let files: Vec<(String, &[u8])> = files
+        .iter()
+        .zip(made)
+        .map(|((path, _), made)| (path.clone(), made.text.as_bytes()))
+        .collect();
+    crate::file::write_all_new(root, &files).map_err(|(path, error)| {
+        anyhow::anyhow!("impossible d'écrire {path} : {error} ; rien n'est gardé")
+    })
 }

@@ -159,25 +159,13 @@ fn draw_logo(name: &str, palette: &Palette) -> anyhow::Result<Vec<u8>> {
     Ok(render::encode_png(render::draw(&card))?)
 }
 
-/// Writes every file, or none: what was written is removed on failure.
+/// Writes every file, or none.
 fn write_all(dir: &Path, files: &[scaffold::File]) -> anyhow::Result<()> {
-    let mut written: Vec<PathBuf> = Vec::new();
-    for (path, bytes) in files {
-        let target = dir.join(path);
-        let result = target
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| crate::file::write_atomic(&target, bytes));
-        if let Err(error) = result {
-            for done in written.iter().rev() {
-                let _ = std::fs::remove_file(done);
-            }
-            bail!(
-                "impossible d'écrire {} : {error} ; rien n'est gardé",
-                target.display()
-            );
-        }
-        written.push(target);
-    }
-    Ok(())
+    let files: Vec<(String, &[u8])> = files
+        .iter()
+        .map(|(path, bytes)| (path.clone(), bytes.as_slice()))
+        .collect();
+    crate::file::write_all_new(dir, &files).map_err(|(path, error)| {
+        anyhow::anyhow!("impossible d'écrire {path} : {error} ; rien n'est gardé")
+    })
 }
