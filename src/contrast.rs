@@ -177,13 +177,16 @@ impl Reading {
     }
 }
 
+/// A reading's identity: its background, its box on it, its colour.
+type Memo = (String, [usize; 4], Color);
+
 /// Remembers the backgrounds already drawn: the cards of one template
 /// share most of them, and drawing is the costly part.
 #[derive(Debug, Default)]
 pub struct Cache {
     drawn: Mutex<HashMap<String, std::sync::Arc<Background>>>,
     /// Readings already made: background, scaled box and colour.
-    read: Mutex<HashMap<(String, [usize; 4], Color), ([u8; 3], f64)>>,
+    read: Mutex<HashMap<Memo, ([u8; 3], f64)>>,
 }
 
 /// What lies beneath some text, drawn small.
