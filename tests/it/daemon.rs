@@ -30,6 +30,26 @@ fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Sends SIGTERM and checks that the daemon exits 0 within ten seconds;
+/// returns its logs.
+fn stop_within_ten_seconds(child: &mut Child) -> String {
+    let asked = Instant::now();
+    sigterm(child);
+    let code = child.wait().unwrap();
+    let took = asked.elapsed();
+    let mut logs = String::new();
+    use std::io::Read as _;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert_eq!(code.code(), Some(0), "{logs}");
+    assert!(took < Duration::from_secs(10), "{took:?}\n{logs}");
+    logs
+}
+
 fn sigterm(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -408,20 +428,7 @@ fn sigterm_during_a_pass_lets_the_call_in_flight_finish_and_be_recorded() {
     wait_for("a create in flight", Duration::from_secs(60), || {
         buffer.requests("CreatePost") >= 1
     });
-    let asked = Instant::now();
-    sigterm(&child);
-    let code = child.wait().unwrap();
-    let took = asked.elapsed();
-    let mut logs = String::new();
-    use std::io::Read as _;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    assert_eq!(code.code(), Some(0), "{logs}");
-    assert!(took < Duration::from_secs(10), "{took:?}\n{logs}");
+    let logs = stop_within_ten_seconds(&mut child);
     assert!(logs.contains("arrêt demandé"), "{logs}");
     assert!(logs.contains("démon arrêté"), "{logs}");
 
@@ -485,20 +492,7 @@ fn a_call_buffer_leaves_unanswered_does_not_hold_a_stop_and_is_adopted_later() {
         Duration::from_secs(60),
         || !buffer.posts().is_empty(),
     );
-    let asked = Instant::now();
-    sigterm(&child);
-    let code = child.wait().unwrap();
-    let took = asked.elapsed();
-    let mut logs = String::new();
-    use std::io::Read as _;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    assert_eq!(code.code(), Some(0), "{logs}");
-    assert!(took < Duration::from_secs(10), "{took:?}\n{logs}");
+    let logs = stop_within_ten_seconds(&mut child);
     assert!(logs.contains("arrêt demandé pendant l'appel"), "{logs}");
     assert_eq!(buffer.requests("CreatePost"), 1, "no create after the stop");
 
