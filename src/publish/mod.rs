@@ -10,9 +10,11 @@
 //! [`execute`] carries them out, writing the intent before each call and
 //! the outcome after. Only this module and `media` do network IO.
 
+pub mod bluesky;
 pub mod buffer;
 pub mod diff;
 pub mod execute;
+pub mod mastodon;
 pub mod outbox;
 pub mod pass;
 pub mod ratelimit;
