@@ -195,7 +195,7 @@ impl Executor<'_, '_> {
     fn host(&mut self, want: usize) -> Result<Option<Outgoing>, Halt> {
         let item = &self.items[want];
         let mut outgoing = item.outgoing.clone();
-        if !self.publisher.fetches_images() {
+        if !self.publisher.fetches_images_for(&outgoing.channel) {
             return Ok(Some(outgoing));
         }
         let key = key_of(&outgoing);
@@ -251,9 +251,9 @@ impl Executor<'_, '_> {
         let url = outgoing.image_url.as_deref();
         self.store
             .intend(&key, Status::Editing, &item.hash, url, self.options.now)?;
-        match self.publisher.edit(remote, &outgoing) {
-            Ok(()) => {
-                self.queued(&key, remote, &item.hash, url)?;
+        match self.publisher.replace(remote, &outgoing) {
+            Ok(remote) => {
+                self.queued(&key, &remote, &item.hash, url)?;
                 self.summary.edited.push(key.post_id.clone());
                 Ok(())
             }
