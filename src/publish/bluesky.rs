@@ -10,8 +10,23 @@
 //! Facets point into the text by UTF-8 byte offsets, not characters: an
 //! accent takes two bytes, most emoji four.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use unicode_segmentation::UnicodeSegmentation;
+
+use super::{Outgoing, PublishError, Publisher, RemotePost, RemoteStatus, Report, ratelimit};
+use crate::net;
+
+/// Where the app password comes from.
+pub const PASSWORD_VARIABLE: &str = "CRIEUR_BLUESKY_APP_PASSWORD";
+/// The collection of posts.
+const POSTS: &str = "app.bsky.feed.post";
+/// The longest answer read from the PDS.
+const MAX_ANSWER: usize = 4 * 1024 * 1024;
+/// How early a post may leave before its instant (a pass that starts a
+/// little ahead of the slot).
+const EARLY: i64 = 30;
 
 /// The largest blob a PDS accepts for an image.
 pub const MAX_BLOB_BYTES: usize = 1_000_000;
@@ -122,6 +137,428 @@ pub fn facets(text: &str) -> Vec<Facet> {
     facets
 }
 
+/// The record key of one version of one delivery, chosen before any call
+/// and found again from the delivery alone: its instant (to the second)
+/// plus a hash of post, channel, instant and content spread over the
+/// microseconds and the clock identifier. A retry, by this pass or a
+/// later one, uses the same key; the PDS refuses a second record under it.
+pub fn record_key(outgoing: &Outgoing) -> String {
+    let mut hasher = Sha256::new();
+    for part in [
+        outgoing.post_id.as_bytes(),
+        outgoing.channel.as_bytes(),
+        outgoing.at.to_rfc3339().as_bytes(),
+        outgoing.text.as_bytes(),
+        outgoing.alt.as_bytes(),
+        &outgoing.image,
+    ] {
+        hasher.update(part);
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    let hash = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+    let seconds = u64::try_from(outgoing.at.timestamp()).unwrap_or(0);
+    tid(
+        seconds * 1_000_000 + hash % 1_000_000,
+        ((hash >> 32) & 0x3ff) as u16,
+    )
+}
+
+/// A Bluesky account, for one channel.
+pub struct Bluesky {
+    channel: String,
+    handle: String,
+    service: String,
+    password: String,
+    timeout: std::time::Duration,
+    session: Option<Session>,
+}
+
+#[derive(Debug, Clone)]
+struct Session {
+    access: String,
+    refresh: String,
+    did: String,
+}
+
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Bluesky {
+    pub fn new(
+        channel: &str,
+        handle: &str,
+        service: &str,
+        password: &str,
+        timeout: std::time::Duration,
+    ) -> Self {
+        Bluesky {
+            channel: channel.to_owned(),
+            handle: handle.to_owned(),
+            service: service.trim_end_matches('/').to_owned(),
+            password: password.trim().to_owned(),
+            timeout,
+            session: None,
+        }
+    }
+
+    /// The password is refused or missing: the channel waits, the pass goes on.
+    fn unauthorized(&self, why: &str) -> PublishError {
+        PublishError::Transient(format!(
+            "le canal Bluesky « {} » ne peut pas publier : {why} ; créez un mot de passe d'application (Paramètres > Confidentialité et sécurité > Mots de passe d'application) et placez-le dans la variable d'environnement {PASSWORD_VARIABLE}",
+            self.channel
+        ))
+    }
+
+    /// One XRPC call; `bearer` is the session token to send, if any.
+    fn xrpc(
+        &self,
+        method: reqwest::Method,
+        nsid: &str,
+        bearer: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Answer, PublishError> {
+        let mut call = net::client()
+            .request(method, format!("{}/xrpc/{nsid}", self.service))
+            .timeout(self.timeout)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(token) = bearer {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| self.unauthorized("la session est mal formée"))?;
+            value.set_sensitive(true);
+            call = call.header(reqwest::header::AUTHORIZATION, value);
+        }
+        if let Some((content_type, bytes)) = body {
+            call = call
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(bytes);
+        }
+        let exchange = async move {
+            let mut response = call.send().await?;
+            let status = response.status().as_u16();
+            let headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        v.to_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            let body = net::read_body(&mut response, MAX_ANSWER).await;
+            Ok::<_, reqwest::Error>((status, headers, body))
+        };
+        let unclear = |why: String| {
+            PublishError::Unclear(format!(
+                "pas de réponse utilisable de Bluesky ({why}) : la requête a peut-être abouti"
+            ))
+        };
+        let (status, headers, body) = match net::block_on(net::unless_stopped(exchange)) {
+            Ok(Ok(exchanged)) => exchanged,
+            Ok(Err(error)) => return Err(unclear(net::describe(&error))),
+            Err(net::Abandoned) => return Err(unclear("arrêt demandé".to_owned())),
+        };
+        let body = body.map_err(|error| unclear(error.to_string()))?;
+        Ok(Answer {
+            status,
+            headers,
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        })
+    }
+
+    fn json(
+        &self,
+        nsid: &str,
+        bearer: Option<&str>,
+        value: &Value,
+    ) -> Result<Answer, PublishError> {
+        let bytes = value.to_string().into_bytes();
+        self.xrpc(
+            reqwest::Method::POST,
+            nsid,
+            bearer,
+            Some(("application/json", bytes)),
+        )
+    }
+
+    /// Opens a session with the app password, or refreshes an expired one.
+    fn login(&mut self, refresh: bool) -> Result<Session, PublishError> {
+        if let (false, Some(session)) = (refresh, &self.session) {
+            return Ok(session.clone());
+        }
+        if let (true, Some(old)) = (refresh, self.session.take()) {
+            let answer = self.xrpc(
+                reqwest::Method::POST,
+                "com.atproto.server.refreshSession",
+                Some(&old.refresh),
+                None,
+            )?;
+            if answer.status == 200 {
+                return self.keep(&answer.body);
+            }
+        }
+        if self.password.is_empty() {
+            return Err(self.unauthorized("le mot de passe d'application manque"));
+        }
+        let answer = self.json(
+            "com.atproto.server.createSession",
+            None,
+            &json!({ "identifier": self.handle, "password": self.password }),
+        )?;
+        match answer.status {
+            200 => self.keep(&answer.body),
+            400 | 401 => Err(self.unauthorized("Bluesky refuse l'identifiant ou le mot de passe")),
+            _ => Err(transient(self.fault(&answer))),
+        }
+    }
+
+    fn keep(&mut self, body: &Value) -> Result<Session, PublishError> {
+        let field = |name: &str| body[name].as_str().map(str::to_owned);
+        let (Some(access), Some(refresh), Some(did)) =
+            (field("accessJwt"), field("refreshJwt"), field("did"))
+        else {
+            return Err(PublishError::Transient(
+                "réponse illisible de Bluesky (session)".to_owned(),
+            ));
+        };
+        let session = Session {
+            access,
+            refresh,
+            did,
+        };
+        self.session = Some(session.clone());
+        Ok(session)
+    }
+
+    /// A call with the session; an expired session is refreshed once.
+    fn authed(
+        &mut self,
+        method: reqwest::Method,
+        nsid: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Answer, PublishError> {
+        let session = self.login(false)?;
+        let answer = self.xrpc(method.clone(), nsid, Some(&session.access), body.clone())?;
+        if answer.status == 400 && answer.body["error"] == "ExpiredToken" || answer.status == 401 {
+            let session = self.login(true)?;
+            return self.xrpc(method, nsid, Some(&session.access), body);
+        }
+        Ok(answer)
+    }
+
+    fn fault(&self, answer: &Answer) -> PublishError {
+        let message = answer.body["message"]
+            .as_str()
+            .or_else(|| answer.body["error"].as_str())
+            .unwrap_or("réponse inattendue")
+            .to_owned();
+        match answer.status {
+            401 | 403 => self.unauthorized(&format!("Bluesky refuse la session ({message})")),
+            429 => {
+                let now = Utc::now();
+                let wait = ratelimit::wait_asked(&answer.headers, None, now)
+                    .unwrap_or_else(|| chrono::Duration::minutes(5));
+                PublishError::RateLimited {
+                    until: now + wait,
+                    message: format!("Bluesky demande de patienter ({message})"),
+                }
+            }
+            400..=499 => PublishError::Refused {
+                kind: "Bluesky".to_owned(),
+                message,
+            },
+            status => PublishError::Unclear(format!(
+                "erreur {status} de Bluesky : la requête a peut-être abouti"
+            )),
+        }
+    }
+
+    /// Whether the record exists: `getRecord` after any doubt.
+    fn exists(&mut self, rkey: &str) -> Result<bool, PublishError> {
+        let did = self.login(false)?.did;
+        let nsid = format!("com.atproto.repo.getRecord?repo={did}&collection={POSTS}&rkey={rkey}");
+        let answer = self.authed(reqwest::Method::GET, &nsid, None)?;
+        match answer.status {
+            200 => Ok(true),
+            400 | 404 if answer.body["error"] == "RecordNotFound" || answer.status == 404 => {
+                Ok(false)
+            }
+            _ => Err(self.fault(&answer)),
+        }
+    }
+
+    /// The image as a blob, under the PDS's limit, with its alt text and
+    /// aspect ratio.
+    fn image_embed(&mut self, outgoing: &Outgoing) -> Result<Value, PublishError> {
+        let bytes = crate::render::fit_under(&outgoing.image, MAX_BLOB_BYTES).ok_or_else(|| {
+            PublishError::Refused {
+                kind: "Bluesky".to_owned(),
+                message: format!("image de plus de {MAX_BLOB_BYTES} octets, même en JPEG"),
+            }
+        })?;
+        let mime = if bytes.starts_with(&[0xff, 0xd8]) {
+            "image/jpeg"
+        } else {
+            "image/png"
+        };
+        let (width, height) = crate::render::dimensions(&bytes).unwrap_or((1, 1));
+        let answer = self.authed(
+            reqwest::Method::POST,
+            "com.atproto.repo.uploadBlob",
+            Some((mime, bytes)),
+        )?;
+        if answer.status != 200 || answer.body["blob"].is_null() {
+            return Err(transient(self.fault(&answer)));
+        }
+        let alt: String = outgoing.alt.chars().take(MAX_ALT).collect();
+        Ok(json!({
+            "$type": "app.bsky.embed.images",
+            "images": [{
+                "alt": alt,
+                "image": answer.body["blob"],
+                "aspectRatio": { "width": width, "height": height },
+            }],
+        }))
+    }
+
+    /// The post's record.
+    fn record(&mut self, outgoing: &Outgoing) -> Result<Value, PublishError> {
+        let mut record = json!({
+            "$type": POSTS,
+            "text": outgoing.text,
+            "createdAt": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "langs": ["fr"],
+        });
+        let facets: Vec<Value> = facets(&outgoing.text).iter().map(Facet::to_json).collect();
+        if !facets.is_empty() {
+            record["facets"] = json!(facets);
+        }
+        if !outgoing.image.is_empty() {
+            record["embed"] = self.image_embed(outgoing)?;
+        }
+        Ok(record)
+    }
+}
+
+/// Nothing was sent: the delivery waits.
+fn transient(error: PublishError) -> PublishError {
+    match error {
+        PublishError::Unclear(message) => PublishError::Transient(message),
+        other => other,
+    }
+}
+
+impl Publisher for Bluesky {
+    fn name(&self) -> &'static str {
+        "Bluesky"
+    }
+
+    fn fetches_images(&self) -> bool {
+        false
+    }
+
+    /// Sends the post at its time, under a key chosen beforehand: a key
+    /// already taken is the post already sent.
+    fn create(&mut self, outgoing: &Outgoing) -> Result<String, PublishError> {
+        if outgoing.at > Utc::now() + chrono::Duration::seconds(EARLY) {
+            return Err(PublishError::Transient(
+                "Bluesky ne programme pas : le post partira à son heure".to_owned(),
+            ));
+        }
+        let rkey = record_key(outgoing);
+        if self.exists(&rkey)? {
+            return Ok(rkey);
+        }
+        let record = self.record(outgoing)?;
+        let did = self.login(false)?.did;
+        let body = json!({ "repo": did, "collection": POSTS, "rkey": rkey, "record": record });
+        let answer = self.authed(
+            reqwest::Method::POST,
+            "com.atproto.repo.createRecord",
+            Some(("application/json", body.to_string().into_bytes())),
+        );
+        match answer {
+            Ok(answer) if answer.status == 200 => Ok(rkey),
+            // Refused or unclear: the key says whether it went out.
+            Ok(answer) => match self.exists(&rkey) {
+                Ok(true) => Ok(rkey),
+                Ok(false) => Err(self.fault(&answer)),
+                Err(error) => Err(error),
+            },
+            Err(error) => match self.exists(&rkey) {
+                Ok(true) => Ok(rkey),
+                Ok(false) => Err(transient(error)),
+                Err(_) => Err(error),
+            },
+        }
+    }
+
+    fn edit(&mut self, _: &str, _: &Outgoing) -> Result<(), PublishError> {
+        Err(PublishError::Refused {
+            kind: "Bluesky".to_owned(),
+            message: "un post déjà publié ne se modifie pas".to_owned(),
+        })
+    }
+
+    fn delete(&mut self, remote_id: &str) -> Result<(), PublishError> {
+        let did = self.login(false)?.did;
+        let body = json!({ "repo": did, "collection": POSTS, "rkey": remote_id });
+        let answer = self.authed(
+            reqwest::Method::POST,
+            "com.atproto.repo.deleteRecord",
+            Some(("application/json", body.to_string().into_bytes())),
+        )?;
+        match answer.status {
+            200 => Ok(()),
+            _ => Err(self.fault(&answer)),
+        }
+    }
+
+    fn list(
+        &mut self,
+        _: &[String],
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<Vec<RemotePost>, PublishError> {
+        // Nothing waits at Bluesky: a doubt is settled by the record key.
+        Ok(Vec::new())
+    }
+
+    fn report(
+        &mut self,
+        remote_ids: &[(String, String, DateTime<Utc>)],
+    ) -> Result<Report, PublishError> {
+        let mut report = Report {
+            complete: true,
+            ..Report::default()
+        };
+        for (rkey, _, _) in remote_ids {
+            match self.exists(rkey) {
+                Ok(true) => {
+                    report.posts.insert(rkey.clone(), RemoteStatus::Sent);
+                }
+                Ok(false) => {
+                    report.posts.insert(rkey.clone(), RemoteStatus::Missing);
+                }
+                Err(error @ PublishError::RateLimited { .. }) => return Err(error),
+                Err(_) => report.complete = false,
+            }
+        }
+        Ok(report)
+    }
+
+    fn channels(&mut self) -> Result<Option<Vec<super::RemoteChannel>>, PublishError> {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod fake;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +621,166 @@ mod tests {
             post_url("cpts-mulhouse.bsky.social", &earlier),
             format!("https://bsky.app/profile/cpts-mulhouse.bsky.social/post/{earlier}")
         );
+    }
+
+    fn png(width: u32, height: u32, noise: bool) -> Vec<u8> {
+        let mut seed: u32 = 12345;
+        let image = image::RgbImage::from_fn(width, height, |_, _| {
+            if noise {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                let b = seed.to_be_bytes();
+                image::Rgb([b[0], b[1], b[2]])
+            } else {
+                image::Rgb([228, 99, 45])
+            }
+        });
+        let mut bytes = Vec::new();
+        image
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
+            .unwrap();
+        bytes
+    }
+
+    fn outgoing(text: &str, image: Vec<u8>) -> Outgoing {
+        Outgoing {
+            post_id: "chiffre/01".to_owned(),
+            channel: "bluesky".to_owned(),
+            channel_remote_id: None,
+            network: crate::network::Network::Bluesky,
+            at: Utc::now() - chrono::Duration::seconds(5),
+            text: text.to_owned(),
+            alt: "Visuel : 71 % des Français ont activé Mon espace santé".to_owned(),
+            image,
+            image_url: None,
+        }
+    }
+
+    fn client(pds: &fake::FakePds, password: &str) -> Bluesky {
+        Bluesky::new(
+            "bluesky",
+            fake::HANDLE,
+            &pds.url,
+            password,
+            std::time::Duration::from_secs(5),
+        )
+    }
+
+    #[test]
+    fn sends_with_facets_the_image_its_alt_text_and_aspect_ratio() {
+        let pds = fake::FakePds::start();
+        let mut bluesky = client(&pds, fake::PASSWORD);
+        let text = "Été 🩺 : #Santé https://exemple.fr/é";
+        let post = outgoing(text, png(40, 20, false));
+        let rkey = bluesky.create(&post).unwrap();
+        assert_eq!(rkey, record_key(&post));
+        let record = pds.with(|state| state.records[&rkey].clone());
+        assert_eq!(record["text"], text);
+        assert_eq!(record["langs"], json!(["fr"]));
+        let facets = record["facets"].as_array().unwrap();
+        assert_eq!(facets[0]["index"], json!({"byteStart": 13, "byteEnd": 20}));
+        assert_eq!(&text[13..20], "#Santé");
+        assert_eq!(facets[1]["features"][0]["uri"], "https://exemple.fr/é");
+        let image = &record["embed"]["images"][0];
+        assert_eq!(image["alt"], post.alt);
+        assert_eq!(image["aspectRatio"], json!({"width": 40, "height": 20}));
+        assert_eq!(pds.with(|state| state.blobs[0].mime.clone()), "image/png");
+        assert_eq!(
+            bluesky
+                .report(&[(rkey.clone(), String::new(), post.at)])
+                .unwrap()
+                .posts[&rkey],
+            RemoteStatus::Sent
+        );
+    }
+
+    #[test]
+    fn an_image_over_the_blob_limit_goes_as_jpeg() {
+        let pds = fake::FakePds::start();
+        let mut bluesky = client(&pds, fake::PASSWORD);
+        let big = png(700, 700, true);
+        assert!(big.len() > MAX_BLOB_BYTES, "{}", big.len());
+        bluesky.create(&outgoing("Grande image", big)).unwrap();
+        let blob = pds.with(|state| state.blobs[0].clone());
+        assert_eq!(blob.mime, "image/jpeg");
+        assert!(blob.size <= MAX_BLOB_BYTES);
+    }
+
+    #[test]
+    fn a_lost_answer_is_settled_by_the_key_and_never_sent_twice() {
+        let pds = fake::FakePds::start();
+        pds.with(|state| state.lose_next_answers = 1);
+        let mut bluesky = client(&pds, fake::PASSWORD);
+        let post = outgoing("Une seule fois", Vec::new());
+        let rkey = bluesky.create(&post).unwrap();
+        // A later pass, unsure, tries again: the key is taken, nothing new.
+        assert_eq!(bluesky.create(&post).unwrap(), rkey);
+        pds.with(|state| {
+            assert_eq!(state.records.len(), 1);
+            assert_eq!(state.creates, 1);
+        });
+    }
+
+    #[test]
+    fn the_pds_refuses_a_key_twice_and_the_refusal_means_sent() {
+        let pds = fake::FakePds::start();
+        let mut bluesky = client(&pds, fake::PASSWORD);
+        let post = outgoing("Déjà là", Vec::new());
+        let rkey = record_key(&post);
+        // Another run made it between our look and our create.
+        pds.with(|state| {
+            state
+                .records
+                .insert(rkey.clone(), json!({"text": "Déjà là"}));
+        });
+        let session = bluesky.login(false).unwrap();
+        let body = json!({"repo": session.did, "collection": POSTS, "rkey": rkey, "record": {"text": "x"}});
+        let answer = bluesky
+            .json(
+                "com.atproto.repo.createRecord",
+                Some(&session.access),
+                &body,
+            )
+            .unwrap();
+        assert_eq!(answer.status, 400, "a second create under a key is refused");
+        assert_eq!(bluesky.create(&post).unwrap(), rkey);
+        assert_eq!(pds.with(|state| state.records.len()), 1);
+    }
+
+    #[test]
+    fn an_expired_session_is_refreshed() {
+        let pds = fake::FakePds::start();
+        let mut bluesky = client(&pds, fake::PASSWORD);
+        bluesky.login(false).unwrap();
+        pds.with(|state| state.expire_next = true);
+        bluesky
+            .create(&outgoing("Après expiration", Vec::new()))
+            .unwrap();
+        assert_eq!(pds.with(|state| state.refreshes), 1);
+    }
+
+    #[test]
+    fn a_post_before_its_time_waits_and_a_wrong_password_names_the_channel() {
+        let pds = fake::FakePds::start();
+        let mut bluesky = client(&pds, fake::PASSWORD);
+        let mut early = outgoing("Plus tard", Vec::new());
+        early.at = Utc::now() + chrono::Duration::hours(1);
+        assert!(matches!(
+            bluesky.create(&early),
+            Err(PublishError::Transient(_))
+        ));
+        assert_eq!(pds.with(|state| state.creates), 0);
+        let mut wrong = client(&pds, "mot-de-passe-secret");
+        let message = wrong
+            .create(&outgoing("x", Vec::new()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("« bluesky »") && message.contains(PASSWORD_VARIABLE),
+            "{message}"
+        );
+        assert!(!message.contains("secret"), "{message}");
     }
 }

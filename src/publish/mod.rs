@@ -226,8 +226,14 @@ pub fn open(
                     config.publisher.timeout,
                 ))
             }
-            Some(crate::config::Direct::Bluesky { .. }) => {
-                Box::new(router::Unavailable::new(&channel.id, "Bluesky"))
+            Some(crate::config::Direct::Bluesky { handle, service }) => {
+                Box::new(bluesky::Bluesky::new(
+                    &channel.id,
+                    handle,
+                    service,
+                    &std::env::var(bluesky::PASSWORD_VARIABLE).unwrap_or_default(),
+                    config.publisher.timeout,
+                ))
             }
         };
         direct.insert(channel.id.clone(), publisher);

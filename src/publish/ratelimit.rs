@@ -83,7 +83,8 @@ fn seconds(value: f64) -> Option<Duration> {
 fn seconds_or_date(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
     if let Ok(number) = value.parse::<f64>() {
-        return seconds(number);
+        // Bluesky's `RateLimit-Reset` is epoch seconds, not a delay.
+        return epoch_or_seconds(value, now).or_else(|| seconds(number));
     }
     let date = DateTime::parse_from_rfc2822(value)
         .or_else(|_| DateTime::parse_from_rfc3339(value))
@@ -229,6 +230,18 @@ mod tests {
         assert_eq!(
             wait(&[("X-RateLimit-Reset", "2999-01-01T00:00:00Z")], None),
             Some(max_wait().num_seconds())
+        );
+    }
+
+    #[test]
+    fn reads_blueskys_epoch_reset() {
+        let reset = (now() + Duration::seconds(120)).timestamp().to_string();
+        assert_eq!(
+            wait(
+                &[("RateLimit-Remaining", "0"), ("RateLimit-Reset", &reset)],
+                None
+            ),
+            Some(120)
         );
     }
 

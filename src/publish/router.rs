@@ -169,68 +169,6 @@ impl Publisher for Router {
     }
 }
 
-/// A direct channel crieur cannot publish to yet: its deliveries wait,
-/// with a message that says so, and nothing goes through another publisher.
-pub struct Unavailable {
-    channel: String,
-    network: &'static str,
-}
-
-impl Unavailable {
-    pub fn new(channel: &str, network: &'static str) -> Self {
-        Unavailable {
-            channel: channel.to_owned(),
-            network,
-        }
-    }
-
-    fn error(&self) -> PublishError {
-        PublishError::Transient(format!(
-            "la publication directe sur {} n'est pas encore possible (canal « {} ») : rien n'est envoyé",
-            self.network, self.channel
-        ))
-    }
-}
-
-impl Publisher for Unavailable {
-    fn name(&self) -> &'static str {
-        self.network
-    }
-
-    fn fetches_images(&self) -> bool {
-        false
-    }
-
-    fn create(&mut self, _: &Outgoing) -> Result<String, PublishError> {
-        Err(self.error())
-    }
-
-    fn edit(&mut self, _: &str, _: &Outgoing) -> Result<(), PublishError> {
-        Err(self.error())
-    }
-
-    fn delete(&mut self, _: &str) -> Result<(), PublishError> {
-        Err(self.error())
-    }
-
-    fn list(
-        &mut self,
-        _: &[String],
-        _: DateTime<Utc>,
-        _: DateTime<Utc>,
-    ) -> Result<Vec<RemotePost>, PublishError> {
-        Ok(Vec::new())
-    }
-
-    fn report(&mut self, _: &[(String, String, DateTime<Utc>)]) -> Result<Report, PublishError> {
-        Ok(Report::default())
-    }
-
-    fn channels(&mut self) -> Result<Option<Vec<RemoteChannel>>, PublishError> {
-        Ok(None)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,13 +294,5 @@ mod tests {
                 "Buffer delete Buffer-1",
             ]
         );
-    }
-
-    #[test]
-    fn a_network_not_yet_direct_sends_nothing_and_says_so() {
-        let mut unavailable = Unavailable::new("bsky", "Bluesky");
-        let error = unavailable.create(&outgoing("bsky")).unwrap_err();
-        assert!(matches!(error, PublishError::Transient(_)));
-        assert!(error.to_string().contains("« bsky »"), "{error}");
     }
 }
