@@ -461,6 +461,10 @@ impl Publisher for Bluesky {
         false
     }
 
+    fn public_url(&self, remote_id: &str) -> Option<String> {
+        is_tid(remote_id).then(|| post_url(&self.handle, remote_id))
+    }
+
     /// Sends the post at its time, under a key chosen beforehand: a key
     /// already taken is the post already sent.
     fn create(&mut self, outgoing: &Outgoing) -> Result<String, PublishError> {
@@ -676,6 +680,13 @@ mod tests {
         let post = outgoing(text, png(40, 20, false));
         let rkey = bluesky.create(&post).unwrap();
         assert_eq!(rkey, record_key(&post));
+        assert_eq!(
+            bluesky.public_url(&rkey),
+            Some(format!(
+                "https://bsky.app/profile/{}/post/{rkey}",
+                fake::HANDLE
+            ))
+        );
         let record = pds.with(|state| state.records[&rkey].clone());
         assert_eq!(record["text"], text);
         assert_eq!(record["langs"], json!(["fr"]));

@@ -121,6 +121,9 @@ impl Executor<'_, '_> {
                 status,
                 message,
             } => {
+                if *status == Status::Sent {
+                    self.keep_url(key)?;
+                }
                 self.store.settle(
                     key,
                     Settle {
@@ -277,6 +280,15 @@ impl Executor<'_, '_> {
         }
     }
 
+    /// Records the public address of a sent post, when the publisher knows it.
+    fn keep_url(&mut self, key: &Key) -> Result<(), Halt> {
+        let remote = self.store.delivery(key)?.and_then(|d| d.remote_id);
+        if let Some(url) = remote.and_then(|r| self.publisher.public_url(&r)) {
+            self.store.set_public_url(key, &url)?;
+        }
+        Ok(())
+    }
+
     fn queued(
         &mut self,
         key: &Key,
@@ -284,6 +296,9 @@ impl Executor<'_, '_> {
         hash: &str,
         url: Option<&str>,
     ) -> Result<(), Halt> {
+        if let Some(public) = self.publisher.public_url(remote) {
+            self.store.set_public_url(key, &public)?;
+        }
         self.store.settle(
             key,
             Settle {

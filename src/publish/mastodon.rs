@@ -99,6 +99,8 @@ pub struct Mastodon {
     pub media_pause: std::time::Duration,
     /// How many looks at an image being processed before giving up.
     pub media_polls: usize,
+    /// The public addresses of the statuses seen, by remote id.
+    urls: std::collections::BTreeMap<String, String>,
 }
 
 /// What the instance answered.
@@ -126,6 +128,7 @@ impl Mastodon {
             timeout,
             media_pause: std::time::Duration::from_secs(1),
             media_polls: 30,
+            urls: std::collections::BTreeMap::new(),
         }
     }
 
@@ -291,7 +294,7 @@ impl Mastodon {
 
     /// Sends the status (scheduled when far enough ahead), the same key
     /// for every try.
-    fn post(&self, outgoing: &Outgoing, media: Option<String>) -> Result<String, PublishError> {
+    fn post(&mut self, outgoing: &Outgoing, media: Option<String>) -> Result<String, PublishError> {
         let key = Key {
             post_id: outgoing.post_id.clone(),
             channel: outgoing.channel.clone(),
@@ -335,7 +338,9 @@ impl Mastodon {
             let id = text_of(&answer.body["id"]).ok_or_else(|| garbled("statut"))?;
             let scheduled =
                 !answer.body["scheduled_at"].is_null() && !answer.body["params"].is_null();
-            return Ok(format!("{}{id}", if scheduled { "s" } else { "p" }));
+            let remote = format!("{}{id}", if scheduled { "s" } else { "p" });
+            self.remember(&remote, &answer.body);
+            return Ok(remote);
         }
         Err(last.unwrap_or_else(|| garbled("statut")))
     }
@@ -374,8 +379,18 @@ impl Mastodon {
         }))
     }
 
+    /// Keeps the public address a status carries.
+    fn remember(&mut self, remote: &str, status: &Value) {
+        if let Some(url) = status["url"]
+            .as_str()
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        {
+            self.urls.insert(remote.to_owned(), url.to_owned());
+        }
+    }
+
     /// Where one post stands.
-    fn status_of(&self, remote: &str, at: DateTime<Utc>) -> Result<RemoteStatus, PublishError> {
+    fn status_of(&mut self, remote: &str, at: DateTime<Utc>) -> Result<RemoteStatus, PublishError> {
         let (path, scheduled) = match split(remote) {
             Some(('s', id)) => (format!("/api/v1/scheduled_statuses/{id}"), true),
             Some((_, id)) => (format!("/api/v1/statuses/{id}"), false),
@@ -384,9 +399,15 @@ impl Mastodon {
         let answer = self.call(reqwest::Method::GET, &path, Body::Empty, None)?;
         match (answer.status, scheduled) {
             (200, true) => Ok(RemoteStatus::Scheduled),
-            (200, false) => Ok(RemoteStatus::Sent),
+            (200, false) => {
+                self.remember(remote, &answer.body);
+                Ok(RemoteStatus::Sent)
+            }
             (404, true) if at <= Utc::now() => Ok(match self.published_around(at)? {
-                Some(_) => RemoteStatus::Sent,
+                Some(status) => {
+                    self.remember(remote, &status);
+                    RemoteStatus::Sent
+                }
                 None => RemoteStatus::Missing,
             }),
             (404, _) => Ok(RemoteStatus::Missing),
@@ -432,6 +453,10 @@ impl Publisher for Mastodon {
 
     fn fetches_images(&self) -> bool {
         false
+    }
+
+    fn public_url(&self, remote_id: &str) -> Option<String> {
+        self.urls.get(remote_id).cloned()
     }
 
     fn create(&mut self, outgoing: &Outgoing) -> Result<String, PublishError> {
@@ -712,6 +737,10 @@ mod tests {
         let id = mastodon.create(&due).unwrap();
         assert!(id.starts_with('p'), "{id}");
         assert_eq!(fake.state().published.len(), 1);
+        assert_eq!(
+            mastodon.public_url(&id).as_deref(),
+            Some(format!("https://piaille.example/@cpts/{}", &id[1..]).as_str())
+        );
         assert_eq!(
             mastodon
                 .report(&[(id.clone(), String::new(), due.at)])

@@ -158,6 +158,11 @@ pub trait Publisher {
             .map(|()| remote_id.to_owned())
     }
 
+    /// The public address of a post it made, when it knows it.
+    fn public_url(&self, _remote_id: &str) -> Option<String> {
+        None
+    }
+
     /// Whether it fetches the images of this channel from a public URL.
     fn fetches_images_for(&self, _channel: &str) -> bool {
         self.fetches_images()

@@ -58,6 +58,13 @@ impl Publisher for Router {
         self.default.fetches_images()
     }
 
+    fn public_url(&self, remote_id: &str) -> Option<String> {
+        match unwrap(remote_id) {
+            Some((channel, id)) => self.direct.get(channel)?.public_url(id),
+            None => self.default.public_url(remote_id),
+        }
+    }
+
     fn fetches_images_for(&self, channel: &str) -> bool {
         match self.direct.get(channel) {
             Some(publisher) => publisher.fetches_images(),
