@@ -11,6 +11,7 @@ mod calendar;
 mod check;
 mod cli;
 mod daemon;
+mod direct;
 mod fake_buffer;
 mod fake_buffer_tests;
 mod hostile;

@@ -199,13 +199,22 @@ fn handle(call: &Call, state: &mut State) -> Answer {
     }
 }
 
+/// A record key as the PDS accepts it (this file is also used by the
+/// integration tests, outside the crate).
+fn is_tid(rkey: &str) -> bool {
+    rkey.len() == 13
+        && rkey
+            .bytes()
+            .all(|b| b"234567abcdefghijklmnopqrstuvwxyz".contains(&b))
+}
+
 fn create(json: &Value, state: &mut State) -> Answer {
     state.creates += 1;
     let rkey = json["rkey"].as_str().unwrap_or_default().to_owned();
     if json["repo"] != DID || json["collection"] != "app.bsky.feed.post" {
         return error(400, "InvalidRequest", "bad repo or collection");
     }
-    if !super::is_tid(&rkey) {
+    if !is_tid(&rkey) {
         return error(400, "InvalidRequest", "rkey must be a TID");
     }
     if state.records.contains_key(&rkey) {

@@ -1,0 +1,127 @@
+//! `crieur publish` to a Bluesky channel that publishes directly, against
+//! the local PDS of the unit tests.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use chrono::{Duration, Timelike, Utc};
+
+#[allow(dead_code)]
+#[path = "../../src/publish/bluesky/fake.rs"]
+mod fake_pds;
+
+use crate::copy_dir;
+use fake_pds::{FakePds, HANDLE, PASSWORD};
+
+fn project(pds: &FakePds, at_local: &str) -> tempfile::TempDir {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo.join("assets"), &dir.path().join("assets"));
+    copy_dir(&repo.join("config"), &dir.path().join("config"));
+    let config_path = dir.path().join("config/crieur.toml");
+    let config = std::fs::read_to_string(&config_path)
+        .unwrap()
+        .replace(
+            "channels = [\"facebook\", \"linkedin\", \"instagram\"]",
+            "channels = [\"bluesky\"]",
+        )
+        .replace(
+            "[publisher]",
+            &format!(
+                "[channels.bluesky]\nnetwork = \"bluesky\"\npublisher = \"direct\"\nhandle = \"{HANDLE}\"\nservice = \"{}\"\n\n[publisher]",
+                pds.url
+            ),
+        );
+    std::fs::write(&config_path, config).unwrap();
+    let post = format!(
+        "+++\nseries = \"chiffre-de-la-semaine\"\npublish_at = {at_local}\nalt = \"Visuel « Le chiffre de la semaine » : 65,4 millions, le nombre d'assurés disposant d'un profil sur Mon Espace Santé.\"\n\n[visual]\nnumber = \"65,4 millions\"\ncaption = \"C'est le nombre d'assurés disposant d'un profil sur Mon Espace Santé.\"\nsource = \"Assurance Maladie, novembre 2022\"\n+++\nPrès de 65,4 millions d'assurés ont un profil sur Mon Espace Santé 🩺 #Santé https://www.monespacesante.fr\n"
+    );
+    let path = dir.path().join("posts/chiffre/direct.md");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, post).unwrap();
+    dir
+}
+
+fn run(root: &Path, now_local: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .current_dir(root)
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_clear()
+        .env("CRIEUR_NOW", now_local)
+        .env("NO_COLOR", "1")
+        .env("CRIEUR_BLUESKY_APP_PASSWORD", PASSWORD)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_bluesky_post_goes_out_once_at_its_time_and_status_shows_its_address() {
+    let pds = FakePds::start();
+    // The post's instant: this minute (already begun in real time); the
+    // calendar's now a minute before, so the pass finds it due.
+    let at = Utc::now()
+        .with_second(0)
+        .unwrap()
+        .with_nanosecond(0)
+        .unwrap();
+    let local = |instant: chrono::DateTime<Utc>| {
+        instant
+            .with_timezone(&chrono_tz::Europe::Paris)
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string()
+    };
+    let dir = project(&pds, &local(at));
+    let now = local(at - Duration::minutes(1));
+    let output = run(dir.path(), &now, &["publish"]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{said}");
+    assert!(!said.contains(PASSWORD), "{said}");
+    let (records, creates) = pds.with(|state| (state.records.clone(), state.creates));
+    assert_eq!(records.len(), 1, "{said}");
+    assert_eq!(creates, 1);
+    let (rkey, record) = records.iter().next().unwrap();
+    let text = record["text"].as_str().unwrap();
+    let tag = &record["facets"][0]["index"];
+    let (start, end) = (
+        tag["byteStart"].as_u64().unwrap() as usize,
+        tag["byteEnd"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(&text[start..end], "#Santé");
+    assert!(
+        record["embed"]["images"][0]["alt"]
+            .as_str()
+            .unwrap()
+            .starts_with("Visuel")
+    );
+    // A second pass sends nothing more.
+    let again = run(dir.path(), &now, &["publish"]);
+    assert!(again.status.success());
+    assert_eq!(
+        pds.with(|state| (state.records.len(), state.creates)),
+        (1, 1)
+    );
+    let status = run(dir.path(), &now, &["status", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let delivery = &json["deliveries"][0];
+    assert_eq!(delivery["channel"], "bluesky");
+    assert_eq!(
+        delivery["url"],
+        format!("https://bsky.app/profile/{HANDLE}/post/{rkey}")
+    );
+    let text = run(dir.path(), &now, &["status"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains(&format!("/post/{rkey}")));
+    let files = std::fs::read_dir(dir.path().join("state")).unwrap();
+    for file in files {
+        let bytes = std::fs::read(file.unwrap().path()).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(PASSWORD),
+            "the app password is in the state"
+        );
+    }
+}
