@@ -125,3 +125,59 @@ fn a_bluesky_post_goes_out_once_at_its_time_and_status_shows_its_address() {
         );
     }
 }
+
+#[test]
+fn a_bluesky_pass_killed_at_any_point_sends_the_post_once() {
+    let pds = FakePds::start();
+    pds.with(|state| state.latency = std::time::Duration::from_millis(30));
+    let at = Utc::now()
+        .with_second(0)
+        .unwrap()
+        .with_nanosecond(0)
+        .unwrap();
+    let local = |instant: chrono::DateTime<Utc>| {
+        instant
+            .with_timezone(&chrono_tz::Europe::Paris)
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string()
+    };
+    let dir = project(&pds, &local(at));
+    let now = local(at - Duration::minutes(1));
+    let mut seed: u64 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    eprintln!("seed {seed}");
+    let mut random = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        seed >> 33
+    };
+    for _ in 0..30 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_crieur"))
+            .current_dir(dir.path())
+            .arg("--root")
+            .arg(dir.path())
+            .arg("publish")
+            .env_clear()
+            .env("CRIEUR_NOW", &now)
+            .env("NO_COLOR", "1")
+            .env("CRIEUR_BLUESKY_APP_PASSWORD", PASSWORD)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(random() % 700));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let output = run(dir.path(), &now, &["publish"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let records = pds.with(|state| state.records.len());
+    assert_eq!(records, 1, "nothing lost, nothing sent twice");
+}

@@ -30,6 +30,9 @@ pub struct State {
     pub expire_next: bool,
     /// Creates whose answer is lost (a 502 after the record was made).
     pub lose_next_answers: usize,
+    /// How long each answer takes once the call is done (so that a
+    /// client killed meanwhile never reads it).
+    pub latency: std::time::Duration,
     access: String,
     refresh: String,
     next: u64,
@@ -87,7 +90,12 @@ impl FakePds {
                         content_type: header("content-type").unwrap_or_default(),
                         body: body.to_vec(),
                     };
-                    let (status, value) = handle(&call, &mut state.lock().unwrap());
+                    let (status, value, latency) = {
+                        let mut state = state.lock().unwrap();
+                        let (status, value) = handle(&call, &mut state);
+                        (status, value, state.latency)
+                    };
+                    tokio::time::sleep(latency).await;
                     Response::builder()
                         .status(status)
                         .header("content-type", "application/json")
