@@ -377,6 +377,11 @@ impl Bluesky {
         }
     }
 
+    /// Checks the app password: the account's identifier (`did:…`).
+    pub fn verify(&mut self) -> Result<String, PublishError> {
+        Ok(self.login(false)?.did)
+    }
+
     /// Whether the record exists: `getRecord` after any doubt.
     fn exists(&mut self, rkey: &str) -> Result<bool, PublishError> {
         let did = self.login(false)?.did;

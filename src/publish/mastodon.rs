@@ -379,6 +379,21 @@ impl Mastodon {
         }))
     }
 
+    /// Checks the token: the account it opens (`@name`).
+    pub fn verify(&mut self) -> Result<String, PublishError> {
+        let me = self.call(
+            reqwest::Method::GET,
+            "/api/v1/accounts/verify_credentials",
+            Body::Empty,
+            None,
+        )?;
+        if me.status != 200 {
+            return Err(self.fault(&me));
+        }
+        let acct = me.body["acct"].as_str().ok_or_else(|| garbled("compte"))?;
+        Ok(format!("@{acct}"))
+    }
+
     /// Keeps the public address a status carries.
     fn remember(&mut self, remote: &str, status: &Value) {
         if let Some(url) = status["url"]
@@ -770,6 +785,14 @@ mod tests {
                 .to_string()
                 .contains("manque")
         );
+    }
+
+    #[test]
+    fn verifies_the_token_and_names_the_account() {
+        let fake = fake::FakeMastodon::start();
+        assert_eq!(client(&fake, fake::TOKEN).verify().unwrap(), "@cpts");
+        let error = client(&fake, "revoque").verify().unwrap_err();
+        assert!(error.to_string().contains("refuse le jeton"), "{error}");
     }
 
     #[test]

@@ -127,6 +127,37 @@ fn a_bluesky_post_goes_out_once_at_its_time_and_status_shows_its_address() {
 }
 
 #[test]
+fn channels_checks_the_app_password_of_a_direct_channel() {
+    let pds = FakePds::start();
+    let dir = project(&pds, "2026-12-01T19:00:00");
+    let output = run(dir.path(), crate::NOW, &["channels"]);
+    let said = String::from_utf8_lossy(&output.stdout).to_string();
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("bluesky") && said.contains("ok : compte did:plc:cptstest"),
+        "{said}"
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .current_dir(dir.path())
+        .arg("--root")
+        .arg(dir.path())
+        .arg("channels")
+        .env_clear()
+        .env("CRIEUR_NOW", crate::NOW)
+        .env("NO_COLOR", "1")
+        .env("CRIEUR_BLUESKY_APP_PASSWORD", "faux-mot-de-passe")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout).to_string();
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("PROBLÈME") && said.contains("« bluesky »"),
+        "{said}"
+    );
+    assert!(!said.contains("faux-mot-de-passe"), "{said}");
+}
+
+#[test]
 fn a_bluesky_pass_killed_at_any_point_sends_the_post_once() {
     let pds = FakePds::start();
     pds.with(|state| state.latency = std::time::Duration::from_millis(30));

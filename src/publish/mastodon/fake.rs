@@ -179,6 +179,11 @@ fn handle(call: &Call, state: &mut State) -> Answer {
             }
         },
         ("POST", ["api", "v1", "statuses"]) => create(call, state, fresh),
+        ("GET", ["api", "v1", "accounts", "verify_credentials"]) => (
+            200,
+            Vec::new(),
+            json!({ "id": "1", "acct": "cpts", "username": "cpts" }),
+        ),
         ("GET", ["api", "v1", "scheduled_statuses"]) => {
             let all: Vec<Value> = state.scheduled.iter().map(scheduled_json).collect();
             (200, Vec::new(), json!(all))
