@@ -116,6 +116,18 @@ fn a_bluesky_post_goes_out_once_at_its_time_and_status_shows_its_address() {
     );
     let text = run(dir.path(), &now, &["status"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains(&format!("/post/{rkey}")));
+    // The preview links the calendar's line to the post.
+    let project = crieur::project::Project::load(dir.path()).unwrap();
+    let snapshot =
+        crieur::preview::snapshot::Snapshot::of(&project, dir.path(), 1, at - Duration::minutes(1));
+    let links: Vec<_> = snapshot
+        .calendar
+        .iter()
+        .flat_map(|entry| entry.links.iter())
+        .map(|link| (link.channel.as_str(), link.url.as_str()))
+        .collect();
+    let url = format!("https://bsky.app/profile/{HANDLE}/post/{rkey}");
+    assert_eq!(links, [("bluesky", url.as_str())]);
     let files = std::fs::read_dir(dir.path().join("state")).unwrap();
     for file in files {
         let bytes = std::fs::read(file.unwrap().path()).unwrap();
