@@ -57,6 +57,118 @@ pub fn is_tid(text: &str) -> bool {
         && TID_ALPHABET[..16].contains(&text.as_bytes()[0])
 }
 
+/// The longest page read for its link card.
+const MAX_PAGE: usize = 1024 * 1024;
+/// The longest image read for a link card.
+const MAX_CARD_IMAGE: usize = 5 * 1024 * 1024;
+/// How long fetching a page (or its image) for a link card may take.
+const CARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What a page's Open Graph tags say (or its `<title>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenGraph {
+    pub title: String,
+    pub description: String,
+    pub image: Option<String>,
+}
+
+/// Reads `og:title`, `og:description` and `og:image` (else the `<title>`
+/// and the `description` meta) from a page, pure and forgiving: attributes
+/// in any order, either quote, common entities decoded.
+pub fn open_graph(html: &str) -> OpenGraph {
+    let mut graph = OpenGraph::default();
+    let mut plain_description = String::new();
+    let lower = html.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(found) = lower[from..].find("<meta") {
+        let start = from + found;
+        let end = lower[start..].find('>').map_or(lower.len(), |e| start + e);
+        let tag = &html[start..end];
+        from = end;
+        let key = attribute(tag, "property")
+            .or_else(|| attribute(tag, "name"))
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let Some(content) = attribute(tag, "content") else {
+            continue;
+        };
+        match key.as_str() {
+            "og:title" => graph.title = content,
+            "og:description" => graph.description = content,
+            "og:image" | "og:image:url" if graph.image.is_none() => graph.image = Some(content),
+            "description" => plain_description = content,
+            _ => {}
+        }
+    }
+    if graph.title.is_empty()
+        && let Some(open) = lower.find("<title")
+        && let Some(gt) = lower[open..].find('>')
+        && let Some(close) = lower[open..].find("</title")
+        && open + gt < open + close
+    {
+        graph.title = decode(html[open + gt + 1..open + close].trim());
+    }
+    if graph.description.is_empty() {
+        graph.description = plain_description;
+    }
+    graph
+}
+
+/// The value of one attribute of a tag, decoded.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let lower = tag.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(found) = lower[from..].find(name) {
+        let at = from + found;
+        from = at + name.len();
+        let before = lower[..at].chars().next_back();
+        if !before.is_some_and(char::is_whitespace) {
+            continue;
+        }
+        let rest = lower[from..].trim_start();
+        let Some(rest) = rest.strip_prefix('=') else {
+            continue;
+        };
+        let offset = tag.len() - rest.trim_start().len();
+        let value = &tag[offset..];
+        let quote = value.chars().next()?;
+        let value = if quote == '"' || quote == '\'' {
+            &value[1..value[1..].find(quote).map_or(value.len(), |e| e + 1)]
+        } else {
+            value
+                .split(|c: char| c.is_whitespace() || c == '/')
+                .next()?
+        };
+        return Some(decode(value));
+    }
+    None
+}
+
+fn decode(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&amp;", "&")
+}
+
+/// Fetches at most `limit` bytes of a public address, within the card's
+/// timeout.
+fn fetch(url: &str, limit: usize) -> Option<Vec<u8>> {
+    let call = net::client().get(url).timeout(CARD_TIMEOUT);
+    let exchange = async move {
+        let mut response = call.send().await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        net::read_body(&mut response, limit).await.ok()
+    };
+    net::block_on(net::unless_stopped(exchange)).ok().flatten()
+}
+
 /// The public address of a post.
 pub fn post_url(handle: &str, rkey: &str) -> String {
     format!("https://bsky.app/profile/{handle}/post/{rkey}")
@@ -430,6 +542,41 @@ impl Bluesky {
         }))
     }
 
+    /// A link card for a page: its Open Graph title, description and
+    /// image (uploaded as the thumbnail). `None` when the page cannot be
+    /// read in time: the post goes without a card.
+    fn link_card(&mut self, page: &str) -> Option<Value> {
+        let html = fetch(page, MAX_PAGE)?;
+        let graph = open_graph(&String::from_utf8_lossy(&html));
+        let mut external = json!({
+            "uri": page,
+            "title": graph.title,
+            "description": graph.description,
+        });
+        let image = graph
+            .image
+            .and_then(|image| url::Url::parse(page).ok()?.join(&image).ok())
+            .filter(|image| matches!(image.scheme(), "http" | "https"))
+            .and_then(|image| fetch(image.as_str(), MAX_CARD_IMAGE))
+            .and_then(|bytes| crate::render::fit_under(&bytes, MAX_BLOB_BYTES));
+        if let Some(bytes) = image {
+            let mime = if bytes.starts_with(&[0xff, 0xd8]) {
+                "image/jpeg"
+            } else {
+                "image/png"
+            };
+            if let Ok(answer) = self.authed(
+                reqwest::Method::POST,
+                "com.atproto.repo.uploadBlob",
+                Some((mime, bytes)),
+            ) && answer.status == 200
+            {
+                external["thumb"] = answer.body["blob"].clone();
+            }
+        }
+        Some(json!({ "$type": "app.bsky.embed.external", "external": external }))
+    }
+
     /// The post's record.
     fn record(&mut self, outgoing: &Outgoing) -> Result<Value, PublishError> {
         let mut record = json!({
@@ -444,6 +591,14 @@ impl Bluesky {
         }
         if !outgoing.image.is_empty() {
             record["embed"] = self.image_embed(outgoing)?;
+        } else if let Some(Feature::Link(page)) = self::facets(&outgoing.text)
+            .into_iter()
+            .map(|facet| facet.feature)
+            .find(|feature| matches!(feature, Feature::Link(_)))
+            && let Some(card) = self.link_card(&page)
+        {
+            // A card or images, not both.
+            record["embed"] = card;
         }
         Ok(record)
     }
@@ -710,6 +865,73 @@ mod tests {
                 .posts[&rkey],
             RemoteStatus::Sent
         );
+    }
+
+    #[test]
+    fn reads_open_graph_tags_in_any_order() {
+        let html = r#"<html><head><title>Titre de secours</title>
+            <meta content="Mon espace sant&eacute; &amp; vous" property="og:title">
+            <META NAME='description' CONTENT='Résumé : l&#39;essentiel'>
+            <meta property="og:image" content="/images/carte.png" />
+            </head></html>"#;
+        let graph = open_graph(html);
+        assert_eq!(graph.title, "Mon espace sant&eacute; & vous");
+        assert_eq!(graph.description, "Résumé : l'essentiel");
+        assert_eq!(graph.image.as_deref(), Some("/images/carte.png"));
+        assert_eq!(open_graph("<title> Seul </title>").title, "Seul");
+        assert_eq!(open_graph("<meta").title, "");
+    }
+
+    /// A web page with Open Graph tags and its image, on a local port.
+    fn serve_page() -> String {
+        let page = r#"<html><head><meta property="og:title" content="Mon espace santé">
+            <meta property="og:description" content="Le carnet de santé numérique">
+            <meta property="og:image" content="/carte.png"></head></html>"#;
+        let app = axum::Router::new()
+            .route(
+                "/page",
+                axum::routing::get(move || async move { axum::response::Html(page) }),
+            )
+            .route(
+                "/carte.png",
+                axum::routing::get(|| async { png(60, 30, false) }),
+            );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                    axum::serve(listener, app).await.unwrap();
+                });
+        });
+        format!("http://{address}/page")
+    }
+
+    #[test]
+    fn a_link_without_an_image_gets_a_card_from_the_pages_open_graph() {
+        let pds = fake::FakePds::start();
+        let mut bluesky = client(&pds, fake::PASSWORD);
+        let page = serve_page();
+        let rkey = bluesky
+            .create(&outgoing(&format!("À lire : {page}"), Vec::new()))
+            .unwrap();
+        let record = pds.with(|state| state.records[&rkey].clone());
+        let external = &record["embed"]["external"];
+        assert_eq!(record["embed"]["$type"], "app.bsky.embed.external");
+        assert_eq!(external["uri"], page);
+        assert_eq!(external["title"], "Mon espace santé");
+        assert_eq!(external["description"], "Le carnet de santé numérique");
+        assert_eq!(external["thumb"]["mimeType"], "image/png");
+        // A page that does not answer: the post goes without a card.
+        let rkey = bluesky
+            .create(&outgoing("Voir http://127.0.0.1:9/rien", Vec::new()))
+            .unwrap();
+        assert!(pds.with(|state| state.records[&rkey]["embed"].is_null()));
     }
 
     #[test]
