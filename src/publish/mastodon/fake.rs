@@ -38,6 +38,9 @@ pub struct State {
     pub lose_next_answers: usize,
     pub limited_until: Option<DateTime<Utc>>,
     pub status_calls: usize,
+    /// How long each answer takes once the call is done (so that a
+    /// client killed meanwhile never reads it).
+    pub latency: std::time::Duration,
     next: u64,
 }
 
@@ -72,7 +75,12 @@ impl FakeMastodon {
                         key: header("idempotency-key"),
                         body: body.to_vec(),
                     };
-                    let (status, headers, value) = handle(&call, &mut state.lock().unwrap());
+                    let (status, headers, value, latency) = {
+                        let mut state = state.lock().unwrap();
+                        let (status, headers, value) = handle(&call, &mut state);
+                        (status, headers, value, state.latency)
+                    };
+                    tokio::time::sleep(latency).await;
                     let mut response = Response::builder().status(status);
                     for (name, value) in headers {
                         response = response.header(name, value);
