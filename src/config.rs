@@ -134,6 +134,42 @@ pub struct Channel {
     /// How many scheduled posts the publisher's queue holds for this
     /// channel (Buffer Free: about 10).
     pub queue_limit: usize,
+    /// Set when the channel publishes directly to its network
+    /// (`publisher = "direct"`) rather than through the project's publisher.
+    pub direct: Option<Direct>,
+}
+
+/// A channel that publishes straight to its network's API. Secrets are not
+/// here: they come from the environment only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Direct {
+    /// A Mastodon account; its token comes from `CRIEUR_MASTODON_TOKEN`.
+    Mastodon {
+        /// The instance's address, without a trailing slash.
+        instance: String,
+    },
+    /// A Bluesky account; its app password comes from
+    /// `CRIEUR_BLUESKY_APP_PASSWORD`.
+    Bluesky {
+        /// The account's handle, without `@`.
+        handle: String,
+        /// The account's PDS, without a trailing slash.
+        service: String,
+    },
+}
+
+/// The PDS a Bluesky channel uses unless it names another.
+pub const BLUESKY_SERVICE: &str = "https://bsky.social";
+
+/// Whether an address may receive a token: `https://`, or `http://` on the
+/// machine itself (a local test server).
+pub fn secure_url(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    let local = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    parsed.host_str().is_some_and(|h| !h.is_empty())
+        && (parsed.scheme() == "https" || (parsed.scheme() == "http" && local))
 }
 
 /// The default queue limit of a channel.
@@ -214,7 +250,16 @@ const TOP_KEYS: &[&str] = &[
 const TYPOGRAPHY_KEYS: &[&str] = &["visuals", "captions"];
 const BRAND_KEYS: &[&str] = &["name", "colors", "fonts", "logo"];
 const SERIES_KEYS: &[&str] = &["name", "template", "cron", "channels", "hashtags", "repeat"];
-const CHANNEL_KEYS: &[&str] = &["network", "name", "buffer_id", "queue_limit"];
+const CHANNEL_KEYS: &[&str] = &[
+    "network",
+    "name",
+    "buffer_id",
+    "queue_limit",
+    "publisher",
+    "instance",
+    "handle",
+    "service",
+];
 const PUBLISHER_KEYS: &[&str] = &[
     "kind",
     "dir",
@@ -502,7 +547,7 @@ fn read_channels(
         let before = reader.error_count();
         reader.unknown_keys(channel, &section, CHANNEL_KEYS);
         let network = reader
-            .required_string(channel, "network", &section, span)
+            .required_string(channel, "network", &section, span.clone())
             .and_then(|name| match name.get_ref().parse::<Network>() {
                 Ok(network) => Some(network),
                 Err(()) => {
@@ -530,6 +575,8 @@ fn read_channels(
                 }
             }
         });
+        let direct = network
+            .and_then(|network| read_direct(reader, channel, network, &section, span.clone()));
         if reader.error_count() > before {
             broken.insert(section, reader.last_error().unwrap_or_default());
             continue;
@@ -544,11 +591,115 @@ fn read_channels(
                     name,
                     buffer_id,
                     queue_limit: queue_limit.unwrap_or(DEFAULT_QUEUE_LIMIT),
+                    direct,
                 },
             );
         }
     }
     channels
+}
+
+/// A channel's `publisher = "direct"` and the keys it needs; the keys of a
+/// direct channel on a channel without it are errors, so that no one
+/// believes a channel goes direct when it does not.
+fn read_direct(
+    reader: &mut Reader<'_>,
+    channel: &DeTable<'_>,
+    network: Network,
+    section: &str,
+    span: Range<usize>,
+) -> Option<Direct> {
+    let publisher = reader.string(channel, "publisher");
+    let Some(publisher) = publisher else {
+        for key in ["instance", "handle", "service"] {
+            if let Some(value) = reader.string(channel, key) {
+                reader
+                    .error(
+                        value.span(),
+                        format!("`{key}` ne sert qu'aux canaux publiés en direct"),
+                    )
+                    .hint = Some(
+                    "ajoutez `publisher = \"direct\"` au canal, ou retirez cette ligne".to_owned(),
+                );
+            }
+        }
+        return None;
+    };
+    if publisher.get_ref() != "direct" {
+        reader
+            .error(
+                publisher.span(),
+                format!("publication inconnue `{}`", publisher.get_ref()),
+            )
+            .hint = Some("seule `publisher = \"direct\"` existe pour un canal ; sans elle, le canal passe par `[publisher]`".to_owned());
+        return None;
+    }
+    let url = |reader: &mut Reader<'_>, key: &str, default: Option<&str>| {
+        let value = match reader.string(channel, key) {
+            Some(value) => value,
+            None => {
+                if let Some(default) = default {
+                    return Some(default.to_owned());
+                }
+                reader.required_string(channel, key, section, span.clone());
+                return None;
+            }
+        };
+        let text = value.get_ref().trim().trim_end_matches('/').to_owned();
+        if secure_url(&text) {
+            Some(text)
+        } else {
+            reader
+                .error(
+                    value.span(),
+                    format!("adresse invalide `{}`", value.get_ref()),
+                )
+                .hint =
+                Some("une adresse en `https://…`, par exemple `https://piaille.fr`".to_owned());
+            None
+        }
+    };
+    match network {
+        Network::Mastodon => {
+            let instance = url(reader, "instance", None)?;
+            Some(Direct::Mastodon { instance })
+        }
+        Network::Bluesky => {
+            let service = url(reader, "service", Some(BLUESKY_SERVICE));
+            let handle = reader.required_string(channel, "handle", section, span.clone())?;
+            let text = handle.get_ref().trim().trim_start_matches('@').to_owned();
+            if text.is_empty()
+                || !text.contains('.')
+                || text.chars().any(|c| c.is_whitespace() || c == '/')
+            {
+                reader
+                    .error(
+                        handle.span(),
+                        format!("identifiant Bluesky invalide `{}`", handle.get_ref()),
+                    )
+                    .hint = Some(
+                    "l'identifiant du compte, par exemple `cpts-mulhouse.bsky.social`".to_owned(),
+                );
+                return None;
+            }
+            Some(Direct::Bluesky {
+                handle: text,
+                service: service?,
+            })
+        }
+        other => {
+            reader
+                .error(
+                    publisher.span(),
+                    format!(
+                        "{} ne se publie pas en direct",
+                        other.display_name()
+                    ),
+                )
+                .hint = Some("seuls Mastodon et Bluesky se publient en direct ; retirez `publisher` pour passer par `[publisher]`".to_owned());
+            None
+        }
+    }
 }
 
 fn read_series(
@@ -758,7 +909,7 @@ fn read_publisher(
             // A channel without its Buffer id is disabled, the others go on.
             let missing: Vec<String> = channels
                 .values()
-                .filter(|channel| channel.buffer_id.is_none())
+                .filter(|channel| channel.buffer_id.is_none() && channel.direct.is_none())
                 .map(|channel| channel.id.clone())
                 .collect();
             for id in missing {
@@ -923,5 +1074,121 @@ kind = "outbox"
     fn rejects_a_bad_hashtag() {
         let text = VALID.replace("#ChiffreDeLaSemaine", "Chiffre de la semaine");
         assert!(errors(&text).iter().any(|m| m.contains("hashtag invalide")));
+    }
+
+    fn with_channels(extra: &str) -> String {
+        VALID.replace("[publisher]", &format!("{extra}\n[publisher]"))
+    }
+
+    #[test]
+    fn reads_direct_mastodon_and_bluesky_channels() {
+        let text = with_channels(
+            r#"[channels.mastodon]
+network = "mastodon"
+publisher = "direct"
+instance = "https://piaille.fr/"
+[channels.bluesky]
+network = "bluesky"
+publisher = "direct"
+handle = "@cpts-mulhouse.bsky.social"
+[channels.bluesky-pds]
+network = "bluesky"
+publisher = "direct"
+handle = "cpts.example.org"
+service = "http://127.0.0.1:8123""#,
+        );
+        let (config, diagnostics) = Config::parse(&text, CONFIG_PATH);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let config = config.unwrap();
+        assert_eq!(
+            config.channels["mastodon"].direct,
+            Some(Direct::Mastodon {
+                instance: "https://piaille.fr".to_owned()
+            })
+        );
+        assert_eq!(
+            config.channels["bluesky"].direct,
+            Some(Direct::Bluesky {
+                handle: "cpts-mulhouse.bsky.social".to_owned(),
+                service: BLUESKY_SERVICE.to_owned()
+            })
+        );
+        assert_eq!(
+            config.channels["bluesky-pds"].direct,
+            Some(Direct::Bluesky {
+                handle: "cpts.example.org".to_owned(),
+                service: "http://127.0.0.1:8123".to_owned()
+            })
+        );
+        assert_eq!(config.channels["facebook"].direct, None);
+    }
+
+    #[test]
+    fn a_direct_channel_needs_no_buffer_id() {
+        let text = with_channels(
+            "[channels.mastodon]\nnetwork = \"mastodon\"\npublisher = \"direct\"\ninstance = \"https://piaille.fr\"\n[channels.facebook2]\nnetwork = \"facebook\"",
+        )
+        .replace(
+            "kind = \"outbox\"",
+            "kind = \"buffer\"\norganization = \"org\"\n[media]\nkind = \"local\"\ndir = \"public\"\npublic_base_url = \"https://images.example.org\"",
+        )
+        .replace(
+            "[channels.facebook]\nnetwork = \"facebook\"",
+            "[channels.facebook]\nnetwork = \"facebook\"\nbuffer_id = \"b1\"",
+        );
+        let (config, diagnostics) = Config::parse(&text, CONFIG_PATH);
+        let config = config.expect("only facebook2 is broken");
+        assert!(config.channels.contains_key("mastodon"), "{diagnostics:?}");
+        assert!(!config.channels.contains_key("facebook2"));
+        assert_eq!(
+            config.broken.keys().collect::<Vec<_>>(),
+            ["channels.facebook2"]
+        );
+    }
+
+    #[test]
+    fn refuses_a_direct_channel_it_cannot_use() {
+        let cases = [
+            (
+                "network = \"mastodon\"\npublisher = \"direct\"",
+                "clé `instance` manquante",
+            ),
+            (
+                "network = \"mastodon\"\npublisher = \"direct\"\ninstance = \"http://piaille.fr\"",
+                "adresse invalide",
+            ),
+            (
+                "network = \"bluesky\"\npublisher = \"direct\"",
+                "clé `handle` manquante",
+            ),
+            (
+                "network = \"bluesky\"\npublisher = \"direct\"\nhandle = \"cpts mulhouse\"",
+                "identifiant Bluesky invalide",
+            ),
+            (
+                "network = \"facebook\"\npublisher = \"direct\"",
+                "Facebook ne se publie pas en direct",
+            ),
+            (
+                "network = \"mastodon\"\npublisher = \"buffer\"",
+                "publication inconnue `buffer`",
+            ),
+            (
+                "network = \"mastodon\"\ninstance = \"https://piaille.fr\"",
+                "`instance` ne sert qu'aux canaux publiés en direct",
+            ),
+        ];
+        for (body, expected) in cases {
+            let text = with_channels(&format!("[channels.direct]\n{body}"));
+            let (config, diagnostics) = Config::parse(&text, CONFIG_PATH);
+            assert!(
+                diagnostics.iter().any(|d| d.message.contains(expected)),
+                "{body}: {diagnostics:?}"
+            );
+            // Only that channel is left out.
+            let config = config.unwrap();
+            assert!(config.broken.contains_key("channels.direct"), "{body}");
+            assert!(config.channels.contains_key("facebook"));
+        }
     }
 }

@@ -53,6 +53,8 @@ const MIGRATIONS: &[&str] = &[
         at TEXT NOT NULL
     );
     CREATE INDEX requests_at ON requests (at);",
+    // 3: the public address of a sent post (Mastodon, Bluesky).
+    "ALTER TABLE deliveries ADD COLUMN public_url TEXT;",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -489,6 +491,46 @@ impl Store {
         Ok(())
     }
 
+    /// Records the public address of a delivery's post.
+    pub fn set_public_url(&self, key: &Key, url: &str) -> Result<(), StoreError> {
+        self.connection.execute(
+            "UPDATE deliveries SET public_url = ?4 WHERE post_id = ?1 AND channel = ?2 AND at = ?3",
+            params![key.post_id, key.channel, instant(key.at), url],
+        )?;
+        Ok(())
+    }
+
+    /// The public addresses known, by delivery.
+    pub fn public_urls(&self) -> Result<BTreeMap<Key, String>, StoreError> {
+        let mut statement = self.connection.prepare(
+            "SELECT post_id, channel, at, public_url FROM deliveries WHERE public_url IS NOT NULL",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+            ))
+        })?;
+        let mut urls = BTreeMap::new();
+        for row in rows {
+            let (post_id, channel, at, url) = row?;
+            let Ok(at) = DateTime::parse_from_rfc3339(&at) else {
+                continue;
+            };
+            urls.insert(
+                Key {
+                    post_id,
+                    channel,
+                    at: at.with_timezone(&Utc),
+                },
+                url,
+            );
+        }
+        Ok(urls)
+    }
+
     /// Records a delivery's state without a call: a new delivery that must
     /// wait, an outcome the publisher reported.
     pub fn record(
@@ -650,6 +692,22 @@ mod tests {
             channel: "facebook".into(),
             at: at(day),
         }
+    }
+
+    #[test]
+    fn keeps_the_public_address_of_a_sent_post() {
+        let store = Store::in_memory().unwrap();
+        store
+            .record(&key(1), Status::Queued, "h", None, at(1))
+            .unwrap();
+        store
+            .record(&key(2), Status::Queued, "h", None, at(1))
+            .unwrap();
+        let url = "https://bsky.app/profile/cpts.bsky.social/post/3lbxyz2abcd2a";
+        store.set_public_url(&key(1), url).unwrap();
+        let urls = store.public_urls().unwrap();
+        assert_eq!(urls.len(), 1);
+        assert_eq!(urls[&key(1)], url);
     }
 
     #[test]

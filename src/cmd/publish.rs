@@ -230,11 +230,78 @@ fn plural(count: usize) -> &'static str {
     if count > 1 { "s" } else { "" }
 }
 
-/// `crieur channels`: the configured channels checked against the Buffer
-/// account, then the account's organisations and channels.
+/// The channels that publish directly, each one's credentials checked;
+/// returns how many have a problem.
+fn direct_channels(config: &crate::config::Config) -> usize {
+    let direct: Vec<_> = config
+        .channels
+        .values()
+        .filter_map(|c| c.direct.as_ref().map(|d| (c, d)))
+        .collect();
+    if direct.is_empty() {
+        return 0;
+    }
+    println!("Canaux publiés en direct :");
+    let mut problems = 0;
+    let timeout = config.publisher.timeout;
+    for (channel, direct) in direct {
+        let (place, found) = match direct {
+            crate::config::Direct::Mastodon { instance } => {
+                let token = std::env::var(publish::mastodon::TOKEN_VARIABLE).unwrap_or_default();
+                let mut mastodon =
+                    publish::mastodon::Mastodon::new(&channel.id, instance, &token, timeout);
+                (instance.clone(), mastodon.verify())
+            }
+            crate::config::Direct::Bluesky { handle, service } => {
+                let password =
+                    std::env::var(publish::bluesky::PASSWORD_VARIABLE).unwrap_or_default();
+                let mut bluesky = publish::bluesky::Bluesky::new(
+                    &channel.id,
+                    handle,
+                    service,
+                    &password,
+                    timeout,
+                );
+                (format!("{handle} sur {service}"), bluesky.verify())
+            }
+        };
+        let verdict = match found {
+            Ok(account) => format!("ok : compte {account}"),
+            Err(error) => {
+                problems += 1;
+                format!("PROBLÈME : {error}")
+            }
+        };
+        println!(
+            "  {:<10} {:<10} {place}  {verdict}",
+            channel.id,
+            channel.network.as_str()
+        );
+    }
+    println!();
+    problems
+}
+
+/// `crieur channels`: the channels that publish directly, their
+/// credentials checked; then the configured channels checked against the
+/// Buffer account, and the account's organisations and channels (skipped
+/// when every channel publishes directly and the project does not use
+/// Buffer).
 pub fn channels(root: &Path) -> anyhow::Result<Outcome> {
     let project = super::load(root)?;
     let config = project.config.as_ref();
+    let direct_problems = config.map_or(0, direct_channels);
+    let buffer_used = config.is_none_or(|c| {
+        matches!(c.publisher.kind, PublisherKind::Buffer { .. })
+            || c.channels.values().all(|channel| channel.direct.is_none())
+    });
+    if !buffer_used {
+        return Ok(if direct_problems > 0 {
+            Outcome::Invalid
+        } else {
+            Outcome::Success
+        });
+    }
     let endpoint = match config.map(|c| &c.publisher.kind) {
         Some(PublisherKind::Buffer { endpoint, .. }) => endpoint.clone(),
         _ => crate::config::BUFFER_ENDPOINT.to_owned(),
@@ -249,11 +316,11 @@ pub fn channels(root: &Path) -> anyhow::Result<Outcome> {
         .iter()
         .flat_map(|(_, _, channels)| channels.iter().cloned())
         .collect();
-    let mut mismatches = 0;
+    let mut mismatches = direct_problems;
     if let Some(config) = config {
         println!("Canaux de config/crieur.toml :");
         let (holds, stalled) = pass::channel_states(config, &all);
-        for channel in config.channels.values() {
+        for channel in config.channels.values().filter(|c| c.direct.is_none()) {
             let id = channel.buffer_id.as_deref().unwrap_or("(pas de buffer_id)");
             let verdict = match (holds.get(&channel.id), stalled.get(&channel.id)) {
                 (Some(problem), _) => {

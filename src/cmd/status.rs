@@ -1,11 +1,12 @@
 //! `crieur status`: where each delivery stands, and what to do about it.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
-use crate::store::{Delivery, Status, Store};
+use crate::store::{Delivery, Key, Status, Store};
 
 use super::Outcome;
 
@@ -19,6 +20,8 @@ struct Row<'a> {
     status: &'static str,
     message: Option<&'a str>,
     remote_id: Option<&'a str>,
+    /// The post's public address, once sent (Mastodon, Bluesky).
+    url: Option<&'a str>,
 }
 
 pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
@@ -41,8 +44,12 @@ pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
         Some(store) => store.deliveries()?,
         None => Vec::new(),
     };
+    let urls = match &store {
+        Some(store) => store.public_urls()?,
+        None => BTreeMap::new(),
+    };
     if args.json {
-        let rows: Vec<Row<'_>> = deliveries.iter().map(row).collect();
+        let rows: Vec<Row<'_>> = deliveries.iter().map(|d| row(d, &urls)).collect();
         println!(
             "{}",
             serde_json::json!({ "deliveries": rows, "blocked": blocked })
@@ -55,7 +62,7 @@ pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
         return Ok(outcome(&deliveries, &blocked));
     };
     print_daemon(&store, &state, config.timezone);
-    print_sections(&deliveries, config.timezone);
+    print_sections(&deliveries, &urls, config.timezone);
     Ok(outcome(&deliveries, &blocked))
 }
 
@@ -82,7 +89,7 @@ fn print_blocked(blocked: &[Blocked<'_>]) {
     }
 }
 
-fn row(delivery: &Delivery) -> Row<'_> {
+fn row<'a>(delivery: &'a Delivery, urls: &'a BTreeMap<Key, String>) -> Row<'a> {
     Row {
         post: &delivery.post_id,
         channel: &delivery.channel,
@@ -92,6 +99,7 @@ fn row(delivery: &Delivery) -> Row<'_> {
         status: delivery.status.public(),
         message: delivery.last_error.as_deref(),
         remote_id: delivery.remote_id.as_deref(),
+        url: urls.get(&delivery.key()).map(String::as_str),
     }
 }
 
@@ -144,7 +152,7 @@ fn print_daemon(store: &Store, state: &Path, tz: chrono_tz::Tz) {
     }
 }
 
-fn print_sections(deliveries: &[Delivery], tz: chrono_tz::Tz) {
+fn print_sections(deliveries: &[Delivery], urls: &BTreeMap<Key, String>, tz: chrono_tz::Tz) {
     let sections: [(&str, &[Status]); 8] = [
         ("En échec", &[Status::Error]),
         ("Supprimés dans Buffer", &[Status::Deleted]),
@@ -179,6 +187,9 @@ fn print_sections(deliveries: &[Delivery], tz: chrono_tz::Tz) {
                 delivery.channel,
                 delivery.status.label()
             );
+            if let Some(url) = urls.get(&delivery.key()) {
+                println!("      {url}");
+            }
             if let Some(error) = &delivery.last_error {
                 println!("      {error}");
             }

@@ -61,6 +61,24 @@ function drawProblems(snapshot) {
   }
 }
 
+// Channels, each linked to the post's public address once it is sent.
+function channelsCell(entry) {
+  const cell = el("td");
+  if (!entry.channels.length) {
+    cell.textContent = "—";
+    return cell;
+  }
+  entry.channels.forEach((channel, index) => {
+    if (index > 0) cell.append(", ");
+    const link = (entry.links || []).find((l) => l.channel === channel);
+    const safe = link && /^https?:\/\//.test(link.url);
+    cell.append(safe
+      ? el("a", { href: link.url, rel: "noopener noreferrer", target: "_blank", text: channel, title: `Voir le post publié sur ${channel}` })
+      : channel);
+  });
+  return cell;
+}
+
 function drawCalendar(snapshot) {
   const labels = { planned: "prévu", sent: "publié", empty: "créneau vide", blocked: "bloqué : à corriger" };
   const body = el("tbody");
@@ -70,7 +88,7 @@ function drawCalendar(snapshot) {
         el("td", { text: entry.when }),
         el("td", { text: entry.series || "—" }),
         el("td", { text: entry.post || "aucun post" }),
-        el("td", { text: entry.channels.join(", ") || "—" }),
+        channelsCell(entry),
         el("td", {}, el("span", { class: `badge ${entry.state}`, text: labels[entry.state] }))));
   }
   const table = el("table", {},

@@ -3,6 +3,7 @@
 //! with empty slots and sent posts, and the problems `check` finds. Pure
 //! apart from reading the state store for what was sent.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
@@ -41,6 +42,16 @@ pub struct Entry {
     pub channels: Vec<String>,
     /// `planned`, `empty` or `sent`.
     pub state: &'static str,
+    /// The public addresses of the post on the channels that publish
+    /// directly, once sent.
+    pub links: Vec<Link>,
+}
+
+/// Where a sent post can be seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Link {
+    pub channel: String,
+    pub url: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -97,6 +108,28 @@ fn fold(network: Network) -> usize {
         Network::Mastodon | Network::Threads => 500,
         Network::Bluesky => 300,
     }
+}
+
+/// The public addresses of an entry's post on its channels.
+fn links_of(entry: &Entry, urls: &BTreeMap<crate::store::Key, String>) -> Vec<Link> {
+    let (Some(post), Ok(at)) = (&entry.post, DateTime::parse_from_rfc3339(&entry.at)) else {
+        return Vec::new();
+    };
+    entry
+        .channels
+        .iter()
+        .filter_map(|channel| {
+            let key = crate::store::Key {
+                post_id: post.clone(),
+                channel: channel.clone(),
+                at: at.with_timezone(&Utc),
+            };
+            urls.get(&key).map(|url| Link {
+                channel: channel.clone(),
+                url: url.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The deliveries a person should look at, as problems of their post:
@@ -172,10 +205,16 @@ impl Snapshot {
         };
         let tz = config.timezone;
 
-        let deliveries = Store::open_existing(&root.join(&config.state))
+        let store = Store::open_existing(&root.join(&config.state))
             .ok()
-            .flatten()
+            .flatten();
+        let deliveries = store
+            .as_ref()
             .and_then(|store| store.deliveries().ok())
+            .unwrap_or_default();
+        let urls = store
+            .as_ref()
+            .and_then(|store| store.public_urls().ok())
             .unwrap_or_default();
         problems.extend(delivery_problems(&deliveries, tz));
         let sent: Vec<(String, DateTime<Utc>, String)> = deliveries
@@ -215,6 +254,7 @@ impl Snapshot {
                     post: Some(post.clone()),
                     channels: vec![channel.clone()],
                     state: "sent",
+                    links: Vec::new(),
                 }),
             }
         }
@@ -227,6 +267,7 @@ impl Snapshot {
                 post: Some(slot.post.clone()),
                 channels: slot.channels.clone(),
                 state: if slot.blocked { "blocked" } else { "planned" },
+                links: Vec::new(),
             });
         }
         for empty in &plan.empty {
@@ -237,9 +278,13 @@ impl Snapshot {
                 post: None,
                 channels: Vec::new(),
                 state: "empty",
+                links: Vec::new(),
             });
         }
         calendar.sort_by(|a, b| a.at.cmp(&b.at));
+        for entry in &mut calendar {
+            entry.links = links_of(entry, &urls);
+        }
 
         let cache = crate::contrast::Cache::default();
         let posts = project

@@ -121,6 +121,9 @@ impl Executor<'_, '_> {
                 status,
                 message,
             } => {
+                if *status == Status::Sent {
+                    self.keep_url(key)?;
+                }
                 self.store.settle(
                     key,
                     Settle {
@@ -195,7 +198,7 @@ impl Executor<'_, '_> {
     fn host(&mut self, want: usize) -> Result<Option<Outgoing>, Halt> {
         let item = &self.items[want];
         let mut outgoing = item.outgoing.clone();
-        if !self.publisher.fetches_images() {
+        if !self.publisher.fetches_images_for(&outgoing.channel) {
             return Ok(Some(outgoing));
         }
         let key = key_of(&outgoing);
@@ -251,9 +254,9 @@ impl Executor<'_, '_> {
         let url = outgoing.image_url.as_deref();
         self.store
             .intend(&key, Status::Editing, &item.hash, url, self.options.now)?;
-        match self.publisher.edit(remote, &outgoing) {
-            Ok(()) => {
-                self.queued(&key, remote, &item.hash, url)?;
+        match self.publisher.replace(remote, &outgoing) {
+            Ok(remote) => {
+                self.queued(&key, &remote, &item.hash, url)?;
                 self.summary.edited.push(key.post_id.clone());
                 Ok(())
             }
@@ -277,6 +280,15 @@ impl Executor<'_, '_> {
         }
     }
 
+    /// Records the public address of a sent post, when the publisher knows it.
+    fn keep_url(&mut self, key: &Key) -> Result<(), Halt> {
+        let remote = self.store.delivery(key)?.and_then(|d| d.remote_id);
+        if let Some(url) = remote.and_then(|r| self.publisher.public_url(&r)) {
+            self.store.set_public_url(key, &url)?;
+        }
+        Ok(())
+    }
+
     fn queued(
         &mut self,
         key: &Key,
@@ -284,6 +296,9 @@ impl Executor<'_, '_> {
         hash: &str,
         url: Option<&str>,
     ) -> Result<(), Halt> {
+        if let Some(public) = self.publisher.public_url(remote) {
+            self.store.set_public_url(key, &public)?;
+        }
         self.store.settle(
             key,
             Settle {

@@ -10,12 +10,15 @@
 //! [`execute`] carries them out, writing the intent before each call and
 //! the outcome after. Only this module and `media` do network IO.
 
+pub mod bluesky;
 pub mod buffer;
 pub mod diff;
 pub mod execute;
+pub mod mastodon;
 pub mod outbox;
 pub mod pass;
 pub mod ratelimit;
+pub mod router;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -148,6 +151,23 @@ pub trait Publisher {
     /// Replaces a queued post's content.
     fn edit(&mut self, remote_id: &str, outgoing: &Outgoing) -> Result<(), PublishError>;
 
+    /// Replaces a queued post's content; returns its id afterwards, which
+    /// changes where an edit is a delete and a new create (Mastodon).
+    fn replace(&mut self, remote_id: &str, outgoing: &Outgoing) -> Result<String, PublishError> {
+        self.edit(remote_id, outgoing)
+            .map(|()| remote_id.to_owned())
+    }
+
+    /// The public address of a post it made, when it knows it.
+    fn public_url(&self, _remote_id: &str) -> Option<String> {
+        None
+    }
+
+    /// Whether it fetches the images of this channel from a public URL.
+    fn fetches_images_for(&self, _channel: &str) -> bool {
+        self.fetches_images()
+    }
+
     /// Withdraws a queued post.
     fn delete(&mut self, remote_id: &str) -> Result<(), PublishError>;
 
@@ -191,9 +211,48 @@ pub fn normalise(text: &str) -> String {
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The publisher the configuration names. The Buffer key comes from the
+/// The publisher the configuration names, with the channels that publish
+/// directly routed to their own. Keys, tokens and passwords come from the
 /// environment only.
 pub fn open(
+    root: &Path,
+    config: &Config,
+    requests: Vec<DateTime<Utc>>,
+) -> Result<Box<dyn Publisher>, PublishError> {
+    let mut direct: BTreeMap<String, Box<dyn Publisher>> = BTreeMap::new();
+    for channel in config.channels.values() {
+        let publisher: Box<dyn Publisher> = match &channel.direct {
+            None => continue,
+            Some(crate::config::Direct::Mastodon { instance }) => {
+                Box::new(mastodon::Mastodon::new(
+                    &channel.id,
+                    instance,
+                    &std::env::var(mastodon::TOKEN_VARIABLE).unwrap_or_default(),
+                    config.publisher.timeout,
+                ))
+            }
+            Some(crate::config::Direct::Bluesky { handle, service }) => {
+                Box::new(bluesky::Bluesky::new(
+                    &channel.id,
+                    handle,
+                    service,
+                    &std::env::var(bluesky::PASSWORD_VARIABLE).unwrap_or_default(),
+                    config.publisher.timeout,
+                ))
+            }
+        };
+        direct.insert(channel.id.clone(), publisher);
+    }
+    let default = project_publisher(root, config, requests)?;
+    Ok(if direct.is_empty() {
+        default
+    } else {
+        Box::new(router::Router::new(default, direct))
+    })
+}
+
+/// The project's own publisher (`[publisher]`).
+fn project_publisher(
     root: &Path,
     config: &Config,
     requests: Vec<DateTime<Utc>>,

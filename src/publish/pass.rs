@@ -655,7 +655,7 @@ fn describe(
         config
             .media
             .as_ref()
-            .filter(|_| publisher.fetches_images())
+            .filter(|_| publisher.fetches_images_for(&item.outgoing.channel))
             .map(|media| {
                 crate::media::url(
                     media.public_base_url(),
@@ -669,7 +669,7 @@ fn describe(
             let key = step.key();
             let what = format!("{} ({}) le {}", key.post_id, key.channel, when(key));
             let request = |item: &Prepared, remote: Option<&str>| {
-                if !publisher.fetches_images() {
+                if !publisher.fetches_images_for(&item.outgoing.channel) {
                     return String::new();
                 }
                 let mut outgoing = item.outgoing.clone();

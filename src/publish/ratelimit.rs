@@ -4,7 +4,7 @@
 //! `Retry-After` in seconds or as an HTTP-date, the IETF `RateLimit` header
 //! with several windows (`"100-in-15min";r=0;t=540, "250-in-24h";r=12;t=30000`),
 //! `RateLimit-Reset` in seconds or as a date, `X-RateLimit-Reset` in epoch
-//! seconds, and `extensions.retryAfter` (or only `window: "15m"`) in the
+//! seconds or as an ISO 8601 date (Mastodon's `2026-12-02T19:05:00.000Z`), and `extensions.retryAfter` (or only `window: "15m"`) in the
 //! body. Every form present is read and the longest wait wins, so a retry
 //! never comes sooner than any of them asked. Every value is capped: a
 //! server cannot make crieur wait for ever, or crash it with `1e300`.
@@ -83,7 +83,8 @@ fn seconds(value: f64) -> Option<Duration> {
 fn seconds_or_date(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
     if let Ok(number) = value.parse::<f64>() {
-        return seconds(number);
+        // Bluesky's `RateLimit-Reset` is epoch seconds, not a delay.
+        return epoch_or_seconds(value, now).or_else(|| seconds(number));
     }
     let date = DateTime::parse_from_rfc2822(value)
         .or_else(|_| DateTime::parse_from_rfc3339(value))
@@ -92,7 +93,11 @@ fn seconds_or_date(value: &str, now: DateTime<Utc>) -> Option<Duration> {
 }
 
 fn epoch_or_seconds(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let number = value.trim().parse::<f64>().ok()?;
+    let value = value.trim();
+    if let Ok(date) = DateTime::parse_from_rfc3339(value) {
+        return Some((date.with_timezone(&Utc) - now).max(Duration::zero()));
+    }
+    let number = value.parse::<f64>().ok()?;
     if !number.is_finite() {
         return None;
     }
@@ -203,6 +208,41 @@ mod tests {
         let body = json!({"errors": [{"message": "Too many requests", "window": "15m"}]});
         assert_eq!(wait(&[], Some(body)), Some(900));
         assert_eq!(wait(&[("Content-Type", "application/json")], None), None);
+    }
+
+    #[test]
+    fn reads_mastodons_iso_8601_reset() {
+        let pairs = [
+            ("X-RateLimit-Limit", "300"),
+            ("X-RateLimit-Remaining", "0"),
+            ("X-RateLimit-Reset", "2026-12-02T19:05:00.000Z"),
+        ];
+        assert_eq!(wait(&pairs, None), Some(300));
+        assert_eq!(
+            exhausted(&headers(&pairs), now()),
+            Some(now() + Duration::seconds(300))
+        );
+        assert_eq!(
+            wait(&[("X-RateLimit-Reset", "2026-12-02T18:00:00Z")], None),
+            Some(0),
+            "a reset in the past asks no wait"
+        );
+        assert_eq!(
+            wait(&[("X-RateLimit-Reset", "2999-01-01T00:00:00Z")], None),
+            Some(max_wait().num_seconds())
+        );
+    }
+
+    #[test]
+    fn reads_blueskys_epoch_reset() {
+        let reset = (now() + Duration::seconds(120)).timestamp().to_string();
+        assert_eq!(
+            wait(
+                &[("RateLimit-Remaining", "0"), ("RateLimit-Reset", &reset)],
+                None
+            ),
+            Some(120)
+        );
     }
 
     #[test]

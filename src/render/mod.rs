@@ -106,6 +106,43 @@ pub fn encode_jpeg(canvas: Canvas) -> Result<Vec<u8>, RenderError> {
     Ok(jpeg)
 }
 
+/// An encoded image that fits in `limit` bytes: itself when it does, else
+/// re-encoded as JPEG (laid on white) at falling qualities. `None` when even
+/// the lowest quality does not fit or the bytes are no image.
+pub fn fit_under(bytes: &[u8], limit: usize) -> Option<Vec<u8>> {
+    if bytes.len() <= limit {
+        return Some(bytes.to_vec());
+    }
+    let decoded = image::load_from_memory(bytes).ok()?.to_rgba8();
+    let (width, height) = decoded.dimensions();
+    let rgb: Vec<u8> = decoded
+        .pixels()
+        .flat_map(|p| {
+            let a = u16::from(p[3]);
+            let over = |c: u8| ((u16::from(c) * a + 255 * (255 - a) + 127) / 255) as u8;
+            [over(p[0]), over(p[1]), over(p[2])]
+        })
+        .collect();
+    [JPEG_QUALITY, 80, 70, 60, 50]
+        .into_iter()
+        .find_map(|quality| {
+            let mut jpeg = Vec::with_capacity(limit);
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality)
+                .encode(&rgb, width, height, image::ExtendedColorType::Rgb8)
+                .ok()?;
+            (jpeg.len() <= limit).then_some(jpeg)
+        })
+}
+
+/// The width and height an encoded image declares, read from its header.
+pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()?
+        .into_dimensions()
+        .ok()
+}
+
 /// Fast compression first; harder if that is not enough.
 fn compress(
     bytes: &[u8],

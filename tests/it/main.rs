@@ -11,6 +11,8 @@ mod calendar;
 mod check;
 mod cli;
 mod daemon;
+mod direct;
+mod direct_mastodon;
 mod fake_buffer;
 mod fake_buffer_tests;
 mod hostile;

@@ -1,0 +1,226 @@
+//! `crieur publish` to a Bluesky channel that publishes directly, against
+//! the local PDS of the unit tests.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use chrono::{Duration, Timelike, Utc};
+
+#[allow(dead_code)]
+#[path = "../../src/publish/bluesky/fake.rs"]
+mod fake_pds;
+
+use crate::copy_dir;
+use fake_pds::{FakePds, HANDLE, PASSWORD};
+
+fn project(pds: &FakePds, at_local: &str) -> tempfile::TempDir {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo.join("assets"), &dir.path().join("assets"));
+    copy_dir(&repo.join("config"), &dir.path().join("config"));
+    let config_path = dir.path().join("config/crieur.toml");
+    let config = std::fs::read_to_string(&config_path)
+        .unwrap()
+        .replace(
+            "channels = [\"facebook\", \"linkedin\", \"instagram\"]",
+            "channels = [\"bluesky\"]",
+        )
+        .replace(
+            "[publisher]",
+            &format!(
+                "[channels.bluesky]\nnetwork = \"bluesky\"\npublisher = \"direct\"\nhandle = \"{HANDLE}\"\nservice = \"{}\"\n\n[publisher]",
+                pds.url
+            ),
+        );
+    std::fs::write(&config_path, config).unwrap();
+    let post = format!(
+        "+++\nseries = \"chiffre-de-la-semaine\"\npublish_at = {at_local}\nalt = \"Visuel « Le chiffre de la semaine » : 65,4 millions, le nombre d'assurés disposant d'un profil sur Mon Espace Santé.\"\n\n[visual]\nnumber = \"65,4 millions\"\ncaption = \"C'est le nombre d'assurés disposant d'un profil sur Mon Espace Santé.\"\nsource = \"Assurance Maladie, novembre 2022\"\n+++\nPrès de 65,4 millions d'assurés ont un profil sur Mon Espace Santé 🩺 #Santé https://www.monespacesante.fr\n"
+    );
+    let path = dir.path().join("posts/chiffre/direct.md");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, post).unwrap();
+    dir
+}
+
+fn run(root: &Path, now_local: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .current_dir(root)
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_clear()
+        .env("CRIEUR_NOW", now_local)
+        .env("NO_COLOR", "1")
+        .env("CRIEUR_BLUESKY_APP_PASSWORD", PASSWORD)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_bluesky_post_goes_out_once_at_its_time_and_status_shows_its_address() {
+    let pds = FakePds::start();
+    // The post's instant: this minute (already begun in real time); the
+    // calendar's now a minute before, so the pass finds it due.
+    let at = Utc::now()
+        .with_second(0)
+        .unwrap()
+        .with_nanosecond(0)
+        .unwrap();
+    let local = |instant: chrono::DateTime<Utc>| {
+        instant
+            .with_timezone(&chrono_tz::Europe::Paris)
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string()
+    };
+    let dir = project(&pds, &local(at));
+    let now = local(at - Duration::minutes(1));
+    let output = run(dir.path(), &now, &["publish"]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{said}");
+    assert!(!said.contains(PASSWORD), "{said}");
+    let (records, creates) = pds.with(|state| (state.records.clone(), state.creates));
+    assert_eq!(records.len(), 1, "{said}");
+    assert_eq!(creates, 1);
+    let (rkey, record) = records.iter().next().unwrap();
+    let text = record["text"].as_str().unwrap();
+    let tag = &record["facets"][0]["index"];
+    let (start, end) = (
+        tag["byteStart"].as_u64().unwrap() as usize,
+        tag["byteEnd"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(&text[start..end], "#Santé");
+    assert!(
+        record["embed"]["images"][0]["alt"]
+            .as_str()
+            .unwrap()
+            .starts_with("Visuel")
+    );
+    // A second pass sends nothing more.
+    let again = run(dir.path(), &now, &["publish"]);
+    assert!(again.status.success());
+    assert_eq!(
+        pds.with(|state| (state.records.len(), state.creates)),
+        (1, 1)
+    );
+    let status = run(dir.path(), &now, &["status", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let delivery = &json["deliveries"][0];
+    assert_eq!(delivery["channel"], "bluesky");
+    assert_eq!(
+        delivery["url"],
+        format!("https://bsky.app/profile/{HANDLE}/post/{rkey}")
+    );
+    let text = run(dir.path(), &now, &["status"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains(&format!("/post/{rkey}")));
+    // The preview links the calendar's line to the post.
+    let project = crieur::project::Project::load(dir.path()).unwrap();
+    let snapshot =
+        crieur::preview::snapshot::Snapshot::of(&project, dir.path(), 1, at - Duration::minutes(1));
+    let links: Vec<_> = snapshot
+        .calendar
+        .iter()
+        .flat_map(|entry| entry.links.iter())
+        .map(|link| (link.channel.as_str(), link.url.as_str()))
+        .collect();
+    let url = format!("https://bsky.app/profile/{HANDLE}/post/{rkey}");
+    assert_eq!(links, [("bluesky", url.as_str())]);
+    let files = std::fs::read_dir(dir.path().join("state")).unwrap();
+    for file in files {
+        let bytes = std::fs::read(file.unwrap().path()).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(PASSWORD),
+            "the app password is in the state"
+        );
+    }
+}
+
+#[test]
+fn channels_checks_the_app_password_of_a_direct_channel() {
+    let pds = FakePds::start();
+    let dir = project(&pds, "2026-12-01T19:00:00");
+    let output = run(dir.path(), crate::NOW, &["channels"]);
+    let said = String::from_utf8_lossy(&output.stdout).to_string();
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("bluesky") && said.contains("ok : compte did:plc:cptstest"),
+        "{said}"
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .current_dir(dir.path())
+        .arg("--root")
+        .arg(dir.path())
+        .arg("channels")
+        .env_clear()
+        .env("CRIEUR_NOW", crate::NOW)
+        .env("NO_COLOR", "1")
+        .env("CRIEUR_BLUESKY_APP_PASSWORD", "faux-mot-de-passe")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout).to_string();
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("PROBLÈME") && said.contains("« bluesky »"),
+        "{said}"
+    );
+    assert!(!said.contains("faux-mot-de-passe"), "{said}");
+}
+
+#[test]
+fn a_bluesky_pass_killed_at_any_point_sends_the_post_once() {
+    let pds = FakePds::start();
+    pds.with(|state| state.latency = std::time::Duration::from_millis(30));
+    let at = Utc::now()
+        .with_second(0)
+        .unwrap()
+        .with_nanosecond(0)
+        .unwrap();
+    let local = |instant: chrono::DateTime<Utc>| {
+        instant
+            .with_timezone(&chrono_tz::Europe::Paris)
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string()
+    };
+    let dir = project(&pds, &local(at));
+    let now = local(at - Duration::minutes(1));
+    let mut seed: u64 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    eprintln!("seed {seed}");
+    let mut random = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        seed >> 33
+    };
+    for _ in 0..30 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_crieur"))
+            .current_dir(dir.path())
+            .arg("--root")
+            .arg(dir.path())
+            .arg("publish")
+            .env_clear()
+            .env("CRIEUR_NOW", &now)
+            .env("NO_COLOR", "1")
+            .env("CRIEUR_BLUESKY_APP_PASSWORD", PASSWORD)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(random() % 700));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let output = run(dir.path(), &now, &["publish"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let records = pds.with(|state| state.records.len());
+    assert_eq!(records, 1, "nothing lost, nothing sent twice");
+}
