@@ -252,8 +252,13 @@ impl Daemon {
     /// once a wait it asked for is over. Only instants after the last pass
     /// count, so a poll that could not run does not make the loop spin.
     fn publisher_wake(&self, last_pass: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let deliveries = self.store.deliveries().unwrap_or_default();
+        let now = Utc::now();
+        // Posts that go out at their time from here (Bluesky, and Mastodon
+        // a few minutes ahead): a pass at that instant sends them.
+        let at_their_time = pass::next_waiting(&deliveries, now);
         if self.outbox.is_some() {
-            return None;
+            return at_their_time.filter(|at| *at > last_pass);
         }
         let instant = |key: &str| {
             self.store
@@ -263,8 +268,6 @@ impl Daemon {
                 .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
                 .map(|at| at.with_timezone(&Utc))
         };
-        let deliveries = self.store.deliveries().unwrap_or_default();
-        let now = Utc::now();
         let awaiting = pass::awaiting(&deliveries, now);
         let upcoming = deliveries
             .iter()
@@ -277,7 +280,11 @@ impl Daemon {
             (Some(poll), Some(resume)) => Some(poll.max(resume)),
             (poll, resume) => poll.or(resume),
         };
-        wake.filter(|at| *at > last_pass)
+        [wake, at_their_time]
+            .into_iter()
+            .flatten()
+            .filter(|at| *at > last_pass)
+            .min()
     }
 
     /// The state store must stay where it is: if its file vanished, the

@@ -319,7 +319,7 @@ impl Bluesky {
 
     /// The password is refused or missing: the channel waits, the pass goes on.
     fn unauthorized(&self, why: &str) -> PublishError {
-        PublishError::Transient(format!(
+        PublishError::ChannelRefused(format!(
             "le canal Bluesky « {} » ne peut pas publier : {why} ; créez un mot de passe d'application (Paramètres > Confidentialité et sécurité > Mots de passe d'application) et placez-le dans la variable d'environnement {PASSWORD_VARIABLE}",
             self.channel
         ))

@@ -165,7 +165,7 @@ fn outcome(input: &Input<'_>, delivery: &Delivery) -> Option<Step> {
         RemoteStatus::Failed(message) => settle(Status::Error, Some(message.clone())),
         RemoteStatus::Missing => settle(
             Status::Deleted,
-            Some("supprimé chez l'éditeur avant d'être envoyé".to_owned()),
+            Some("introuvable chez l'éditeur : supprimé dans son application, ou sur le réseau après sa publication".to_owned()),
         ),
         RemoteStatus::Sending => None,
         status if input.now - delivery.at > late_after() => {
@@ -282,7 +282,10 @@ fn wanted_step(
             want: Some(index),
         }),
         Status::Queued | Status::Late if changed && want.hold.is_none() => edit(false),
-        Status::Editing => edit(false),
+        // An edit was interrupted: a publisher that edits by deleting then
+        // creating again (Mastodon) may have deleted it already, so a post
+        // gone is created again rather than taken for one deleted by hand.
+        Status::Editing => edit(true),
         Status::Deleting => edit(true),
         Status::Queued
         | Status::Late
@@ -467,6 +470,27 @@ mod tests {
             panic!("{steps:?}");
         };
         assert!(message.contains("approbation"), "{message}");
+    }
+
+    #[test]
+    fn an_interrupted_edit_is_finished_even_if_the_post_is_gone() {
+        let future = key(1, 1, 5);
+        let world = World {
+            wanted: vec![want(future.clone(), "new")],
+            known: vec![delivery(&future, Status::Editing, "old", Some("r1"))],
+            blocked: BTreeSet::new(),
+            report: Report::default(),
+            adopt_all: false,
+        };
+        assert_eq!(
+            world.diff(),
+            vec![Step::Edit {
+                key: future,
+                remote_id: "r1".into(),
+                want: 0,
+                recreate: true
+            }]
+        );
     }
 
     #[test]

@@ -341,6 +341,10 @@ impl Executor<'_, '_> {
                 self.full.insert(key.channel.clone());
                 self.wait(key, &item.hash, &queue_full(&key.channel), false)
             }
+            PublishError::ChannelRefused(message) if creating => {
+                // A person must give the channel working credentials.
+                self.wait(key, &item.hash, &format!("en attente : {message}"), true)
+            }
             PublishError::Transient(message) if creating => {
                 // Known not to have been created: it waits for the next pass.
                 self.wait(key, &item.hash, &format!("en attente : {message}"), false)

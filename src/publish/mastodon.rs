@@ -135,7 +135,7 @@ impl Mastodon {
     /// The token is refused or missing: a clear message naming the channel.
     /// Only this channel's deliveries wait; the pass goes on.
     fn unauthorized(&self, why: &str) -> PublishError {
-        PublishError::Transient(format!(
+        PublishError::ChannelRefused(format!(
             "le canal Mastodon « {} » ne peut pas publier : {why} ; créez un jeton (Préférences > Développement, droits write:statuses et write:media) et placez-le dans la variable d'environnement {TOKEN_VARIABLE}",
             self.channel
         ))
@@ -771,7 +771,10 @@ mod tests {
         let mut mastodon = client(&fake, "jeton-revoque-secret");
         let error = mastodon.create(&outgoing("x", later())).unwrap_err();
         let message = error.to_string();
-        assert!(matches!(error, PublishError::Transient(_)), "{error:?}");
+        assert!(
+            matches!(error, PublishError::ChannelRefused(_)),
+            "{error:?}"
+        );
         assert!(
             message.contains("« mastodon »") && message.contains(TOKEN_VARIABLE),
             "{message}"

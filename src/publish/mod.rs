@@ -118,6 +118,11 @@ pub enum PublishError {
         until: DateTime<Utc>,
         message: String,
     },
+    /// One channel's credentials are refused (a revoked token, a wrong app
+    /// password): its deliveries wait for a person to fix them, the other
+    /// channels go on.
+    #[error("{0}")]
+    ChannelRefused(String),
     /// A fault that may pass (server error, network): retried later.
     #[error("{0}")]
     Transient(String),

@@ -499,6 +499,16 @@ fn read_remote(
     Ok(remote)
 }
 
+/// The next instant a waiting delivery is due: a post sent at its time by
+/// crieur itself waits until then, and a pass at that instant sends it.
+pub fn next_waiting(known: &[Delivery], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    known
+        .iter()
+        .filter(|d| d.status == crate::store::Status::Waiting && d.at > now)
+        .map(|d| d.at)
+        .min()
+}
+
 /// The deliveries the publisher holds whose instant has passed and whose
 /// outcome is not known yet.
 pub fn awaiting(known: &[Delivery], now: DateTime<Utc>) -> Vec<&Delivery> {
@@ -724,4 +734,42 @@ pub fn content_hash(text: &str, alt: &str, image: &[u8], key: &Key) -> String {
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn delivery(at: DateTime<Utc>, status: crate::store::Status) -> Delivery {
+        Delivery {
+            id: 0,
+            post_id: "p".into(),
+            channel: "bluesky".into(),
+            at,
+            content_hash: String::new(),
+            image_url: None,
+            remote_id: None,
+            status,
+            attempts: 0,
+            last_error: None,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn the_daemon_wakes_when_a_post_sent_at_its_time_is_due() {
+        use crate::store::Status;
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+        let soon = now + Duration::minutes(20);
+        let later = now + Duration::hours(3);
+        let known = [
+            delivery(later, Status::Waiting),
+            delivery(soon, Status::Waiting),
+            delivery(now - Duration::hours(1), Status::Waiting),
+            delivery(now + Duration::minutes(5), Status::Queued),
+        ];
+        assert_eq!(next_waiting(&known, now), Some(soon));
+        assert_eq!(next_waiting(&[], now), None);
+    }
 }

@@ -224,3 +224,85 @@ fn a_bluesky_pass_killed_at_any_point_sends_the_post_once() {
     let records = pds.with(|state| state.records.len());
     assert_eq!(records, 1, "nothing lost, nothing sent twice");
 }
+
+#[test]
+fn a_refused_app_password_holds_only_its_channel_and_needs_a_person() {
+    let pds = FakePds::start();
+    let at = Utc::now()
+        .with_second(0)
+        .unwrap()
+        .with_nanosecond(0)
+        .unwrap();
+    let local = |instant: chrono::DateTime<Utc>| {
+        instant
+            .with_timezone(&chrono_tz::Europe::Paris)
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string()
+    };
+    let dir = project(&pds, &local(at));
+    // The other series still goes to the outbox.
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    copy_dir(&repo.join("posts/outils"), &dir.path().join("posts/outils"));
+    let output = Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .arg("--root")
+        .arg(dir.path())
+        .arg("publish")
+        .env_clear()
+        .env("CRIEUR_NOW", local(at - Duration::minutes(1)))
+        .env("NO_COLOR", "1")
+        .env("CRIEUR_BLUESKY_APP_PASSWORD", "mot-de-passe-faux")
+        .output()
+        .unwrap();
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{errors}");
+    assert!(errors.contains("le canal Bluesky « bluesky »"), "{errors}");
+    assert!(!errors.contains("mot-de-passe-faux"), "{errors}");
+    assert!(pds.with(|state| state.records.is_empty()));
+    let queued = std::fs::read_dir(dir.path().join("outbox/queued"))
+        .unwrap()
+        .count();
+    assert!(queued > 0, "the outbox channels go on");
+}
+
+#[test]
+fn a_post_removed_from_the_network_after_it_went_out_is_reported() {
+    let pds = FakePds::start();
+    let at = Utc::now()
+        .with_second(0)
+        .unwrap()
+        .with_nanosecond(0)
+        .unwrap();
+    let local = |instant: chrono::DateTime<Utc>| {
+        instant
+            .with_timezone(&chrono_tz::Europe::Paris)
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string()
+    };
+    let dir = project(&pds, &local(at));
+    let sent = run(dir.path(), &local(at - Duration::minutes(1)), &["publish"]);
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert_eq!(pds.with(|state| state.records.len()), 1);
+    // Someone deletes it on Bluesky; the next reading of outcomes says so.
+    pds.with(|state| state.records.clear());
+    run(dir.path(), &local(at + Duration::minutes(10)), &["publish"]);
+    let status = run(
+        dir.path(),
+        &local(at + Duration::minutes(10)),
+        &["status", "--json"],
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let delivery = &status["deliveries"][0];
+    assert_eq!(delivery["status"], "deleted", "{status}");
+    assert!(
+        delivery["message"]
+            .as_str()
+            .unwrap()
+            .contains("après sa publication"),
+        "{status}"
+    );
+    assert_eq!(pds.with(|state| state.creates), 1, "never sent twice");
+}
