@@ -184,6 +184,54 @@ pub async fn unless_stopped<F: Future>(future: F) -> Result<F::Output, Abandoned
     }
 }
 
+/// One request sent and its whole answer read, as the publishers need it.
+#[derive(Debug)]
+pub struct Exchange {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Why an exchange has no answer to read.
+#[derive(Debug)]
+pub enum Failed {
+    /// The request could not be sent, or no answer came.
+    Send(reqwest::Error),
+    /// The answer's body could not be read whole.
+    Body(BodyError),
+    /// A stop was asked and the call outlived its grace.
+    Abandoned,
+}
+
+/// Sends `call` and reads its answer (status, headers, a body of at most
+/// `limit` bytes), on the one runtime, giving up when a stop outlives its
+/// grace.
+pub fn exchange(call: reqwest::RequestBuilder, limit: usize) -> Result<Exchange, Failed> {
+    let exchange = async move {
+        let mut response = call.send().await.map_err(Failed::Send)?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    value.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let body = read_body(&mut response, limit)
+            .await
+            .map_err(Failed::Body)?;
+        Ok(Exchange {
+            status,
+            headers,
+            body,
+        })
+    };
+    block_on(unless_stopped(exchange)).unwrap_or(Err(Failed::Abandoned))
+}
+
 /// Reads a whole answer's body, at most `limit` bytes; a longer one is an
 /// error that says so.
 pub async fn read_body(

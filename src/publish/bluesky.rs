@@ -348,33 +348,20 @@ impl Bluesky {
                 .header(reqwest::header::CONTENT_TYPE, content_type)
                 .body(bytes);
         }
-        let exchange = async move {
-            let mut response = call.send().await?;
-            let status = response.status().as_u16();
-            let headers: Vec<(String, String)> = response
-                .headers()
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_owned(),
-                        v.to_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect();
-            let body = net::read_body(&mut response, MAX_ANSWER).await;
-            Ok::<_, reqwest::Error>((status, headers, body))
-        };
         let unclear = |why: String| {
             PublishError::Unclear(format!(
                 "pas de réponse utilisable de Bluesky ({why}) : la requête a peut-être abouti"
             ))
         };
-        let (status, headers, body) = match net::block_on(net::unless_stopped(exchange)) {
-            Ok(Ok(exchanged)) => exchanged,
-            Ok(Err(error)) => return Err(unclear(net::describe(&error))),
-            Err(net::Abandoned) => return Err(unclear("arrêt demandé".to_owned())),
-        };
-        let body = body.map_err(|error| unclear(error.to_string()))?;
+        let net::Exchange {
+            status,
+            headers,
+            body,
+        } = net::exchange(call, MAX_ANSWER).map_err(|failed| match failed {
+            net::Failed::Send(error) => unclear(net::describe(&error)),
+            net::Failed::Body(error) => unclear(error.to_string()),
+            net::Failed::Abandoned => unclear("arrêt demandé".to_owned()),
+        })?;
         Ok(Answer {
             status,
             headers,

@@ -323,37 +323,21 @@ impl Buffer {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::ACCEPT, "application/json")
             .body(request.body().to_string());
-        let exchange = async move {
-            let mut response = call.send().await.map_err(|error| network_fault(&error))?;
-            let status = response.status().as_u16();
-            let headers: Vec<(String, String)> = response
-                .headers()
-                .iter()
-                .map(|(name, value)| {
-                    (
-                        name.as_str().to_owned(),
-                        value.to_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect();
-            let body = net::read_body(&mut response, MAX_ANSWER).await.map_err(
-                |error| match error {
-                    net::BodyError::Read(error) => network_fault(&error),
-                    too_long => Fault::Retry(PublishError::Unclear(format!(
-                        "réponse illisible de Buffer ({too_long}) : la requête a peut-être abouti"
-                    ))),
-                },
-            )?;
-            Ok((status, headers, body))
-        };
-        let (status, headers, body) = match net::block_on(net::unless_stopped(exchange)) {
-            Ok(exchanged) => exchanged?,
-            Err(net::Abandoned) => {
-                return Err(Fault::Final(PublishError::Unclear(
-                    "arrêt demandé pendant l'appel à Buffer : la requête a peut-être abouti".into(),
-                )));
+        let net::Exchange {
+            status,
+            headers,
+            body,
+        } = net::exchange(call, MAX_ANSWER).map_err(|failed| match failed {
+            net::Failed::Send(error) | net::Failed::Body(net::BodyError::Read(error)) => {
+                network_fault(&error)
             }
-        };
+            net::Failed::Body(too_long) => Fault::Retry(PublishError::Unclear(format!(
+                "réponse illisible de Buffer ({too_long}) : la requête a peut-être abouti"
+            ))),
+            net::Failed::Abandoned => Fault::Final(PublishError::Unclear(
+                "arrêt demandé pendant l'appel à Buffer : la requête a peut-être abouti".into(),
+            )),
+        })?;
         let text = String::from_utf8_lossy(&body);
         let now = Utc::now();
         if let Some(until) = ratelimit::exhausted(&headers, now) {

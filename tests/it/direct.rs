@@ -42,6 +42,23 @@ fn project(pds: &FakePds, at_local: &str) -> tempfile::TempDir {
     dir
 }
 
+/// The current minute, begun in real time: a post at it is due now.
+fn this_minute() -> chrono::DateTime<Utc> {
+    Utc::now()
+        .with_second(0)
+        .unwrap()
+        .with_nanosecond(0)
+        .unwrap()
+}
+
+/// An instant as a post's local `publish_at` and `CRIEUR_NOW` write it.
+fn local(instant: chrono::DateTime<Utc>) -> String {
+    instant
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string()
+}
+
 fn run(root: &Path, now_local: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_crieur"))
         .current_dir(root)
@@ -61,17 +78,7 @@ fn a_bluesky_post_goes_out_once_at_its_time_and_status_shows_its_address() {
     let pds = FakePds::start();
     // The post's instant: this minute (already begun in real time); the
     // calendar's now a minute before, so the pass finds it due.
-    let at = Utc::now()
-        .with_second(0)
-        .unwrap()
-        .with_nanosecond(0)
-        .unwrap();
-    let local = |instant: chrono::DateTime<Utc>| {
-        instant
-            .with_timezone(&chrono_tz::Europe::Paris)
-            .format("%Y-%m-%dT%H:%M:%S")
-            .to_string()
-    };
+    let at = this_minute();
     let dir = project(&pds, &local(at));
     let now = local(at - Duration::minutes(1));
     let output = run(dir.path(), &now, &["publish"]);
@@ -173,17 +180,7 @@ fn channels_checks_the_app_password_of_a_direct_channel() {
 fn a_bluesky_pass_killed_at_any_point_sends_the_post_once() {
     let pds = FakePds::start();
     pds.with(|state| state.latency = std::time::Duration::from_millis(30));
-    let at = Utc::now()
-        .with_second(0)
-        .unwrap()
-        .with_nanosecond(0)
-        .unwrap();
-    let local = |instant: chrono::DateTime<Utc>| {
-        instant
-            .with_timezone(&chrono_tz::Europe::Paris)
-            .format("%Y-%m-%dT%H:%M:%S")
-            .to_string()
-    };
+    let at = this_minute();
     let dir = project(&pds, &local(at));
     let now = local(at - Duration::minutes(1));
     let mut seed: u64 = std::time::SystemTime::now()
@@ -228,17 +225,7 @@ fn a_bluesky_pass_killed_at_any_point_sends_the_post_once() {
 #[test]
 fn a_refused_app_password_holds_only_its_channel_and_needs_a_person() {
     let pds = FakePds::start();
-    let at = Utc::now()
-        .with_second(0)
-        .unwrap()
-        .with_nanosecond(0)
-        .unwrap();
-    let local = |instant: chrono::DateTime<Utc>| {
-        instant
-            .with_timezone(&chrono_tz::Europe::Paris)
-            .format("%Y-%m-%dT%H:%M:%S")
-            .to_string()
-    };
+    let at = this_minute();
     let dir = project(&pds, &local(at));
     // The other series still goes to the outbox.
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -267,17 +254,7 @@ fn a_refused_app_password_holds_only_its_channel_and_needs_a_person() {
 #[test]
 fn a_post_removed_from_the_network_after_it_went_out_is_reported() {
     let pds = FakePds::start();
-    let at = Utc::now()
-        .with_second(0)
-        .unwrap()
-        .with_nanosecond(0)
-        .unwrap();
-    let local = |instant: chrono::DateTime<Utc>| {
-        instant
-            .with_timezone(&chrono_tz::Europe::Paris)
-            .format("%Y-%m-%dT%H:%M:%S")
-            .to_string()
-    };
+    let at = this_minute();
     let dir = project(&pds, &local(at));
     let sent = run(dir.path(), &local(at - Duration::minutes(1)), &["publish"]);
     assert!(
