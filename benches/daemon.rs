@@ -25,7 +25,7 @@ fn main() {
         let (folder, head) = if index % 2 == 0 {
             ("serie", "series = \"chiffre-de-la-semaine\"\n".to_owned())
         } else {
-            let at = chrono::Utc::now() + chrono::Duration::hours(3 + index as i64 * 6);
+            let at = crieur::clock::now() + chrono::Duration::hours(3 + index as i64 * 6);
             (
                 "dates",
                 format!(

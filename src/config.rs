@@ -236,6 +236,21 @@ pub fn parse_duration(text: &str) -> Option<chrono::Duration> {
     (duration <= chrono::Duration::days(MAX_DURATION_DAYS)).then_some(duration)
 }
 
+/// A duration as a person reads it, in French: `45 s`, `12 min`,
+/// `1 h 05 min`, `2 j 3 h`.
+pub fn format_duration(duration: chrono::Duration) -> String {
+    let seconds = duration.num_seconds().max(0);
+    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{seconds} s"),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m:02} min"),
+        (d, 0, _) => format!("{d} j"),
+        (d, h, _) => format!("{d} j {h} h"),
+    }
+}
+
 const TOP_KEYS: &[&str] = &[
     "timezone",
     "brand",
@@ -946,6 +961,16 @@ fn reader_last<'r>(reader: &'r mut Reader<'_>) -> Option<&'r mut Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_a_person_says_them() {
+        let d = chrono::Duration::seconds;
+        assert_eq!(format_duration(d(45)), "45 s");
+        assert_eq!(format_duration(d(12 * 60 + 5)), "12 min");
+        assert_eq!(format_duration(d(3600 + 5 * 60)), "1 h 05 min");
+        assert_eq!(format_duration(d(7200)), "2 h");
+        assert_eq!(format_duration(d(2 * 86_400 + 3 * 3600)), "2 j 3 h");
+    }
 
     const VALID: &str = r##"
 timezone = "Europe/Paris"

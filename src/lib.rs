@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod caption;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod contrast;

@@ -13,8 +13,7 @@ pub mod status;
 
 use std::io::IsTerminal;
 
-use anyhow::{Context, bail};
-use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::cli::{Cli, Command};
@@ -33,9 +32,9 @@ pub enum Outcome {
 /// The exit code of a usage or internal error.
 pub const EXIT_FAILURE: i32 = 2;
 
-/// The environment variable that fixes "now", to see the project as it will
+/// The environment variable that sets "now", to see the project as it will
 /// be on another day (and for tests).
-pub const NOW_VARIABLE: &str = "CRIEUR_NOW";
+pub const NOW_VARIABLE: &str = crate::clock::VARIABLE;
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
@@ -102,64 +101,18 @@ fn load_checked(root: &std::path::Path) -> anyhow::Result<Project> {
     Ok(project)
 }
 
-/// The current instant, or the one `CRIEUR_NOW` gives.
+/// The current instant on the one clock, started in the project's zone
+/// (where `CRIEUR_NOW` is read).
 fn now(tz: Tz) -> anyhow::Result<DateTime<Utc>> {
-    match std::env::var(NOW_VARIABLE) {
-        Ok(text) => parse_instant(&text, tz).with_context(|| format!("{NOW_VARIABLE} invalide")),
-        Err(_) => Ok(Utc::now()),
-    }
+    Ok(crate::clock::start(tz)?)
 }
 
-/// The years an instant given on the command line (or in `CRIEUR_NOW`) may
-/// fall in: far enough for any calendar, near enough that date arithmetic
-/// on it never overflows.
-pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+pub use crate::clock::YEARS;
 
 /// Reads an instant given on the command line: a date (midnight), a local
 /// date and time, or either with an offset.
 pub fn parse_instant(text: &str, tz: Tz) -> anyhow::Result<DateTime<Utc>> {
-    let text = text.trim();
-    let within = |year: i32| -> anyhow::Result<()> {
-        if YEARS.contains(&year) {
-            Ok(())
-        } else {
-            bail!(
-                "date hors limites `{text}` : crieur accepte les années {} à {}",
-                YEARS.start(),
-                YEARS.end()
-            )
-        }
-    };
-    if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
-        within(instant.year())?;
-        return Ok(instant.with_timezone(&Utc));
-    }
-    let naive = [
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%d %H:%M",
-    ]
-    .iter()
-    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-    .or_else(|| {
-        NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .ok()
-            .and_then(|date| date.and_hms_opt(0, 0, 0))
-    });
-    let Some(naive) = naive else {
-        bail!("date illisible `{text}` : écrivez 2026-12-01 ou 2026-12-01T19:00");
-    };
-    within(naive.year())?;
-    match tz.from_local_datetime(&naive) {
-        LocalResult::Single(instant) | LocalResult::Ambiguous(instant, _) => {
-            Ok(instant.with_timezone(&Utc))
-        }
-        LocalResult::None => bail!(
-            "{naive} n'existe pas à {} (passage à l'heure d'été)",
-            tz.name()
-        ),
-    }
+    crate::clock::parse_instant(text, tz).map_err(anyhow::Error::msg)
 }
 
 /// Prints diagnostics on standard error, in colour on a terminal.

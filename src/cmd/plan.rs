@@ -71,7 +71,7 @@ pub fn run(root: &Path, args: &PlanArgs) -> anyhow::Result<Outcome> {
     } else if args.ics {
         print!(
             "{}",
-            crate::calendar::ics(&project, config, &plan, chrono::Utc::now())
+            crate::calendar::ics(&project, config, &plan, crate::clock::now())
         );
     } else if args.csv {
         print!("{}", crate::calendar::csv(&project, config, &plan)?);

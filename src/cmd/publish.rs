@@ -56,7 +56,7 @@ pub fn run(root: &Path, args: &PublishArgs) -> anyhow::Result<Outcome> {
     let stop = crate::net::stop_flag();
     let options = Options {
         now,
-        clock: Utc::now(),
+        grace: config.grace,
         dry_run: args.dry_run,
         fresh_store,
         stop: Some(stop),
@@ -202,9 +202,12 @@ fn print(summary: &Summary, publisher: &str, dry_run: bool, config: &Config, rep
     {
         line("en attente", named);
     }
-    if let Some(until) = summary.resume_at {
+    for named in &summary.late {
+        line("en retard", named);
+    }
+    for (holder, until) in &summary.holds {
         eprintln!(
-            "{publisher} demande de patienter : le travail reprend le {} (heure de {}) ; rien n'est perdu, les posts restent en attente.",
+            "{holder} demande de patienter : le travail reprend le {} (heure de {}) ; rien n'est perdu, ses posts restent en attente et partent ensuite s'ils sont encore dans le délai de grâce ; les autres canaux continuent.",
             crate::plan::format_local(&until.with_timezone(&config.timezone)),
             config.timezone.name()
         );

@@ -147,8 +147,12 @@ fn print_daemon(store: &Store, state: &Path, tz: chrono_tz::Tz) {
     {
         println!("Dernière erreur : {error}");
     }
-    if let Some(until) = when(crate::publish::pass::RESUME_AT) {
-        println!("L'éditeur a demandé de patienter : reprise le {until}.");
+    let holds = crate::publish::pass::active_holds(store, crate::clock::now()).unwrap_or_default();
+    for (holder, until) in holds {
+        println!(
+            "{holder} a demandé de patienter : reprise le {}.",
+            crate::plan::format_local(&until.with_timezone(&tz))
+        );
     }
 }
 

@@ -17,7 +17,13 @@ pub type Finished = (Option<i32>, String, String);
 /// flight, records it, and exits; this waits for it.
 pub async fn run_pass(root: &Path, stop: watch::Receiver<bool>) -> std::io::Result<Finished> {
     let exe = std::env::current_exe().unwrap_or_else(|_| "crieur".into());
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    // The pass reads the daemon's clock, not the instant the daemon was
+    // started at.
+    if let Some(now) = crate::clock::for_child() {
+        command.env(crate::clock::VARIABLE, now);
+    }
+    let mut child = command
         .arg("--root")
         .arg(root)
         .arg("publish")

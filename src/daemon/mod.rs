@@ -83,6 +83,7 @@ pub fn run(root: &Path, args: &DaemonArgs) -> anyhow::Result<()> {
     };
     // Each pass loads the project afresh; nothing of it is kept between.
     drop(project);
+    crate::clock::start(config.timezone)?;
     let state = root.join(&config.state);
     let _lock = lock(&state)?;
     let store = Store::open(&state)?;
@@ -176,7 +177,7 @@ impl Shared {
             .root
             .clone();
         let mut pass_due = true;
-        let mut last_pass = Utc::now();
+        let mut last_pass = crate::clock::now();
         loop {
             if *stop.borrow() {
                 return;
@@ -184,14 +185,14 @@ impl Shared {
             let due = self
                 .with(move |daemon| {
                     daemon.watch_state();
-                    let now = Utc::now();
+                    let now = crate::clock::now();
                     let publisher_due =
                         daemon.publisher_wake(last_pass).is_some_and(|at| at <= now);
                     pass_due || publisher_due || now - last_pass >= timing::pass_every()
                 })
                 .await;
             if due {
-                let now = Utc::now();
+                let now = crate::clock::now();
                 info!("début du passage");
                 let finished = child::run_pass(&root, stop.clone()).await;
                 self.with(move |daemon| daemon.record_pass(now, finished))
@@ -205,7 +206,9 @@ impl Shared {
             let next = self
                 .with(move |daemon| daemon.deliver_and_plan(last_pass))
                 .await;
-            let wait = (next - Utc::now()).to_std().unwrap_or(StdDuration::ZERO);
+            let wait = (next - crate::clock::now())
+                .to_std()
+                .unwrap_or(StdDuration::ZERO);
             tokio::select! {
                 _ = stop.changed() => return,
                 () = changes.notified() => {
@@ -233,7 +236,7 @@ impl Daemon {
     /// Delivers what is due in the outbox, then records and returns the
     /// instant of the next wake.
     fn deliver_and_plan(&mut self, last_pass: DateTime<Utc>) -> DateTime<Utc> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         self.due(now);
         let deliveries = self.store.deliveries().unwrap_or_default();
         let next = timing::next_wake(
@@ -253,10 +256,10 @@ impl Daemon {
     /// count, so a poll that could not run does not make the loop spin.
     fn publisher_wake(&self, last_pass: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let deliveries = self.store.deliveries().unwrap_or_default();
-        let now = Utc::now();
+        let now = crate::clock::now();
         // Posts that go out at their time from here (Bluesky, and Mastodon
         // a few minutes ahead): a pass at that instant sends them.
-        let at_their_time = pass::next_waiting(&deliveries, now);
+        let at_their_time = pass::next_waiting(&deliveries, last_pass);
         if self.outbox.is_some() {
             return at_their_time.filter(|at| *at > last_pass);
         }
@@ -275,7 +278,12 @@ impl Daemon {
             .map(|d| d.at)
             .min();
         let poll = pass::next_poll(&awaiting, upcoming, instant(pass::LAST_POLL), &self.budget);
-        let resume = instant(pass::RESUME_AT).filter(|at| *at > now);
+        // Each publisher's wait is its own: the earliest end is a reason to
+        // pass (the others' channels were never held).
+        let resume = pass::active_holds(&self.store, now)
+            .unwrap_or_default()
+            .into_values()
+            .min();
         let wake = match (poll, resume) {
             (Some(poll), Some(resume)) => Some(poll.max(resume)),
             (poll, resume) => poll.or(resume),
@@ -432,12 +440,12 @@ impl Daemon {
         }
         metrics.requests = self
             .budget
-            .left(&made, Utc::now())
+            .left(&made, crate::clock::now())
             .into_iter()
             .map(|(window, left)| {
                 let used = made
                     .iter()
-                    .filter(|at| **at > Utc::now() - window.span)
+                    .filter(|at| **at > crate::clock::now() - window.span)
                     .count();
                 (window.name(), used, left)
             })
@@ -567,7 +575,7 @@ fn snapshot(metrics: &Mutex<Metrics>) -> Metrics {
 }
 
 async fn healthz(Extract(metrics): Extract<Arc<Mutex<Metrics>>>) -> Response<Body> {
-    let (status, body) = health(&snapshot(&metrics), Utc::now());
+    let (status, body) = health(&snapshot(&metrics), crate::clock::now());
     text(
         StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
         body,
@@ -657,7 +665,7 @@ mod tests {
 
     fn metrics() -> Metrics {
         let mut metrics = Metrics {
-            last_pass: Some(Utc::now()),
+            last_pass: Some(crate::clock::now()),
             passes: 3,
             requests: vec![("15min".into(), 4, 96), ("24h".into(), 10, 240)],
             ..Metrics::default()

@@ -164,6 +164,22 @@ impl Signals {
     }
 }
 
+/// Waits `duration` (a retry's backoff, a wait a server asked for, an
+/// image being processed), unless a stop is asked first: then returns
+/// `false` at once, so that every wait inside a pass ends on SIGTERM.
+pub fn pause(duration: Duration) -> bool {
+    block_on(async {
+        let notified = STOPPED.notified();
+        if stopping() {
+            return false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(duration) => true,
+            () = notified => false,
+        }
+    })
+}
+
 /// A request in flight once a stop was asked and [`STOP_GRACE`] went by.
 #[derive(Debug)]
 pub struct Abandoned;
@@ -284,6 +300,13 @@ mod tests {
         );
         // Built once: every caller shares its connections.
         assert!(std::ptr::eq(client(), client()));
+    }
+
+    #[test]
+    fn a_pause_runs_its_length_when_no_stop_is_asked() {
+        let start = std::time::Instant::now();
+        assert!(pause(Duration::from_millis(20)));
+        assert!(start.elapsed() >= Duration::from_millis(20));
     }
 
     #[test]

@@ -201,7 +201,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
 
 fn build(root: &Path, version: u64) -> anyhow::Result<State> {
     let project = Project::load(root)?;
-    let snapshot = Snapshot::of(&project, root, version, chrono::Utc::now());
+    let snapshot = Snapshot::of(&project, root, version, crate::clock::now());
     let hashes = snapshot
         .posts
         .iter()

@@ -458,7 +458,7 @@ impl Bluesky {
         match answer.status {
             401 | 403 => self.unauthorized(&format!("Bluesky refuse la session ({message})")),
             429 => {
-                let now = Utc::now();
+                let now = crate::clock::now();
                 let wait = ratelimit::wait_asked(&answer.headers, None, now)
                     .unwrap_or_else(|| chrono::Duration::minutes(5));
                 PublishError::RateLimited {
@@ -569,7 +569,7 @@ impl Bluesky {
         let mut record = json!({
             "$type": POSTS,
             "text": outgoing.text,
-            "createdAt": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "createdAt": crate::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "langs": ["fr"],
         });
         let facets: Vec<Value> = facets(&outgoing.text).iter().map(Facet::to_json).collect();
@@ -604,6 +604,10 @@ impl Publisher for Bluesky {
         "Bluesky"
     }
 
+    fn holder(&self, _channel: &str) -> String {
+        format!("Bluesky ({})", self.handle)
+    }
+
     fn fetches_images(&self) -> bool {
         false
     }
@@ -615,7 +619,7 @@ impl Publisher for Bluesky {
     /// Sends the post at its time, under a key chosen beforehand: a key
     /// already taken is the post already sent.
     fn create(&mut self, outgoing: &Outgoing) -> Result<String, PublishError> {
-        if outgoing.at > Utc::now() + chrono::Duration::seconds(EARLY) {
+        if outgoing.at > crate::clock::now() + chrono::Duration::seconds(EARLY) {
             return Err(PublishError::Transient(
                 "Bluesky ne programme pas : le post partira à son heure".to_owned(),
             ));
@@ -801,7 +805,7 @@ mod tests {
             channel: "bluesky".to_owned(),
             channel_remote_id: None,
             network: crate::network::Network::Bluesky,
-            at: Utc::now() - chrono::Duration::seconds(5),
+            at: crate::clock::now() - chrono::Duration::seconds(5),
             text: text.to_owned(),
             alt: "Visuel : 71 % des Français ont activé Mon espace santé".to_owned(),
             image,
@@ -991,7 +995,7 @@ mod tests {
         let pds = fake::FakePds::start();
         let mut bluesky = client(&pds, fake::PASSWORD);
         let mut early = outgoing("Plus tard", Vec::new());
-        early.at = Utc::now() + chrono::Duration::hours(1);
+        early.at = crate::clock::now() + chrono::Duration::hours(1);
         assert!(matches!(
             bluesky.create(&early),
             Err(PublishError::Transient(_))

@@ -262,7 +262,7 @@ impl Buffer {
         let mut backoff = self.options.backoff;
         let mut tries = 0;
         loop {
-            let now = Utc::now();
+            let now = crate::clock::now();
             let free = self.free_at(now);
             if free > now {
                 return Err(rate_limited(free));
@@ -283,12 +283,19 @@ impl Buffer {
                     {
                         return Err(match error {
                             PublishError::RateLimited { .. } => {
-                                rate_limited(Utc::now() + to_chrono(wait))
+                                rate_limited(crate::clock::now() + to_chrono(wait))
                             }
                             other => other,
                         });
                     }
-                    std::thread::sleep(wait);
+                    if !net::pause(wait) {
+                        return Err(match error {
+                            PublishError::RateLimited { .. } => {
+                                rate_limited(crate::clock::now() + to_chrono(wait))
+                            }
+                            other => other,
+                        });
+                    }
                 }
                 Fault::Retry(error) => {
                     let unclear = matches!(error, PublishError::Unclear(_));
@@ -296,7 +303,9 @@ impl Buffer {
                     {
                         return Err(error);
                     }
-                    std::thread::sleep(jitter(backoff));
+                    if !net::pause(jitter(backoff)) {
+                        return Err(error);
+                    }
                     backoff = (backoff * 2).min(self.options.max_backoff);
                 }
             }
@@ -339,7 +348,7 @@ impl Buffer {
             )),
         })?;
         let text = String::from_utf8_lossy(&body);
-        let now = Utc::now();
+        let now = crate::clock::now();
         if let Some(until) = ratelimit::exhausted(&headers, now) {
             self.exhausted_until = Some(until);
         }
@@ -648,10 +657,12 @@ fn network_fault(error: &reqwest::Error) -> Fault {
 
 /// A backoff with ±25 % jitter, so that retries do not fall in step.
 fn jitter(backoff: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let factor = 0.75 + f64::from(nanos % 1000) / 2000.0;
+    use std::hash::{BuildHasher, Hasher};
+    // Randomly keyed per process and per call: noise, not time.
+    let noise = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let factor = 0.75 + (noise % 1000) as f64 / 2000.0;
     backoff.mul_f64(factor)
 }
 
@@ -804,7 +815,7 @@ mod tests {
     #[test]
     fn a_garbled_answer_is_unclear_and_a_full_queue_waits() {
         let request = create_request(&outgoing(Network::Facebook));
-        let now = Utc::now();
+        let now = crate::clock::now();
         for (status, body) in [
             (200, "{\"data\": {\"createPo"),
             (502, "<html>Bad Gateway</html>"),
@@ -834,7 +845,7 @@ mod tests {
     #[test]
     fn a_long_wait_ends_the_call_and_a_short_one_is_waited_out() {
         let request = create_request(&outgoing(Network::Facebook));
-        let now = Utc::now();
+        let now = crate::clock::now();
         let headers = vec![("Retry-After".to_owned(), "3600".to_owned())];
         let Err(Fault::Wait(wait, PublishError::RateLimited { until, .. })) =
             answer(429, &headers, "{}", &request, now)

@@ -36,6 +36,9 @@ pub struct Want {
 #[derive(Debug, Clone, Copy)]
 pub struct Input<'a> {
     pub now: DateTime<Utc>,
+    /// How late after its instant a post may still go out; past it, a
+    /// delivery that never went is missed.
+    pub grace: Duration,
     /// By instant.
     pub wanted: &'a [Want],
     pub known: &'a [Delivery],
@@ -188,17 +191,30 @@ fn outcome(input: &Input<'_>, delivery: &Delivery) -> Option<Step> {
 fn unwanted(input: &Input<'_>, delivery: &Delivery) -> Option<Step> {
     let key = delivery.key();
     if delivery.at < input.now {
-        return match delivery.status {
-            Status::Waiting => Some(Step::Settle {
-                key,
-                status: Status::Missed,
-                message: Some(
-                    "manqué : l'heure est passée avant que l'éditeur accepte le post".to_owned(),
-                ),
-            }),
-            Status::Creating => Some(Step::Adopt { key, want: None }),
-            _ => None,
-        };
+        match delivery.status {
+            Status::Waiting if input.now - delivery.at > input.grace => {
+                let why = delivery
+                    .last_error
+                    .as_deref()
+                    .map(|reason| reason.trim_start_matches("en attente : "))
+                    .filter(|reason| !reason.is_empty())
+                    .map_or_else(String::new, |reason| format!(" ; il attendait : {reason}"));
+                return Some(Step::Settle {
+                    key,
+                    status: Status::Missed,
+                    message: Some(format!(
+                        "manqué : le délai de grâce ({}) est passé sans que le post parte{why}",
+                        crate::config::format_duration(input.grace)
+                    )),
+                });
+            }
+            Status::Creating => return Some(Step::Adopt { key, want: None }),
+            // Within the grace, a waiting delivery the files no longer want
+            // is withdrawn (or kept, when its post is blocked), as before
+            // its instant.
+            Status::Waiting => {}
+            _ => return None,
+        }
     }
     if !delivery.status.is_pending() && delivery.status != Status::Waiting {
         return None;
@@ -343,6 +359,7 @@ mod tests {
         fn diff(&self) -> Vec<Step> {
             diff(Input {
                 now: now(),
+                grace: Duration::hours(1),
                 wanted: &self.wanted,
                 known: &self.known,
                 blocked: &self.blocked,
@@ -408,6 +425,66 @@ mod tests {
             hash: hash.to_owned(),
             hold: None,
         }
+    }
+
+    #[test]
+    fn a_waiting_post_goes_out_late_within_the_grace_and_is_missed_past_it() {
+        // Twenty minutes late, still wanted: it is sent now.
+        let late = key(0, 0, 0);
+        let late = Key {
+            at: late.at - Duration::minutes(20),
+            ..late
+        };
+        let mut waiting = delivery(&late, Status::Waiting, "h", None);
+        waiting.last_error = Some("en attente : Bluesky demande de patienter".into());
+        let world = World {
+            wanted: vec![want(late.clone(), "h")],
+            known: vec![waiting.clone()],
+            blocked: BTreeSet::new(),
+            report: Report::default(),
+            adopt_all: false,
+        };
+        assert_eq!(
+            world.diff(),
+            [Step::Create {
+                key: late.clone(),
+                want: 0
+            }]
+        );
+        // Two hours late, past the grace (the plan no longer wants it):
+        // missed, with what it was waiting for.
+        let old = Key {
+            at: late.at - Duration::minutes(100),
+            ..late.clone()
+        };
+        let world = World {
+            wanted: vec![],
+            known: vec![delivery(&old, Status::Waiting, "h", None), {
+                let mut d = waiting;
+                d.post_id = "p9".into();
+                d
+            }],
+            blocked: BTreeSet::new(),
+            report: Report::default(),
+            adopt_all: false,
+        };
+        let steps = world.diff();
+        let Step::Settle {
+            status, message, ..
+        } = &steps[0]
+        else {
+            panic!("{steps:?}")
+        };
+        assert_eq!(*status, Status::Missed);
+        assert!(message.as_deref().unwrap().contains("délai de grâce (1 h)"));
+        // Within the grace, a waiting post whose file is gone is withdrawn.
+        assert!(matches!(
+            steps[1],
+            Step::Settle {
+                status: Status::Withdrawn,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -9,12 +9,12 @@
 //! that cannot be reached leave the delivery `waiting`; later passes try
 //! again, earliest first.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
 use super::diff::Step;
-use super::pass::{Named, Options, PassError, RESUME_AT, Summary};
+use super::pass::{self, Named, Options, PassError, Summary};
 use super::{Outgoing, PublishError, Publisher, RemotePost, normalise};
 use crate::media::{self, MediaStore};
 use crate::store::{Key, Settle, Status, Store};
@@ -56,10 +56,13 @@ struct Executor<'a, 's> {
     /// The publisher's posts over the pass's window, read once for
     /// adoption.
     listing: Option<Vec<RemotePost>>,
+    /// The publishers that asked to wait, and until when.
+    held: BTreeMap<String, DateTime<Utc>>,
 }
 
-/// Carries out the steps; stops early when the publisher asks to wait or
-/// refuses the key.
+/// Carries out the steps. A publisher that asks to wait holds only its own
+/// channels: their deliveries wait, the other channels go on. A refused
+/// key stops the pass.
 pub fn run<'a>(
     steps: &[Step],
     items: &'a [Prepared],
@@ -69,6 +72,7 @@ pub fn run<'a>(
     options: Options<'_>,
     summary: &'a mut Summary,
 ) -> Result<(), PassError> {
+    let held = summary.holds.clone();
     let mut executor = Executor {
         store,
         publisher,
@@ -78,32 +82,30 @@ pub fn run<'a>(
         summary,
         full: BTreeSet::new(),
         listing: None,
+        held,
     };
-    let mut result = Ok(());
-    for (index, step) in steps.iter().enumerate() {
+    for step in steps {
         if executor.options.stopping() {
             break;
         }
-        let outcome = executor.step(step);
+        let outcome = match executor.holder_held(step) {
+            Some((holder, until)) => executor.held_step(step, &holder, until),
+            None => executor.step(step),
+        };
         store.record_requests(&executor.publisher.take_requests())?;
         match outcome {
             Ok(()) => {}
             Err(Halt::Wait(until)) => {
-                store.set_meta(RESUME_AT, &until.to_rfc3339())?;
-                executor.summary.resume_at = Some(until);
-                if let Err(Halt::Store(error)) = executor.hold_rest(&steps[index + 1..], until) {
-                    return Err(error.into());
-                }
-                break;
+                let holder = executor.publisher.holder(&step.key().channel);
+                pass::hold(store, &holder, until)?;
+                executor.summary.holds.insert(holder.clone(), until);
+                executor.held.insert(holder, until);
             }
-            Err(Halt::Unauthorized(message)) => {
-                result = Err(PassError::Unauthorized(message));
-                break;
-            }
+            Err(Halt::Unauthorized(message)) => return Err(PassError::Unauthorized(message)),
             Err(Halt::Store(error)) => return Err(error.into()),
         }
     }
-    result
+    Ok(())
 }
 
 fn local_time(at: DateTime<Utc>) -> String {
@@ -177,20 +179,42 @@ impl Executor<'_, '_> {
         Ok(())
     }
 
-    /// What remains once the publisher asked to wait: new deliveries wait,
-    /// the rest is left for the next pass.
-    fn hold_rest(&mut self, steps: &[Step], until: DateTime<Utc>) -> Result<(), Halt> {
+    /// The publisher of a step's channel, if it asked to wait.
+    fn holder_held(&self, step: &Step) -> Option<(String, DateTime<Utc>)> {
+        if matches!(step, Step::Settle { .. } | Step::Keep { .. }) {
+            return None;
+        }
+        let holder = self.publisher.holder(&step.key().channel);
+        self.held.get(&holder).map(|until| (holder, *until))
+    }
+
+    /// A step of a publisher that asked to wait: a new delivery waits with
+    /// the resume time; the rest (edits, withdrawals, adoptions) is left
+    /// for a pass after the wait.
+    fn held_step(&mut self, step: &Step, holder: &str, until: DateTime<Utc>) -> Result<(), Halt> {
         let reason = format!(
-            "en attente : l'éditeur demande de patienter jusqu'au {}",
+            "en attente : {holder} demande de patienter jusqu'au {} ; le post partira ensuite s'il est encore dans le délai de grâce",
             local_time(until)
         );
-        for step in steps {
-            if let Step::Create { key, want } | Step::Wait { key, want, .. } = step {
+        match step {
+            Step::Create { key, want } => {
                 let hash = self.items[*want].hash.clone();
-                self.wait(key, &hash, &reason, false)?;
+                self.wait(key, &hash, &reason, false)
             }
+            Step::Adopt {
+                key,
+                want: Some(want),
+            } if self
+                .store
+                .delivery(key)?
+                .is_none_or(|d| d.status == Status::Waiting) =>
+            {
+                let hash = self.items[*want].hash.clone();
+                self.wait(key, &hash, &reason, false)
+            }
+            Step::Wait { .. } => self.step(step),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Hosts the image of a delivery for publishers that fetch it, and
@@ -239,6 +263,15 @@ impl Executor<'_, '_> {
             Ok(remote) => {
                 self.queued(&key, &remote, &item.hash, url)?;
                 self.summary.created.push(key.post_id.clone());
+                let late = now - key.at;
+                if late >= chrono::Duration::minutes(1) {
+                    let message = format!(
+                        "parti avec {} de retard (délai de grâce : {})",
+                        crate::config::format_duration(late),
+                        crate::config::format_duration(self.options.grace)
+                    );
+                    self.summary.late.push(named(&key, message));
+                }
                 Ok(())
             }
             Err(error) => self.failed(&key, &item, error, Status::Creating),

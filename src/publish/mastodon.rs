@@ -207,7 +207,7 @@ impl Mastodon {
             401 | 403 => self.unauthorized(&format!("l'instance refuse le jeton ({message})")),
             404 => PublishError::NotFound(message),
             429 => {
-                let now = Utc::now();
+                let now = crate::clock::now();
                 let wait = ratelimit::wait_asked(&answer.headers, None, now)
                     .unwrap_or_else(|| Duration::minutes(5));
                 PublishError::RateLimited {
@@ -259,7 +259,11 @@ impl Mastodon {
             if ready {
                 return Ok(id);
             }
-            std::thread::sleep(self.media_pause);
+            if !crate::net::pause(self.media_pause) {
+                return Err(PublishError::Transient(
+                    "Mastodon : arrêt demandé pendant le traitement de l'image ; le post partira au prochain passage".to_owned(),
+                ));
+            }
             let answer = self.call(
                 reqwest::Method::GET,
                 &format!("/api/v1/media/{id}"),
@@ -296,7 +300,7 @@ impl Mastodon {
         if let Some(media) = media {
             body["media_ids"] = json!([media]);
         }
-        if let Sending::Schedule(at) = sending(outgoing.at, Utc::now()) {
+        if let Sending::Schedule(at) = sending(outgoing.at, crate::clock::now()) {
             body["scheduled_at"] = json!(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         }
         let mut last = None;
@@ -405,7 +409,7 @@ impl Mastodon {
                 self.remember(remote, &answer.body);
                 Ok(RemoteStatus::Sent)
             }
-            (404, true) if at <= Utc::now() => Ok(match self.published_around(at)? {
+            (404, true) if at <= crate::clock::now() => Ok(match self.published_around(at)? {
                 Some(status) => {
                     self.remember(remote, &status);
                     RemoteStatus::Sent
@@ -453,6 +457,14 @@ impl Publisher for Mastodon {
         "Mastodon"
     }
 
+    fn holder(&self, _channel: &str) -> String {
+        let host = url::Url::parse(&self.instance)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_else(|| self.instance.clone());
+        format!("Mastodon ({host})")
+    }
+
     fn fetches_images(&self) -> bool {
         false
     }
@@ -462,7 +474,7 @@ impl Publisher for Mastodon {
     }
 
     fn create(&mut self, outgoing: &Outgoing) -> Result<String, PublishError> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         if sending(outgoing.at, now) == Sending::AtItsTime && outgoing.at > now {
             return Err(PublishError::Transient(format!(
                 "trop proche pour être programmé chez Mastodon (moins de {} minutes) : il partira à son heure",
@@ -638,7 +650,7 @@ mod tests {
     }
 
     fn later() -> DateTime<Utc> {
-        (Utc::now() + Duration::days(2))
+        (crate::clock::now() + Duration::days(2))
             .with_nanosecond(0)
             .expect("a whole second")
     }
@@ -729,13 +741,13 @@ mod tests {
     fn a_post_due_within_five_minutes_waits_for_its_time() {
         let fake = fake::FakeMastodon::start();
         let mut mastodon = client(&fake, fake::TOKEN);
-        let soon = outgoing("Bientôt", Utc::now() + Duration::minutes(3));
+        let soon = outgoing("Bientôt", crate::clock::now() + Duration::minutes(3));
         assert!(matches!(
             mastodon.create(&soon),
             Err(PublishError::Transient(_))
         ));
         assert_eq!(fake.state().status_calls, 0);
-        let due = outgoing("Maintenant", Utc::now() - Duration::seconds(10));
+        let due = outgoing("Maintenant", crate::clock::now() - Duration::seconds(10));
         let id = mastodon.create(&due).unwrap();
         assert!(id.starts_with('p'), "{id}");
         assert_eq!(fake.state().published.len(), 1);

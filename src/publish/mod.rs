@@ -168,6 +168,13 @@ pub trait Publisher {
         None
     }
 
+    /// Who answers for a channel's requests, as messages name it: a wait
+    /// it asks for holds every channel it answers for, and only those
+    /// (`Buffer`, `Mastodon (instance)`, `Bluesky (handle)`).
+    fn holder(&self, _channel: &str) -> String {
+        self.name().to_owned()
+    }
+
     /// Whether it fetches the images of this channel from a public URL.
     fn fetches_images_for(&self, _channel: &str) -> bool {
         self.fetches_images()

@@ -32,7 +32,10 @@ use crate::template::{Format, Template};
 use crate::verdict::Verdicts;
 
 /// Keys of the pass's memory in the store's `meta` table.
-pub const RESUME_AT: &str = "publisher.resume_at";
+/// The waits the publishers asked for: a JSON object, the publisher's name
+/// (`Buffer`, `Mastodon (instance)`, `Bluesky (handle)`) to the instant its
+/// channels may go on.
+pub const HOLDS: &str = "publisher.holds";
 pub const LAST_POLL: &str = "publisher.last_poll";
 pub const CHANNELS: &str = "publisher.channels";
 pub const CHANNELS_AT: &str = "publisher.channels_at";
@@ -52,10 +55,11 @@ pub fn first_poll_after() -> Duration {
 /// How a pass runs.
 #[derive(Debug, Clone, Copy)]
 pub struct Options<'a> {
-    /// The calendar's now (`CRIEUR_NOW` may set it).
+    /// The pass's now, read once from the one clock at its start.
     pub now: DateTime<Utc>,
-    /// The real time, for the request budget and the publisher's waits.
-    pub clock: DateTime<Utc>,
+    /// How late after its instant a post may still go out (`[daemon]
+    /// grace`); past it, the delivery is missed.
+    pub grace: Duration,
     /// Plan and describe, but send nothing and write nothing.
     pub dry_run: bool,
     /// The store was just created: look before every create.
@@ -98,8 +102,11 @@ pub struct Summary {
     pub blocked: Vec<Named>,
     /// Errors of the configuration that disable a series or a channel.
     pub config_errors: usize,
-    /// The publisher asked to wait until then (real time).
-    pub resume_at: Option<DateTime<Utc>>,
+    /// The publishers that asked to wait, and until when: their channels'
+    /// deliveries wait, the other channels go on.
+    pub holds: BTreeMap<String, DateTime<Utc>>,
+    /// Posts sent after their instant, within the grace, with how late.
+    pub late: Vec<Named>,
     /// In a dry run: each step, in French.
     pub steps: Vec<String>,
 }
@@ -164,12 +171,10 @@ pub fn run(
     if !options.dry_run {
         store.set_meta(BLOCKED, &summary.blocked.len().to_string())?;
     }
-    if let Some(until) = resume_at(store, options.clock)? {
-        summary.resume_at = Some(until);
-        return Ok(summary);
-    }
+    let holds = active_holds(store, crate::clock::now())?;
+    summary.holds.clone_from(&holds);
     let known = store.deliveries()?;
-    let wanted = wanted(project, config, verdicts, &known, options.now);
+    let wanted = wanted(project, config, verdicts, &known, options);
     let (mut wanted, prepared) = prepare(project, config, wanted);
     let budget = &config.publisher.budget;
     let mut blocked: BTreeSet<String> = verdicts.held().map(|(id, _)| id.clone()).collect();
@@ -183,11 +188,12 @@ pub fn run(
     }
     let mut remote = Remote::default();
     if !options.dry_run {
-        remote = read_remote(store, publisher, config, &known, budget, options)?;
-        hold(&mut wanted, &prepared.items, &remote.holds);
+        remote = read_remote(store, publisher, config, &known, budget, &holds, options)?;
+        hold_channels(&mut wanted, &prepared.items, &remote.holds);
     }
     let steps = diff::diff(Input {
         now: options.now,
+        grace: options.grace,
         wanted: &wanted,
         known: &known,
         blocked: &blocked,
@@ -221,13 +227,41 @@ pub fn run(
     Ok(summary)
 }
 
-/// The publisher asked to wait, and the wait is not over.
-fn resume_at(store: &Store, clock: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+/// Every wait a publisher asked for, over or not.
+pub fn holds(store: &Store) -> Result<BTreeMap<String, DateTime<Utc>>, StoreError> {
     Ok(store
-        .meta(RESUME_AT)?
-        .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
-        .map(|at| at.with_timezone(&Utc))
-        .filter(|at| *at > clock))
+        .meta(HOLDS)?
+        .and_then(|json| serde_json::from_str::<BTreeMap<String, String>>(&json).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(holder, at)| {
+            let at = DateTime::parse_from_rfc3339(&at).ok()?;
+            Some((holder, at.with_timezone(&Utc)))
+        })
+        .collect())
+}
+
+/// The waits not over at `now`.
+pub fn active_holds(
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<String, DateTime<Utc>>, StoreError> {
+    let mut holds = holds(store)?;
+    holds.retain(|_, until| *until > now);
+    Ok(holds)
+}
+
+/// Records that a publisher asked to wait until `until`; a longer wait
+/// already asked stands.
+pub fn hold(store: &Store, holder: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
+    let mut holds = active_holds(store, crate::clock::now())?;
+    let entry = holds.entry(holder.to_owned()).or_insert(until);
+    *entry = (*entry).max(until);
+    let json: BTreeMap<&String, String> = holds
+        .iter()
+        .map(|(holder, at)| (holder, at.to_rfc3339()))
+        .collect();
+    store.set_meta(HOLDS, &serde_json::to_string(&json).unwrap_or_default())
 }
 
 /// One delivery the plan wants, before its image is drawn.
@@ -248,8 +282,9 @@ fn wanted<'p>(
     config: &'p Config,
     verdicts: &Verdicts,
     known: &[Delivery],
-    now: DateTime<Utc>,
+    options: Options<'_>,
 ) -> Vec<Planned<'p>> {
+    let now = options.now;
     // The window reaches every pending delivery, so that one beyond a
     // shortened lookahead is not taken for withdrawn.
     let pending_until = known
@@ -258,8 +293,9 @@ fn wanted<'p>(
         .map(|d| d.at + Duration::seconds(1))
         .max()
         .unwrap_or(now);
+    // A post whose instant passed within the grace still goes out, late.
     let window = Window {
-        from: now,
+        from: now - options.grace,
         until: (now + config.publisher.lookahead).max(pending_until),
     };
     let plan = verdicts.calendar(project, config, window);
@@ -447,9 +483,23 @@ fn read_remote(
     config: &Config,
     known: &[Delivery],
     budget: &Budget,
+    held: &BTreeMap<String, DateTime<Utc>>,
     options: Options<'_>,
 ) -> Result<Remote, PassError> {
     let mut remote = Remote::default();
+    // A publisher that asked to wait is not asked anything.
+    let is_held = |channel: &str| held.contains_key(&publisher.holder(channel));
+    let known: Vec<Delivery> = known
+        .iter()
+        .filter(|d| !is_held(&d.channel))
+        .cloned()
+        .collect();
+    let known = known.as_slice();
+    let project_held = config
+        .channels
+        .values()
+        .filter(|c| c.direct.is_none())
+        .any(|c| is_held(&c.id));
     let last_poll = store
         .meta(LAST_POLL)?
         .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
@@ -486,7 +536,12 @@ fn read_remote(
                 )
             })
     });
-    match channels(store, publisher, config, options.clock, newly_late) {
+    let listed = if project_held {
+        Ok(None)
+    } else {
+        channels(store, publisher, config, crate::clock::now(), newly_late)
+    };
+    match listed {
         Ok(Some(channels)) => {
             (remote.holds, remote.stalled) = channel_states(config, &channels);
         }
@@ -501,10 +556,11 @@ fn read_remote(
 
 /// The next instant a waiting delivery is due: a post sent at its time by
 /// crieur itself waits until then, and a pass at that instant sends it.
-pub fn next_waiting(known: &[Delivery], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+/// Only instants after `after` (the last pass) count.
+pub fn next_waiting(known: &[Delivery], after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     known
         .iter()
-        .filter(|d| d.status == crate::store::Status::Waiting && d.at > now)
+        .filter(|d| d.status == crate::store::Status::Waiting && d.at > after)
         .map(|d| d.at)
         .min()
 }
@@ -647,7 +703,7 @@ pub fn channel_states(
 }
 
 /// Holds back the new deliveries of channels that cannot take them.
-fn hold(wanted: &mut [Want], items: &[Prepared], holds: &BTreeMap<String, String>) {
+fn hold_channels(wanted: &mut [Want], items: &[Prepared], holds: &BTreeMap<String, String>) {
     for (want, item) in wanted.iter_mut().zip(items) {
         want.hold = holds.get(&item.outgoing.channel).cloned();
     }

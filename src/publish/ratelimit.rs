@@ -4,9 +4,12 @@
 //! `Retry-After` in seconds or as an HTTP-date, the IETF `RateLimit` header
 //! with several windows (`"100-in-15min";r=0;t=540, "250-in-24h";r=12;t=30000`),
 //! `RateLimit-Reset` in seconds or as a date, `X-RateLimit-Reset` in epoch
-//! seconds or as an ISO 8601 date (Mastodon's `2026-12-02T19:05:00.000Z`), and `extensions.retryAfter` (or only `window: "15m"`) in the
-//! body. Every form present is read and the longest wait wins, so a retry
-//! never comes sooner than any of them asked. Every value is capped: a
+//! seconds or as an ISO 8601 date (Mastodon's `2026-12-02T19:05:00.000Z`),
+//! and `extensions.retryAfter` (or only `window: "15m"`) in the body. Every
+//! explicit form present is read and the longest wait wins, so a retry
+//! never comes sooner than any of them asked; a policy's `window` is the
+//! length of its rolling window, and counts as a wait only when nothing
+//! explicit came with it. Every value is capped: a
 //! server cannot make crieur wait for ever, or crash it with `1e300`.
 
 use chrono::{DateTime, Duration, Utc};
@@ -32,7 +35,14 @@ pub fn wait_asked(
     waits.extend(header("ratelimit").flat_map(ratelimit_windows));
     waits.extend(header("ratelimit-reset").filter_map(|v| seconds_or_date(v, now)));
     waits.extend(header("x-ratelimit-reset").filter_map(|v| epoch_or_seconds(v, now)));
-    waits.extend(body.into_iter().flat_map(body_waits));
+    let (explicit, windows): (Vec<Duration>, Vec<Duration>) =
+        body.map(body_waits).unwrap_or_default();
+    waits.extend(explicit);
+    // A policy's `window` is the length of the rolling window, not a wait:
+    // it counts only when nothing explicit came with it.
+    if waits.is_empty() {
+        waits.extend(windows);
+    }
     waits.into_iter().max().map(|wait| wait.min(max_wait()))
 }
 
@@ -132,11 +142,12 @@ fn ratelimit_windows(value: &str) -> Vec<Duration> {
         .collect()
 }
 
-/// `extensions.retryAfter` (a number or a numeric string) and `window`
-/// (`"15m"`, `"1h"`, `"24h"`) of every error in a GraphQL body.
-fn body_waits(body: &Value) -> Vec<Duration> {
+/// `extensions.retryAfter` (a number or a numeric string), then `window`
+/// (`"15m"`, `"1h"`, `"24h"`), of every error in a GraphQL body.
+fn body_waits(body: &Value) -> (Vec<Duration>, Vec<Duration>) {
     let errors = body["errors"].as_array().cloned().unwrap_or_default();
     let mut waits = Vec::new();
+    let mut windows = Vec::new();
     for error in &errors {
         for holder in [&error["extensions"], error] {
             match &holder["retryAfter"] {
@@ -145,11 +156,11 @@ fn body_waits(body: &Value) -> Vec<Duration> {
                 _ => {}
             }
             if let Some(window) = holder["window"].as_str() {
-                waits.extend(crate::config::parse_duration(window).map(|d| d.min(max_wait())));
+                windows.extend(crate::config::parse_duration(window).map(|d| d.min(max_wait())));
             }
         }
     }
-    waits
+    (waits, windows)
 }
 
 #[cfg(test)]
@@ -208,6 +219,18 @@ mod tests {
         let body = json!({"errors": [{"message": "Too many requests", "window": "15m"}]});
         assert_eq!(wait(&[], Some(body)), Some(900));
         assert_eq!(wait(&[("Content-Type", "application/json")], None), None);
+    }
+
+    #[test]
+    fn a_window_is_no_wait_when_an_explicit_one_comes_with_it() {
+        let body = json!({"errors": [{"message": "Too many requests", "window": "15m"}]});
+        assert_eq!(wait(&[("Retry-After", "2")], Some(body.clone())), Some(2));
+        assert_eq!(
+            wait(&[("RateLimit", "\"x\";r=0;t=30")], Some(body)),
+            Some(30)
+        );
+        let body = json!({"errors": [{"extensions": {"retryAfter": 5, "window": "24h"}}]});
+        assert_eq!(wait(&[], Some(body)), Some(5));
     }
 
     #[test]

@@ -65,6 +65,13 @@ impl Publisher for Router {
         }
     }
 
+    fn holder(&self, channel: &str) -> String {
+        match self.direct.get(channel) {
+            Some(publisher) => publisher.holder(channel),
+            None => self.default.holder(channel),
+        }
+    }
+
     fn fetches_images_for(&self, channel: &str) -> bool {
         match self.direct.get(channel) {
             Some(publisher) => publisher.fetches_images(),

@@ -112,7 +112,7 @@ fn outbox(root: &Path) -> BTreeSet<(DateTime<Utc>, String)> {
 /// What the plan says goes out within the lookahead: every slot but the
 /// blocked ones, from now on.
 fn expected(plan: &[(DateTime<Utc>, String, bool)]) -> BTreeSet<(DateTime<Utc>, String)> {
-    let now = Utc::now();
+    let now = crieur::clock::now();
     plan.iter()
         .filter(|(at, _, blocked)| !blocked && *at > now && *at < now + chrono::Duration::days(21))
         .map(|(at, post, _)| (*at, post.clone()))
@@ -219,7 +219,8 @@ fn the_preview_shows_the_blocked_slot_and_says_it_stays_empty() {
     let dir = tempfile::tempdir().unwrap();
     example(dir.path());
     let project = crieur::project::Project::load(dir.path()).unwrap();
-    let snapshot = crieur::preview::snapshot::Snapshot::of(&project, dir.path(), 1, Utc::now());
+    let snapshot =
+        crieur::preview::snapshot::Snapshot::of(&project, dir.path(), 1, crieur::clock::now());
     let blocked: Vec<_> = snapshot
         .calendar
         .iter()

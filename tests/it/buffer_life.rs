@@ -165,7 +165,7 @@ fn a_full_queue_waits_and_goes_out_earliest_first_as_room_frees() {
 
 #[test]
 fn every_form_of_long_rate_hint_ends_the_pass_and_says_when_work_resumes() {
-    let in_an_hour = Utc::now() + Duration::hours(1);
+    let in_an_hour = crieur::clock::now() + Duration::hours(1);
     let forms = [
         Fault::retry_after_seconds(3600),
         Fault::retry_after_date(in_an_hour),

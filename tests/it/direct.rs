@@ -44,7 +44,7 @@ fn project(pds: &FakePds, at_local: &str) -> tempfile::TempDir {
 
 /// The current minute, begun in real time: a post at it is due now.
 fn this_minute() -> chrono::DateTime<Utc> {
-    Utc::now()
+    crieur::clock::now()
         .with_second(0)
         .unwrap()
         .with_nanosecond(0)
@@ -183,10 +183,8 @@ fn a_bluesky_pass_killed_at_any_point_sends_the_post_once() {
     let at = this_minute();
     let dir = project(&pds, &local(at));
     let now = local(at - Duration::minutes(1));
-    let mut seed: u64 = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
+    let mut seed: u64 = crieur::clock::now().timestamp_subsec_nanos() as u64
+        ^ crieur::clock::now().timestamp() as u64;
     eprintln!("seed {seed}");
     let mut random = move || {
         seed = seed

@@ -121,10 +121,8 @@ fn a_mastodon_pass_killed_at_any_point_schedules_the_post_once() {
     let fake = FakeMastodon::start();
     fake.with(|state| state.latency = std::time::Duration::from_millis(30));
     let dir = project(&fake);
-    let mut seed: u64 = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
+    let mut seed: u64 = crieur::clock::now().timestamp_subsec_nanos() as u64
+        ^ crieur::clock::now().timestamp() as u64;
     eprintln!("seed {seed}");
     let mut random = move || {
         seed = seed

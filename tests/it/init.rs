@@ -84,7 +84,8 @@ fn init_makes_a_project_that_checks_plans_and_renders() {
     );
     // The preview sees the project as it is: every card readable.
     let project = crieur::project::Project::load(&root).unwrap();
-    let snapshot = crieur::preview::snapshot::Snapshot::of(&project, &root, 1, chrono::Utc::now());
+    let snapshot =
+        crieur::preview::snapshot::Snapshot::of(&project, &root, 1, crieur::clock::now());
     assert!(
         snapshot
             .posts

@@ -334,10 +334,8 @@ fn lists_the_accounts_channels_to_fill_the_config() {
 fn survives_being_killed_at_any_point_and_publishes_each_post_once() {
     let setup = setup("5s");
     setup.buffer.set_latency(Duration::from_millis(25));
-    let mut seed: u64 = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
+    let mut seed: u64 = crieur::clock::now().timestamp_subsec_nanos() as u64
+        ^ crieur::clock::now().timestamp() as u64;
     eprintln!("seed {seed}");
     let mut random = move || {
         seed = seed

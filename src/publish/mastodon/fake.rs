@@ -13,6 +13,31 @@ use serde_json::{Value, json};
 
 pub const TOKEN: &str = "jeton-de-test";
 
+/// The instance's clock: the wall clock moved by the offset a test sets,
+/// so that the instance and crieur (moved by `CRIEUR_NOW`) read the same
+/// instants.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clock {
+    offset: Duration,
+}
+
+impl Clock {
+    // A fake's own clock, set by the tests beside `CRIEUR_NOW`.
+    #[allow(clippy::disallowed_methods)]
+    fn wall() -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        Self::wall() + self.offset
+    }
+
+    /// Moves the clock so that it reads `at` now.
+    pub fn set(&mut self, at: DateTime<Utc>) {
+        self.offset = at - Self::wall();
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Media {
     pub description: String,
@@ -41,6 +66,7 @@ pub struct State {
     /// How long each answer takes once the call is done (so that a
     /// client killed meanwhile never reads it).
     pub latency: std::time::Duration,
+    pub clock: Clock,
     next: u64,
 }
 
@@ -269,7 +295,7 @@ fn create(call: &Call, state: &mut State, fresh: String) -> Answer {
             let Ok(when) = DateTime::parse_from_rfc3339(at) else {
                 return error(422, "Validation failed: scheduled_at invalid");
             };
-            if when.with_timezone(&Utc) < Utc::now() + Duration::minutes(5) {
+            if when.with_timezone(&Utc) < state.clock.now() + Duration::minutes(5) {
                 return error(
                     422,
                     "Validation failed: Scheduled at The scheduled date must be in the future",
@@ -286,7 +312,7 @@ fn create(call: &Call, state: &mut State, fresh: String) -> Answer {
             value
         }
         None => {
-            let now = Utc::now();
+            let now = state.clock.now();
             state.published.push((fresh.clone(), text.clone(), now));
             status_json(&fresh, &text, now)
         }
