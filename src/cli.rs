@@ -156,6 +156,11 @@ pub struct PreviewArgs {
         value_parser = ip_address
     )]
     pub bind: std::net::IpAddr,
+
+    /// Un nom d'hôte de plus auquel l'aperçu répond (avec --bind, le nom de
+    /// cet ordinateur sur le réseau) ; les autres noms sont refusés (421).
+    #[arg(long = "allow-host", value_name = "NOM")]
+    pub allow_host: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +174,11 @@ pub struct DaemonArgs {
         value_parser = socket_address
     )]
     pub health: Option<std::net::SocketAddr>,
+
+    /// Un nom d'hôte de plus auquel /healthz et /metrics répondent ; les
+    /// autres noms sont refusés (421).
+    #[arg(long = "allow-host", value_name = "NOM")]
+    pub allow_host: Vec<String>,
 
     /// Format des journaux : lignes lisibles, ou JSON (journald, collecteurs).
     #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]

@@ -45,7 +45,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Status(args) => status::run(&cli.root, &args),
         Command::Channels => publish::channels(&cli.root),
         Command::Preview(args) => {
-            crate::preview::serve(&cli.root, std::net::SocketAddr::new(args.bind, args.port))?;
+            crate::preview::serve(
+                &cli.root,
+                std::net::SocketAddr::new(args.bind, args.port),
+                &args.allow_host,
+            )?;
             Ok(Outcome::Success)
         }
         Command::Init(args) => init::run(&args),

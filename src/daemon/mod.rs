@@ -117,7 +117,12 @@ async fn serve(daemon: Daemon, args: &DaemonArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("impossible de servir la santé sur {address}"))?;
         let routes = health_routes(daemon.metrics.clone());
-        tokio::spawn(server::serve(listener, routes, server::Limits::default()));
+        tokio::spawn(server::serve(
+            listener,
+            routes,
+            server::Limits::default(),
+            server::Hosts::new(address.ip(), &args.allow_host),
+        ));
         info!(%address, "santé servie sur /healthz et /metrics");
     }
     let (stop, stopped) = watch::channel(false);
@@ -250,49 +255,14 @@ impl Daemon {
         next
     }
 
-    /// When the publisher next needs a pass: to read the outcome of posts
-    /// whose instant passed (spaced to keep within the request budget), or
-    /// once a wait it asked for is over. Only instants after the last pass
-    /// count, so a poll that could not run does not make the loop spin.
     fn publisher_wake(&self, last_pass: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let deliveries = self.store.deliveries().unwrap_or_default();
-        let now = crate::clock::now();
-        // Posts that go out at their time from here (Bluesky, and Mastodon
-        // a few minutes ahead): a pass at that instant sends them.
-        let at_their_time = pass::next_waiting(&deliveries, last_pass);
-        if self.outbox.is_some() {
-            return at_their_time.filter(|at| *at > last_pass);
-        }
-        let instant = |key: &str| {
-            self.store
-                .meta(key)
-                .ok()
-                .flatten()
-                .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
-                .map(|at| at.with_timezone(&Utc))
-        };
-        let awaiting = pass::awaiting(&deliveries, now);
-        let upcoming = deliveries
-            .iter()
-            .filter(|d| d.status == Status::Queued && d.at > now)
-            .map(|d| d.at)
-            .min();
-        let poll = pass::next_poll(&awaiting, upcoming, instant(pass::LAST_POLL), &self.budget);
-        // Each publisher's wait is its own: the earliest end is a reason to
-        // pass (the others' channels were never held).
-        let resume = pass::active_holds(&self.store, now)
-            .unwrap_or_default()
-            .into_values()
-            .min();
-        let wake = match (poll, resume) {
-            (Some(poll), Some(resume)) => Some(poll.max(resume)),
-            (poll, resume) => poll.or(resume),
-        };
-        [wake, at_their_time]
-            .into_iter()
-            .flatten()
-            .filter(|at| *at > last_pass)
-            .min()
+        publisher_wake(
+            &self.store,
+            &self.budget,
+            self.outbox.is_some(),
+            last_pass,
+            crate::clock::now(),
+        )
     }
 
     /// The state store must stay where it is: if its file vanished, the
@@ -462,6 +432,53 @@ impl Daemon {
             metrics.passes += 1;
         }
     }
+}
+
+/// When the publishers next need a pass: to send a post that goes out at
+/// its time, to read the outcome of posts whose instant passed (spaced to
+/// keep within the request budget), or once a wait one of them asked for
+/// is over. Only instants after the last pass count, so a poll that could
+/// not run does not make the loop spin.
+pub fn publisher_wake(
+    store: &Store,
+    budget: &Budget,
+    delivers_itself: bool,
+    last_pass: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let deliveries = store.deliveries().unwrap_or_default();
+    // Posts that go out at their time from here (Bluesky, and Mastodon
+    // a few minutes ahead): a pass at that instant sends them.
+    let at_their_time = pass::next_waiting(&deliveries, last_pass);
+    if delivers_itself {
+        return at_their_time.filter(|at| *at > last_pass);
+    }
+    let instant = |key: &str| {
+        store
+            .meta(key)
+            .ok()
+            .flatten()
+            .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
+            .map(|at| at.with_timezone(&Utc))
+    };
+    let awaiting = pass::awaiting(&deliveries, now);
+    let upcoming = deliveries
+        .iter()
+        .filter(|d| d.status == Status::Queued && d.at > now)
+        .map(|d| d.at)
+        .min();
+    let poll = pass::next_poll(&awaiting, upcoming, instant(pass::LAST_POLL), budget);
+    // Each publisher's wait is its own: the earliest end is a reason to
+    // pass (the others' channels were never held).
+    let resume = pass::active_holds(store, now)
+        .unwrap_or_default()
+        .into_values()
+        .min();
+    [poll, resume, at_their_time]
+        .into_iter()
+        .flatten()
+        .filter(|at| *at > last_pass)
+        .min()
 }
 
 /// Takes the project's lock, or says who holds it.

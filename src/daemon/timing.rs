@@ -36,7 +36,7 @@ pub fn due(
     }
     deliveries
         .iter()
-        .filter(|d| d.status == Status::Queued && d.at <= now)
+        .filter(|d| d.status == Status::Queued && d.at <= now && in_outbox(d))
         .filter_map(|d| {
             let remote = d.remote_id.clone()?;
             let key = d.key();
@@ -47,6 +47,15 @@ pub fn due(
             })
         })
         .collect()
+}
+
+/// Whether the outbox holds a delivery: those of the channels that publish
+/// directly went to their network.
+fn in_outbox(delivery: &Delivery) -> bool {
+    delivery
+        .remote_id
+        .as_deref()
+        .is_none_or(|remote| crate::publish::router::unwrap(remote).is_none())
 }
 
 /// The next instant to wake at: the next outbox delivery, the publisher's
@@ -65,7 +74,7 @@ pub fn next_wake(
         .then(|| {
             deliveries
                 .iter()
-                .filter(|d| d.status == Status::Queued && d.at > now)
+                .filter(|d| d.status == Status::Queued && d.at > now && in_outbox(d))
                 .map(|d| d.at)
                 .min()
         })

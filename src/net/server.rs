@@ -9,8 +9,17 @@
 //!   the routes only answer GETs.
 //! - An answer whose writing stalls for [`WRITE_TIMEOUT`] (a client that
 //!   stopped reading) ends its connection.
-//! - At most [`MAX_CONNECTIONS`] connections are served at once; past them
-//!   a connection is answered 503 and closed.
+//! - Only its own host names are served ([`Hosts`]): a request whose `Host`
+//!   is another name (a page of another site reaching the server through
+//!   DNS rebinding) is answered 421; one a browser marks as coming from
+//!   another site (`Origin`, `Sec-Fetch-Site: cross-site`), other than a
+//!   person following a link to the page, 403. No answer carries CORS
+//!   headers.
+//! - Three pools, so that idle clients never take the slots of real
+//!   requests: at most [`MAX_PENDING`] connections still sending their
+//!   head, [`MAX_CONNECTIONS`] requests being answered, and
+//!   [`MAX_STREAMS`] event streams open (each sends a comment every 15
+//!   seconds, and one that stops reading is dropped); past each, 503.
 //! - A closed connection lingers a second (reading and dropping at most
 //!   1 MiB) so that a client still sending gets the answer, not a reset.
 //!
@@ -19,9 +28,10 @@
 
 use std::future::Future as _;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -51,8 +61,15 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the writing of an answer may stall.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The most connections served at once; past it, 503.
+/// The most requests answered at once; past it, 503.
 pub const MAX_CONNECTIONS: usize = 64;
+
+/// The most connections still sending their request head; past it, 503.
+pub const MAX_PENDING: usize = 1024;
+
+/// The most event streams (`text/event-stream`) open at once, apart from
+/// the requests; past it, 503.
+pub const MAX_STREAMS: usize = 64;
 
 /// The limits a server holds to.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +79,8 @@ pub struct Limits {
     pub request_timeout: Duration,
     pub write_timeout: Duration,
     pub max_connections: usize,
+    pub max_pending: usize,
+    pub max_streams: usize,
 }
 
 impl Default for Limits {
@@ -72,13 +91,113 @@ impl Default for Limits {
             request_timeout: REQUEST_TIMEOUT,
             write_timeout: WRITE_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
+            max_pending: MAX_PENDING,
+            max_streams: MAX_STREAMS,
         }
     }
 }
 
-/// Serves `router` on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, router: Router, limits: Limits) {
-    let open = Arc::new(Semaphore::new(limits.max_connections));
+/// The host names a server answers to: the address it is bound to,
+/// `localhost`, `127.0.0.1` and `[::1]`, and the names a person allowed
+/// (`--allow-host`). Bound to every address (`0.0.0.0`), any address
+/// literal is its own; a name never is unless allowed, which is what stops
+/// DNS rebinding.
+#[derive(Debug, Clone)]
+pub struct Hosts {
+    bound: IpAddr,
+    allowed: Vec<String>,
+}
+
+impl Hosts {
+    pub fn new(bound: IpAddr, allowed: &[String]) -> Hosts {
+        Hosts {
+            bound,
+            allowed: allowed
+                .iter()
+                .map(|name| name.to_ascii_lowercase())
+                .collect(),
+        }
+    }
+
+    /// Whether a `Host` header (or an `Origin`'s host) names this server.
+    pub fn accepts(&self, host: &str) -> bool {
+        let Some(name) = host_name(host) else {
+            return false;
+        };
+        if matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1") {
+            return true;
+        }
+        if self.allowed.iter().any(|allowed| *allowed == name) {
+            return true;
+        }
+        match name.parse::<IpAddr>() {
+            Ok(ip) => ip == self.bound || self.bound.is_unspecified(),
+            Err(_) => false,
+        }
+    }
+}
+
+/// The name of a `host[:port]` (`[v6]:port` for IPv6), lower-cased.
+fn host_name(host: &str) -> Option<String> {
+    let host = host.trim();
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split_once(']')?.0
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+            _ => host,
+        }
+    };
+    (!name.is_empty()).then(|| name.to_ascii_lowercase())
+}
+
+/// Why a request is refused before it reaches the routes.
+fn misdirected(request: &Request<Incoming>, hosts: &Hosts) -> Option<StatusCode> {
+    let headers = request.headers();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let host = text("host").or_else(|| request.uri().authority().map(|a| a.as_str()));
+    if !host.is_some_and(|host| hosts.accepts(host)) {
+        return Some(StatusCode::MISDIRECTED_REQUEST);
+    }
+    // A browser names the page that asks: another site's script may not
+    // read the project, nor embed its images; a person following a link
+    // to the page may open it.
+    let navigates = text("sec-fetch-mode") == Some("navigate");
+    if text("sec-fetch-site") == Some("cross-site") && !navigates {
+        return Some(StatusCode::FORBIDDEN);
+    }
+    if let Some(origin) = text("origin") {
+        let origin_host = url::Url::parse(origin).ok().and_then(|url| {
+            let host = url.host_str()?.to_owned();
+            Some(match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        });
+        if !origin_host.is_some_and(|host| hosts.accepts(&host)) && !navigates {
+            return Some(StatusCode::FORBIDDEN);
+        }
+    }
+    None
+}
+
+/// The server's pools of permits.
+#[derive(Clone)]
+struct Pools {
+    pending: Arc<Semaphore>,
+    serving: Arc<Semaphore>,
+    streams: Arc<Semaphore>,
+}
+
+/// Serves `router` on `listener`, to the host names of `hosts`, until the
+/// task is dropped.
+pub async fn serve(listener: TcpListener, router: Router, limits: Limits, hosts: Hosts) {
+    let pools = Pools {
+        pending: Arc::new(Semaphore::new(limits.max_pending)),
+        serving: Arc::new(Semaphore::new(limits.max_connections)),
+        streams: Arc::new(Semaphore::new(limits.max_streams)),
+    };
+    let hosts = Arc::new(hosts);
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -89,20 +208,33 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits) {
                 continue;
             }
         };
-        let Ok(permit) = open.clone().try_acquire_owned() else {
+        let Ok(permit) = pools.pending.clone().try_acquire_owned() else {
             tokio::spawn(refuse(stream));
             continue;
         };
         let router = router.clone();
+        let (pools, hosts) = (pools.clone(), hosts.clone());
         tokio::spawn(async move {
-            connection(stream, router, limits).await;
-            drop(permit);
+            let held = Arc::new(Mutex::new(Some(permit)));
+            connection(stream, router, limits, pools, hosts, held.clone()).await;
+            drop(held);
         });
     }
 }
 
+/// The permit a connection holds: for its head while it comes, then for
+/// its request, or for its event stream.
+type Held = Arc<Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>;
+
 /// One connection: one request, its answer, then the connection closes.
-async fn connection(stream: TcpStream, router: Router, limits: Limits) {
+async fn connection(
+    stream: TcpStream,
+    router: Router,
+    limits: Limits,
+    pools: Pools,
+    hosts: Arc<Hosts>,
+    held: Held,
+) {
     let _ = stream.set_nodelay(true);
     let begun = Arc::new(AtomicBool::new(false));
     let inner = TowerToHyperService::new(router);
@@ -110,12 +242,32 @@ async fn connection(stream: TcpStream, router: Router, limits: Limits) {
         let begun = begun.clone();
         hyper::service::service_fn(move |request: Request<Incoming>| {
             begun.store(true, Ordering::SeqCst);
-            let inner = inner.clone();
+            let (inner, pools, hosts, held) =
+                (inner.clone(), pools.clone(), hosts.clone(), held.clone());
             async move {
+                let hold = |permit| *held.lock().unwrap_or_else(|e| e.into_inner()) = permit;
+                // The head came: its pending slot goes back.
+                hold(None);
+                if let Some(status) = misdirected(&request, &hosts) {
+                    return Ok(plain(status));
+                }
+                let Ok(serving) = pools.serving.clone().try_acquire_owned() else {
+                    return Ok(plain(StatusCode::SERVICE_UNAVAILABLE));
+                };
+                hold(Some(serving));
                 if !acceptable_body(&request, limits.max_body) {
                     return Ok(plain(StatusCode::PAYLOAD_TOO_LARGE));
                 }
-                hyper::service::Service::call(&inner, request).await
+                let Ok(response) = hyper::service::Service::call(&inner, request).await;
+                if is_stream(&response) {
+                    // A stream lasts: it leaves the requests' pool for its own.
+                    hold(None);
+                    match pools.streams.clone().try_acquire_owned() {
+                        Ok(stream) => hold(Some(stream)),
+                        Err(_) => return Ok(plain(StatusCode::SERVICE_UNAVAILABLE)),
+                    }
+                }
+                Ok::<_, std::convert::Infallible>(response)
             }
         })
     };
@@ -137,6 +289,15 @@ async fn connection(stream: TcpStream, router: Router, limits: Limits) {
     if begun.load(Ordering::SeqCst) {
         let _ = connection.await;
     }
+}
+
+/// Whether an answer is an event stream.
+fn is_stream(response: &Response<Body>) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|kind| kind.starts_with("text/event-stream"))
 }
 
 /// A body the routes can take: none, or a small one of known length.
@@ -328,7 +489,7 @@ pub(crate) mod testing {
     use std::net::SocketAddr;
     use std::time::Duration;
 
-    use super::{Limits, Router, serve};
+    use super::{Hosts, Limits, Router, serve};
 
     pub struct Running {
         pub address: SocketAddr,
@@ -349,7 +510,7 @@ pub(crate) mod testing {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 tokio::select! {
-                    () = serve(listener, router, limits) => {}
+                    () = serve(listener, router, limits, Hosts::new(address.ip(), &[])) => {}
                     _ = stopped => {}
                 }
             });
@@ -443,7 +604,7 @@ mod tests {
         // Sent whole, far past the limit: the answer still reaches the
         // client (the connection lingers rather than resets).
         let long = format!(
-            "GET / HTTP/1.1\r\nHost: x\r\nX-Long: {}\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: localhost\r\nX-Long: {}\r\n\r\n",
             "a".repeat(300 * 1024)
         );
         let (status, answer) = raw(server.address, long.as_bytes());
@@ -454,7 +615,7 @@ mod tests {
         );
         // Just under the limit passes.
         let fits = format!(
-            "GET / HTTP/1.1\r\nHost: x\r\nX-Long: {}\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: localhost\r\nX-Long: {}\r\n\r\n",
             "a".repeat(MAX_HEAD - 100)
         );
         assert_eq!(raw(server.address, fits.as_bytes()).0, 200);
@@ -464,7 +625,7 @@ mod tests {
     fn a_large_or_unbounded_body_is_refused_with_413() {
         let server = start(hello(), Limits::default());
         let huge = format!(
-            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}",
+            "GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{}",
             300 << 20,
             "a".repeat(200 * 1024)
         );
@@ -474,9 +635,9 @@ mod tests {
             answer.starts_with("HTTP/1.1 413 Content Too Large"),
             "{answer}"
         );
-        let chunked = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let chunked = b"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert_eq!(raw(server.address, chunked).0, 413);
-        let small = b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+        let small = b"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello";
         let (status, answer) = raw(server.address, small);
         assert_eq!(status, 200);
         assert!(answer.ends_with("bonjour"), "{answer}");
@@ -509,14 +670,17 @@ mod tests {
         // Asks for 32 MiB and reads none of it: the answer's writing stalls.
         let mut stuck = connect(server.address);
         stuck
-            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .unwrap();
         // Once the stall is over, the only connection is free again; until
         // then the others get 503.
         let mut status = 0;
         for _ in 0..200 {
-            status =
-                super::testing::raw(server.address, b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n").0;
+            status = super::testing::raw(
+                server.address,
+                b"GET /nothing HTTP/1.1\r\nHost: localhost\r\n\r\n",
+            )
+            .0;
             if status == 404 {
                 break;
             }
@@ -527,39 +691,130 @@ mod tests {
     }
 
     #[test]
-    fn past_the_connection_limit_a_client_gets_503_and_the_others_go_on() {
+    fn past_the_request_limit_a_client_gets_503_and_the_others_go_on() {
         let limits = Limits {
             max_connections: 2,
             ..Limits::default()
         };
-        let server = start(hello(), limits);
-        let held: Vec<_> = (0..2)
-            .map(|_| {
-                let mut stream = connect(server.address);
-                stream.write_all(b"GET / HTTP/1.1\r\n").unwrap();
-                stream
-            })
+        let slow = Router::new().route("/", get(|| async { "bonjour" })).route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                "lent"
+            }),
+        );
+        let server = start(slow, limits);
+        let address = server.address;
+        let slow: Vec<_> = (0..2)
+            .map(|_| std::thread::spawn(move || super::testing::get(address, "/slow").0))
             .collect();
-        // The two held connections are counted once accepted: try until
-        // the third is refused.
+        // The two slow requests are counted once their heads arrive: try
+        // until the third is refused.
         let mut status = 0;
         for _ in 0..100 {
             status = super::testing::get(server.address, "/").0;
             if status == 503 {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(status, 503);
-        drop(held);
-        let mut status = 0;
-        for _ in 0..100 {
-            status = super::testing::get(server.address, "/").0;
-            if status == 200 {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        for answer in slow {
+            assert_eq!(answer.join().unwrap(), 200);
         }
+        assert_eq!(super::testing::get(server.address, "/").0, 200);
+    }
+
+    #[test]
+    fn clients_still_sending_their_head_take_no_request_slot() {
+        let limits = Limits {
+            max_connections: 2,
+            ..Limits::default()
+        };
+        let server = start(hello(), limits);
+        let held: Vec<_> = (0..20)
+            .map(|_| {
+                let mut stream = connect(server.address);
+                stream.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+                stream
+            })
+            .collect();
+        assert_eq!(super::testing::get(server.address, "/").0, 200);
+        drop(held);
+    }
+
+    #[test]
+    fn only_its_own_host_names_are_served() {
+        let server = start(hello(), Limits::default());
+        let port = server.address.port();
+        for host in [
+            "localhost".to_owned(),
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            "[::1]".to_owned(),
+            format!("[::1]:{port}"),
+            "LOCALHOST".to_owned(),
+        ] {
+            let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            assert_eq!(raw(server.address, request.as_bytes()).0, 200, "{host}");
+        }
+        for host in [
+            "evil.example".to_owned(),
+            format!("evil.example:{port}"),
+            "localhost.evil.example".to_owned(),
+            "10.0.0.1".to_owned(),
+            String::new(),
+        ] {
+            let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            let (status, answer) = raw(server.address, request.as_bytes());
+            assert_eq!(status, 421, "{host}: {answer}");
+        }
+        assert_eq!(raw(server.address, b"GET / HTTP/1.0\r\n\r\n").0, 421);
+        let hosts = Hosts::new(
+            "192.168.1.20".parse().unwrap(),
+            &["Cpts-Serveur.local".into()],
+        );
+        assert!(hosts.accepts("192.168.1.20:8000"));
+        assert!(hosts.accepts("cpts-serveur.local:8000"));
+        assert!(!hosts.accepts("192.168.1.21"));
+        assert!(!hosts.accepts("attaquant.example"));
+        let everywhere = Hosts::new("0.0.0.0".parse().unwrap(), &[]);
+        assert!(everywhere.accepts("192.168.1.21:8000"));
+        assert!(!everywhere.accepts("rebinding.example:8000"));
+    }
+
+    #[test]
+    fn cross_site_requests_are_refused_and_no_answer_allows_them() {
+        let server = start(hello(), Limits::default());
+        let port = server.address.port();
+        let ask = |headers: &str| {
+            raw(
+                server.address,
+                format!("GET / HTTP/1.1\r\nHost: localhost:{port}\r\n{headers}\r\n").as_bytes(),
+            )
+        };
+        assert_eq!(ask("Origin: http://evil.example\r\n").0, 403);
+        assert_eq!(ask("Origin: null\r\n").0, 403);
+        assert_eq!(
+            ask("Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: cors\r\n").0,
+            403
+        );
+        assert_eq!(
+            ask("Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: no-cors\r\n").0,
+            403
+        );
+        // A person following a link to the page opens it.
+        assert_eq!(
+            ask("Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: navigate\r\n").0,
+            200
+        );
+        let (status, answer) = ask(&format!(
+            "Origin: http://localhost:{port}\r\nSec-Fetch-Site: same-origin\r\n"
+        ));
         assert_eq!(status, 200);
+        assert!(
+            !answer.to_ascii_lowercase().contains("access-control-"),
+            "{answer}"
+        );
     }
 }

@@ -141,8 +141,9 @@ struct State {
     hashes: HashMap<String, String>,
 }
 
-/// Runs the preview server until the process is stopped (Ctrl-C).
-pub fn serve(root: &Path, address: SocketAddr) -> anyhow::Result<()> {
+/// Runs the preview server until the process is stopped (Ctrl-C). It
+/// answers to its own address and loopback names, and to `allow_hosts`.
+pub fn serve(root: &Path, address: SocketAddr, allow_hosts: &[String]) -> anyhow::Result<()> {
     let shared = Shared::load(root)?;
     // Requests are light: one thread serves them all; images are drawn on
     // rayon's threads, the snapshot rebuilt on the watcher's.
@@ -160,7 +161,12 @@ pub fn serve(root: &Path, address: SocketAddr) -> anyhow::Result<()> {
         }
         println!("Aperçu : http://{address}/  (Ctrl+C pour arrêter)");
         tokio::select! {
-            () = server::serve(listener, app(shared), Limits::default()) => {}
+            () = server::serve(
+                listener,
+                app(shared),
+                Limits::default(),
+                server::Hosts::new(address.ip(), allow_hosts),
+            ) => {}
             _ = tokio::signal::ctrl_c() => {}
         }
         Ok(())
@@ -578,14 +584,58 @@ mod tests {
         // A request line that is no path at all.
         let (status, _) = raw(
             server.address,
-            b"GET ../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET ../secret.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
         );
         assert!(matches!(status, 400 | 404), "{status}");
         let (status, _) = raw(
             server.address,
-            b"GET http://localhost/../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET http://localhost/../secret.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
         );
         assert!(matches!(status, 400 | 404), "{status}");
+    }
+
+    #[test]
+    fn idle_event_streams_and_slow_heads_leave_room_for_a_page() {
+        let project = project();
+        let (_shared, server) = preview(project.path(), Limits::default());
+        let open_stream = || {
+            let mut stream = connect(server.address);
+            stream
+                .write_all(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                .unwrap();
+            let mut head = [0u8; 12];
+            stream.read_exact(&mut head).unwrap();
+            (String::from_utf8_lossy(&head).into_owned(), stream)
+        };
+        // 64 idle event streams: every slot of their own pool.
+        let streams: Vec<_> = (0..crate::net::server::MAX_STREAMS)
+            .map(|_| {
+                let (head, stream) = open_stream();
+                assert_eq!(head, "HTTP/1.1 200");
+                stream
+            })
+            .collect();
+        // And 200 clients sending their heads a byte at a time.
+        let slow: Vec<_> = (0..200)
+            .map(|_| {
+                let mut stream = connect(server.address);
+                stream.write_all(b"GET / HT").unwrap();
+                stream
+            })
+            .collect();
+        for path in ["/", "/api/state", "/page.js"] {
+            let start = std::time::Instant::now();
+            assert_eq!(get(server.address, path).0, 200, "{path}");
+            assert!(
+                start.elapsed() < Duration::from_secs(1),
+                "{path}: {:?}",
+                start.elapsed()
+            );
+        }
+        // One stream more than the pool holds is refused; the page is not.
+        let (head, _) = open_stream();
+        assert_eq!(head, "HTTP/1.1 503");
+        drop((streams, slow));
     }
 
     #[test]
@@ -595,7 +645,9 @@ mod tests {
         let _watcher = watch(shared.clone()).unwrap();
         let mut stream = connect(server.address);
         stream
-            .write_all(b"GET /events HTTP/1.1\r\nHost: lo\r\nAccept: text/event-stream\r\n\r\n")
+            .write_all(
+                b"GET /events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n",
+            )
             .unwrap();
         let mut seen = String::new();
         let mut read_until = |needle: &str, seen: &mut String| {

@@ -258,8 +258,19 @@ impl Snapshot {
                 }),
             }
         }
+        // A slot whose post went out is shown once, as sent.
+        let went = |post: &str, at: &str| {
+            sent_entries
+                .iter()
+                .any(|e| e.post.as_deref() == Some(post) && e.at == at)
+        };
+        let slots: Vec<_> = plan
+            .slots
+            .iter()
+            .filter(|slot| !went(&slot.post, &slot.at.with_timezone(&Utc).to_rfc3339()))
+            .collect();
         calendar.extend(sent_entries);
-        for slot in &plan.slots {
+        for slot in slots {
             calendar.push(Entry {
                 at: slot.at.to_rfc3339(),
                 when: format_local(&slot.at),

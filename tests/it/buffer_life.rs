@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use serde_json::Value;
 
 use crate::fake_buffer::{Fault, FileMode, GarbledKind, TOKEN};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::fake_buffer::{FakeBuffer, FileServer, ORGANIZATION, TOKEN};
 use crate::{copy_dir, temp_project};
 
-fn daemon(root: &Path, args: &[&str]) -> Command {
+pub(crate) fn daemon(root: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_crieur"));
     command
         .arg("--root")
@@ -22,7 +22,7 @@ fn daemon(root: &Path, args: &[&str]) -> Command {
     command
 }
 
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
         assert!(start.elapsed() < timeout, "timed out waiting for {what}");
@@ -32,7 +32,7 @@ fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
 
 /// Sends SIGTERM and checks that the daemon exits 0 within ten seconds;
 /// returns its logs.
-fn stop_within_ten_seconds(child: &mut Child) -> String {
+pub(crate) fn stop_within_ten_seconds(child: &mut Child) -> String {
     let asked = Instant::now();
     sigterm(child);
     let code = child.wait().unwrap();
@@ -60,7 +60,7 @@ fn sigterm(child: &Child) {
 
 /// A project whose series fires every minute and publishes through the
 /// fake Buffer.
-fn every_minute(buffer: &FakeBuffer) -> (tempfile::TempDir, FileServer) {
+pub(crate) fn every_minute(buffer: &FakeBuffer) -> (tempfile::TempDir, FileServer) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     let files = FileServer::start(dir.path().join("media"));

@@ -8,12 +8,12 @@ use chrono::{Duration, Timelike, Utc};
 
 #[allow(dead_code)]
 #[path = "../../src/publish/bluesky/fake.rs"]
-mod fake_pds;
+pub(crate) mod fake_pds;
 
 use crate::copy_dir;
 use fake_pds::{FakePds, HANDLE, PASSWORD};
 
-fn project(pds: &FakePds, at_local: &str) -> tempfile::TempDir {
+pub(crate) fn project(pds: &FakePds, at_local: &str) -> tempfile::TempDir {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&repo.join("assets"), &dir.path().join("assets"));
@@ -42,7 +42,8 @@ fn project(pds: &FakePds, at_local: &str) -> tempfile::TempDir {
     dir
 }
 
-/// The current minute, begun in real time: a post at it is due now.
+/// The current minute, begun in real time: a post at it is due now, on
+/// the real clock and on a clock `CRIEUR_NOW` starts there.
 fn this_minute() -> chrono::DateTime<Utc> {
     crieur::clock::now()
         .with_second(0)
@@ -52,7 +53,7 @@ fn this_minute() -> chrono::DateTime<Utc> {
 }
 
 /// An instant as a post's local `publish_at` and `CRIEUR_NOW` write it.
-fn local(instant: chrono::DateTime<Utc>) -> String {
+pub(crate) fn local(instant: chrono::DateTime<Utc>) -> String {
     instant
         .with_timezone(&chrono_tz::Europe::Paris)
         .format("%Y-%m-%dT%H:%M:%S")
@@ -80,7 +81,7 @@ fn a_bluesky_post_goes_out_once_at_its_time_and_status_shows_its_address() {
     // calendar's now a minute before, so the pass finds it due.
     let at = this_minute();
     let dir = project(&pds, &local(at));
-    let now = local(at - Duration::minutes(1));
+    let now = local(at);
     let output = run(dir.path(), &now, &["publish"]);
     let said = format!(
         "{}{}",
@@ -182,7 +183,7 @@ fn a_bluesky_pass_killed_at_any_point_sends_the_post_once() {
     pds.with(|state| state.latency = std::time::Duration::from_millis(30));
     let at = this_minute();
     let dir = project(&pds, &local(at));
-    let now = local(at - Duration::minutes(1));
+    let now = local(at);
     let mut seed: u64 = crieur::clock::now().timestamp_subsec_nanos() as u64
         ^ crieur::clock::now().timestamp() as u64;
     eprintln!("seed {seed}");
@@ -233,7 +234,7 @@ fn a_refused_app_password_holds_only_its_channel_and_needs_a_person() {
         .arg(dir.path())
         .arg("publish")
         .env_clear()
-        .env("CRIEUR_NOW", local(at - Duration::minutes(1)))
+        .env("CRIEUR_NOW", local(at))
         .env("NO_COLOR", "1")
         .env("CRIEUR_BLUESKY_APP_PASSWORD", "mot-de-passe-faux")
         .output()
@@ -254,7 +255,7 @@ fn a_post_removed_from_the_network_after_it_went_out_is_reported() {
     let pds = FakePds::start();
     let at = this_minute();
     let dir = project(&pds, &local(at));
-    let sent = run(dir.path(), &local(at - Duration::minutes(1)), &["publish"]);
+    let sent = run(dir.path(), &local(at), &["publish"]);
     assert!(
         sent.status.success(),
         "{}",

@@ -31,7 +31,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use apollo_compiler::resolvers::{Execution, FieldError, ObjectValue, ResolveInfo, ResolvedValue};
 use apollo_compiler::response::JsonValue;
@@ -259,12 +259,18 @@ pub struct StoredPost {
 pub struct Budget {
     pub per_15min: usize,
     pub per_day: usize,
-    /// Instants of the requests of the last 24 hours, by key.
-    hits: BTreeMap<String, VecDeque<Instant>>,
+    /// Instants of the requests of the last 24 hours, by key, on the
+    /// fake's clock.
+    hits: BTreeMap<String, VecDeque<DateTime<Utc>>>,
 }
 
 const SHORT_WINDOW: Duration = Duration::from_secs(15 * 60);
 const LONG_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How long from `earlier` to `later`, zero when `later` comes first.
+fn since(later: DateTime<Utc>, earlier: DateTime<Utc>) -> Duration {
+    (later - earlier).to_std().unwrap_or(Duration::ZERO)
+}
 
 /// What the budget says of one request.
 struct Verdict {
@@ -284,11 +290,11 @@ impl Budget {
 
     /// Counts a request of `key` at `now` (answered or not) and tells
     /// whether it fits and what the `RateLimit` headers say.
-    fn charge(&mut self, key: &str, now: Instant) -> Verdict {
+    fn charge(&mut self, key: &str, now: DateTime<Utc>) -> Verdict {
         let hits = self.hits.entry(key.to_owned()).or_default();
         while hits
             .front()
-            .is_some_and(|hit| now.duration_since(*hit) >= LONG_WINDOW)
+            .is_some_and(|hit| since(now, *hit) >= LONG_WINDOW)
         {
             hits.pop_front();
         }
@@ -301,15 +307,15 @@ impl Budget {
         let mut states = Vec::new();
         let mut policies = Vec::new();
         for (quota, width, label) in windows {
-            let inside: Vec<Instant> = hits
+            let inside: Vec<DateTime<Utc>> = hits
                 .iter()
                 .copied()
-                .filter(|hit| now.duration_since(*hit) < width)
+                .filter(|hit| since(now, *hit) < width)
                 .collect();
             let count = inside.len();
             // The next request fits once enough of the oldest hits left.
             let index = count.saturating_sub(quota).min(count - 1);
-            let frees = (inside[index] + width).saturating_duration_since(now);
+            let frees = width.saturating_sub(since(now, inside[index]));
             let reset = frees.as_secs() + u64::from(frees.subsec_nanos() > 0);
             if count > quota {
                 refused = Some(refused.map_or(reset, |wait| wait.max(reset)));
@@ -350,6 +356,11 @@ pub struct State {
     /// `send_due` fetches each post's images, as Buffer does at publish
     /// time, and fails the post when they do not answer.
     pub fetch_media: bool,
+    /// The fake's clock runs this far from the wall clock: a test moves it
+    /// beside `CRIEUR_NOW`, so that Buffer and crieur read the same time.
+    pub clock_offset: chrono::Duration,
+    /// When each request came, on the fake's clock.
+    pub request_times: Vec<DateTime<Utc>>,
 }
 
 impl Default for State {
@@ -373,11 +384,24 @@ impl Default for State {
             latency: Duration::ZERO,
             budget: Budget::new(),
             fetch_media: false,
+            clock_offset: chrono::Duration::zero(),
+            request_times: Vec::new(),
         }
     }
 }
 
+/// The wall clock, which the fake's own clock is moved from.
+#[allow(clippy::disallowed_methods)]
+fn wall() -> DateTime<Utc> {
+    Utc::now()
+}
+
 impl State {
+    /// The fake's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        wall() + self.clock_offset
+    }
+
     fn channel_mut(&mut self, id: &str) -> &mut Channel {
         self.channels
             .get_mut(id)
@@ -555,6 +579,16 @@ impl FakeBuffer {
 
     pub fn violations(&self) -> Vec<String> {
         self.with(|state| state.violations.clone())
+    }
+
+    /// Moves the fake's clock so that it reads `at` now.
+    pub fn set_now(&self, at: DateTime<Utc>) {
+        self.with(|state| state.clock_offset = at - wall());
+    }
+
+    /// When each request came, on the fake's clock.
+    pub fn request_times(&self) -> Vec<DateTime<Utc>> {
+        self.with(|state| state.request_times.clone())
     }
 
     pub fn set_latency(&self, latency: Duration) {
@@ -883,7 +917,9 @@ fn handle(request: Incoming, state: &Mutex<State>, schema: &Valid<Schema>) -> An
     let rate = {
         let mut state = state.lock().unwrap();
         state.requests_total += 1;
-        let verdict = state.budget.charge(&key, Instant::now());
+        let now = state.now();
+        state.request_times.push(now);
+        let verdict = state.budget.charge(&key, now);
         if let Some(wait) = verdict.refused {
             if let Some(name) = operation_name(&body) {
                 state.requests.push((name, body.clone()));
@@ -1259,7 +1295,7 @@ fn network_problem(channel: &Channel, assets: &Value, metadata: &Value) -> Optio
 }
 
 fn create_post(state: &mut State, input: &Value) -> Value {
-    let now = Utc::now();
+    let now = state.now();
     let channel_id = input["channelId"].as_str().unwrap_or_default();
     let Some(channel) = state.channels.get(channel_id).cloned() else {
         return typed_error("NotFoundError", "Channel not found");
@@ -1398,7 +1434,7 @@ fn edit_post(state: &mut State, input: &Value) -> Value {
         Some(false) if post.status == "draft" => post.status = "scheduled".into(),
         _ => {}
     }
-    post.updated_at = buffer_instant(Utc::now());
+    post.updated_at = buffer_instant(state.now());
     let answer =
         json!({"__typename": "PostActionSuccess", "post": post_json(&post, Some(&channel))});
     state.posts.insert(post.id.clone(), post);
@@ -1530,7 +1566,7 @@ fn daily_limits(state: &State, input: &Value) -> Value {
     let date = input["date"]
         .as_str()
         .and_then(parse_instant)
-        .unwrap_or_else(Utc::now)
+        .unwrap_or_else(|| state.now())
         .date_naive();
     let on_date = |at: &str| parse_instant(at).is_some_and(|at| at.date_naive() == date);
     let ids = input["channelIds"].as_array().cloned().unwrap_or_default();
