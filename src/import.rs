@@ -70,6 +70,149 @@ fn cell_spans(text: &str, start: usize, count: usize, sep: u8) -> Vec<Range<usiz
     spans
 }
 
+/// The first character of `text` that has no place in a post, with its
+/// byte offset: a control character (C0, DEL, C1) other than a tab or a
+/// line feed, a CR that does not end a line (CRLF) included. `check`
+/// refuses a post with a NUL as binary, and the others would reach
+/// captions and calendars unseen.
+pub fn first_control(text: &str) -> Option<(usize, char)> {
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '\t' | '\n' => {}
+            '\r' if chars.peek().is_some_and(|(_, next)| *next == '\n') => {}
+            c if c.is_control() => return Some((at, c)),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// How a control character is named in a message.
+fn control_name(c: char) -> String {
+    let name = match c {
+        '\0' => " (octet nul)",
+        '\r' => " (retour chariot seul)",
+        '\u{1b}' => " (échappement)",
+        '\u{7f}' => " (suppression)",
+        _ => "",
+    };
+    format!("U+{:04X}{name}", u32::from(c))
+}
+
+/// A text as a terminal may show it: each control character but tab and
+/// line ends becomes spaces of the same length in bytes, so that spans
+/// keep their place.
+pub fn displayable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((at, c)) = first_control(rest) {
+        out.push_str(&rest[..at]);
+        out.extend(std::iter::repeat_n(' ', c.len_utf8()));
+        rest = &rest[at + c.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A name as a message quotes it: control characters written as escapes.
+fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Most invalid sequences reported in a file that is not UTF-8.
+const MAX_ENCODING_ERRORS: usize = 10;
+
+/// The CSV file's bytes as text; if they are not UTF-8, the text with
+/// each invalid sequence replaced by U+FFFD, for showing, and an error at
+/// each (the first ten), at its row and column.
+pub fn decode(bytes: &[u8], path: &str) -> Result<String, (String, Vec<Diagnostic>)> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Ok(text.to_owned());
+    }
+    let mut text = String::with_capacity(bytes.len() + 16);
+    let mut diagnostics = Vec::new();
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        let invalid = chunk.invalid();
+        if invalid.is_empty() {
+            continue;
+        }
+        let at = text.len();
+        text.push(char::REPLACEMENT_CHARACTER);
+        if diagnostics.len() < MAX_ENCODING_ERRORS {
+            let shown: Vec<String> = invalid.iter().map(|b| format!("0x{b:02X}")).collect();
+            diagnostics.push(
+                Diagnostic::error(
+                    path,
+                    Some(at..text.len()),
+                    format!(
+                        "le fichier CSV n'est pas en UTF-8 : octet invalide {}",
+                        shown.join(" ")
+                    ),
+                )
+                .with_hint(
+                    "enregistrez la feuille au format « CSV UTF-8 » (Excel : Fichier > Enregistrer sous > CSV UTF-8 ; LibreOffice : jeu de caractères Unicode (UTF-8))",
+                ),
+            );
+        }
+    }
+    Err((text, diagnostics))
+}
+
+/// An error at each cell that holds a control character (see
+/// [`first_control`]), at the character itself.
+pub fn controls(text: &str, table: &Table, path: &str) -> Vec<Diagnostic> {
+    table
+        .headers
+        .iter()
+        .chain(table.rows.iter().flatten())
+        .filter_map(|cell| {
+            let (_, c) = first_control(&cell.text)?;
+            // The character as it stands in the file (CSV escapes none).
+            let at = text
+                .get(cell.span.clone())
+                .and_then(first_control)
+                .map_or(cell.span.start, |(at, _)| cell.span.start + at);
+            Some(
+                Diagnostic::error(
+                    path,
+                    Some(at..at + c.len_utf8()),
+                    format!(
+                        "caractère de contrôle {} dans la cellule : un post n'en contient pas",
+                        control_name(c)
+                    ),
+                )
+                .with_hint(
+                    "supprimez-le dans le tableur (il vient souvent d'un copier-coller) ; les retours à la ligne et les tabulations sont acceptés",
+                ),
+            )
+        })
+        .collect()
+}
+
+/// An error if the text of a post to write holds a control character,
+/// at the cell it comes from: what is written is what `check` reads.
+pub fn unwritable(made: &Made, csv_path: &str) -> Option<Diagnostic> {
+    let (at, c) = first_control(&made.text)?;
+    Some(Diagnostic::error(
+        csv_path,
+        Some(made.locate(Some(&(at..at + c.len_utf8())), "")),
+        format!(
+            "caractère de contrôle {} dans le post à écrire : rien n'est écrit",
+            control_name(c)
+        ),
+    ))
+}
+
 /// Reads the CSV text: a header row, then one row per post.
 pub fn read(text: &str, path: &str) -> Result<Table, Diagnostic> {
     let offset = if text.starts_with('\u{feff}') { 3 } else { 0 };
@@ -93,7 +236,9 @@ pub fn read(text: &str, path: &str) -> Result<Table, Diagnostic> {
             .iter()
             .zip(spans)
             .map(|(text, span)| Cell {
-                text: text.trim().to_owned(),
+                // A line break in a cell is a post's line break, whatever
+                // the spreadsheet's line ends.
+                text: text.trim().replace("\r\n", "\n"),
                 span: span.start + offset..span.end + offset,
             })
             .collect();
@@ -142,7 +287,7 @@ pub fn columns(
                         Diagnostic::error(
                             path,
                             Some(header.span.clone()),
-                            format!("colonne inconnue `{name}`"),
+                            format!("colonne inconnue `{}`", shown(name)),
                         )
                         .with_hint(suggest(name, &known).unwrap_or_else(
                             || format!("colonnes possibles : {}", known.join(", ")),
@@ -197,6 +342,19 @@ impl Made {
 
 fn quoted(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
+}
+
+/// A key of the front matter, as the TOML serializer writes it: bare when
+/// it can be, quoted and escaped otherwise (a template's field may be named
+/// anything).
+fn key(name: &str) -> String {
+    let mut table = toml::Table::new();
+    table.insert(name.to_owned(), toml::Value::Boolean(true));
+    toml::to_string(&table)
+        .ok()
+        .and_then(|line| line.strip_suffix(" = true\n").map(str::to_owned))
+        .filter(|key| !key.contains('\n'))
+        .unwrap_or_else(|| quoted(name))
 }
 
 fn list(text: &str) -> String {
@@ -302,7 +460,7 @@ pub fn make(
             {
                 title = Some(cell.text.clone());
             }
-            push(&mut text, format!("{name} = {rendered}\n"), cell);
+            push(&mut text, format!("{} = {rendered}\n", key(name)), cell);
         }
         text.push_str("+++\n");
         let caption = value(&Column::Caption);
@@ -365,6 +523,61 @@ mod tests {
         assert_eq!(&text[table.rows[0][0].span.clone()], "\"65,4 millions\"");
         assert_eq!(&text[table.rows[1][0].span.clone()], "3 %");
         assert_eq!(&text[table.rows[1][1].span.clone()], "Autre");
+    }
+
+    #[test]
+    fn finds_control_characters_at_their_cell_and_keeps_line_breaks() {
+        let text = "number;caption\n12;Une\0phrase\n\"13\";\"Deux\r\nlignes\"\n14;\"Un\rretour\"\n15;Un\u{1b}[2J\n";
+        let table = read(text, "a.csv").unwrap();
+        assert_eq!(table.rows[1][1].text, "Deux\nlignes");
+        let found = controls(text, &table, "a.csv");
+        let at: Vec<usize> = found
+            .iter()
+            .map(|d| d.span.clone().unwrap().start)
+            .collect();
+        let lone_cr = text.find("Un\rretour").unwrap() + 2;
+        assert_eq!(
+            at,
+            vec![
+                text.find('\0').unwrap(),
+                lone_cr,
+                text.find('\u{1b}').unwrap()
+            ]
+        );
+        assert!(found[0].message.contains("U+0000 (octet nul)"), "{found:?}");
+        assert!(found[1].message.contains("retour chariot"), "{found:?}");
+        // Shown without them, at the same places.
+        let shown = displayable(text);
+        assert_eq!(shown.len(), text.len());
+        assert!(first_control(&shown).is_none());
+        assert!(shown.contains("Deux\r\nlignes"));
+    }
+
+    #[test]
+    fn a_file_not_in_utf8_is_refused_at_each_bad_byte() {
+        let bytes = b"number;caption\n12;caf\xe9 cr\xe8me\n";
+        let (shown, found) = decode(bytes, "a.csv").unwrap_err();
+        assert_eq!(found.len(), 2);
+        let at = found[0].span.clone().unwrap().start;
+        assert_eq!(crate::diagnostic::line_col(&shown, at), (2, 7));
+        assert!(found[0].message.contains("0xE9"), "{found:?}");
+        assert_eq!(decode("café".as_bytes(), "a.csv").unwrap(), "café");
+    }
+
+    #[test]
+    fn a_field_name_is_written_as_a_toml_key() {
+        assert_eq!(key("number"), "number");
+        for name in [
+            "a b",
+            "a.b",
+            "a\n[publisher]\nkind = \"buffer\"",
+            "\"x\" = 1",
+        ] {
+            let line = format!("{} = 1\n", key(name));
+            let table: toml::Table = line.parse().expect(&line);
+            assert_eq!(table.len(), 1, "{line}");
+            assert!(table.contains_key(name), "{line}");
+        }
     }
 
     #[test]

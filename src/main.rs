@@ -1,6 +1,8 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // What a panic says passes through the same mask as every answer.
+    crieur::net::secret::install_panic_hook();
     quiet_on_a_closed_pipe();
     let cli = match crieur::cli::parse_from(std::env::args_os()) {
         Ok(cli) => cli,

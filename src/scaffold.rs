@@ -168,9 +168,64 @@ pub fn palette(primary: [u8; 3], accent: [u8; 3]) -> Palette {
     }
 }
 
-/// A TOML basic string.
+/// A TOML string, as the serializer writes it: quotes, backslashes and
+/// brackets stay inside it.
 fn quoted(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
+}
+
+/// A TOML key, as the serializer writes it: bare when it can be, quoted
+/// and escaped otherwise (a template's field may be named anything).
+fn key(name: &str) -> String {
+    let mut table = toml::Table::new();
+    table.insert(name.to_owned(), toml::Value::Boolean(true));
+    toml::to_string(&table)
+        .ok()
+        .and_then(|line| line.strip_suffix(" = true\n").map(str::to_owned))
+        .filter(|key| !key.contains('\n'))
+        .unwrap_or_else(|| quoted(name))
+}
+
+/// Whether a character would break a line, or hide in one: C0 and C1
+/// controls (tab included), DEL, and the Unicode line and paragraph
+/// separators.
+fn breaks_a_line(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// A text for a `#` comment: on one line, whatever it holds.
+fn comment(text: &str) -> String {
+    text.chars()
+        .map(|c| if breaks_a_line(c) { ' ' } else { c })
+        .collect()
+}
+
+/// The name of a new project, refused when it holds a line break or
+/// another control character: it goes into the configuration, the page's
+/// title, the calendar's name and every message.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let Some(c) = name.chars().find(|c| breaks_a_line(*c)) else {
+        return Ok(());
+    };
+    let shown: String = name
+        .chars()
+        .map(|c| {
+            if breaks_a_line(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    let what = match c {
+        '\n' => "U+000A, un retour à la ligne".to_owned(),
+        '\r' => "U+000D, un retour chariot".to_owned(),
+        '\t' => "U+0009, une tabulation".to_owned(),
+        c => format!("U+{:04X}", u32::from(c)),
+    };
+    Err(format!(
+        "le nom « {shown} » contient un retour à la ligne ou un caractère de contrôle : {what} ; donnez un nom sur une seule ligne"
+    ))
 }
 
 /// The file name of the logo, under `assets/logos/`.
@@ -183,19 +238,22 @@ pub fn logo_name(init: &Init) -> String {
 
 /// `config/crieur.toml` of a new project.
 pub fn config(init: &Init, palette: &Palette) -> String {
+    // Every value given by the user (name, colours, zone, logo) goes
+    // through the TOML serializer: nothing in it can end a string or a
+    // line.
     let mut colors = String::new();
     for (name, color) in &palette.colors {
-        colors.push_str(&format!("{name} = \"{}\"\n", hex(*color)));
+        colors.push_str(&format!("{} = {}\n", key(name), quoted(&hex(*color))));
     }
     format!(
-        r##"# crieur configuration for {name}.
+        r##"# crieur configuration: the brand, its series and channels.
 # Times in posts and timetables are local times of this zone.
-timezone = "{zone}"
+timezone = {zone}
 
 [brand]
-name = {quoted_name}
+name = {name}
 # The logo drawn on every image, a PNG under assets/.
-logo = "logos/{logo}"
+logo = {logo}
 
 # Fonts the templates refer to by name, files of assets/fonts/.
 [brand.fonts]
@@ -233,10 +291,9 @@ name = "Compte Instagram"
 [publisher]
 kind = "outbox"
 "##,
-        name = init.name,
-        zone = init.timezone.name(),
-        quoted_name = quoted(&init.name),
-        logo = logo_name(init),
+        name = quoted(&init.name),
+        zone = quoted(init.timezone.name()),
+        logo = quoted(&format!("logos/{}", logo_name(init))),
     )
 }
 
@@ -498,8 +555,9 @@ pub fn post_text(
             "# "
         };
         out.push_str(&format!(
-            "# {}\n{prefix}{name} = {value}\n",
-            expects(template, name)
+            "# {}\n{prefix}{} = {value}\n",
+            comment(&expects(template, name)),
+            key(name)
         ));
     }
     out.push_str("+++\nÉcrivez ici la légende du post.\n");
@@ -580,6 +638,7 @@ pub fn utc(at: DateTime<Tz>) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     #[test]
     fn a_pale_colour_is_darkened_until_white_text_reads_on_it() {
@@ -595,6 +654,88 @@ mod tests {
             parse_colour(DEFAULT_ACCENT).unwrap(),
         );
         assert!(kept.notes.is_empty(), "{:?}", kept.notes);
+    }
+
+    fn init(name: &str) -> Init {
+        Init {
+            name: name.to_owned(),
+            primary: [0x1F, 0x4E, 0x79],
+            accent: [0xC5, 0x4B, 0x1A],
+            timezone: chrono_tz::Europe::Paris,
+            logo: None,
+        }
+    }
+
+    #[test]
+    fn a_name_stays_inside_its_toml_string() {
+        let colours = palette([0x1F, 0x4E, 0x79], [0xC5, 0x4B, 0x1A]);
+        for name in [
+            "CPTS \"Nord\" [test]",
+            "CPTS'''\"\"\"\\ # [publisher]",
+            "CPTS\n[publisher]\nkind = \"buffer\"",
+            "CPTS\r\n[daemon]\ngrace = \"366d\"",
+        ] {
+            let text = config(&init(name), &colours);
+            let table: toml::Table = text.parse().expect(&text);
+            assert_eq!(table["brand"]["name"].as_str(), Some(name), "{text}");
+            assert_eq!(table["publisher"]["kind"].as_str(), Some("outbox"));
+            assert!(!table.contains_key("daemon"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_name_with_a_line_break_or_a_control_is_refused() {
+        assert!(check_name("CPTS \"Nord\" [test]").is_ok());
+        assert!(check_name("Santé Val d'Oise").is_ok());
+        for name in [
+            "a\nb",
+            "a\rb",
+            "a\0b",
+            "a\u{1b}b",
+            "a\u{85}b",
+            "a\u{2028}b",
+            "a\tb",
+        ] {
+            let error = check_name(name).unwrap_err();
+            assert!(
+                error.contains("contient un retour à la ligne ou un caractère de contrôle"),
+                "{error}"
+            );
+            assert!(!error.chars().any(breaks_a_line), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn a_template_s_names_and_labels_stay_in_their_place_in_a_new_post() {
+        let (logo, _) = logo_sources("CPTS");
+        let text = logo.replace(
+            "label = \"Initiales\"",
+            "label = \"Initiales\\n[publisher]\\nkind = 1\"",
+        ) + "\n[fields.\"a = 1\\n[x]\"]\nlabel = \"Autre\"\nrequired = true\n";
+        let (template, problems) = Template::parse(&text, "t.toml", "t");
+        let template = template.unwrap_or_else(|| panic!("{problems:?}"));
+        assert_eq!(template.fields.len(), 2);
+        let at = chrono_tz::Europe::Paris
+            .with_ymd_and_hms(2026, 12, 1, 19, 0, 0)
+            .unwrap();
+        let kind = NewPost::OneOff {
+            at,
+            channels: vec!["facebook".to_owned()],
+        };
+        let post = post_text(&kind, &template, Some("Titre\n[x]"), None);
+        let front = post
+            .strip_prefix("+++\n")
+            .and_then(|rest| rest.split_once("+++\n"))
+            .map(|(front, _)| front)
+            .unwrap();
+        let table: toml::Table = front.parse().expect(front);
+        let keys: Vec<&String> = table.keys().collect();
+        assert_eq!(
+            keys,
+            ["alt", "channels", "publish_at", "template", "visual"]
+        );
+        let visual = table["visual"].as_table().unwrap();
+        assert!(visual.contains_key("a = 1\n[x]"), "{post}");
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub fn run(root: &Path, args: &ImportArgs) -> anyhow::Result<Outcome> {
             "la configuration a des erreurs : corrigez-les (voir `crieur check`) avant d'importer"
         );
     };
-    let text = std::fs::read_to_string(&args.file).with_context(|| {
+    let bytes = std::fs::read(&args.file).with_context(|| {
         format!(
             "impossible de lire {} (un fichier CSV en UTF-8)",
             args.file.display()
@@ -32,7 +32,17 @@ pub fn run(root: &Path, args: &ImportArgs) -> anyhow::Result<Outcome> {
     })?;
     let csv_path = args.file.display().to_string();
     let mut report = Report::new();
-    report.add_source(&csv_path, Arc::from(text.as_str()));
+    // The file as shown under a diagnostic: no control character reaches
+    // the terminal.
+    let text = match import::decode(&bytes, &csv_path) {
+        Ok(text) => text,
+        Err((shown, problems)) => {
+            report.add_source(&csv_path, Arc::from(import::displayable(&shown)));
+            report.extend(problems);
+            return refuse(&report);
+        }
+    };
+    report.add_source(&csv_path, Arc::from(import::displayable(&text)));
     let channels: Vec<String> = config.channels.keys().cloned().collect();
     let (head, template_id, folder) = match (&args.series, &args.template) {
         (Some(series), _) => {
@@ -74,7 +84,18 @@ pub fn run(root: &Path, args: &ImportArgs) -> anyhow::Result<Outcome> {
     };
     let (columns, problems) = import::columns(&table, template, &csv_path);
     report.extend(problems);
+    // What is written is checked as `check` will read it: a control
+    // character (a NUL makes a binary file) stops here, at its cell.
+    let controls = import::controls(&text, &table, &csv_path);
+    if !controls.is_empty() {
+        report.extend(controls);
+        return refuse(&report);
+    }
     let made = import::make(&table, &columns, &head, template);
+    report.extend(
+        made.iter()
+            .filter_map(|made| import::unwritable(made, &csv_path)),
+    );
     let files = name_files(root, &folder, &made, &head);
     let tz = config.timezone;
     let now = super::now(tz)?;

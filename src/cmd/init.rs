@@ -18,23 +18,28 @@ use super::Outcome;
 
 pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let init = options(args, &dir)?;
+    let palette = scaffold::palette(init.primary, init.accent);
+    let mut files = scaffold::project_files(&init, &palette);
+    let drawn = "assets/logos/logo.png";
+    let mut paths: Vec<&str> = files.iter().map(|(path, _)| path.as_str()).collect();
+    if init.logo.is_none() {
+        paths.push(drawn);
+    }
+    // A folder under git may hold a .gitignore already: it is kept.
+    let kept = |path: &str| path == ".gitignore" && dir.join(path).exists();
+    paths.retain(|path| !kept(path));
+    refuse_links(&dir, &paths)?;
     if dir.join(CONFIG_PATH).exists() {
         bail!(
             "{} contient déjà un projet crieur ({CONFIG_PATH}) : rien n'est écrit",
             dir.display()
         );
     }
-    let init = options(args, &dir)?;
-    let palette = scaffold::palette(init.primary, init.accent);
-    let mut files = scaffold::project_files(&init, &palette);
     if init.logo.is_none() {
-        files.push((
-            "assets/logos/logo.png".to_owned(),
-            draw_logo(&init.name, &palette)?,
-        ));
+        files.push((drawn.to_owned(), draw_logo(&init.name, &palette)?));
     }
-    // A folder under git may hold a .gitignore already: it is kept.
-    files.retain(|(path, _)| !(path == ".gitignore" && dir.join(path).exists()));
+    files.retain(|(path, _)| !kept(path));
     if let Some((path, _)) = files.iter().find(|(path, _)| dir.join(path).exists()) {
         bail!(
             "{} existe déjà dans {} : rien n'est écrit (choisissez un dossier vide)",
@@ -82,6 +87,8 @@ fn options(args: &InitArgs, dir: &Path) -> anyhow::Result<Init> {
             .filter(|name| !name.is_empty())
             .unwrap_or_else(|| "Ma CPTS".to_owned()),
     };
+    // Refused before anything is written, be it given or the folder's.
+    scaffold::check_name(&name).map_err(anyhow::Error::msg)?;
     let logo = match &args.logo {
         Some(path) => Some(read_logo(path)?),
         None => None,
@@ -93,6 +100,28 @@ fn options(args: &InitArgs, dir: &Path) -> anyhow::Result<Init> {
         timezone,
         logo,
     })
+}
+
+/// Refuses to write through a symbolic link: every entry a new file's path
+/// goes through (`posts`, `posts/chiffre`, the file itself…) must be what
+/// it seems, else the files would land wherever the link points, outside
+/// the folder.
+fn refuse_links(dir: &Path, paths: &[&str]) -> anyhow::Result<()> {
+    let entries: std::collections::BTreeSet<&Path> = paths
+        .iter()
+        .flat_map(|path| Path::new(path).ancestors())
+        .filter(|entry| !entry.as_os_str().is_empty())
+        .collect();
+    for entry in entries {
+        let at = dir.join(entry);
+        if std::fs::symlink_metadata(&at).is_ok_and(|meta| meta.file_type().is_symlink()) {
+            bail!(
+                "{} est un lien symbolique : crieur init n'écrit pas à travers un lien ; supprimez-le ou choisissez un autre dossier",
+                at.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The user's logo: a PNG crieur can draw.

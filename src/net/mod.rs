@@ -1,4 +1,5 @@
-//! The network edge: the one HTTP client, the small runtime that lets the
+//! The network edge: the secrets it masks in every answer ([`secret`]),
+//! the one HTTP client, the small runtime that lets the
 //! synchronous publishing code use it, the stop that SIGTERM and SIGINT ask
 //! for, and the HTTP server of the preview and the daemon ([`server`]).
 //!
@@ -12,7 +13,10 @@
 //! calls. The commands that make no request (`check`, `plan`, `render`,
 //! `status`) never start it.
 
+pub mod secret;
 pub mod server;
+
+pub use secret::Secret;
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -232,17 +236,18 @@ pub fn exchange(call: reqwest::RequestBuilder, limit: usize) -> Result<Exchange,
             .map(|(name, value)| {
                 (
                     name.as_str().to_owned(),
-                    value.to_str().unwrap_or_default().to_owned(),
+                    secret::redact(value.to_str().unwrap_or_default()).into_owned(),
                 )
             })
             .collect();
         let body = read_body(&mut response, limit)
             .await
             .map_err(Failed::Body)?;
+        // A server that repeats a credential gives it to nobody.
         Ok(Exchange {
             status,
             headers,
-            body,
+            body: secret::redact_bytes(body),
         })
     };
     block_on(unless_stopped(exchange)).unwrap_or(Err(Failed::Abandoned))
@@ -285,7 +290,7 @@ pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
         }
         source = cause.source();
     }
-    text
+    secret::redact(&text).into_owned()
 }
 
 #[cfg(test)]

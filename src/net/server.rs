@@ -127,7 +127,7 @@ impl Hosts {
         if matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1") {
             return true;
         }
-        if self.allowed.iter().any(|allowed| *allowed == name) {
+        if self.allowed.contains(&name) {
             return true;
         }
         match name.parse::<IpAddr>() {

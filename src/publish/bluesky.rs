@@ -281,15 +281,15 @@ pub struct Bluesky {
     channel: String,
     handle: String,
     service: String,
-    password: String,
+    password: net::Secret,
     timeout: std::time::Duration,
     session: Option<Session>,
 }
 
 #[derive(Debug, Clone)]
 struct Session {
-    access: String,
-    refresh: String,
+    access: net::Secret,
+    refresh: net::Secret,
     did: String,
 }
 
@@ -311,7 +311,7 @@ impl Bluesky {
             channel: channel.to_owned(),
             handle: handle.to_owned(),
             service: service.trim_end_matches('/').to_owned(),
-            password: password.trim().to_owned(),
+            password: net::Secret::new(password.trim()),
             timeout,
             session: None,
         }
@@ -393,7 +393,7 @@ impl Bluesky {
             let answer = self.xrpc(
                 reqwest::Method::POST,
                 "com.atproto.server.refreshSession",
-                Some(&old.refresh),
+                Some(old.refresh.expose()),
                 None,
             )?;
             if answer.status == 200 {
@@ -406,7 +406,7 @@ impl Bluesky {
         let answer = self.json(
             "com.atproto.server.createSession",
             None,
-            &json!({ "identifier": self.handle, "password": self.password }),
+            &json!({ "identifier": self.handle, "password": self.password.expose() }),
         )?;
         match answer.status {
             200 => self.keep(&answer.body),
@@ -424,9 +424,11 @@ impl Bluesky {
                 "réponse illisible de Bluesky (session)".to_owned(),
             ));
         };
+        // Known to the mask from here: a server that repeats them later
+        // shows them to no one.
         let session = Session {
-            access,
-            refresh,
+            access: net::Secret::new(access),
+            refresh: net::Secret::new(refresh),
             did,
         };
         self.session = Some(session.clone());
@@ -441,10 +443,15 @@ impl Bluesky {
         body: Option<(&str, Vec<u8>)>,
     ) -> Result<Answer, PublishError> {
         let session = self.login(false)?;
-        let answer = self.xrpc(method.clone(), nsid, Some(&session.access), body.clone())?;
+        let answer = self.xrpc(
+            method.clone(),
+            nsid,
+            Some(session.access.expose()),
+            body.clone(),
+        )?;
         if answer.status == 400 && answer.body["error"] == "ExpiredToken" || answer.status == 401 {
             let session = self.login(true)?;
-            return self.xrpc(method, nsid, Some(&session.access), body);
+            return self.xrpc(method, nsid, Some(session.access.expose()), body);
         }
         Ok(answer)
     }
@@ -969,7 +976,7 @@ mod tests {
         let answer = bluesky
             .json(
                 "com.atproto.repo.createRecord",
-                Some(&session.access),
+                Some(session.access.expose()),
                 &body,
             )
             .unwrap();

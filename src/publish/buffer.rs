@@ -103,7 +103,7 @@ impl Default for Options {
 
 pub struct Buffer {
     endpoint: String,
-    token: String,
+    token: net::Secret,
     organization: String,
     options: Options,
     /// Requests made in the last day (this pass's included), real time.
@@ -116,7 +116,7 @@ pub struct Buffer {
 
 /// Reads the API key from the environment; a key that could not travel in
 /// an HTTP header is refused here, before anything is sent.
-pub fn token() -> Result<String, PublishError> {
+pub fn token() -> Result<net::Secret, PublishError> {
     let token = std::env::var(TOKEN_VARIABLE).unwrap_or_default();
     let token = token.trim();
     if token.is_empty() {
@@ -129,7 +129,7 @@ pub fn token() -> Result<String, PublishError> {
             "la clé d'API Buffer de {TOKEN_VARIABLE} est mal formée (elle contient un espace, un retour à la ligne ou un caractère non ASCII) : recopiez-la depuis Buffer > Réglages > API ; rien n'a été envoyé"
         )));
     }
-    Ok(token.to_owned())
+    Ok(net::Secret::new(token))
 }
 
 /// A GraphQL request, as sent.
@@ -233,7 +233,7 @@ const PAGE: usize = 100;
 impl Buffer {
     pub fn new(
         endpoint: &str,
-        token: String,
+        token: net::Secret,
         organization: &str,
         options: Options,
         made: Vec<DateTime<Utc>>,
@@ -317,13 +317,12 @@ impl Buffer {
     /// it is abandoned, its outcome unclear.
     fn try_once(&mut self, request: &Request) -> Result<Value, Fault> {
         let mut authorization =
-            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", self.token)).map_err(
-                |_| {
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
+                .map_err(|_| {
                     Fault::Final(PublishError::Transient(
                         "requête impossible à envoyer (clé d'API mal formée)".into(),
                     ))
-                },
-            )?;
+                })?;
         authorization.set_sensitive(true);
         let call = net::client()
             .post(&self.endpoint)

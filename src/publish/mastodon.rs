@@ -93,7 +93,7 @@ pub fn content_hash(outgoing: &Outgoing) -> String {
 pub struct Mastodon {
     channel: String,
     instance: String,
-    token: String,
+    token: net::Secret,
     timeout: std::time::Duration,
     /// How long to wait between two looks at an image being processed.
     pub media_pause: std::time::Duration,
@@ -124,7 +124,7 @@ impl Mastodon {
         Mastodon {
             channel: channel.to_owned(),
             instance: instance.trim_end_matches('/').to_owned(),
-            token: token.trim().to_owned(),
+            token: net::Secret::new(token.trim()),
             timeout,
             media_pause: std::time::Duration::from_secs(1),
             media_polls: 30,
@@ -148,11 +148,11 @@ impl Mastodon {
         body: Body,
         idempotency: Option<&str>,
     ) -> Result<Answer, PublishError> {
-        if self.token.is_empty() || !self.token.chars().all(|c| c.is_ascii_graphic()) {
+        if self.token.is_empty() || !self.token.expose().chars().all(|c| c.is_ascii_graphic()) {
             return Err(self.unauthorized("le jeton manque ou est mal formé"));
         }
         let mut authorization =
-            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", self.token))
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
                 .map_err(|_| self.unauthorized("le jeton est mal formé"))?;
         authorization.set_sensitive(true);
         let mut call = net::client()
@@ -297,7 +297,7 @@ impl Mastodon {
             "visibility": "public",
             "language": "fr",
         });
-        if let Some(media) = media {
+        if let Some(media) = &media {
             body["media_ids"] = json!([media]);
         }
         if let Sending::Schedule(at) = sending(outgoing.at, crate::clock::now()) {
@@ -329,16 +329,85 @@ impl Mastodon {
             let id = text_of(&answer.body["id"]).ok_or_else(|| garbled("statut"))?;
             let scheduled =
                 !answer.body["scheduled_at"].is_null() && !answer.body["params"].is_null();
-            let remote = format!("{}{id}", if scheduled { "s" } else { "p" });
+            // The media and text the server holds: a create answered from
+            // its `Idempotency-Key` carries the first try's media.
+            let remote = if scheduled {
+                scheduled_remote(&answer.body, &outgoing.text).ok_or_else(|| garbled("statut"))?
+            } else {
+                format!("p{id}")
+            };
             self.remember(&remote, &answer.body);
             return Ok(remote);
         }
         Err(last.unwrap_or_else(|| garbled("statut")))
     }
 
-    /// Where a scheduled status went once its time passed: the account's
-    /// status made around then, if any.
-    fn published_around(&self, at: DateTime<Utc>) -> Result<Option<Value>, PublishError> {
+    /// Reads every page of a listing from `first`: the `Link` header's
+    /// `rel="next"` when it stays on this instance, until a page is empty,
+    /// `more` says enough or [`MAX_PAGES`] were read. Also says whether
+    /// the listing was read to its end (or to where `more` stopped it).
+    fn pages(
+        &self,
+        first: &str,
+        mut more: impl FnMut(&[Value]) -> bool,
+    ) -> Result<(Vec<Value>, bool), PublishError> {
+        let mut path = first.to_owned();
+        let mut all = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let answer = self.call(reqwest::Method::GET, &path, Body::Empty, None)?;
+            if answer.status != 200 {
+                return Err(self.fault(&answer));
+            }
+            let Value::Array(page) = answer.body else {
+                return Err(garbled("liste"));
+            };
+            if page.is_empty() {
+                return Ok((all, true));
+            }
+            let go_on = more(&page);
+            all.extend(page);
+            if !go_on {
+                return Ok((all, true));
+            }
+            match self.next_page(&answer.headers) {
+                Some(next) => path = next,
+                None => return Ok((all, true)),
+            }
+        }
+        Ok((all, false))
+    }
+
+    /// The path and query of the `rel="next"` link of a listing, when it
+    /// points to this instance.
+    fn next_page(&self, headers: &[(String, String)]) -> Option<String> {
+        let here = url::Url::parse(&self.instance).ok()?;
+        headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("link"))
+            .flat_map(|(_, value)| value.split(','))
+            .find_map(|part| {
+                let (target, params) = part.trim().strip_prefix('<')?.split_once('>')?;
+                let next = params.split(';').any(|param| {
+                    param.trim().split_once('=').is_some_and(|(key, value)| {
+                        key.trim().eq_ignore_ascii_case("rel")
+                            && value
+                                .trim()
+                                .trim_matches('"')
+                                .split_ascii_whitespace()
+                                .any(|rel| rel.eq_ignore_ascii_case("next"))
+                    })
+                });
+                let url = here.join(target.trim()).ok()?;
+                (next && url.origin() == here.origin()).then(|| match url.query() {
+                    Some(query) => format!("{}?{query}", url.path()),
+                    None => url.path().to_owned(),
+                })
+            })
+    }
+
+    /// The account's statuses, newest first, down to the first one made
+    /// before `since`. Says whether the listing reached that far.
+    fn statuses_since(&self, since: DateTime<Utc>) -> Result<(Vec<Value>, bool), PublishError> {
         let me = self.call(
             reqwest::Method::GET,
             "/api/v1/accounts/verify_credentials",
@@ -349,25 +418,17 @@ impl Mastodon {
             return Err(self.fault(&me));
         }
         let id = text_of(&me.body["id"]).ok_or_else(|| garbled("compte"))?;
-        let answer = self.call(
-            reqwest::Method::GET,
-            &format!("/api/v1/accounts/{id}/statuses?limit=40"),
-            Body::Empty,
-            None,
-        )?;
-        if answer.status != 200 {
-            return Err(self.fault(&answer));
+        if !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(garbled("compte"));
         }
-        let statuses = answer.body.as_array().cloned().unwrap_or_default();
-        Ok(statuses.into_iter().find(|status| {
-            status["created_at"]
-                .as_str()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .is_some_and(|created| {
-                    let created = created.with_timezone(&Utc);
-                    created >= at - Duration::minutes(1) && created <= at + Duration::minutes(15)
-                })
-        }))
+        self.pages(
+            &format!("/api/v1/accounts/{id}/statuses?limit={PAGE}&exclude_reblogs=true"),
+            |page| {
+                !page
+                    .iter()
+                    .any(|status| created_at(status).is_some_and(|created| created < since))
+            },
+        )
     }
 
     /// Checks the token: the account it opens (`@name`).
@@ -395,39 +456,304 @@ impl Mastodon {
         }
     }
 
-    /// Where one post stands.
-    fn status_of(&mut self, remote: &str, at: DateTime<Utc>) -> Result<RemoteStatus, PublishError> {
-        let (path, scheduled) = match split(remote) {
-            Some(('s', id)) => (format!("/api/v1/scheduled_statuses/{id}"), true),
-            Some((_, id)) => (format!("/api/v1/statuses/{id}"), false),
-            None => return Ok(RemoteStatus::Missing),
+    /// Where one post stands, as far as its own id tells: `None` for a
+    /// scheduled status gone once its time passed (published, or
+    /// deleted), which the account's statuses tell.
+    fn status_of(
+        &mut self,
+        remote: &str,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RemoteStatus>, PublishError> {
+        let Some(parsed) = Remote::parse(remote) else {
+            return Ok(Some(RemoteStatus::Missing));
+        };
+        let scheduled = parsed.kind == 's';
+        let path = if scheduled {
+            format!("/api/v1/scheduled_statuses/{}", parsed.id)
+        } else {
+            format!("/api/v1/statuses/{}", parsed.id)
         };
         let answer = self.call(reqwest::Method::GET, &path, Body::Empty, None)?;
         match (answer.status, scheduled) {
-            (200, true) => Ok(RemoteStatus::Scheduled),
+            (200, true) => Ok(Some(RemoteStatus::Scheduled)),
             (200, false) => {
                 self.remember(remote, &answer.body);
-                Ok(RemoteStatus::Sent)
+                Ok(Some(RemoteStatus::Sent))
             }
-            (404, true) if at <= crate::clock::now() => Ok(match self.published_around(at)? {
-                Some(status) => {
-                    self.remember(remote, &status);
-                    RemoteStatus::Sent
-                }
-                None => RemoteStatus::Missing,
-            }),
-            (404, _) => Ok(RemoteStatus::Missing),
+            (404, true) if at <= now => Ok(None),
+            (404, _) => Ok(Some(RemoteStatus::Missing)),
             _ => Err(self.fault(&answer)),
         }
     }
+
+    /// The outcomes of `remote_ids`, as of `now`: each scheduled status
+    /// gone once its time passed is looked for among the account's
+    /// statuses, by its media or its text, each status given to one post
+    /// only.
+    fn report_at(
+        &mut self,
+        remote_ids: &[(String, String, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> Result<Report, PublishError> {
+        let mut report = Report {
+            complete: true,
+            ..Report::default()
+        };
+        let mut gone: Vec<(&str, DateTime<Utc>)> = Vec::new();
+        let mut taken: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        for (remote, _, at) in remote_ids {
+            match self.status_of(remote, *at, now) {
+                Ok(Some(status)) => {
+                    if status == RemoteStatus::Sent
+                        && let Some(parsed) = Remote::parse(remote)
+                    {
+                        taken.insert(parsed.id.to_owned());
+                    }
+                    report.posts.insert(remote.clone(), status);
+                }
+                Ok(None) => gone.push((remote, *at)),
+                Err(error @ PublishError::RateLimited { .. }) => return Err(error),
+                Err(_) => report.complete = false,
+            }
+        }
+        let Some(since) = gone.iter().map(|(_, at)| *at - before_window()).min() else {
+            return Ok(report);
+        };
+        let (statuses, whole) = match self.statuses_since(since) {
+            Ok(found) => found,
+            Err(error @ PublishError::RateLimited { .. }) => return Err(error),
+            Err(_) => {
+                report.complete = false;
+                return Ok(report);
+            }
+        };
+        let statuses: Vec<Published> = statuses.iter().filter_map(Published::read).collect();
+        // Those that say what they carry first, so that an old id (a time
+        // window only) never takes the status of another.
+        gone.sort_by_key(|(remote, at)| {
+            let precise =
+                Remote::parse(remote).is_some_and(|r| r.media.is_some() || r.text.is_some());
+            (!precise, *at)
+        });
+        for (remote, at) in gone {
+            let Some(parsed) = Remote::parse(remote) else {
+                continue;
+            };
+            let found = statuses
+                .iter()
+                .filter(|status| !taken.contains(&status.id) && parsed.matches(status, at))
+                .min_by_key(|status| (status.created - at).num_milliseconds().abs());
+            match found {
+                Some(status) => {
+                    taken.insert(status.id.clone());
+                    self.remember(remote, &status.value);
+                    report.posts.insert(remote.to_owned(), RemoteStatus::Sent);
+                }
+                None if whole => {
+                    report
+                        .posts
+                        .insert(remote.to_owned(), RemoteStatus::Missing);
+                }
+                None => report.complete = false,
+            }
+        }
+        Ok(report)
+    }
 }
 
-/// A remote id: `s<id>` for a scheduled status, `p<id>` for a published one.
-fn split(remote: &str) -> Option<(char, &str)> {
-    let mut chars = remote.chars();
-    let kind = chars.next().filter(|c| matches!(c, 's' | 'p'))?;
-    let id = chars.as_str();
-    (!id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric())).then_some((kind, id))
+/// How many items a page of a listing asks for (Mastodon's most).
+const PAGE: usize = 40;
+/// The most pages read of one listing, so that a server cannot keep
+/// crieur paging for ever.
+const MAX_PAGES: usize = 50;
+
+/// How long before its instant a scheduled status may appear published.
+fn before_window() -> Duration {
+    Duration::minutes(1)
+}
+
+/// How long after its instant a scheduled status may appear published.
+fn after_window() -> Duration {
+    Duration::minutes(15)
+}
+
+/// When a status was made.
+fn created_at(status: &Value) -> Option<DateTime<Utc>> {
+    status["created_at"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A status of the account, as read to recognise a scheduled one.
+struct Published {
+    id: String,
+    created: DateTime<Utc>,
+    media: Vec<String>,
+    /// [`text_hash`] of its content's text.
+    hash: String,
+    value: Value,
+}
+
+impl Published {
+    fn read(status: &Value) -> Option<Published> {
+        if !status["reblog"].is_null() {
+            return None;
+        }
+        Some(Published {
+            id: text_of(&status["id"])?,
+            created: created_at(status)?,
+            media: status["media_attachments"]
+                .as_array()
+                .map(|all| all.iter().filter_map(|m| text_of(&m["id"])).collect())
+                .unwrap_or_default(),
+            hash: text_hash(&plain_text(status["content"].as_str().unwrap_or_default())),
+            value: status.clone(),
+        })
+    }
+}
+
+/// A remote id: `s<id>` or `s<id>.<media id>.<text hash>` for a scheduled
+/// status (the media id empty for a text alone; the hash is
+/// [`text_hash`] of what was sent), `p<id>` for a published one. What a
+/// scheduled status carries recognises it once published (a new id, the
+/// same media); ids without it (crieur before) fall back on the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Remote<'a> {
+    kind: char,
+    id: &'a str,
+    media: Option<&'a str>,
+    text: Option<&'a str>,
+}
+
+impl<'a> Remote<'a> {
+    fn parse(remote: &'a str) -> Option<Remote<'a>> {
+        let kind = remote.chars().next().filter(|c| matches!(c, 's' | 'p'))?;
+        let rest = &remote[1..];
+        let id_like = |part: &str| part.chars().all(|c| c.is_ascii_alphanumeric());
+        let parts: Vec<&str> = rest.split('.').collect();
+        let (id, media, text) = match parts.as_slice() {
+            [id] => (*id, None, None),
+            [id, media, text] if kind == 's' => (*id, Some(*media), Some(*text)),
+            _ => return None,
+        };
+        if id.is_empty() || !id_like(id) {
+            return None;
+        }
+        let media = media.filter(|m| !m.is_empty());
+        if media.is_some_and(|m| !id_like(m))
+            || text.is_some_and(|t| t.len() != 8 || !t.chars().all(|c| c.is_ascii_hexdigit()))
+        {
+            return None;
+        }
+        Some(Remote {
+            kind,
+            id,
+            media,
+            text,
+        })
+    }
+
+    /// Whether `status` is what this scheduled status, due at `at`, became.
+    fn matches(&self, status: &Published, at: DateTime<Utc>) -> bool {
+        let in_time =
+            status.created >= at - before_window() && status.created <= at + after_window();
+        let same = match (self.media, self.text) {
+            (Some(media), _) => status.media.iter().any(|m| m == media),
+            (None, Some(text)) => status.hash == text,
+            (None, None) => true,
+        };
+        in_time && same
+    }
+}
+
+/// The remote id of a scheduled status as the instance gives it: its id,
+/// its first media, its text (`text` when it does not say).
+fn scheduled_remote(scheduled: &Value, text: &str) -> Option<String> {
+    let plain = |id: &String| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric());
+    let id = text_of(&scheduled["id"]).filter(plain)?;
+    let media = scheduled["params"]["media_ids"]
+        .get(0)
+        .or_else(|| scheduled["media_attachments"].get(0).map(|m| &m["id"]))
+        .and_then(text_of)
+        .filter(plain)
+        .unwrap_or_default();
+    let text = scheduled["params"]["text"].as_str().unwrap_or(text);
+    Some(format!("s{id}.{media}.{}", text_hash(text)))
+}
+
+/// Eight hex digits of the hash of a text once normalised (links and
+/// spaces), as [`super::normalise`] compares texts.
+fn text_hash(text: &str) -> String {
+    let digest = Sha256::digest(super::normalise(text).as_bytes());
+    hex(&digest[..4])
+}
+
+/// The text of a status's HTML `content`: tags removed (paragraphs and
+/// line breaks as spaces), entities decoded.
+fn plain_text(content: &str) -> String {
+    let mut out = String::with_capacity(content.len());
+    let mut rest = content;
+    while let Some(c) = rest.chars().next() {
+        match c {
+            '<' => {
+                let end = rest.find('>').map_or(rest.len(), |i| i + 1);
+                let name: String = rest[1..end]
+                    .trim_start_matches('/')
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                if matches!(name.as_str(), "br" | "p") {
+                    out.push(' ');
+                }
+                rest = &rest[end..];
+            }
+            '&' => {
+                let entity = rest[1..]
+                    .char_indices()
+                    .take(12)
+                    .find(|(_, c)| *c == ';')
+                    .and_then(|(i, _)| entity(&rest[1..=i]).map(|c| (c, i + 2)));
+                match entity {
+                    Some((decoded, length)) => {
+                        out.push(decoded);
+                        rest = &rest[length..];
+                    }
+                    None => {
+                        out.push('&');
+                        rest = &rest[1..];
+                    }
+                }
+            }
+            c => {
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    out
+}
+
+/// The character an HTML entity (between `&` and `;`) stands for.
+fn entity(name: &str) -> Option<char> {
+    match name {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        "nbsp" => Some('\u{a0}'),
+        _ => {
+            let number = name.strip_prefix('#')?;
+            let code = match number.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => number.parse().ok()?,
+            };
+            char::from_u32(code)
+        }
+    }
 }
 
 fn text_of(value: &Value) -> Option<String> {
@@ -496,8 +822,8 @@ impl Publisher for Mastodon {
     /// Mastodon changes only the time of a scheduled status: a new text or
     /// image is the old one deleted and a new one scheduled.
     fn replace(&mut self, remote_id: &str, outgoing: &Outgoing) -> Result<String, PublishError> {
-        match split(remote_id) {
-            Some(('s', _)) => {
+        match Remote::parse(remote_id) {
+            Some(Remote { kind: 's', .. }) => {
                 self.delete(remote_id)?;
                 self.create(outgoing)
             }
@@ -509,9 +835,9 @@ impl Publisher for Mastodon {
     }
 
     fn delete(&mut self, remote_id: &str) -> Result<(), PublishError> {
-        let path = match split(remote_id) {
-            Some(('s', id)) => format!("/api/v1/scheduled_statuses/{id}"),
-            Some((_, id)) => format!("/api/v1/statuses/{id}"),
+        let path = match Remote::parse(remote_id) {
+            Some(Remote { kind: 's', id, .. }) => format!("/api/v1/scheduled_statuses/{id}"),
+            Some(Remote { id, .. }) => format!("/api/v1/statuses/{id}"),
             None => return Err(PublishError::NotFound(remote_id.to_owned())),
         };
         let answer = self.call(reqwest::Method::DELETE, &path, Body::Empty, None)?;
@@ -528,30 +854,23 @@ impl Publisher for Mastodon {
         from: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<RemotePost>, PublishError> {
-        let answer = self.call(
-            reqwest::Method::GET,
-            "/api/v1/scheduled_statuses?limit=40",
-            Body::Empty,
-            None,
-        )?;
-        if answer.status != 200 {
-            return Err(self.fault(&answer));
-        }
-        let scheduled = answer.body.as_array().cloned().unwrap_or_default();
+        let (scheduled, _) = self
+            .pages(&format!("/api/v1/scheduled_statuses?limit={PAGE}"), |_| {
+                true
+            })?;
         Ok(scheduled
             .iter()
             .filter_map(|item| {
                 let at = DateTime::parse_from_rfc3339(item["scheduled_at"].as_str()?)
                     .ok()?
                     .with_timezone(&Utc);
+                let text = item["params"]["text"].as_str().unwrap_or_default();
+                let id = scheduled_remote(item, text)?;
                 (from <= at && at <= until).then(|| RemotePost {
-                    id: format!("s{}", text_of(&item["id"]).unwrap_or_default()),
+                    id,
                     channel_remote_id: self.channel.clone(),
                     at: Some(at),
-                    text: item["params"]["text"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
+                    text: text.to_owned(),
                     status: RemoteStatus::Scheduled,
                 })
             })
@@ -562,20 +881,7 @@ impl Publisher for Mastodon {
         &mut self,
         remote_ids: &[(String, String, DateTime<Utc>)],
     ) -> Result<Report, PublishError> {
-        let mut report = Report {
-            complete: true,
-            ..Report::default()
-        };
-        for (remote, _, at) in remote_ids {
-            match self.status_of(remote, *at) {
-                Ok(status) => {
-                    report.posts.insert(remote.clone(), status);
-                }
-                Err(error @ PublishError::RateLimited { .. }) => return Err(error),
-                Err(_) => report.complete = false,
-            }
-        }
-        Ok(report)
+        self.report_at(remote_ids, crate::clock::now())
     }
 
     fn channels(&mut self) -> Result<Option<Vec<super::RemoteChannel>>, PublishError> {
@@ -809,5 +1115,303 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// The published status of the fake whose text is `text`.
+    fn published_with(fake: &fake::FakeMastodon, text: &str) -> String {
+        let state = fake.state();
+        let found: Vec<&fake::Published> =
+            state.published.iter().filter(|s| s.text == text).collect();
+        assert_eq!(found.len(), 1, "{text}: {:?}", state.published);
+        found[0].id.clone()
+    }
+
+    fn account_pages(fake: &fake::FakeMastodon) -> usize {
+        fake.state()
+            .requests
+            .iter()
+            .filter(|r| r.starts_with("GET /api/v1/accounts/1/statuses"))
+            .count()
+    }
+
+    #[test]
+    fn lists_every_scheduled_status_page_after_page() {
+        let fake = fake::FakeMastodon::start();
+        let at = later();
+        fake.with(|state| {
+            for i in 0..45 {
+                state.schedule(&format!("Post {i}"), at + Duration::minutes(i), Vec::new());
+            }
+        });
+        let mut mastodon = client(&fake, fake::TOKEN);
+        let listed = mastodon.list(&[], at, at + Duration::minutes(44)).unwrap();
+        assert_eq!(listed.len(), 45);
+        let ids: std::collections::BTreeSet<&str> = listed.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids.len(), 45);
+        let texts: std::collections::BTreeSet<&str> =
+            listed.iter().map(|p| p.text.as_str()).collect();
+        assert!(texts.contains("Post 0") && texts.contains("Post 44"));
+        let pages: Vec<String> = fake
+            .state()
+            .requests
+            .iter()
+            .filter(|r| r.starts_with("GET /api/v1/scheduled_statuses"))
+            .cloned()
+            .collect();
+        assert_eq!(pages.len(), 2, "{pages:?}");
+        assert!(pages[0].contains("limit=40"), "{pages:?}");
+        assert!(pages[1].contains("max_id="), "{pages:?}");
+    }
+
+    #[test]
+    fn two_posts_of_the_same_minute_get_each_their_own_status() {
+        let fake = fake::FakeMastodon::start();
+        let mut mastodon = client(&fake, fake::TOKEN);
+        let at = later();
+        let mut first = outgoing("Premier post de la minute #Santé", at);
+        first.post_id = "chiffre/01".to_owned();
+        let mut second = outgoing("Second post, même minute", at);
+        second.post_id = "chiffre/02".to_owned();
+        second.image = vec![0x89, b'P', b'N', b'G', 9, 9, 9];
+        let one = mastodon.create(&first).unwrap();
+        let two = mastodon.create(&second).unwrap();
+        assert_ne!(one, two);
+        for id in [&one, &two] {
+            assert!(!id.contains('/'), "{id}");
+            assert!(Remote::parse(id).is_some_and(|r| r.media.is_some()), "{id}");
+        }
+        // The instance's time passes theirs: both are published, with new
+        // ids, at the same instant.
+        fake.with(|state| state.clock.set(at + Duration::minutes(2)));
+        let report = mastodon
+            .report_at(
+                &[
+                    (one.clone(), String::new(), at),
+                    (two.clone(), String::new(), at),
+                ],
+                at + Duration::minutes(3),
+            )
+            .unwrap();
+        assert!(report.complete);
+        assert_eq!(report.posts[&one], RemoteStatus::Sent);
+        assert_eq!(report.posts[&two], RemoteStatus::Sent);
+        assert!(fake.state().scheduled.is_empty());
+        let url = |text: &str| {
+            format!(
+                "https://piaille.example/@cpts/{}",
+                published_with(&fake, text)
+            )
+        };
+        assert_eq!(mastodon.public_url(&one), Some(url(&first.text)));
+        assert_eq!(mastodon.public_url(&two), Some(url(&second.text)));
+    }
+
+    #[test]
+    fn old_ids_fall_back_on_the_time_and_never_share_a_status() {
+        let fake = fake::FakeMastodon::start();
+        let mut mastodon = client(&fake, fake::TOKEN);
+        let at = later();
+        // Three scheduled for one instant, one deleted in Mastodon's app:
+        // two statuses for three ids.
+        let ids: Vec<String> = fake.with(|state| {
+            let ids: Vec<String> = ["Un", "Deux", "Trois"]
+                .iter()
+                .map(|text| format!("s{}", state.schedule(text, at, Vec::new())))
+                .collect();
+            state.scheduled.pop();
+            state.clock.set(at + Duration::minutes(1));
+            ids
+        });
+        let asked: Vec<(String, String, DateTime<Utc>)> = ids
+            .iter()
+            .map(|id| (id.clone(), String::new(), at))
+            .collect();
+        let report = mastodon
+            .report_at(&asked, at + Duration::minutes(2))
+            .unwrap();
+        assert!(report.complete);
+        let sent: Vec<&String> = ids
+            .iter()
+            .filter(|id| report.posts[*id] == RemoteStatus::Sent)
+            .collect();
+        assert_eq!(sent.len(), 2, "{:?}", report.posts);
+        assert_ne!(mastodon.public_url(sent[0]), mastodon.public_url(sent[1]));
+        assert_eq!(
+            ids.iter()
+                .filter(|id| report.posts[*id] == RemoteStatus::Missing)
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn an_idempotency_key_is_remembered_for_an_hour_of_the_instance() {
+        let fake = fake::FakeMastodon::start();
+        let mut mastodon = client(&fake, fake::TOKEN);
+        let post = outgoing("Une heure de mémoire", later());
+        let start = fake.state().clock.now();
+        let id = mastodon.create(&post).unwrap();
+        fake.with(|state| state.clock.set(start + Duration::minutes(59)));
+        assert_eq!(mastodon.create(&post).unwrap(), id);
+        assert_eq!(fake.state().scheduled.len(), 1);
+        fake.with(|state| state.clock.set(start + Duration::minutes(61)));
+        let again = mastodon.create(&post).unwrap();
+        assert_ne!(again, id);
+        assert_eq!(fake.state().scheduled.len(), 2);
+        assert_eq!(fake.state().status_calls, 3);
+    }
+
+    #[test]
+    fn a_text_alone_is_found_by_its_text_among_pages_of_statuses() {
+        let fake = fake::FakeMastodon::start();
+        let mut mastodon = client(&fake, fake::TOKEN);
+        let at = later();
+        let text = "Votre profil : https://www.monespacesante.fr/profil & « guillemets » <ici>\nà l'heure.\n\nDeuxième paragraphe #MonEspaceSanté";
+        let mut post = outgoing(text, at);
+        post.image.clear();
+        let id = mastodon.create(&post).unwrap();
+        let remote = Remote::parse(&id).unwrap();
+        assert_eq!((remote.media, remote.text.is_some()), (None, true), "{id}");
+        fake.with(|state| {
+            // Older than the window: never read.
+            for i in 0..60 {
+                state.publish(
+                    &format!("Ancien {i}"),
+                    at - Duration::hours(3) + Duration::seconds(i),
+                    Vec::new(),
+                );
+            }
+            // Within the window, older.
+            for i in 0..30 {
+                state.publish(
+                    &format!("Avant {i}"),
+                    at - Duration::seconds(30 - i),
+                    Vec::new(),
+                );
+            }
+            state.clock.set(at + Duration::minutes(1));
+            state.publish_due();
+            // Within the window, newer: the first one at the same instant.
+            for i in 0..100 {
+                state.publish(
+                    &format!("Après {i}"),
+                    at + Duration::seconds(i * 6),
+                    Vec::new(),
+                );
+            }
+        });
+        let report = mastodon
+            .report_at(
+                &[(id.clone(), String::new(), at)],
+                at + Duration::minutes(20),
+            )
+            .unwrap();
+        assert!(report.complete);
+        assert_eq!(report.posts[&id], RemoteStatus::Sent);
+        let status = published_with(&fake, text);
+        assert_eq!(
+            mastodon.public_url(&id),
+            Some(format!("https://piaille.example/@cpts/{status}"))
+        );
+        // Newest first, 40 a page: the fourth page reaches statuses older
+        // than the window, and paging stops there.
+        assert_eq!(account_pages(&fake), 4);
+        // An id of before (no text) falls back on the time alone, and
+        // takes the nearest: here not the right one.
+        let old = format!("s{}", remote.id);
+        mastodon
+            .report_at(
+                &[(old.clone(), String::new(), at)],
+                at + Duration::minutes(20),
+            )
+            .unwrap();
+        assert_ne!(mastodon.public_url(&old), mastodon.public_url(&id));
+    }
+
+    #[test]
+    fn a_status_as_mastodon_renders_it_reads_as_the_text_sent() {
+        for text in [
+            "Le DMP en chiffres #Santé",
+            "Deux lignes\nune autre\n\nUn paragraphe & des <balises> \"citées\" l'été",
+            "Lien : https://www.ameli.fr/assure/remboursements?x=1&y=2 et #MonEspaceSanté.",
+            "Un lien http://exemple.fr/chemin en clair, #2026 n'est pas un mot-dièse",
+        ] {
+            let content = fake::html(text);
+            assert!(content.starts_with("<p>"), "{content}");
+            assert_eq!(
+                super::super::normalise(&plain_text(&content)),
+                super::super::normalise(text),
+                "{content}"
+            );
+            assert_eq!(text_hash(&plain_text(&content)), text_hash(text));
+        }
+        assert_eq!(
+            plain_text("<p>a &amp; b &lt;c&gt; &quot;d&quot; &#39;e&#39; &#x41;&unknown;</p><p>f<br />g</p>")
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            ["a", "&", "b", "<c>", "\"d\"", "'e'", "A&unknown;", "f", "g"]
+        );
+        assert!(fake::html("a #Santé").contains(
+            "<a href=\"https://piaille.example/tags/Santé\" class=\"mention hashtag\" rel=\"tag\">#<span>Santé</span></a>"
+        ));
+    }
+
+    #[test]
+    fn remote_ids_old_and_new() {
+        let old = Remote::parse("s123").unwrap();
+        assert_eq!(
+            (old.kind, old.id, old.media, old.text),
+            ('s', "123", None, None)
+        );
+        let new = Remote::parse("s12.34.0a1b2c3d").unwrap();
+        assert_eq!(
+            (new.id, new.media, new.text),
+            ("12", Some("34"), Some("0a1b2c3d"))
+        );
+        let alone = Remote::parse("s12..0a1b2c3d").unwrap();
+        assert_eq!((alone.media, alone.text), (None, Some("0a1b2c3d")));
+        assert_eq!(Remote::parse("p9").unwrap().kind, 'p');
+        for bad in [
+            "",
+            "s",
+            "x12",
+            "s1/2",
+            "s12.34",
+            "s12.34.xyz",
+            "p12.34.0a1b2c3d",
+            "s1.2.0a1b2c3d.4",
+        ] {
+            assert_eq!(Remote::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn follows_only_the_next_link_on_the_same_instance() {
+        let mastodon = Mastodon::new(
+            "mastodon",
+            "https://piaille.example/",
+            "jeton",
+            std::time::Duration::from_secs(5),
+        );
+        let link = |value: &str| vec![("link".to_owned(), value.to_owned())];
+        assert_eq!(
+            mastodon.next_page(&link(
+                "<https://piaille.example/api/v1/scheduled_statuses?limit=40&max_id=7>; rel=\"next\", <https://piaille.example/api/v1/scheduled_statuses?min_id=9>; rel=\"prev\""
+            )),
+            Some("/api/v1/scheduled_statuses?limit=40&max_id=7".to_owned())
+        );
+        assert_eq!(
+            mastodon.next_page(&link(
+                "<https://piaille.example/api/v1/scheduled_statuses?min_id=9>; rel=\"prev\""
+            )),
+            None
+        );
+        assert_eq!(
+            mastodon.next_page(&link(
+                "<https://ailleurs.example/api/v1/scheduled_statuses?max_id=7>; rel=\"next\""
+            )),
+            None
+        );
+        assert_eq!(mastodon.next_page(&[]), None);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use icalendar::Component;
+use icalendar::{Component, EventLike};
 
 use crate::{crieur, fixture, stderr, stdout};
 
@@ -80,6 +80,148 @@ fn the_csv_plan_opens_in_a_spreadsheet() {
         "{text}"
     );
     assert!(text.contains(";créneau vide"), "{text}");
+}
+
+/// The content lines of a document, unfolded as a calendar reads them.
+fn unfolded(text: &str) -> Vec<String> {
+    text.replace("\r\n ", "")
+        .split("\r\n")
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_carriage_return_in_a_caption_or_a_name_injects_no_property() {
+    let project = fixture("valid");
+    let root = project.path();
+    let config = root.join("config/crieur.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text
+        .replace(
+            "name = \"CPTS Mulhouse Agglomération\"",
+            "name = \"CPTS\\rURL:http://evil\"",
+        )
+        .replace(
+            "[series.chiffre-de-la-semaine]\n",
+            "[series.chiffre-de-la-semaine]\nname = \"Chiffre\\rATTACH:http://evil\\r\\nBEGIN:VALARM\"\n",
+        );
+    std::fs::write(&config, text).unwrap();
+    // A caption with lone CRs (an old Mac's line ends, or a paste), and a
+    // card field with one.
+    std::fs::write(
+        root.join("posts/chiffre/02-teleconsultation.md"),
+        "+++\nseries = \"chiffre-de-la-semaine\"\n[visual]\nnumber = \"416 649\\rATTACH:http://evil\"\ncaption = \"téléconsultations.\"\n+++\nEn 2020.\rBEGIN:VALARM\rACTION:DISPLAY\rTRIGGER:-PT5M\rEND:VALARM\rATTACH:http://evil\n",
+    )
+    .unwrap();
+    let (text, calendar) = ics(root, &[]);
+    assert!(text.ends_with("\r\n"));
+    for line in text.split("\r\n") {
+        assert!(!line.contains(['\r', '\n']), "{line:?}");
+    }
+    let lines = unfolded(&text);
+    for injected in ["ATTACH", "URL", "ACTION", "TRIGGER", "BEGIN:VALARM"] {
+        assert!(
+            !lines.iter().any(|line| line.starts_with(injected)),
+            "{injected} in {text}"
+        );
+    }
+    let events: Vec<_> = calendar.events().collect();
+    assert!(!events.is_empty());
+    for event in &events {
+        assert!(!event.properties().contains_key("ATTACH"), "{text}");
+        assert!(!event.properties().contains_key("URL"), "{text}");
+        assert!(event.components().is_empty(), "{text}");
+        if event.get_categories().is_none() {
+            continue; // the one-off post
+        }
+        assert!(
+            event
+                .get_summary()
+                .unwrap()
+                .starts_with("Chiffre ATTACH:http://evil BEGIN:VALARM : "),
+            "{:?}",
+            event.get_summary()
+        );
+    }
+    let second = events
+        .iter()
+        .find(|e| e.get_description().unwrap().contains("02-teleconsultation"))
+        .expect("the second post's event");
+    assert!(
+        second
+            .get_summary()
+            .unwrap()
+            .ends_with(" : 416 649 ATTACH:http://evil"),
+        "{:?}",
+        second.get_summary()
+    );
+    assert!(
+        second
+            .get_description()
+            .unwrap()
+            .starts_with("En 2020.\nBEGIN:VALARM\nACTION:DISPLAY\n"),
+        "{:?}",
+        second.get_description()
+    );
+    assert_eq!(
+        calendar.get_name(),
+        Some("CPTS URL:http://evil : publications")
+    );
+}
+
+#[test]
+fn a_csv_cell_that_starts_like_a_formula_is_kept_as_text() {
+    let project = fixture("valid");
+    let root = project.path();
+    let formulas = [
+        "=cmd|' /C calc'!A0",
+        "@SUM(1)",
+        "=HYPERLINK(\"x.fr\")",
+        "+1",
+        "-1",
+        "\t=1+1",
+    ];
+    for (index, formula) in formulas.iter().enumerate() {
+        let number = toml_string(formula);
+        std::fs::write(
+            root.join(format!("posts/chiffre/1{index}-formule.md")),
+            format!(
+                "+++\nseries = \"chiffre-de-la-semaine\"\n[visual]\nnumber = {number}\ncaption = \"Une phrase.\"\n+++\nUne légende.\n"
+            ),
+        )
+        .unwrap();
+    }
+    let output = crieur(root, &["plan", "--csv", "--weeks", "12"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    // As a spreadsheet opens it: the byte-order mark dropped, `;` between
+    // cells.
+    let body = text.strip_prefix('\u{feff}').expect("a byte-order mark");
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(body.as_bytes());
+    let mut titles = Vec::new();
+    for record in reader.records() {
+        let record = record.unwrap();
+        for cell in &record {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a formula in {cell:?}: {text}"
+            );
+        }
+        titles.push(record[5].to_owned());
+    }
+    for formula in formulas {
+        assert!(
+            titles.contains(&format!("'{formula}")),
+            "{formula:?} not in {titles:?}"
+        );
+    }
+}
+
+/// A TOML basic string.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
 }
 
 fn project() -> tempfile::TempDir {
@@ -201,4 +343,105 @@ fn a_bad_row_writes_nothing_and_names_its_row_and_column() {
     assert!(errors.contains("chiffres.csv:2:"), "{errors}");
     assert!(errors.contains("publish_at"), "{errors}");
     assert!(!dir.path().join("posts/evenement").exists());
+}
+
+/// The names of the files under `posts/`, to see that nothing was written.
+fn posts(root: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut folders = vec![root.join("posts")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                names.push(path.display().to_string());
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+#[test]
+fn a_control_character_in_a_cell_writes_nothing_and_is_shown_at_its_cell() {
+    let dir = project();
+    let before = posts(dir.path());
+    let sheet = dir.path().join("chiffres.csv");
+    let import = |bytes: &[u8]| {
+        std::fs::write(&sheet, bytes).unwrap();
+        let output = crieur(
+            dir.path(),
+            &[
+                "import",
+                sheet.to_str().unwrap(),
+                "--series",
+                "chiffre-de-la-semaine",
+            ],
+        );
+        assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+        assert_eq!(posts(dir.path()), before);
+        let errors = stderr(&output);
+        // Nothing of the file reaches the terminal as a control.
+        assert!(
+            !errors
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{errors:?}"
+        );
+        assert!(errors.contains("Rien n'est écrit"), "{errors}");
+        errors
+    };
+    // A NUL, which `check` would refuse as a binary file.
+    let errors = import(
+        "number;caption;source;alt;légende\n12;Une phrase\0 cachée.;CPAM;Le chiffre de la semaine : 12.;Douze.\n"
+            .as_bytes(),
+    );
+    assert!(
+        errors.contains("caractère de contrôle U+0000 (octet nul)"),
+        "{errors}"
+    );
+    assert!(errors.contains("chiffres.csv:2:14"), "{errors}");
+    // The source line and a caret under the character.
+    assert!(
+        errors.contains("2 | 12;Une phrase  cachée.;CPAM"),
+        "{errors}"
+    );
+    assert!(errors.contains("|              ^"), "{errors}");
+    // An escape sequence in the caption, a lone CR in a quoted cell.
+    let errors = import(
+        "number;caption;source;alt;légende\n12;Une phrase.;CPAM;Le chiffre de la semaine : 12.;Douze\u{1b}[2J.\n13;Une autre.;\"CPAM\rURL:x\";Le chiffre de la semaine : 13.;Treize.\n"
+            .as_bytes(),
+    );
+    assert!(errors.contains("U+001B"), "{errors}");
+    assert!(errors.contains("chiffres.csv:2:57"), "{errors}");
+    assert!(errors.contains("retour chariot seul"), "{errors}");
+    assert!(errors.contains("chiffres.csv:3:20"), "{errors}");
+    // Bytes that are not UTF-8 (a sheet saved in Windows-1252).
+    let errors =
+        import(b"number;caption;source;alt;l\xe9gende\n12;Caf\xe9;CPAM;Le chiffre : 12.;Douze.\n");
+    assert!(
+        errors.contains("le fichier CSV n'est pas en UTF-8 : octet invalide 0xE9"),
+        "{errors}"
+    );
+    assert!(errors.contains("chiffres.csv:1:28"), "{errors}");
+    assert!(errors.contains("chiffres.csv:2:7"), "{errors}");
+    // A line break and a tab in a cell are text: the post is written.
+    std::fs::write(
+        &sheet,
+        "number;caption;source;alt;légende\n12;Une phrase.;CPAM;Le chiffre de la semaine : 12.;\"Douze.\r\n\tEt une autre ligne.\"\n",
+    )
+    .unwrap();
+    let output = crieur(
+        dir.path(),
+        &[
+            "import",
+            sheet.to_str().unwrap(),
+            "--series",
+            "chiffre-de-la-semaine",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let check = crieur(dir.path(), &["check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
 }

@@ -241,7 +241,7 @@ fn stops_cleanly_on_sigterm_and_refuses_a_second_daemon() {
 #[test]
 fn delivers_an_outbox_post_at_its_instant() {
     let project = temp_project("valid");
-    let at = chrono::Local::now().with_timezone(&chrono_tz::Europe::Paris)
+    let at = crieur::clock::now().with_timezone(&chrono_tz::Europe::Paris)
         + chrono::Duration::seconds(4);
     std::fs::write(
         project.path().join("posts/bientot.md"),
@@ -282,7 +282,7 @@ fn runs_a_pass_when_a_post_file_changes() {
     wait_for("the first pass", Duration::from_secs(20), || count() > 0);
     let before = count();
     let at =
-        chrono::Local::now().with_timezone(&chrono_tz::Europe::Paris) + chrono::Duration::hours(2);
+        crieur::clock::now().with_timezone(&chrono_tz::Europe::Paris) + chrono::Duration::hours(2);
     std::fs::write(
         project.path().join("posts/nouveau.md"),
         format!(

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 #[allow(dead_code)]
 #[path = "../../src/publish/mastodon/fake.rs"]
-mod fake_mastodon;
+pub(crate) mod fake_mastodon;
 
 use crate::copy_dir;
 use fake_mastodon::{FakeMastodon, TOKEN};
@@ -15,13 +15,25 @@ use fake_mastodon::{FakeMastodon, TOKEN};
 const NOW: &str = "2026-11-30T09:00:00";
 const POST: &str = "posts/chiffre/direct.md";
 
+/// [`NOW`] as an instant.
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+    crieur::clock::parse_instant(NOW, chrono_tz::Europe::Paris).unwrap()
+}
+
+/// The local instance, its clock reading [`NOW`] as crieur's does.
+pub(crate) fn start() -> FakeMastodon {
+    let fake = FakeMastodon::start();
+    fake.with(|state| state.clock.set(now()));
+    fake
+}
+
 fn post(body: &str) -> String {
     format!(
         "+++\nseries = \"chiffre-de-la-semaine\"\npublish_at = 2026-12-01T19:00:00\nalt = \"Visuel « Le chiffre de la semaine » : 65,4 millions, le nombre d'assurés disposant d'un profil sur Mon Espace Santé.\"\n\n[visual]\nnumber = \"65,4 millions\"\ncaption = \"C'est le nombre d'assurés disposant d'un profil sur Mon Espace Santé.\"\nsource = \"Assurance Maladie, novembre 2022\"\n+++\n{body}\n"
     )
 }
 
-fn project(fake: &FakeMastodon) -> tempfile::TempDir {
+pub(crate) fn project(fake: &FakeMastodon) -> tempfile::TempDir {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&repo.join("assets"), &dir.path().join("assets"));
@@ -79,7 +91,7 @@ fn said(output: &Output) -> String {
 
 #[test]
 fn a_mastodon_post_is_scheduled_once_rescheduled_when_edited_and_withdrawn_when_removed() {
-    let fake = FakeMastodon::start();
+    let fake = start();
     let dir = project(&fake);
     let output = run(dir.path(), &["publish"]);
     assert!(output.status.success(), "{}", said(&output));
@@ -118,7 +130,7 @@ fn a_mastodon_post_is_scheduled_once_rescheduled_when_edited_and_withdrawn_when_
 
 #[test]
 fn a_mastodon_pass_killed_at_any_point_schedules_the_post_once() {
-    let fake = FakeMastodon::start();
+    let fake = start();
     fake.with(|state| state.latency = std::time::Duration::from_millis(30));
     let dir = project(&fake);
     let mut seed: u64 = crieur::clock::now().timestamp_subsec_nanos() as u64

@@ -1007,9 +1007,11 @@ fn handle(request: Incoming, state: &Mutex<State>, schema: &Valid<Schema>) -> An
     };
     thread::sleep(latency);
     if !authorized || matches!(fault, Some(Fault::Unauthorized)) {
+        // As some gateways do: the refused credential, quoted back.
+        let message = format!("Unauthorized: invalid header 'Authorization: {key}'");
         return respond(
             401,
-            json!({"errors": [{"message": "Unauthorized", "extensions": {"code": "UNAUTHENTICATED"}}]}),
+            json!({"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}),
             &rate,
         );
     }

@@ -377,7 +377,7 @@ fn a_simulated_fortnight_sends_every_post_once_on_time_within_budget() {
         let at = at_of(d);
         let near: Vec<_> = published
             .iter()
-            .filter(|status| (status.2 - at).num_seconds().abs() <= 60)
+            .filter(|status| (status.at - at).num_seconds().abs() <= 60)
             .collect();
         assert_eq!(near.len(), 1, "{at}: {published:#?}");
     }

@@ -285,3 +285,103 @@ fn alt_texts_and_hashtags_are_checked_for_screen_readers() {
         stderr(&check)
     );
 }
+
+/// Every file under a folder, from it.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                folders.push(path.clone());
+            }
+            found.push(path.strip_prefix(dir).unwrap().display().to_string());
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn a_name_with_a_line_break_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "CPTS Nord\n[publisher]\nkind = \"buffer\"",
+        "CPTS Nord\"\n[daemon]\ngrace = \"366d",
+        "CPTS\rNord",
+        "CPTS\u{1b}[2J",
+    ] {
+        let root = dir.path().join("p");
+        let output = init(&root, &["--name", name]);
+        assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+        let errors = stderr(&output);
+        assert!(errors.starts_with("erreur : le nom « CPTS"), "{errors}");
+        assert!(
+            errors.contains("contient un retour à la ligne ou un caractère de contrôle : U+"),
+            "{errors}"
+        );
+        assert!(
+            !errors.chars().any(|c| c.is_control() && c != '\n'),
+            "{errors:?}"
+        );
+        assert!(!root.exists(), "{name:?}");
+    }
+}
+
+#[test]
+fn a_name_with_quotes_and_brackets_is_kept_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("nord");
+    let name = "CPTS \"Nord\" [test] # ''' \\ fin";
+    let output = init(&root, &["--name", name]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let check = crieur(&root, &["check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    let text = std::fs::read_to_string(root.join("config/crieur.toml")).unwrap();
+    let config: toml::Table = text.parse().unwrap();
+    assert_eq!(config["brand"]["name"].as_str(), Some(name), "{text}");
+    assert_eq!(config["publisher"]["kind"].as_str(), Some("outbox"));
+    // The project as crieur reads it.
+    let project = crieur::project::Project::load(&root).unwrap();
+    assert_eq!(project.config.unwrap().brand.name, name);
+}
+
+#[cfg(unix)]
+#[test]
+fn init_never_writes_through_a_symbolic_link() {
+    for entry in ["posts", "assets", "config", "assets/logos", "posts/chiffre"] {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        let root = dir.path().join("p");
+        let link = root.join(entry);
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let before = files_under(&root);
+        let output = init(&root, &["--name", "CPTS Nord"]);
+        assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+        let errors = stderr(&output);
+        assert!(
+            errors.contains(&format!(
+                "erreur : {} est un lien symbolique : crieur init n'écrit pas à travers un lien ; supprimez-le ou choisissez un autre dossier",
+                link.display()
+            )),
+            "{errors}"
+        );
+        assert!(files_under(&outside).is_empty(), "{entry}");
+        assert_eq!(files_under(&root), before, "{entry}");
+    }
+    // A link to a file where init writes one is refused too.
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("ailleurs.toml");
+    let root = dir.path().join("p");
+    std::fs::create_dir_all(root.join("config")).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("config/crieur.toml")).unwrap();
+    let output = init(&root, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("config/crieur.toml est un lien symbolique"));
+    assert!(!outside.exists());
+    assert!(!root.join("posts").exists());
+}

@@ -15,12 +15,15 @@ mod direct;
 mod direct_mastodon;
 mod fake_buffer;
 mod fake_buffer_tests;
+mod fortnight;
 mod hostile;
 mod init;
 mod media;
 mod plan;
 mod publish;
 mod render;
+mod secrets;
+mod timing;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

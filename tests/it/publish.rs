@@ -435,7 +435,7 @@ fn a_request_buffer_finds_invalid_is_reported_as_a_bug_with_the_request() {
     let buffer = FakeBuffer::start();
     let mut client = Buffer::new(
         &buffer.url,
-        TOKEN.to_owned(),
+        crieur::net::Secret::new(TOKEN),
         ORGANIZATION,
         Options::default(),
         Vec::new(),

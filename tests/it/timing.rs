@@ -83,3 +83,51 @@ fn sigterm_during_a_buffer_retry_stops_the_daemon_within_ten_seconds() {
         "{deliveries:#?}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_during_a_mastodon_image_wait_stops_the_daemon_within_ten_seconds() {
+    use crate::direct_mastodon::fake_mastodon::TOKEN as MASTODON_TOKEN;
+    let fake = crate::direct_mastodon::start();
+    // The instance never finishes processing the image: the pass waits
+    // for it, a second at a time.
+    fake.with(|state| state.processing_looks = usize::MAX);
+    let dir = crate::direct_mastodon::project(&fake);
+    let now = crate::direct_mastodon::now();
+    let mut child = daemon(dir.path(), &[])
+        .env("CRIEUR_NOW", now.to_rfc3339())
+        .env("CRIEUR_MASTODON_TOKEN", MASTODON_TOKEN)
+        .spawn()
+        .unwrap();
+    let looks = || {
+        fake.with(|state| {
+            state
+                .requests
+                .iter()
+                .filter(|line| line.starts_with("GET /api/v1/media/"))
+                .count()
+        })
+    };
+    wait_for("the image being processed", Duration::from_secs(60), || {
+        looks() >= 2
+    });
+    let logs = stop_within_ten_seconds(&mut child);
+    assert!(logs.contains("arrêt demandé"), "{logs}");
+    assert!(looks() < 10, "the wait went on after the stop");
+    let status = Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .arg("--root")
+        .arg(dir.path())
+        .args(["status", "--json"])
+        .env_clear()
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let deliveries = status["deliveries"].as_array().unwrap();
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d["status"] != "creating" && d["status"] != "queued"),
+        "nothing half-recorded, nothing scheduled: {deliveries:#?}"
+    );
+    assert!(fake.with(|state| state.scheduled.is_empty()));
+}

@@ -33,6 +33,10 @@ pub struct State {
     /// How long each answer takes once the call is done (so that a
     /// client killed meanwhile never reads it).
     pub latency: std::time::Duration,
+    /// createSession answers 403 quoting the password it was sent.
+    pub echo_password: bool,
+    /// Calls with a session answer 403 quoting the token they carried.
+    pub echo_session: bool,
     access: String,
     refresh: String,
     next: u64,
@@ -146,6 +150,14 @@ fn handle(call: &Call, state: &mut State) -> Answer {
     let json: Value = serde_json::from_slice(&call.body).unwrap_or(Value::Null);
     match call.nsid.as_str() {
         "com.atproto.server.createSession" => {
+            if state.echo_password {
+                let password = json["password"].as_str().unwrap_or_default();
+                return error(
+                    403,
+                    "Forbidden",
+                    &format!("login refused for password {password:?}"),
+                );
+            }
             if json["identifier"] == HANDLE && json["password"] == PASSWORD {
                 session(state)
             } else {
@@ -167,6 +179,14 @@ fn handle(call: &Call, state: &mut State) -> Answer {
         _ if call.bearer.as_deref() != Some(state.access.as_str()) || state.access.is_empty() => {
             error(401, "AuthenticationRequired", "Authentication Required")
         }
+        _ if state.echo_session => error(
+            403,
+            "Forbidden",
+            &format!(
+                "session refused: Bearer {}",
+                call.bearer.clone().unwrap_or_default()
+            ),
+        ),
         _ if state.expire_next => {
             state.expire_next = false;
             error(400, "ExpiredToken", "Token has expired")

@@ -1,7 +1,11 @@
 //! A local Mastodon that keeps to the API crieur uses: media processed
-//! after a first look (202, then 206, then the URL), `Idempotency-Key`
-//! remembered, `scheduled_at` at least five minutes ahead, scheduled
-//! statuses read and deleted, rate limits with an ISO 8601 reset.
+//! after a few looks (202, then 206, then the URL), `Idempotency-Key`
+//! remembered for an hour, `scheduled_at` at least five minutes ahead,
+//! scheduled statuses read, paged and deleted, and published by the
+//! instance's clock when their time comes (a new id, the same text and
+//! media), the account's statuses paged newest first with a `Link` header,
+//! contents rendered as HTML as Mastodon renders them, rate limits with an
+//! ISO 8601 reset.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -52,13 +56,35 @@ pub struct Scheduled {
     pub media: Vec<String>,
 }
 
-#[derive(Debug, Default)]
+/// A status of the account, as published.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub id: String,
+    pub text: String,
+    pub at: DateTime<Utc>,
+    pub media: Vec<String>,
+}
+
+/// An answer kept for its `Idempotency-Key`, with the instant it was made.
+#[derive(Debug, Clone)]
+pub struct Remembered {
+    pub at: DateTime<Utc>,
+    pub status: u16,
+    pub value: Value,
+}
+
+/// How long Mastodon remembers an `Idempotency-Key`.
+pub fn key_lifetime() -> Duration {
+    Duration::hours(1)
+}
+
+#[derive(Debug)]
 pub struct State {
     pub media: BTreeMap<String, Media>,
     pub scheduled: Vec<Scheduled>,
-    pub published: Vec<(String, String, DateTime<Utc>)>,
+    pub published: Vec<Published>,
     /// Answers by idempotency key.
-    pub keys: BTreeMap<String, (u16, Value)>,
+    pub keys: BTreeMap<String, Remembered>,
     /// Creates whose answer is lost (a 502 after the status was made).
     pub lose_next_answers: usize,
     pub limited_until: Option<DateTime<Utc>>,
@@ -67,7 +93,136 @@ pub struct State {
     /// client killed meanwhile never reads it).
     pub latency: std::time::Duration,
     pub clock: Clock,
+    /// How many looks a media takes to be processed (`usize::MAX`: never).
+    pub processing_looks: usize,
+    /// Every request, as `METHOD /path?query`.
+    pub requests: Vec<String>,
+    /// The instance's address, for the `Link` headers.
+    url: String,
     next: u64,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            media: BTreeMap::new(),
+            scheduled: Vec::new(),
+            published: Vec::new(),
+            keys: BTreeMap::new(),
+            lose_next_answers: 0,
+            limited_until: None,
+            status_calls: 0,
+            latency: std::time::Duration::ZERO,
+            clock: Clock::default(),
+            processing_looks: 2,
+            requests: Vec::new(),
+            url: String::new(),
+            next: 0,
+        }
+    }
+}
+
+impl State {
+    fn fresh(&mut self) -> String {
+        self.next += 1;
+        self.next.to_string()
+    }
+
+    /// A status published at `at` (as if posted then), with a new id.
+    pub fn publish(&mut self, text: &str, at: DateTime<Utc>, media: Vec<String>) -> String {
+        let id = self.fresh();
+        self.published.push(Published {
+            id: id.clone(),
+            text: text.to_owned(),
+            at,
+            media,
+        });
+        id
+    }
+
+    /// A status scheduled for `at`, with a new id.
+    pub fn schedule(&mut self, text: &str, at: DateTime<Utc>, media: Vec<String>) -> String {
+        let id = self.fresh();
+        self.scheduled.push(Scheduled {
+            id: id.clone(),
+            at: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            text: text.to_owned(),
+            media,
+        });
+        id
+    }
+
+    /// The scheduled statuses whose time has come on the instance's clock
+    /// become statuses: a new id, created at their instant, their text and
+    /// media kept. Done at the start of every request.
+    pub fn publish_due(&mut self) {
+        let now = self.clock.now();
+        let due_at = |s: &Scheduled| {
+            DateTime::parse_from_rfc3339(&s.at)
+                .ok()
+                .map(|at| at.with_timezone(&Utc))
+        };
+        let (mut due, kept): (Vec<Scheduled>, Vec<Scheduled>) = std::mem::take(&mut self.scheduled)
+            .into_iter()
+            .partition(|s| due_at(s).is_some_and(|at| at <= now));
+        self.scheduled = kept;
+        due.sort_by_key(|s| (due_at(s), numeric(&s.id)));
+        for scheduled in due {
+            let at = due_at(&scheduled).unwrap_or(now);
+            self.publish(&scheduled.text, at, scheduled.media);
+        }
+    }
+
+    fn attachments(&self, media: &[String]) -> Value {
+        let all: Vec<Value> = media
+            .iter()
+            .map(|id| {
+                let description = self.media.get(id).map(|m| m.description.clone());
+                json!({
+                    "id": id,
+                    "type": "image",
+                    "url": format!("https://files.example/{id}.png"),
+                    "preview_url": format!("https://files.example/{id}-small.png"),
+                    "description": description,
+                })
+            })
+            .collect();
+        json!(all)
+    }
+
+    fn scheduled_json(&self, scheduled: &Scheduled) -> Value {
+        json!({
+            "id": scheduled.id,
+            "scheduled_at": scheduled.at,
+            "params": {
+                "text": scheduled.text,
+                "media_ids": scheduled.media,
+                "visibility": "public",
+                "language": "fr",
+            },
+            "media_attachments": self.attachments(&scheduled.media),
+        })
+    }
+
+    fn status_json(&self, status: &Published) -> Value {
+        let id = &status.id;
+        json!({
+            "id": id,
+            "created_at": status.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "content": html(&status.text),
+            "url": format!("https://piaille.example/@cpts/{id}"),
+            "uri": format!("https://piaille.example/users/cpts/statuses/{id}"),
+            "visibility": "public",
+            "language": "fr",
+            "reblog": null,
+            "media_attachments": self.attachments(&status.media),
+        })
+    }
+}
+
+/// An id as a number, to order and compare ids as Mastodon does.
+fn numeric(id: &str) -> u64 {
+    id.parse().unwrap_or(0)
 }
 
 pub struct FakeMastodon {
@@ -97,6 +252,7 @@ impl FakeMastodon {
                     let call = Call {
                         method: parts.method.as_str().to_owned(),
                         path: parts.uri.path().to_owned(),
+                        query: parts.uri.query().unwrap_or_default().to_owned(),
                         authorization: header("authorization"),
                         key: header("idempotency-key"),
                         body: body.to_vec(),
@@ -121,6 +277,8 @@ impl FakeMastodon {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let address = listener.local_addr().unwrap();
+        let url = format!("http://{address}");
+        state.lock().unwrap().url = url.clone();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -131,10 +289,7 @@ impl FakeMastodon {
                 axum::serve(listener, app).await.unwrap();
             });
         });
-        FakeMastodon {
-            url: format!("http://{address}"),
-            state,
-        }
+        FakeMastodon { url, state }
     }
 
     pub fn with<T>(&self, change: impl FnOnce(&mut State) -> T) -> T {
@@ -149,9 +304,19 @@ impl FakeMastodon {
 struct Call {
     method: String,
     path: String,
+    query: String,
     authorization: Option<String>,
     key: Option<String>,
     body: Vec<u8>,
+}
+
+impl Call {
+    /// A parameter of the query string.
+    fn param(&self, name: &str) -> Option<String> {
+        url::form_urlencoded::parse(self.query.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
 }
 
 type Answer = (u16, Vec<(&'static str, String)>, Value);
@@ -161,8 +326,20 @@ fn error(status: u16, message: &str) -> Answer {
 }
 
 fn handle(call: &Call, state: &mut State) -> Answer {
+    state.publish_due();
+    let line = if call.query.is_empty() {
+        format!("{} {}", call.method, call.path)
+    } else {
+        format!("{} {}?{}", call.method, call.path, call.query)
+    };
+    state.requests.push(line);
     if call.authorization.as_deref() != Some(&format!("Bearer {TOKEN}")) {
-        return error(401, "The access token is invalid");
+        // As some proxies do: the refused credential, quoted back.
+        let sent = call.authorization.clone().unwrap_or_default();
+        return error(
+            401,
+            &format!("The access token is invalid (Authorization: {sent})"),
+        );
     }
     if let Some(until) = state.limited_until {
         let reset = until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -176,8 +353,6 @@ fn handle(call: &Call, state: &mut State) -> Answer {
             json!({ "error": "Too many requests" }),
         );
     }
-    state.next += 1;
-    let fresh = state.next.to_string();
     let segments: Vec<&str> = call.path.trim_matches('/').split('/').collect();
     match (call.method.as_str(), segments.as_slice()) {
         ("POST", ["api", "v2", "media"]) => {
@@ -191,6 +366,7 @@ fn handle(call: &Call, state: &mut State) -> Answer {
             if !body.contains("name=\"file\"") {
                 return error(422, "Validation failed: File can't be blank");
             }
+            let fresh = state.fresh();
             state.media.insert(
                 fresh.clone(),
                 Media {
@@ -200,31 +376,55 @@ fn handle(call: &Call, state: &mut State) -> Answer {
             );
             (202, Vec::new(), json!({ "id": fresh, "url": null }))
         }
-        ("GET", ["api", "v1", "media", id]) => match state.media.get_mut(*id) {
-            None => error(404, "Record not found"),
-            Some(media) => {
-                media.looked_at += 1;
-                if media.looked_at < 2 {
-                    (206, Vec::new(), json!({ "id": id, "url": null }))
-                } else {
-                    let url = format!("https://files.example/{id}.png");
-                    (200, Vec::new(), json!({ "id": id, "url": url }))
+        ("GET", ["api", "v1", "media", id]) => {
+            let looks = state.processing_looks;
+            match state.media.get_mut(*id) {
+                None => error(404, "Record not found"),
+                Some(media) => {
+                    media.looked_at = media.looked_at.saturating_add(1);
+                    if media.looked_at < looks {
+                        (206, Vec::new(), json!({ "id": id, "url": null }))
+                    } else {
+                        let url = format!("https://files.example/{id}.png");
+                        (200, Vec::new(), json!({ "id": id, "url": url }))
+                    }
                 }
             }
-        },
-        ("POST", ["api", "v1", "statuses"]) => create(call, state, fresh),
+        }
+        ("POST", ["api", "v1", "statuses"]) => create(call, state),
         ("GET", ["api", "v1", "accounts", "verify_credentials"]) => (
             200,
             Vec::new(),
             json!({ "id": "1", "acct": "cpts", "username": "cpts" }),
         ),
+        ("GET", ["api", "v1", "accounts", "1", "statuses"]) => {
+            let mut all: Vec<&Published> = state.published.iter().collect();
+            all.sort_by_key(|s| std::cmp::Reverse(numeric(&s.id)));
+            let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+            let (page, headers) = page(call, state, &ids, "/api/v1/accounts/1/statuses");
+            let values: Vec<Value> = page
+                .iter()
+                .filter_map(|id| state.published.iter().find(|s| s.id == *id))
+                .map(|s| state.status_json(s))
+                .collect();
+            (200, headers, json!(values))
+        }
+        ("GET", ["api", "v1", "accounts", _, "statuses"]) => error(404, "Record not found"),
         ("GET", ["api", "v1", "scheduled_statuses"]) => {
-            let all: Vec<Value> = state.scheduled.iter().map(scheduled_json).collect();
-            (200, Vec::new(), json!(all))
+            let mut all: Vec<&Scheduled> = state.scheduled.iter().collect();
+            all.sort_by_key(|s| std::cmp::Reverse(numeric(&s.id)));
+            let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+            let (page, headers) = page(call, state, &ids, "/api/v1/scheduled_statuses");
+            let values: Vec<Value> = page
+                .iter()
+                .filter_map(|id| state.scheduled.iter().find(|s| s.id == *id))
+                .map(|s| state.scheduled_json(s))
+                .collect();
+            (200, headers, json!(values))
         }
         ("GET", ["api", "v1", "scheduled_statuses", id]) => {
             match state.scheduled.iter().find(|s| s.id == *id) {
-                Some(found) => (200, Vec::new(), scheduled_json(found)),
+                Some(found) => (200, Vec::new(), state.scheduled_json(found)),
                 None => error(404, "Record not found"),
             }
         }
@@ -238,8 +438,8 @@ fn handle(call: &Call, state: &mut State) -> Answer {
             }
         }
         ("GET", ["api", "v1", "statuses", id]) => {
-            match state.published.iter().find(|(pid, _, _)| pid == id) {
-                Some((id, text, at)) => (200, Vec::new(), status_json(id, text, *at)),
+            match state.published.iter().find(|s| s.id == *id) {
+                Some(found) => (200, Vec::new(), state.status_json(found)),
                 None => error(404, "Record not found"),
             }
         }
@@ -247,31 +447,62 @@ fn handle(call: &Call, state: &mut State) -> Answer {
     }
 }
 
-fn scheduled_json(scheduled: &Scheduled) -> Value {
-    json!({
-        "id": scheduled.id,
-        "scheduled_at": scheduled.at,
-        "params": { "text": scheduled.text, "media_ids": scheduled.media },
-        "media_attachments": [],
-    })
-}
-
-fn status_json(id: &str, text: &str, at: DateTime<Utc>) -> Value {
-    json!({
-        "id": id,
-        "created_at": at.to_rfc3339(),
-        "content": format!("<p>{text}</p>"),
-        "url": format!("https://piaille.example/@cpts/{id}"),
-        "scheduled_at": null,
-    })
-}
-
-fn create(call: &Call, state: &mut State, fresh: String) -> Answer {
-    state.status_calls += 1;
-    if let Some(key) = &call.key
-        && let Some((status, value)) = state.keys.get(key)
+/// One page of `ids` (newest first), as Mastodon pages: `limit` (20 by
+/// default, 40 at most), `max_id` (strictly older ids), and a `Link` header
+/// to the next page when more remain and to the previous one.
+fn page(
+    call: &Call,
+    state: &State,
+    ids: &[&str],
+    path: &str,
+) -> (Vec<String>, Vec<(&'static str, String)>) {
+    let limit = call
+        .param("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(20)
+        .clamp(1, 40);
+    let max_id = call.param("max_id").map(|id| numeric(&id));
+    let older: Vec<&str> = ids
+        .iter()
+        .copied()
+        .filter(|id| max_id.is_none_or(|max| numeric(id) < max))
+        .collect();
+    let page: Vec<String> = older
+        .iter()
+        .take(limit)
+        .map(|id| (*id).to_owned())
+        .collect();
+    let mut links = Vec::new();
+    if older.len() > limit
+        && let Some(last) = page.last()
     {
-        return (*status, Vec::new(), value.clone());
+        links.push(format!(
+            "<{}{path}?limit={limit}&max_id={last}>; rel=\"next\"",
+            state.url
+        ));
+    }
+    if let Some(first) = page.first() {
+        links.push(format!(
+            "<{}{path}?limit={limit}&min_id={first}>; rel=\"prev\"",
+            state.url
+        ));
+    }
+    let headers = if links.is_empty() {
+        Vec::new()
+    } else {
+        vec![("link", links.join(", "))]
+    };
+    (page, headers)
+}
+
+fn create(call: &Call, state: &mut State) -> Answer {
+    state.status_calls += 1;
+    let now = state.clock.now();
+    state.keys.retain(|_, kept| now - kept.at < key_lifetime());
+    if let Some(key) = &call.key
+        && let Some(kept) = state.keys.get(key)
+    {
+        return (kept.status, Vec::new(), kept.value.clone());
     }
     let Ok(body) = serde_json::from_slice::<Value>(&call.body) else {
         return error(400, "bad json");
@@ -286,7 +517,11 @@ fn create(call: &Call, state: &mut State, fresh: String) -> Answer {
         })
         .unwrap_or_default();
     for id in &media {
-        if state.media.get(id).is_none_or(|m| m.looked_at < 2) {
+        if state
+            .media
+            .get(id)
+            .is_none_or(|m| m.looked_at < state.processing_looks)
+        {
             return error(422, "Validation failed: media not processed yet");
         }
     }
@@ -295,34 +530,143 @@ fn create(call: &Call, state: &mut State, fresh: String) -> Answer {
             let Ok(when) = DateTime::parse_from_rfc3339(at) else {
                 return error(422, "Validation failed: scheduled_at invalid");
             };
-            if when.with_timezone(&Utc) < state.clock.now() + Duration::minutes(5) {
+            if when.with_timezone(&Utc) < now + Duration::minutes(5) {
                 return error(
                     422,
                     "Validation failed: Scheduled at The scheduled date must be in the future",
                 );
             }
             let scheduled = Scheduled {
-                id: fresh,
+                id: state.fresh(),
                 at: at.to_owned(),
                 text,
                 media,
             };
-            let value = scheduled_json(&scheduled);
+            let value = state.scheduled_json(&scheduled);
             state.scheduled.push(scheduled);
             value
         }
         None => {
-            let now = state.clock.now();
-            state.published.push((fresh.clone(), text.clone(), now));
-            status_json(&fresh, &text, now)
+            let id = state.publish(&text, now, media);
+            let status = state.published.last().expect("just published");
+            debug_assert_eq!(status.id, id);
+            state.status_json(status)
         }
     };
     if let Some(key) = &call.key {
-        state.keys.insert(key.clone(), (200, answer.clone()));
+        state.keys.insert(
+            key.clone(),
+            Remembered {
+                at: now,
+                status: 200,
+                value: answer.clone(),
+            },
+        );
     }
     if state.lose_next_answers > 0 {
         state.lose_next_answers -= 1;
         return error(502, "Bad gateway");
     }
     (200, Vec::new(), answer)
+}
+
+/// A status's text as Mastodon renders it: escaped, paragraphs on blank
+/// lines, `<br />` for single newlines, hashtags and links made links.
+pub fn html(text: &str) -> String {
+    let mut paragraphs: Vec<Vec<&str>> = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if !current.is_empty() {
+                paragraphs.push(std::mem::take(&mut current));
+            }
+        } else {
+            current.push(line);
+        }
+    }
+    if !current.is_empty() {
+        paragraphs.push(current);
+    }
+    paragraphs
+        .iter()
+        .map(|lines| {
+            let lines: Vec<String> = lines.iter().map(|line| inline(line)).collect();
+            format!("<p>{}</p>", lines.join("<br />"))
+        })
+        .collect()
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One line: its links, then its hashtags, the rest escaped.
+fn inline(line: &str) -> String {
+    let mut finder = linkify::LinkFinder::new();
+    finder.kinds(&[linkify::LinkKind::Url]);
+    let mut out = String::new();
+    let mut last = 0;
+    for link in finder.links(line) {
+        out.push_str(&hashtags(&line[last..link.start()]));
+        let url = link.as_str();
+        let scheme = url.find("://").map_or(0, |i| i + 3);
+        let prefix = if url[scheme..].starts_with("www.") {
+            scheme + 4
+        } else {
+            scheme
+        };
+        out.push_str(&format!(
+            "<a href=\"{}\" target=\"_blank\" rel=\"nofollow noopener\" translate=\"no\"><span class=\"invisible\">{}</span><span class=\"\">{}</span><span class=\"invisible\"></span></a>",
+            escape(url),
+            escape(&url[..prefix]),
+            escape(&url[prefix..])
+        ));
+        last = link.end();
+    }
+    out.push_str(&hashtags(&line[last..]));
+    out
+}
+
+/// Hashtags made links: `#` after a space or punctuation, then word
+/// characters, at least one a letter.
+fn hashtags(text: &str) -> String {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let mut out = String::new();
+    let mut plain = 0;
+    let mut previous: Option<char> = None;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let starts = c == '#' && previous.is_none_or(|p| !word(p) && p != '/' && p != ')');
+        if starts {
+            let rest = &text[i + 1..];
+            let end = rest.find(|c: char| !word(c)).unwrap_or(rest.len());
+            let tag = &rest[..end];
+            if tag.chars().any(char::is_alphabetic) {
+                out.push_str(&escape(&text[plain..i]));
+                out.push_str(&format!(
+                    "<a href=\"https://piaille.example/tags/{tag}\" class=\"mention hashtag\" rel=\"tag\">#<span>{tag}</span></a>"
+                ));
+                plain = i + 1 + end;
+                while chars.peek().is_some_and(|(j, _)| *j < plain) {
+                    chars.next();
+                }
+                previous = tag.chars().last();
+                continue;
+            }
+        }
+        previous = Some(c);
+    }
+    out.push_str(&escape(&text[plain..]));
+    out
 }
