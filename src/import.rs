@@ -11,6 +11,7 @@
 use std::ops::Range;
 
 use crate::diagnostic::{Diagnostic, suggest};
+use crate::scaffold::{key, quoted};
 use crate::template::{FieldKind, Template};
 
 /// One cell: its text and where it is in the CSV file.
@@ -338,23 +339,6 @@ impl Made {
         })
         .unwrap_or_else(|| self.row_span.clone())
     }
-}
-
-fn quoted(text: &str) -> String {
-    toml::Value::String(text.to_owned()).to_string()
-}
-
-/// A key of the front matter, as the TOML serializer writes it: bare when
-/// it can be, quoted and escaped otherwise (a template's field may be named
-/// anything).
-fn key(name: &str) -> String {
-    let mut table = toml::Table::new();
-    table.insert(name.to_owned(), toml::Value::Boolean(true));
-    toml::to_string(&table)
-        .ok()
-        .and_then(|line| line.strip_suffix(" = true\n").map(str::to_owned))
-        .filter(|key| !key.contains('\n'))
-        .unwrap_or_else(|| quoted(name))
 }
 
 fn list(text: &str) -> String {

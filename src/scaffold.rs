@@ -170,13 +170,13 @@ pub fn palette(primary: [u8; 3], accent: [u8; 3]) -> Palette {
 
 /// A TOML string, as the serializer writes it: quotes, backslashes and
 /// brackets stay inside it.
-fn quoted(text: &str) -> String {
+pub fn quoted(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
 }
 
 /// A TOML key, as the serializer writes it: bare when it can be, quoted
 /// and escaped otherwise (a template's field may be named anything).
-fn key(name: &str) -> String {
+pub fn key(name: &str) -> String {
     let mut table = toml::Table::new();
     table.insert(name.to_owned(), toml::Value::Boolean(true));
     toml::to_string(&table)

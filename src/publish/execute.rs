@@ -97,7 +97,7 @@ pub fn run<'a>(
             Ok(()) => {}
             Err(Halt::Wait(until)) => {
                 let holder = executor.publisher.holder(&step.key().channel);
-                pass::hold(store, &holder, until)?;
+                let until = pass::hold(store, &holder, until)?;
                 executor.summary.holds.insert(holder.clone(), until);
                 executor.held.insert(holder, until);
             }

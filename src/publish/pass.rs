@@ -252,16 +252,26 @@ pub fn active_holds(
 }
 
 /// Records that a publisher asked to wait until `until`; a longer wait
-/// already asked stands.
-pub fn hold(store: &Store, holder: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
-    let mut holds = active_holds(store, crate::clock::now())?;
+/// already asked stands. A refusal whose reset has already passed still
+/// holds for [`ratelimit::min_hold`], so that a pass is never run again at
+/// once against a server that said no.
+pub fn hold(
+    store: &Store,
+    holder: &str,
+    until: DateTime<Utc>,
+) -> Result<DateTime<Utc>, StoreError> {
+    let now = crate::clock::now();
+    let until = until.max(now + super::ratelimit::min_hold());
+    let mut holds = active_holds(store, now)?;
     let entry = holds.entry(holder.to_owned()).or_insert(until);
     *entry = (*entry).max(until);
+    let until = *entry;
     let json: BTreeMap<&String, String> = holds
         .iter()
         .map(|(holder, at)| (holder, at.to_rfc3339()))
         .collect();
-    store.set_meta(HOLDS, &serde_json::to_string(&json).unwrap_or_default())
+    store.set_meta(HOLDS, &serde_json::to_string(&json).unwrap_or_default())?;
+    Ok(until)
 }
 
 /// One delivery the plan wants, before its image is drawn.

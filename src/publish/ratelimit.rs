@@ -20,6 +20,13 @@ pub fn max_wait() -> Duration {
     Duration::days(2)
 }
 
+/// The shortest a refusal holds a publisher, whatever its hints say (a
+/// reset already past, a zero): a server that said no is not asked again
+/// at once.
+pub fn min_hold() -> Duration {
+    Duration::seconds(30)
+}
+
 /// Epoch seconds above this are dates, below are delays (2001-09-09).
 const EPOCH_THRESHOLD: f64 = 1e9;
 

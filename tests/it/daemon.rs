@@ -442,14 +442,7 @@ fn sigterm_during_a_pass_lets_the_call_in_flight_finish_and_be_recorded() {
         created < 4,
         "the pass went on after the stop: {created} creates"
     );
-    let status = Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .arg("--root")
-        .arg(project.path())
-        .args(["status", "--json"])
-        .env_clear()
-        .output()
-        .unwrap();
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let status = crate::status_of(project.path());
     let deliveries = status["deliveries"].as_array().unwrap();
     for post in &held {
         assert!(
@@ -518,14 +511,7 @@ fn a_call_buffer_leaves_unanswered_does_not_hold_a_stop_and_is_adopted_later() {
         "a post went twice: {posts:#?}\n{errors}"
     );
     let first = &buffer.posts()[0];
-    let status = Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .arg("--root")
-        .arg(project.path())
-        .args(["status", "--json"])
-        .env_clear()
-        .output()
-        .unwrap();
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let status = crate::status_of(project.path());
     assert!(
         status["deliveries"]
             .as_array()

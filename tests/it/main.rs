@@ -79,3 +79,16 @@ pub fn temp_project(name: &str) -> tempfile::TempDir {
     }
     dir
 }
+
+/// What `crieur status --json` says of a project, read in a clean
+/// environment.
+pub fn status_of(root: &Path) -> serde_json::Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_crieur"))
+        .arg("--root")
+        .arg(root)
+        .args(["status", "--json"])
+        .env_clear()
+        .output()
+        .unwrap();
+    serde_json::from_slice(&output.stdout).unwrap()
+}

@@ -1,14 +1,13 @@
 //! Time on the real clock: `crieur daemon` sends a post that crieur itself
 //! sends at its time, and every wait inside a pass ends on SIGTERM.
 
-use std::process::Command;
 use std::time::Duration;
 
 use chrono::Timelike;
 
 use crate::daemon::{daemon, every_minute, stop_within_ten_seconds, wait_for};
 use crate::direct::fake_pds::{FakePds, PASSWORD};
-use crate::fake_buffer::{FakeBuffer, Fault, TOKEN};
+use crate::fake_buffer::{FakeBuffer, Fault};
 
 #[cfg(unix)]
 #[test]
@@ -36,14 +35,7 @@ fn a_bluesky_post_due_in_a_minute_is_sent_by_the_running_daemon_within_30_second
         (1, 1),
         "{logs}"
     );
-    let status = Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .arg("--root")
-        .arg(dir.path())
-        .args(["status", "--json"])
-        .env_clear()
-        .output()
-        .unwrap();
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let status = crate::status_of(dir.path());
     // Public already; `sent` once the next reading of outcomes confirms it.
     let recorded = &status["deliveries"][0]["status"];
     assert!(recorded == "queued" || recorded == "sent", "{status:#}");
@@ -64,15 +56,7 @@ fn sigterm_during_a_buffer_retry_stops_the_daemon_within_ten_seconds() {
     std::thread::sleep(Duration::from_secs(1));
     let logs = stop_within_ten_seconds(&mut child);
     assert_eq!(buffer.requests("CreatePost"), 1, "{logs}");
-    let status = Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .arg("--root")
-        .arg(project.path())
-        .args(["status", "--json"])
-        .env_clear()
-        .env("CRIEUR_BUFFER_TOKEN", TOKEN)
-        .output()
-        .unwrap();
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let status = crate::status_of(project.path());
     let deliveries = status["deliveries"].as_array().unwrap();
     assert!(
         deliveries.iter().all(|d| d["status"] != "creating"),
@@ -114,14 +98,7 @@ fn sigterm_during_a_mastodon_image_wait_stops_the_daemon_within_ten_seconds() {
     let logs = stop_within_ten_seconds(&mut child);
     assert!(logs.contains("arrêt demandé"), "{logs}");
     assert!(looks() < 10, "the wait went on after the stop");
-    let status = Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .arg("--root")
-        .arg(dir.path())
-        .args(["status", "--json"])
-        .env_clear()
-        .output()
-        .unwrap();
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let status = crate::status_of(dir.path());
     let deliveries = status["deliveries"].as_array().unwrap();
     assert!(
         deliveries

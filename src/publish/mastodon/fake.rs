@@ -341,7 +341,10 @@ fn handle(call: &Call, state: &mut State) -> Answer {
             &format!("The access token is invalid (Authorization: {sent})"),
         );
     }
-    if let Some(until) = state.limited_until {
+    if let Some(until) = state
+        .limited_until
+        .filter(|until| *until > state.clock.now())
+    {
         let reset = until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         return (
             429,
