@@ -727,10 +727,18 @@ fn check_post(
             Diagnostic::warning(
                 path,
                 Some(at.span()),
-                format!(
-                    "date passée ({}) : ce post ne sera pas publié",
-                    format_local(at.get_ref())
-                ),
+                if now - at.get_ref().with_timezone(&Utc) <= config.grace {
+                    format!(
+                        "date passée ({}) : s'il n'est pas déjà parti, ce post part en retard, dans le délai de grâce ({})",
+                        format_local(at.get_ref()),
+                        crate::config::format_duration(config.grace)
+                    )
+                } else {
+                    format!(
+                        "date passée ({}) : ce post ne sera pas publié",
+                        format_local(at.get_ref())
+                    )
+                },
             )
             .with_hint(
                 "choisissez une date à venir, ou passez le post en brouillon : `draft = true`",

@@ -55,7 +55,67 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX requests_at ON requests (at);",
     // 3: the public address of a sent post (Mastodon, Bluesky).
     "ALTER TABLE deliveries ADD COLUMN public_url TEXT;",
+    // 4: every remote write of the networks crieur publishes to directly,
+    // with the version it carries and what finds it there (a Bluesky
+    // record key, a Mastodon idempotency key and text), recorded before
+    // the call: after any interruption, the next pass settles what each
+    // one did, and deletes what is not the delivery's current version.
+    "CREATE TABLE writes (
+        id INTEGER PRIMARY KEY,
+        post_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        at TEXT NOT NULL,
+        version TEXT NOT NULL,
+        token TEXT NOT NULL,
+        remote_id TEXT,
+        state TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX writes_open ON writes (state);",
 ];
+
+/// One remote write of a delivery (table `writes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub id: i64,
+    pub key: Key,
+    /// The content hash of the version it carries.
+    pub version: String,
+    /// What finds it at the network (see [`crate::publish::Publisher::locate`]).
+    pub token: String,
+    /// The network's id for it, once known.
+    pub remote_id: Option<String>,
+    pub state: WriteState,
+}
+
+/// Where a remote write stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteState {
+    /// Recorded before the call; what it did is not known yet.
+    Intended,
+    /// It exists at the network.
+    Live,
+    /// Never made, or deleted since.
+    Gone,
+}
+
+impl WriteState {
+    fn as_str(self) -> &'static str {
+        match self {
+            WriteState::Intended => "intended",
+            WriteState::Live => "live",
+            WriteState::Gone => "gone",
+        }
+    }
+
+    fn parse(text: &str) -> WriteState {
+        match text {
+            "intended" => WriteState::Intended,
+            "live" => WriteState::Live,
+            _ => WriteState::Gone,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -611,6 +671,133 @@ impl Store {
                 row.get(0)
             })
             .optional()?)
+    }
+
+    /// Records a remote write before its call; returns its id (the token
+    /// may be derived from it, then set with [`Store::set_write_token`]).
+    pub fn begin_write(
+        &self,
+        key: &Key,
+        version: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        self.connection.execute(
+            "INSERT INTO writes (post_id, channel, at, version, token, state, updated_at)
+             VALUES (?1, ?2, ?3, ?4, '', 'intended', ?5)",
+            params![
+                key.post_id,
+                key.channel,
+                instant(key.at),
+                version,
+                instant(now)
+            ],
+        )?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    pub fn set_write_token(&self, id: i64, token: &str) -> Result<(), StoreError> {
+        self.connection.execute(
+            "UPDATE writes SET token = ?2 WHERE id = ?1",
+            params![id, token],
+        )?;
+        Ok(())
+    }
+
+    /// What a write turned out to be: live under `remote_id`, or gone.
+    pub fn settle_write(
+        &self,
+        id: i64,
+        state: WriteState,
+        remote_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.connection.execute(
+            "UPDATE writes SET state = ?2, remote_id = COALESCE(?3, remote_id), updated_at = ?4 WHERE id = ?1",
+            params![id, state.as_str(), remote_id, instant(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets a write that surely made nothing (refused before anything
+    /// was sent, or a post that waits for its time).
+    pub fn forget_write(&self, id: i64) -> Result<(), StoreError> {
+        self.connection
+            .execute("DELETE FROM writes WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Every write of a delivery whose remote id is `remote_id` is gone.
+    pub fn writes_gone(
+        &self,
+        key: &Key,
+        remote_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.connection.execute(
+            "UPDATE writes SET state = 'gone', updated_at = ?5
+             WHERE post_id = ?1 AND channel = ?2 AND at = ?3 AND remote_id = ?4",
+            params![
+                key.post_id,
+                key.channel,
+                instant(key.at),
+                remote_id,
+                instant(now)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The writes that may exist at the network (intended or live), oldest
+    /// first.
+    pub fn open_writes(&self) -> Result<Vec<Write>, StoreError> {
+        let mut statement = self.connection.prepare(
+            "SELECT id, post_id, channel, at, version, token, remote_id, state FROM writes
+             WHERE state != 'gone' ORDER BY id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, Option<String>>(6)?,
+                row.get::<_, String>(7)?,
+            ))
+        })?;
+        let mut writes = Vec::new();
+        for row in rows {
+            let (id, post_id, channel, at, version, token, remote_id, state) = row?;
+            writes.push(Write {
+                id,
+                key: Key {
+                    post_id,
+                    channel,
+                    at: parse_instant(&at)?,
+                },
+                version,
+                token,
+                remote_id,
+                state: WriteState::parse(&state),
+            });
+        }
+        Ok(writes)
+    }
+
+    /// The values of `meta` whose keys start with `prefix`.
+    pub fn meta_prefixed(&self, prefix: &str) -> Result<BTreeMap<String, String>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1")?;
+        let rows = statement.query_map([prefix], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn delete_meta(&self, key: &str) -> Result<(), StoreError> {
+        self.connection
+            .execute("DELETE FROM meta WHERE key = ?1", [key])?;
+        Ok(())
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {

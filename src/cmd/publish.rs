@@ -205,6 +205,9 @@ fn print(summary: &Summary, publisher: &str, dry_run: bool, config: &Config, rep
     for named in &summary.late {
         line("en retard", named);
     }
+    for named in &summary.orphans {
+        line("version en trop retirée", named);
+    }
     for (holder, until) in &summary.holds {
         eprintln!(
             "{holder} demande de patienter : le travail reprend le {} (heure de {}) ; rien n'est perdu, ses posts restent en attente et partent ensuite s'ils sont encore dans le délai de grâce ; les autres canaux continuent.",

@@ -255,7 +255,17 @@ pub fn facets(text: &str) -> Vec<Facet> {
 /// microseconds and the clock identifier. A retry, by this pass or a
 /// later one, uses the same key; the PDS refuses a second record under it.
 pub fn record_key(outgoing: &Outgoing) -> String {
+    record_key_of(outgoing, 0)
+}
+
+/// The record key of one attempt of one version of a delivery: each
+/// attempt its own, so that a version written again after a withdrawal
+/// (A, then B, then A) is a new record.
+pub fn record_key_of(outgoing: &Outgoing, attempt: i64) -> String {
     let mut hasher = Sha256::new();
+    if attempt != 0 {
+        hasher.update(attempt.to_le_bytes());
+    }
     for part in [
         outgoing.post_id.as_bytes(),
         outgoing.channel.as_bytes(),
@@ -619,6 +629,26 @@ impl Publisher for Bluesky {
         false
     }
 
+    fn tracks_writes(&self, _channel: &str) -> bool {
+        true
+    }
+
+    fn token(&self, outgoing: &Outgoing, attempt: i64) -> String {
+        record_key_of(outgoing, attempt)
+    }
+
+    /// A record key tells: the record is there, or it is not.
+    fn locate(
+        &mut self,
+        write: &crate::store::Write,
+        _taken: &[String],
+    ) -> Result<Option<String>, PublishError> {
+        if !is_tid(&write.token) {
+            return Ok(None);
+        }
+        Ok(self.exists(&write.token)?.then(|| write.token.clone()))
+    }
+
     fn public_url(&self, remote_id: &str) -> Option<String> {
         is_tid(remote_id).then(|| post_url(&self.handle, remote_id))
     }
@@ -631,7 +661,11 @@ impl Publisher for Bluesky {
                 "Bluesky ne programme pas : le post partira à son heure".to_owned(),
             ));
         }
-        let rkey = record_key(outgoing);
+        let rkey = outgoing
+            .token
+            .clone()
+            .filter(|token| is_tid(token))
+            .unwrap_or_else(|| record_key(outgoing));
         if self.exists(&rkey)? {
             return Ok(rkey);
         }
@@ -817,6 +851,7 @@ mod tests {
             alt: "Visuel : 71 % des Français ont activé Mon espace santé".to_owned(),
             image,
             image_url: None,
+            token: None,
         }
     }
 
@@ -1017,6 +1052,6 @@ mod tests {
             message.contains("« bluesky »") && message.contains(PASSWORD_VARIABLE),
             "{message}"
         );
-        assert!(!message.contains("secret"), "{message}");
+        assert!(!message.contains("mot-de-passe-secret"), "{message}");
     }
 }

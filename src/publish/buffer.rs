@@ -770,6 +770,7 @@ mod tests {
             alt: "Le chiffre".into(),
             image: Vec::new(),
             image_url: Some("https://cpts.example/i/abc.png".into()),
+            token: None,
         }
     }
 

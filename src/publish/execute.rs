@@ -17,7 +17,7 @@ use super::diff::Step;
 use super::pass::{self, Named, Options, PassError, Summary};
 use super::{Outgoing, PublishError, Publisher, RemotePost, normalise};
 use crate::media::{self, MediaStore};
-use crate::store::{Key, Settle, Status, Store};
+use crate::store::{Key, Settle, Status, Store, Write, WriteState};
 
 /// One wanted delivery, ready to send.
 #[derive(Debug, Clone)]
@@ -250,16 +250,24 @@ impl Executor<'_, '_> {
         if self.full.contains(&key.channel) {
             return self.wait(&key, &item.hash, &queue_full(&key.channel), false);
         }
-        let Some(outgoing) = self.host(want)? else {
+        let Some(mut outgoing) = self.host(want)? else {
             return Ok(());
         };
-        let url = outgoing.image_url.as_deref();
         let now = self.options.now;
-        self.store
-            .intend(&key, Status::Creating, &item.hash, url, now)?;
+        self.store.intend(
+            &key,
+            Status::Creating,
+            &item.hash,
+            outgoing.image_url.as_deref(),
+            now,
+        )?;
         self.store
             .assign(&key.post_id, item.series.as_deref(), key.at)?;
-        match self.publisher.create(&outgoing) {
+        let write = self.begin_write(&key, &mut outgoing, &item.hash)?;
+        let url = outgoing.image_url.as_deref();
+        let created = self.publisher.create(&outgoing);
+        self.end_write(write, &created)?;
+        match created {
             Ok(remote) => {
                 self.queued(&key, &remote, &item.hash, url)?;
                 self.summary.created.push(key.post_id.clone());
@@ -281,13 +289,26 @@ impl Executor<'_, '_> {
     fn edit(&mut self, remote: &str, want: usize, recreate: bool) -> Result<(), Halt> {
         let item = self.items[want].clone();
         let key = key_of(&item.outgoing);
-        let Some(outgoing) = self.host(want)? else {
+        let Some(mut outgoing) = self.host(want)? else {
             return Ok(());
         };
+        self.store.intend(
+            &key,
+            Status::Editing,
+            &item.hash,
+            outgoing.image_url.as_deref(),
+            self.options.now,
+        )?;
+        let write = self.begin_write(&key, &mut outgoing, &item.hash)?;
         let url = outgoing.image_url.as_deref();
-        self.store
-            .intend(&key, Status::Editing, &item.hash, url, self.options.now)?;
-        match self.publisher.replace(remote, &outgoing) {
+        let replaced = self.publisher.replace(remote, &outgoing);
+        self.end_write(write, &replaced)?;
+        if replaced.is_ok() || matches!(replaced, Err(PublishError::NotFound(_))) {
+            // The old version is gone (an edit that changes the id deleted
+            // it; one that keeps it carries the new version).
+            self.store.writes_gone(&key, remote, self.options.now)?;
+        }
+        match replaced {
             Ok(remote) => {
                 self.queued(&key, &remote, &item.hash, url)?;
                 self.summary.edited.push(key.post_id.clone());
@@ -311,6 +332,94 @@ impl Executor<'_, '_> {
             }
             Err(error) => self.failed(&key, &item, error, Status::Editing),
         }
+    }
+
+    /// Records a remote write before its call, on the channels whose writes
+    /// are tracked, and gives the attempt its token.
+    fn begin_write(
+        &mut self,
+        key: &Key,
+        outgoing: &mut Outgoing,
+        version: &str,
+    ) -> Result<Option<i64>, Halt> {
+        if !self.publisher.tracks_writes(&key.channel) {
+            return Ok(None);
+        }
+        let id = self.store.begin_write(key, version, self.options.now)?;
+        let token = self.publisher.token(outgoing, id);
+        self.store.set_write_token(id, &token)?;
+        outgoing.token = Some(token);
+        Ok(Some(id))
+    }
+
+    /// What a recorded write did: live under its id, gone when the call
+    /// surely made nothing; an unclear outcome stays intended, for the next
+    /// pass to settle.
+    fn end_write(
+        &mut self,
+        write: Option<i64>,
+        outcome: &Result<String, PublishError>,
+    ) -> Result<(), Halt> {
+        let Some(id) = write else {
+            return Ok(());
+        };
+        let now = self.options.now;
+        match outcome {
+            Ok(remote) => self
+                .store
+                .settle_write(id, WriteState::Live, Some(remote), now)?,
+            Err(PublishError::Unclear(_)) => {}
+            Err(_) => self.store.forget_write(id)?,
+        }
+        Ok(())
+    }
+
+    /// After a withdrawal: every other write the delivery ever made that
+    /// may still be at the network is looked for and deleted. Returns what
+    /// remains, in French, when something could not be removed.
+    fn withdraw_rest(&mut self, key: &Key) -> Result<Option<String>, Halt> {
+        if !self.publisher.tracks_writes(&key.channel) {
+            return Ok(None);
+        }
+        let now = self.options.now;
+        let writes: Vec<Write> = self
+            .store
+            .open_writes()?
+            .into_iter()
+            .filter(|w| w.key == *key)
+            .collect();
+        let mut left = Vec::new();
+        for write in writes {
+            let remote = match write.state {
+                WriteState::Intended => match self.publisher.locate(&write, &[]) {
+                    Ok(found) => found,
+                    Err(error) => {
+                        left.push(error.to_string());
+                        continue;
+                    }
+                },
+                _ => write.remote_id.clone(),
+            };
+            let Some(remote) = remote else {
+                self.store
+                    .settle_write(write.id, WriteState::Gone, None, now)?;
+                continue;
+            };
+            match self.publisher.delete(&remote) {
+                Ok(()) | Err(PublishError::NotFound(_)) => {
+                    self.store
+                        .settle_write(write.id, WriteState::Gone, Some(&remote), now)?;
+                }
+                Err(error) => left.push(error.to_string()),
+            }
+        }
+        Ok((!left.is_empty()).then(|| {
+            let publisher = self.publisher.holder(&key.channel);
+            format!(
+                "ATTENTION : une version du post reste en ligne chez {publisher} ({}) ; crieur réessaie au prochain passage, retirez-la à la main si elle est publique",
+                left.join(" ; ")
+            )
+        }))
     }
 
     /// Records the public address of a sent post, when the publisher knows it.
@@ -406,7 +515,8 @@ impl Executor<'_, '_> {
 
     /// A post the publisher refused: an error until its file changes.
     fn refused(&mut self, key: &Key, item: &Prepared, error: &PublishError) -> Result<(), Halt> {
-        let message = refusal(&item.path, &key.channel, error);
+        let publisher = self.publisher.holder(&key.channel);
+        let message = refusal(&publisher, &item.path, &key.channel, error);
         self.store.settle(
             key,
             Settle {
@@ -450,10 +560,28 @@ impl Executor<'_, '_> {
             },
             None => None,
         };
-        let result = remote.map_or(Ok(()), |remote| self.publisher.delete(&remote));
+        let result = remote
+            .as_ref()
+            .map_or(Ok(()), |remote| self.publisher.delete(remote));
         match result {
             // Gone already: what was asked is done.
             Ok(()) | Err(PublishError::NotFound(_)) => {
+                if let Some(remote) = &remote {
+                    self.store.writes_gone(key, remote, now)?;
+                }
+                // Withdrawn only once nothing it ever made remains.
+                if let Some(left) = self.withdraw_rest(key)? {
+                    self.store.settle(
+                        key,
+                        Settle {
+                            error: Some(&left),
+                            ..Settle::status(Status::Deleting)
+                        },
+                        now,
+                    )?;
+                    self.summary.failed.push(named(key, left));
+                    return Ok(());
+                }
                 self.store
                     .settle(key, Settle::status(Status::Withdrawn), now)?;
                 let others = self.store.deliveries()?.iter().any(|d| {
@@ -646,12 +774,16 @@ pub enum Blame {
     Crieur,
 }
 
-/// What Buffer's refusal says, in French, and where the fix lies.
-pub fn explain(message: &str) -> (String, Blame) {
+/// What a publisher's refusal says, in French, and where the fix lies.
+pub fn explain(message: &str) -> Option<(&'static str, Blame)> {
     let lower = message.to_lowercase();
     let known: &[(&[&str], &str, Blame)] = &[
         (
-            &["text is required", "text cannot be empty"],
+            &[
+                "text is required",
+                "text cannot be empty",
+                "text can't be blank",
+            ],
             "le texte est vide",
             Blame::Post,
         ),
@@ -666,7 +798,7 @@ pub fn explain(message: &str) -> (String, Blame) {
             Blame::Post,
         ),
         (
-            &["image", "media", "asset", "aspect ratio"],
+            &["image", "media", "asset", "aspect ratio", "blob"],
             "l'image est refusée (format, taille ou proportions)",
             Blame::Post,
         ),
@@ -680,8 +812,9 @@ pub fn explain(message: &str) -> (String, Blame) {
                 "locked",
                 "disconnected",
                 "profile",
+                "suspended",
             ],
-            "le canal Buffer refuse le post",
+            "le canal refuse le post",
             Blame::Configuration,
         ),
         (
@@ -690,26 +823,28 @@ pub fn explain(message: &str) -> (String, Blame) {
             Blame::Post,
         ),
     ];
-    for (needles, french, blame) in known {
-        if needles.iter().any(|needle| lower.contains(needle)) {
-            return ((*french).to_owned(), *blame);
-        }
-    }
-    ("Buffer refuse le post".to_owned(), Blame::Post)
+    known
+        .iter()
+        .find(|(needles, _, _)| needles.iter().any(|needle| lower.contains(needle)))
+        .map(|(_, french, blame)| (*french, *blame))
 }
 
-/// A refusal as the summary and `status` show it: the file, the channel,
-/// Buffer's message in French, and where to fix it.
-fn refusal(path: &str, channel: &str, error: &PublishError) -> String {
+/// A refusal as the summary and `status` show it: the publisher's message
+/// in French and as it came (the publisher named), and where to fix it,
+/// the post's file named once. The channel and the file are shown beside
+/// it by whoever prints it.
+fn refusal(publisher: &str, path: &str, channel: &str, error: &PublishError) -> String {
     let (french, original, blame) = match error {
         PublishError::Bug { message, .. } => (message.clone(), String::new(), Blame::Crieur),
         PublishError::NotFound(message) => (
-            "le canal est introuvable chez Buffer".to_owned(),
+            format!("le canal est introuvable chez {publisher}"),
             message.clone(),
             Blame::Configuration,
         ),
         PublishError::Refused { message, .. } => {
-            let (french, blame) = explain(message);
+            let (french, blame) = explain(message)
+                .map(|(french, blame)| (french.to_owned(), blame))
+                .unwrap_or_else(|| (format!("{publisher} refuse le post"), Blame::Post));
             (french, message.clone(), blame)
         }
         other => (other.to_string(), String::new(), Blame::Post),
@@ -717,16 +852,16 @@ fn refusal(path: &str, channel: &str, error: &PublishError) -> String {
     let fix = match blame {
         Blame::Post => format!("à corriger dans le post ({path})"),
         Blame::Configuration => format!(
-            "à corriger dans la configuration (le canal « {channel} » de config/crieur.toml, ou chez Buffer)"
+            "à corriger dans la configuration (le canal « {channel} » de config/crieur.toml, ou chez {publisher})"
         ),
         Blame::Crieur => "c'est un défaut de crieur, à signaler : ni le post ni la configuration n'y sont pour rien".to_owned(),
     };
     let original = if original.is_empty() {
         String::new()
     } else {
-        format!(" (Buffer : « {original} »)")
+        format!(" ({publisher} : « {original} »)")
     };
-    format!("{path} ({channel}) : {french}{original} ; {fix}")
+    format!("{french}{original} ; {fix}")
 }
 
 #[cfg(test)]
@@ -739,19 +874,57 @@ mod tests {
             kind: "InvalidInputError".into(),
             message: "Text is too long for this network".into(),
         };
-        let message = refusal("posts/chiffre/a.md", "linkedin", &error);
-        assert!(message.starts_with("posts/chiffre/a.md (linkedin) : le texte est trop long"));
-        assert!(message.contains("« Text is too long for this network »"));
+        let message = refusal("Buffer", "posts/chiffre/a.md", "linkedin", &error);
+        assert!(message.starts_with("le texte est trop long"), "{message}");
+        assert!(message.contains("(Buffer : « Text is too long for this network »)"));
+        assert_eq!(
+            message.matches("posts/chiffre/a.md").count(),
+            1,
+            "{message}"
+        );
         assert!(message.contains("à corriger dans le post"));
         let error = PublishError::Refused {
             kind: "InvalidInputError".into(),
             message: "Channel is locked".into(),
         };
-        assert!(refusal("p.md", "instagram", &error).contains("dans la configuration"));
+        assert!(refusal("Buffer", "p.md", "instagram", &error).contains("dans la configuration"));
         let error = PublishError::Bug {
             message: "requête invalide".into(),
             request: "{}".into(),
         };
-        assert!(refusal("p.md", "facebook", &error).contains("défaut de crieur"));
+        assert!(refusal("Buffer", "p.md", "facebook", &error).contains("défaut de crieur"));
+        // Each publisher names itself.
+        let error = PublishError::Refused {
+            kind: "Mastodon".into(),
+            message: "Validation failed: Text character limit of 500 exceeded".into(),
+        };
+        let message = refusal(
+            "Mastodon (piaille.example)",
+            "posts/a.md",
+            "mastodon",
+            &error,
+        );
+        assert!(message.starts_with("le texte est trop long"), "{message}");
+        assert!(
+            message.contains("(Mastodon (piaille.example) : « Validation failed"),
+            "{message}"
+        );
+        assert!(!message.contains("Buffer"), "{message}");
+        let error = PublishError::Refused {
+            kind: "Bluesky".into(),
+            message: "Record/text must not be longer than 300 graphemes".into(),
+        };
+        let message = refusal(
+            "Bluesky (cpts.bsky.social)",
+            "posts/a.md",
+            "bluesky",
+            &error,
+        );
+        assert!(
+            message.contains("Bluesky (cpts.bsky.social) refuse le post")
+                || message.contains("(Bluesky (cpts.bsky.social) : «"),
+            "{message}"
+        );
+        assert!(!message.contains("Buffer"), "{message}");
     }
 }

@@ -291,7 +291,18 @@ impl Mastodon {
             channel: outgoing.channel.clone(),
             at: outgoing.at,
         };
-        let idempotency = idempotency_key(&key, &content_hash(outgoing));
+        // One key per attempt of a version (its token), so that a version
+        // written again (A, then B, then A) is never answered with the
+        // first one's status.
+        let idempotency = outgoing
+            .token
+            .as_deref()
+            .and_then(|token| token.split('.').next())
+            .filter(|key| !key.is_empty())
+            .map_or_else(
+                || idempotency_key(&key, &content_hash(outgoing)),
+                str::to_owned,
+            );
         let mut body = json!({
             "status": outgoing.text,
             "visibility": "public",
@@ -795,6 +806,78 @@ impl Publisher for Mastodon {
         false
     }
 
+    fn tracks_writes(&self, _channel: &str) -> bool {
+        true
+    }
+
+    /// The attempt's `Idempotency-Key`, then the hash of its text, which
+    /// finds the status it made in the listings.
+    fn token(&self, outgoing: &Outgoing, attempt: i64) -> String {
+        let key = Key {
+            post_id: outgoing.post_id.clone(),
+            channel: outgoing.channel.clone(),
+            at: outgoing.at,
+        };
+        let version = format!("{}#{attempt}", content_hash(outgoing));
+        format!(
+            "{}.{}",
+            idempotency_key(&key, &version),
+            text_hash(&outgoing.text)
+        )
+    }
+
+    /// A status this write made: scheduled at the delivery's instant with
+    /// its text, or published around it with its text; never one another
+    /// write of the delivery already is.
+    fn locate(
+        &mut self,
+        write: &crate::store::Write,
+        taken: &[String],
+    ) -> Result<Option<String>, PublishError> {
+        let Some((_, text)) = write.token.split_once('.') else {
+            return Ok(None);
+        };
+        let taken_ids: Vec<&str> = taken
+            .iter()
+            .filter_map(|remote| Remote::parse(remote).map(|r| r.id))
+            .collect();
+        let (scheduled, _) = self
+            .pages(&format!("/api/v1/scheduled_statuses?limit={PAGE}"), |_| {
+                true
+            })?;
+        for item in &scheduled {
+            let at = item["scheduled_at"]
+                .as_str()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc));
+            let item_text = item["params"]["text"].as_str().unwrap_or_default();
+            if at == Some(write.key.at) && text_hash(item_text) == text {
+                if let Some(remote) = scheduled_remote(item, item_text)
+                    && Remote::parse(&remote).is_some_and(|r| !taken_ids.contains(&r.id))
+                {
+                    return Ok(Some(remote));
+                }
+            }
+        }
+        if write.key.at > crate::clock::now() + min_schedule_ahead() + schedule_margin() {
+            return Ok(None);
+        }
+        let (statuses, _) = self.statuses_since(write.key.at - before_window())?;
+        Ok(statuses
+            .iter()
+            .filter_map(Published::read)
+            .find(|status| {
+                status.hash == text
+                    && status.created >= write.key.at - before_window()
+                    && status.created <= write.key.at + after_window()
+                    && !taken_ids.contains(&status.id.as_str())
+            })
+            .map(|status| {
+                self.remember(&format!("p{}", status.id), &status.value);
+                format!("p{}", status.id)
+            }))
+    }
+
     fn public_url(&self, remote_id: &str) -> Option<String> {
         self.urls.get(remote_id).cloned()
     }
@@ -941,6 +1024,7 @@ mod tests {
             alt: "Visuel : 71 % des Français ont activé Mon espace santé".to_owned(),
             image: vec![0x89, b'P', b'N', b'G', 1, 2, 3],
             image_url: None,
+            token: None,
         }
     }
 
@@ -1084,7 +1168,7 @@ mod tests {
             message.contains("« mastodon »") && message.contains(TOKEN_VARIABLE),
             "{message}"
         );
-        assert!(!message.contains("secret"), "{message}");
+        assert!(!message.contains("jeton-revoque-secret"), "{message}");
         let mut missing = client(&fake, "");
         assert!(
             missing

@@ -45,6 +45,10 @@ pub struct Outgoing {
     pub image: Vec<u8>,
     /// The image's public address, for publishers that fetch it.
     pub image_url: Option<String>,
+    /// What this attempt of this version is known by at the network,
+    /// chosen and recorded before the call ([`Publisher::token`]): the
+    /// Bluesky record key, the Mastodon idempotency key.
+    pub token: Option<String>,
 }
 
 /// What the publisher says of a post it holds.
@@ -173,6 +177,30 @@ pub trait Publisher {
     /// (`Buffer`, `Mastodon (instance)`, `Bluesky (handle)`).
     fn holder(&self, _channel: &str) -> String {
         self.name().to_owned()
+    }
+
+    /// Whether the remote writes of this channel are recorded one by one
+    /// (`writes`), and settled after any interruption with
+    /// [`Publisher::locate`]: the networks crieur publishes to directly.
+    fn tracks_writes(&self, _channel: &str) -> bool {
+        false
+    }
+
+    /// What one attempt (`attempt`, unique to it) of one version of a
+    /// delivery is known by at the network, chosen before the call.
+    fn token(&self, _outgoing: &Outgoing, _attempt: i64) -> String {
+        String::new()
+    }
+
+    /// Where a recorded write stands at the network: its remote id if it
+    /// exists there (scheduled or public), `None` if it does not.
+    /// `taken`: remote ids other writes of the delivery already are.
+    fn locate(
+        &mut self,
+        _write: &crate::store::Write,
+        _taken: &[String],
+    ) -> Result<Option<String>, PublishError> {
+        Ok(None)
     }
 
     /// Whether it fetches the images of this channel from a public URL.

@@ -221,6 +221,7 @@ mod tests {
             alt: "Le chiffre".into(),
             image: vec![1, 2, 3],
             image_url: None,
+            token: None,
         }
     }
 

@@ -107,6 +107,9 @@ pub struct Summary {
     pub holds: BTreeMap<String, DateTime<Utc>>,
     /// Posts sent after their instant, within the grace, with how late.
     pub late: Vec<Named>,
+    /// Versions found at a network that were not their delivery's current
+    /// one (an interruption, then an edit or a withdrawal), deleted.
+    pub orphans: Vec<Named>,
     /// In a dry run: each step, in French.
     pub steps: Vec<String>,
 }
@@ -173,8 +176,20 @@ pub fn run(
     }
     let holds = active_holds(store, crate::clock::now())?;
     summary.holds.clone_from(&holds);
-    let known = store.deliveries()?;
-    let wanted = wanted(project, config, verdicts, &known, options);
+    // What each write an interruption left in doubt did, first: then the
+    // diff works from what the networks really hold.
+    let mut unsettled = BTreeSet::new();
+    if !options.dry_run {
+        let known = store.deliveries()?;
+        unsettled = settle_writes(store, publisher, &known, &holds, options, &mut summary)?;
+    }
+    let known: Vec<Delivery> = store
+        .deliveries()?
+        .into_iter()
+        .filter(|d| !unsettled.contains(&d.key()))
+        .collect();
+    let mut wanted = wanted(project, config, verdicts, &known, options);
+    wanted.retain(|planned| !unsettled.contains(&planned.key));
     let (mut wanted, prepared) = prepare(project, config, wanted);
     let budget = &config.publisher.budget;
     let mut blocked: BTreeSet<String> = verdicts.held().map(|(id, _)| id.clone()).collect();
@@ -225,6 +240,142 @@ pub fn run(
         &mut summary,
     )?;
     Ok(summary)
+}
+
+/// Settles the writes that may be at the networks: each one an
+/// interruption left in doubt is looked for (found: live; not: gone); a
+/// delivery caught in a create or an edit adopts the newest one found; and
+/// every live write that is not its delivery's current version (an
+/// orphan: an old version, a duplicate, a version of a post withdrawn) is
+/// deleted. Returns the deliveries that could not be settled: this pass
+/// leaves them alone.
+fn settle_writes(
+    store: &Store,
+    publisher: &mut dyn Publisher,
+    known: &[Delivery],
+    holds: &BTreeMap<String, DateTime<Utc>>,
+    options: Options<'_>,
+    summary: &mut Summary,
+) -> Result<BTreeSet<Key>, PassError> {
+    use crate::store::{Settle, Status, WriteState};
+    let now = options.now;
+    let mut groups: BTreeMap<Key, Vec<crate::store::Write>> = BTreeMap::new();
+    for write in store.open_writes()? {
+        if publisher.tracks_writes(&write.key.channel) {
+            groups.entry(write.key.clone()).or_default().push(write);
+        }
+    }
+    let mut unsettled = BTreeSet::new();
+    for (key, mut writes) in groups {
+        if options.stopping() || holds.contains_key(&publisher.holder(&key.channel)) {
+            unsettled.insert(key);
+            continue;
+        }
+        let delivery = known.iter().find(|d| d.key() == key);
+        let mut taken: Vec<String> = writes.iter().filter_map(|w| w.remote_id.clone()).collect();
+        let mut doubt = false;
+        for write in writes
+            .iter_mut()
+            .filter(|w| w.state == WriteState::Intended)
+        {
+            match publisher.locate(write, &taken) {
+                Ok(Some(remote)) => {
+                    store.settle_write(write.id, WriteState::Live, Some(&remote), now)?;
+                    taken.push(remote.clone());
+                    write.remote_id = Some(remote);
+                    write.state = WriteState::Live;
+                }
+                Ok(None) => {
+                    store.settle_write(write.id, WriteState::Gone, None, now)?;
+                    write.state = WriteState::Gone;
+                }
+                Err(_) => doubt = true,
+            }
+        }
+        store.record_requests(&publisher.take_requests())?;
+        if doubt {
+            unsettled.insert(key);
+            continue;
+        }
+        let live: Vec<&crate::store::Write> = writes
+            .iter()
+            .filter(|w| w.state == WriteState::Live)
+            .collect();
+        // Caught in a create or an edit: the newest write found is what the
+        // network holds for it now.
+        let mut current = delivery.and_then(|d| match d.status {
+            Status::Creating | Status::Editing => live
+                .last()
+                .map(|newest| (newest.remote_id.clone(), Some(newest.version.clone()))),
+            Status::Deleting | Status::Withdrawn | Status::Missed | Status::Deleted => None,
+            _ => Some((d.remote_id.clone(), None)),
+        });
+        if let Some((Some(remote), Some(version))) = &current {
+            store.settle(
+                &key,
+                Settle {
+                    remote_id: Some(remote),
+                    content_hash: Some(version),
+                    ..Settle::status(Status::Queued)
+                },
+                now,
+            )?;
+            if let Some(url) = publisher.public_url(remote) {
+                store.set_public_url(&key, &url)?;
+            }
+        }
+        let current = current.take().and_then(|(remote, _)| remote);
+        if !remove_orphans(
+            store,
+            publisher,
+            &key,
+            &live,
+            current.as_deref(),
+            now,
+            summary,
+        )? {
+            unsettled.insert(key.clone());
+        }
+        store.record_requests(&publisher.take_requests())?;
+    }
+    Ok(unsettled)
+}
+
+/// Deletes every live write of a delivery but its current one; says
+/// whether all went.
+fn remove_orphans(
+    store: &Store,
+    publisher: &mut dyn Publisher,
+    key: &Key,
+    live: &[&crate::store::Write],
+    current: Option<&str>,
+    now: DateTime<Utc>,
+    summary: &mut Summary,
+) -> Result<bool, StoreError> {
+    let mut all = true;
+    for write in live {
+        let Some(remote) = write.remote_id.as_deref() else {
+            continue;
+        };
+        if Some(remote) == current {
+            continue;
+        }
+        match publisher.delete(remote) {
+            Ok(()) | Err(PublishError::NotFound(_)) => {
+                store.settle_write(write.id, crate::store::WriteState::Gone, None, now)?;
+                summary.orphans.push(Named {
+                    path: format!("posts/{}.md", key.post_id),
+                    channel: key.channel.clone(),
+                    message: format!(
+                        "une version en trop ({remote}) retirée chez {}",
+                        publisher.holder(&key.channel)
+                    ),
+                });
+            }
+            Err(_) => all = false,
+        }
+    }
+    Ok(all)
 }
 
 /// Every wait a publisher asked for, over or not.
@@ -441,6 +592,7 @@ fn prepare(
                 alt,
                 image,
                 image_url: None,
+                token: None,
             },
             hash,
             path: planned.post.path.clone(),

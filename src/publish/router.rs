@@ -65,6 +65,35 @@ impl Publisher for Router {
         }
     }
 
+    fn tracks_writes(&self, channel: &str) -> bool {
+        self.direct.contains_key(channel)
+    }
+
+    fn token(&self, outgoing: &Outgoing, attempt: i64) -> String {
+        match self.direct.get(&outgoing.channel) {
+            Some(publisher) => publisher.token(outgoing, attempt),
+            None => self.default.token(outgoing, attempt),
+        }
+    }
+
+    fn locate(
+        &mut self,
+        write: &crate::store::Write,
+        taken: &[String],
+    ) -> Result<Option<String>, PublishError> {
+        let channel = write.key.channel.clone();
+        let Some(publisher) = self.direct.get_mut(&channel) else {
+            return self.default.locate(write, taken);
+        };
+        let theirs: Vec<String> = taken
+            .iter()
+            .filter_map(|remote| unwrap(remote).map(|(_, id)| id.to_owned()))
+            .collect();
+        Ok(publisher
+            .locate(write, &theirs)?
+            .map(|id| wrap(&channel, &id)))
+    }
+
     fn holder(&self, channel: &str) -> String {
         match self.direct.get(channel) {
             Some(publisher) => publisher.holder(channel),
@@ -256,6 +285,7 @@ mod tests {
             alt: String::new(),
             image: Vec::new(),
             image_url: None,
+            token: None,
         }
     }
 

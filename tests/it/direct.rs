@@ -282,3 +282,52 @@ fn a_post_removed_from_the_network_after_it_went_out_is_reported() {
     );
     assert_eq!(pds.with(|state| state.creates), 1, "never sent twice");
 }
+
+#[test]
+fn a_late_pass_sends_within_the_grace_and_says_how_late_and_past_it_records_missed() {
+    let pds = FakePds::start();
+    let at = this_minute() - Duration::hours(3);
+    let dir = project(&pds, &local(at));
+    // The first pass, before the instant: the post waits for its time.
+    let early = run(dir.path(), &local(at - Duration::minutes(10)), &["publish"]);
+    assert!(early.status.success());
+    assert!(pds.with(|state| state.records.is_empty()));
+    // Twenty minutes late (the daemon was down): it goes, and says so.
+    let late = run(dir.path(), &local(at + Duration::minutes(20)), &["publish"]);
+    let said = String::from_utf8_lossy(&late.stderr);
+    assert!(late.status.success(), "{said}");
+    assert!(
+        said.contains("parti avec 20 min de retard (délai de grâce : 1 h)"),
+        "{said}"
+    );
+    assert_eq!(pds.with(|state| state.records.len()), 1);
+
+    // Another post, whose pass comes two hours late: missed, with why.
+    let other = dir.path().join("posts/chiffre/direct.md");
+    let text = std::fs::read_to_string(&other)
+        .unwrap()
+        .replace(&local(at), &local(at + Duration::hours(1)));
+    std::fs::write(dir.path().join("posts/chiffre/plus-tard.md"), text).unwrap();
+    std::fs::remove_file(&other).unwrap();
+    run(dir.path(), &local(at + Duration::minutes(50)), &["publish"]);
+    run(dir.path(), &local(at + Duration::hours(3)), &["publish"]);
+    let status = run(
+        dir.path(),
+        &local(at + Duration::hours(3)),
+        &["status", "--json"],
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let missed = status["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["post"] == "chiffre/plus-tard")
+        .unwrap();
+    assert_eq!(missed["status"], "missed", "{status:#}");
+    let message = missed["message"].as_str().unwrap();
+    assert!(
+        message.contains("délai de grâce (1 h)") && message.contains("à son heure"),
+        "{message}"
+    );
+    assert_eq!(pds.with(|state| state.records.len()), 1, "never sent late");
+}

@@ -391,8 +391,9 @@ fn the_preview_refuses_a_huge_head_or_body_and_goes_on_serving() {
     huge.extend_from_slice(b"\r\n\r\n");
     let (status, _) = preview.send(&huge);
     assert_eq!(status, "HTTP/1.1 431 Request Header Fields Too Large");
-    let (status, _) =
-        preview.send(b"GET / HTTP/1.1\r\nContent-Length: 314572800\r\n\r\nsome of the body");
+    let (status, _) = preview.send(
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 314572800\r\n\r\nsome of the body",
+    );
     assert_eq!(status, "HTTP/1.1 413 Content Too Large");
     let (status, body) = preview.get("/");
     assert_eq!(status, "HTTP/1.1 200 OK");

@@ -37,9 +37,10 @@ pub struct State {
     pub echo_password: bool,
     /// Calls with a session answer 403 quoting the token they carried.
     pub echo_session: bool,
-    access: String,
+    /// The session's tokens, unique to this process (the mask of secrets
+    /// is the process's: two fakes must not give the same one).
+    pub access: String,
     refresh: String,
-    next: u64,
 }
 
 pub struct FakePds {
@@ -137,9 +138,10 @@ fn error(status: u16, name: &str, message: &str) -> Answer {
 }
 
 fn session(state: &mut State) -> Answer {
-    state.next += 1;
-    state.access = format!("access-{}", state.next);
-    state.refresh = format!("refresh-{}", state.next);
+    static SESSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let number = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    state.access = format!("access-{number:08}");
+    state.refresh = format!("refresh-{number:08}");
     (
         200,
         json!({ "accessJwt": state.access, "refreshJwt": state.refresh, "did": DID, "handle": HANDLE }),
