@@ -179,16 +179,28 @@ pub fn run(
     // What each write an interruption left in doubt did, first: then the
     // diff works from what the networks really hold.
     let mut unsettled = BTreeSet::new();
+    let before = store.deliveries()?;
+    let mut wanted = wanted(project, config, verdicts, &before, options);
     if !options.dry_run {
-        let known = store.deliveries()?;
-        unsettled = settle_writes(store, publisher, &known, &holds, options, &mut summary)?;
+        let keep = Keep {
+            wanted: wanted.iter().map(|planned| planned.key.clone()).collect(),
+            held: verdicts.held().map(|(id, _)| id.clone()).collect(),
+        };
+        unsettled = settle_writes(
+            store,
+            publisher,
+            &before,
+            &keep,
+            &holds,
+            options,
+            &mut summary,
+        )?;
     }
     let known: Vec<Delivery> = store
         .deliveries()?
         .into_iter()
         .filter(|d| !unsettled.contains(&d.key()))
         .collect();
-    let mut wanted = wanted(project, config, verdicts, &known, options);
     wanted.retain(|planned| !unsettled.contains(&planned.key));
     let (mut wanted, prepared) = prepare(project, config, wanted);
     let budget = &config.publisher.budget;
@@ -249,10 +261,18 @@ pub fn run(
 /// orphan: an old version, a duplicate, a version of a post withdrawn) is
 /// deleted. Returns the deliveries that could not be settled: this pass
 /// leaves them alone.
+/// What the files still want: deliveries the plan holds, and the posts
+/// that keep what they made because their file has errors.
+struct Keep {
+    wanted: BTreeSet<Key>,
+    held: BTreeSet<String>,
+}
+
 fn settle_writes(
     store: &Store,
     publisher: &mut dyn Publisher,
     known: &[Delivery],
+    keep: &Keep,
     holds: &BTreeMap<String, DateTime<Utc>>,
     options: Options<'_>,
     summary: &mut Summary,
@@ -302,8 +322,11 @@ fn settle_writes(
             .filter(|w| w.state == WriteState::Live)
             .collect();
         // Caught in a create or an edit: the newest write found is what the
-        // network holds for it now.
+        // network holds for it now, if the files still want it; a post
+        // removed meanwhile is withdrawn whole.
+        let still = keep.wanted.contains(&key) || keep.held.contains(&key.post_id);
         let mut current = delivery.and_then(|d| match d.status {
+            Status::Creating | Status::Editing if !still => None,
             Status::Creating | Status::Editing => live
                 .last()
                 .map(|newest| (newest.remote_id.clone(), Some(newest.version.clone()))),
@@ -335,6 +358,11 @@ fn settle_writes(
             summary,
         )? {
             unsettled.insert(key.clone());
+        } else if !still
+            && delivery.is_some_and(|d| matches!(d.status, Status::Creating | Status::Editing))
+        {
+            store.settle(&key, Settle::status(Status::Withdrawn), now)?;
+            summary.withdrawn.push(key.post_id.clone());
         }
         store.record_requests(&publisher.take_requests())?;
     }

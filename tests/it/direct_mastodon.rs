@@ -12,8 +12,8 @@ use crate::copy_dir;
 use fake_mastodon::{FakeMastodon, TOKEN};
 
 /// Within the lookahead of the post, and days ahead of the real clock.
-const NOW: &str = "2026-11-30T09:00:00";
-const POST: &str = "posts/chiffre/direct.md";
+pub(crate) const NOW: &str = "2026-11-30T09:00:00";
+pub(crate) const POST: &str = "posts/chiffre/direct.md";
 
 /// [`NOW`] as an instant.
 pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {

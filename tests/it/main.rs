@@ -13,6 +13,7 @@ mod cli;
 mod daemon;
 mod direct;
 mod direct_mastodon;
+mod exactly_once;
 mod fake_buffer;
 mod fake_buffer_tests;
 mod fortnight;

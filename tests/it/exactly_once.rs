@@ -1,0 +1,292 @@
+//! Exactly once on Mastodon and Bluesky through what people do after an
+//! interruption: a pass killed at random points, then the post edited
+//! (and edited back), or removed. After the next settled pass, the network
+//! holds one version, the current one, or nothing for a removed post.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::direct::fake_pds::{FakePds, PASSWORD};
+use crate::direct_mastodon::fake_mastodon::{FakeMastodon, TOKEN};
+
+/// A random number source for kill times; prints its seed.
+fn randomness() -> impl FnMut() -> u64 {
+    let mut seed: u64 = crieur::clock::now().timestamp_subsec_nanos() as u64;
+    eprintln!("seed {seed}");
+    move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        seed >> 33
+    }
+}
+
+fn crieur(root: &Path, now: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_crieur"));
+    command
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_clear()
+        .env("CRIEUR_NOW", now)
+        .env("NO_COLOR", "1")
+        .env("CRIEUR_MASTODON_TOKEN", TOKEN)
+        .env("CRIEUR_BLUESKY_APP_PASSWORD", PASSWORD);
+    command
+}
+
+/// Runs a pass and kills it after up to `most` milliseconds.
+fn killed_pass(root: &Path, now: &str, after: u64) {
+    let mut child = crieur(root, now, &["publish"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(after));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn pass(root: &Path, now: &str) -> String {
+    let output = crieur(root, now, &["publish"]).output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.code().is_some_and(|c| c <= 1), "{said}");
+    said
+}
+
+fn status(root: &Path, now: &str) -> Vec<serde_json::Value> {
+    let output = crieur(root, now, &["status", "--json"]).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    json["deliveries"].as_array().unwrap().clone()
+}
+
+/// Replaces a post's caption.
+fn caption(root: &Path, path: &str, text: &str) {
+    let file = root.join(path);
+    let before = std::fs::read_to_string(&file).unwrap();
+    let (head, _) = before.rsplit_once("+++\n").unwrap();
+    std::fs::write(&file, format!("{head}+++\n{text}\n")).unwrap();
+}
+
+mod mastodon {
+    use super::*;
+    use crate::direct_mastodon::{NOW, POST, project, start};
+
+    fn scheduled_texts(fake: &FakeMastodon) -> Vec<String> {
+        fake.state()
+            .scheduled
+            .iter()
+            .map(|s| s.text.clone())
+            .collect()
+    }
+
+    #[test]
+    fn edits_back_and_forth_within_the_hour_leave_one_status_with_the_last_text() {
+        let fake = start();
+        let dir = project(&fake);
+        for text in [
+            "Version A. #Santé",
+            "Version B. #Santé",
+            "Version A. #Santé",
+        ] {
+            caption(dir.path(), POST, text);
+            pass(dir.path(), NOW);
+        }
+        let texts = scheduled_texts(&fake);
+        assert!(
+            texts.len() == 1 && texts[0].starts_with("Version A. #Santé"),
+            "{texts:?}"
+        );
+        let deliveries = status(dir.path(), NOW);
+        assert_eq!(deliveries[0]["status"], "queued", "{deliveries:#?}");
+        let remote = deliveries[0]["remote_id"].as_str().unwrap();
+        let id = &fake.state().scheduled[0].id;
+        assert!(
+            remote.starts_with(&format!("direct:mastodon/s{id}.")),
+            "{remote} is not the scheduled status {id}"
+        );
+    }
+
+    #[test]
+    fn a_pass_killed_then_the_post_edited_leaves_one_scheduled_version() {
+        let fake = start();
+        fake.with(|state| state.latency = Duration::from_millis(40));
+        let dir = project(&fake);
+        let mut random = randomness();
+        let texts = ["Version A. #Santé", "Version B. #Santé"];
+        for round in 0..16 {
+            caption(dir.path(), POST, texts[round % 2]);
+            killed_pass(dir.path(), NOW, random() % 900);
+        }
+        caption(dir.path(), POST, texts[0]);
+        let before = fake.state().requests.len();
+        let mut passes = 0;
+        loop {
+            passes += 1;
+            let said = pass(dir.path(), NOW);
+            let again = pass(dir.path(), NOW);
+            assert!(passes < 4, "{said}\n{again}");
+            if fake.state().scheduled.len() == 1 {
+                break;
+            }
+        }
+        let settle = fake.state().requests.len() - before;
+        eprintln!("settled after the kills: {passes} pass(es), {settle} requests");
+        let scheduled = scheduled_texts(&fake);
+        assert!(
+            scheduled.len() == 1 && scheduled[0].starts_with(texts[0]),
+            "{scheduled:?}"
+        );
+        let deliveries = status(dir.path(), NOW);
+        assert_eq!(deliveries[0]["status"], "queued", "{deliveries:#?}");
+    }
+
+    #[test]
+    fn an_edit_killed_once_rescheduled_then_the_post_removed_leaves_nothing() {
+        let fake = start();
+        let dir = project(&fake);
+        caption(dir.path(), POST, "Version 1. #Santé");
+        pass(dir.path(), NOW);
+        assert_eq!(scheduled_texts(&fake).len(), 1);
+        // The edit: the old status deleted, the new one scheduled, and the
+        // pass killed before it hears so.
+        caption(dir.path(), POST, "Version 2. #Santé");
+        fake.with(|state| state.latency = Duration::from_millis(3000));
+        let mut child = crieur(dir.path(), NOW, &["publish"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        crate::daemon::wait_for("version 2 scheduled", Duration::from_secs(60), || {
+            fake.state().status_calls >= 2
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        fake.with(|state| state.latency = Duration::ZERO);
+        assert!(scheduled_texts(&fake)[0].starts_with("Version 2."));
+        std::fs::remove_file(dir.path().join(POST)).unwrap();
+        let before = fake.state().requests.len();
+        let said = pass(dir.path(), NOW);
+        eprintln!(
+            "settled after a kill in an edit: 1 pass, {} requests",
+            fake.state().requests.len() - before
+        );
+        assert!(scheduled_texts(&fake).is_empty(), "{said}");
+        let deliveries = status(dir.path(), NOW);
+        assert!(
+            deliveries.iter().all(|d| d["status"] == "withdrawn"),
+            "{deliveries:#?}"
+        );
+    }
+
+    #[test]
+    fn a_pass_killed_then_the_post_removed_leaves_nothing_scheduled() {
+        let fake = start();
+        fake.with(|state| state.latency = Duration::from_millis(40));
+        let dir = project(&fake);
+        let mut random = randomness();
+        for round in 0..12 {
+            caption(dir.path(), POST, &format!("Version {round}. #Santé"));
+            killed_pass(dir.path(), NOW, random() % 900);
+        }
+        std::fs::remove_file(dir.path().join(POST)).unwrap();
+        pass(dir.path(), NOW);
+        pass(dir.path(), NOW);
+        assert!(
+            scheduled_texts(&fake).is_empty(),
+            "{:?}",
+            scheduled_texts(&fake)
+        );
+        let deliveries = status(dir.path(), NOW);
+        assert!(
+            deliveries.iter().all(|d| d["status"] == "withdrawn"),
+            "{deliveries:#?}"
+        );
+    }
+}
+
+mod bluesky {
+    use super::*;
+    use crate::direct::{local, project};
+
+    const POST: &str = "posts/chiffre/direct.md";
+
+    fn texts(pds: &FakePds) -> Vec<String> {
+        pds.with(|state| {
+            state
+                .records
+                .values()
+                .map(|r| r["text"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+    }
+
+    /// Runs a pass and kills it once the PDS has made the record, before
+    /// its answer (slow on purpose) comes back: the create is in doubt.
+    fn killed_during_the_create(pds: &FakePds, root: &Path, now: &str) {
+        pds.with(|state| state.latency = Duration::from_millis(3000));
+        let mut child = crieur(root, now, &["publish"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        crate::daemon::wait_for("the record made", Duration::from_secs(60), || {
+            pds.with(|state| state.creates >= 1)
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        pds.with(|state| state.latency = Duration::ZERO);
+    }
+
+    #[test]
+    fn a_create_killed_then_the_post_edited_leaves_one_public_record() {
+        let pds = FakePds::start();
+        let at = crieur::clock::now();
+        let dir = project(&pds, &local(at));
+        let now = local(at);
+        killed_during_the_create(&pds, dir.path(), &now);
+        caption(dir.path(), POST, "Version revue #Santé");
+        pass(dir.path(), &now);
+        pass(dir.path(), &now);
+        assert_eq!(texts(&pds).len(), 1, "{:?}", texts(&pds));
+        let deliveries = status(dir.path(), &now);
+        assert!(
+            deliveries
+                .iter()
+                .all(|d| d["status"] == "queued" || d["status"] == "sent"),
+            "{deliveries:#?}"
+        );
+        // Random kills, edits between them: still one.
+        let mut random = randomness();
+        for round in 0..10 {
+            caption(dir.path(), POST, &format!("Version {round} #Santé"));
+            killed_pass(dir.path(), &now, random() % 500);
+        }
+        pass(dir.path(), &now);
+        assert_eq!(texts(&pds).len(), 1, "{:?}", texts(&pds));
+    }
+
+    #[test]
+    fn a_create_killed_then_the_post_removed_leaves_no_public_record() {
+        let pds = FakePds::start();
+        let at = crieur::clock::now();
+        let dir = project(&pds, &local(at));
+        let now = local(at);
+        killed_during_the_create(&pds, dir.path(), &now);
+        assert_eq!(texts(&pds).len(), 1, "the record was made");
+        std::fs::remove_file(dir.path().join(POST)).unwrap();
+        let said = pass(dir.path(), &now);
+        assert!(texts(&pds).is_empty(), "{:?}\n{said}", texts(&pds));
+        assert!(said.contains("version en trop retirée"), "{said}");
+        let deliveries = status(dir.path(), &now);
+        assert!(
+            deliveries.iter().all(|d| d["status"] == "withdrawn"),
+            "{deliveries:#?}"
+        );
+    }
+}
