@@ -851,12 +851,12 @@ impl Publisher for Mastodon {
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                 .map(|t| t.with_timezone(&Utc));
             let item_text = item["params"]["text"].as_str().unwrap_or_default();
-            if at == Some(write.key.at) && text_hash(item_text) == text {
-                if let Some(remote) = scheduled_remote(item, item_text)
-                    && Remote::parse(&remote).is_some_and(|r| !taken_ids.contains(&r.id))
-                {
-                    return Ok(Some(remote));
-                }
+            if at == Some(write.key.at)
+                && text_hash(item_text) == text
+                && let Some(remote) = scheduled_remote(item, item_text)
+                && Remote::parse(&remote).is_some_and(|r| !taken_ids.contains(&r.id))
+            {
+                return Ok(Some(remote));
             }
         }
         if write.key.at > crate::clock::now() + min_schedule_ahead() + schedule_margin() {
