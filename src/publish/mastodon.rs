@@ -25,6 +25,10 @@ const MAX_ANSWER: usize = 4 * 1024 * 1024;
 /// `Idempotency-Key` makes every try the same request.
 const CREATE_TRIES: usize = 3;
 
+/// The keys of the store's `meta` under which images still being processed
+/// are remembered from one pass to the next.
+pub const MEMO_PREFIX: &str = "memo.mastodon.";
+
 /// The longest image description Mastodon takes, in characters.
 pub const MAX_DESCRIPTION: usize = 1_500;
 
@@ -99,6 +103,15 @@ pub struct Mastodon {
     pub media_pause: std::time::Duration,
     /// How many looks at an image being processed before giving up.
     pub media_polls: usize,
+    /// The longest one pass waits, all images together, for the instance
+    /// to process them; past it, their posts wait for the next pass.
+    pub media_budget: std::time::Duration,
+    /// How long this pass has waited so far.
+    media_waited: std::cell::Cell<std::time::Duration>,
+    /// Images uploaded by an earlier pass whose processing was not over,
+    /// by [`Mastodon::media_memo`] key: their media id, reused rather than
+    /// uploaded again.
+    memo: std::cell::RefCell<std::collections::BTreeMap<String, Option<String>>>,
     /// The public addresses of the statuses seen, by remote id.
     urls: std::collections::BTreeMap<String, String>,
 }
@@ -128,6 +141,9 @@ impl Mastodon {
             timeout,
             media_pause: std::time::Duration::from_secs(1),
             media_polls: 30,
+            media_budget: std::time::Duration::from_secs(20),
+            media_waited: std::cell::Cell::new(std::time::Duration::ZERO),
+            memo: std::cell::RefCell::new(std::collections::BTreeMap::new()),
             urls: std::collections::BTreeMap::new(),
         }
     }
@@ -225,9 +241,80 @@ impl Mastodon {
         }
     }
 
-    /// Uploads an image with its description; waits while the instance
-    /// processes it. Returns the media's id.
+    /// The memo key of one image with its description on this instance.
+    fn media_memo(&self, outgoing: &Outgoing) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(&outgoing.image);
+        hasher.update([0]);
+        hasher.update(outgoing.alt.as_bytes());
+        format!(
+            "{MEMO_PREFIX}{}.{}",
+            self.holder(&outgoing.channel),
+            hex(&hasher.finalize()[..12])
+        )
+    }
+
+    /// The image's media id: one an earlier pass uploaded, once processed,
+    /// or a new upload. The wait for processing is bounded per pass: past
+    /// it the media id is remembered and the post waits for the next pass.
     fn upload(&self, outgoing: &Outgoing) -> Result<String, PublishError> {
+        let memo = self.media_memo(outgoing);
+        let known = self.memo.borrow().get(&memo).cloned().flatten();
+        let (id, ready) = match known {
+            Some(id) => match self.look(&id)? {
+                Some(ready) => (id, ready),
+                // Gone from the instance: uploaded again.
+                None => self.send_image(outgoing)?,
+            },
+            None => self.send_image(outgoing)?,
+        };
+        self.memo
+            .borrow_mut()
+            .insert(memo.clone(), Some(id.clone()));
+        let mut ready = ready;
+        for _ in 0..self.media_polls {
+            if ready {
+                return Ok(id);
+            }
+            if self.media_waited.get() >= self.media_budget {
+                break;
+            }
+            if !crate::net::pause(self.media_pause) {
+                return Err(PublishError::Transient(
+                    "Mastodon : arrêt demandé pendant le traitement de l'image ; le post partira au prochain passage".to_owned(),
+                ));
+            }
+            self.media_waited
+                .set(self.media_waited.get() + self.media_pause);
+            ready = self.look(&id)?.unwrap_or(false);
+        }
+        if ready {
+            return Ok(id);
+        }
+        Err(PublishError::Transient(format!(
+            "Mastodon traite encore l'image (média {id}) : le post attend le prochain passage, qui reprend la même image sans l'envoyer de nouveau"
+        )))
+    }
+
+    /// Whether an uploaded image is processed (`None`: the instance does
+    /// not know it).
+    fn look(&self, id: &str) -> Result<Option<bool>, PublishError> {
+        let answer = self.call(
+            reqwest::Method::GET,
+            &format!("/api/v1/media/{id}"),
+            Body::Empty,
+            None,
+        )?;
+        match answer.status {
+            200 | 206 => Ok(Some(answer.status == 200 && !answer.body["url"].is_null())),
+            404 => Ok(None),
+            _ => Err(transient(self.fault(&answer))),
+        }
+    }
+
+    /// Uploads an image with its description: its media id, and whether it
+    /// is processed already.
+    fn send_image(&self, outgoing: &Outgoing) -> Result<(String, bool), PublishError> {
         let (mime, name) = if outgoing.image.starts_with(&[0xff, 0xd8]) {
             ("image/jpeg", "image.jpg")
         } else {
@@ -254,33 +341,10 @@ impl Mastodon {
             return Err(transient(self.fault(&answer)));
         }
         let id = text_of(&answer.body["id"]).ok_or_else(|| garbled("image"))?;
-        let mut ready = answer.status == 200 && !answer.body["url"].is_null();
-        for _ in 0..self.media_polls {
-            if ready {
-                return Ok(id);
-            }
-            if !crate::net::pause(self.media_pause) {
-                return Err(PublishError::Transient(
-                    "Mastodon : arrêt demandé pendant le traitement de l'image ; le post partira au prochain passage".to_owned(),
-                ));
-            }
-            let answer = self.call(
-                reqwest::Method::GET,
-                &format!("/api/v1/media/{id}"),
-                Body::Empty,
-                None,
-            )?;
-            ready = answer.status == 200 && !answer.body["url"].is_null();
-            if !matches!(answer.status, 200 | 206) {
-                return Err(transient(self.fault(&answer)));
-            }
+        if !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(garbled("image"));
         }
-        if ready {
-            return Ok(id);
-        }
-        Err(PublishError::Transient(
-            "Mastodon traite encore l'image : nouvel essai au prochain passage".to_owned(),
-        ))
+        Ok((id, answer.status == 200 && !answer.body["url"].is_null()))
     }
 
     /// Sends the status (scheduled when far enough ahead), the same key
@@ -810,6 +874,23 @@ impl Publisher for Mastodon {
         true
     }
 
+    fn recall(&mut self, memo: &std::collections::BTreeMap<String, String>) {
+        let mine = format!("{MEMO_PREFIX}{}.", self.holder(&self.channel));
+        let mut kept = self.memo.borrow_mut();
+        for (key, value) in memo.range(mine.clone()..) {
+            if !key.starts_with(&mine) {
+                break;
+            }
+            kept.insert(key.clone(), Some(value.clone()));
+        }
+    }
+
+    fn memos(&mut self) -> Vec<(String, Option<String>)> {
+        std::mem::take(&mut *self.memo.borrow_mut())
+            .into_iter()
+            .collect()
+    }
+
     /// The attempt's `Idempotency-Key`, then the hash of its text, which
     /// finds the status it made in the listings.
     fn token(&self, outgoing: &Outgoing, attempt: i64) -> String {
@@ -895,7 +976,13 @@ impl Publisher for Mastodon {
         } else {
             Some(self.upload(outgoing).map_err(transient)?)
         };
-        self.post(outgoing, media)
+        let posted = self.post(outgoing, media.clone())?;
+        // Attached now: the memo of the image is done with.
+        if media.is_some() {
+            let memo = self.media_memo(outgoing);
+            self.memo.borrow_mut().insert(memo, None);
+        }
+        Ok(posted)
     }
 
     fn edit(&mut self, remote_id: &str, outgoing: &Outgoing) -> Result<(), PublishError> {
@@ -1075,6 +1162,43 @@ mod tests {
                 .posts[&id],
             RemoteStatus::Scheduled
         );
+    }
+
+    #[test]
+    fn an_image_still_processing_is_remembered_and_uploaded_once() {
+        let fake = fake::FakeMastodon::start();
+        fake.with(|state| state.processing_looks = 4);
+        let post = outgoing("Une image lente #Santé", later());
+        // The first pass may wait two looks: the post waits, its image's
+        // id is remembered.
+        let mut first = client(&fake, fake::TOKEN);
+        first.media_pause = std::time::Duration::from_millis(1);
+        first.media_budget = std::time::Duration::from_millis(2);
+        let error = first.create(&post).unwrap_err();
+        assert!(
+            matches!(&error, PublishError::Transient(m) if m.contains("traite encore l'image")),
+            "{error:?}"
+        );
+        let memo: std::collections::BTreeMap<String, String> = first
+            .memos()
+            .into_iter()
+            .filter_map(|(key, value)| Some((key, value?)))
+            .collect();
+        assert_eq!(memo.len(), 1, "{memo:?}");
+        assert!(memo.keys().all(|key| key.starts_with(MEMO_PREFIX)));
+        // The next pass takes the same image up where it was.
+        let mut second = client(&fake, fake::TOKEN);
+        second.media_pause = std::time::Duration::from_millis(1);
+        second.media_budget = std::time::Duration::from_millis(2);
+        second.recall(&memo);
+        let id = second.create(&post).unwrap();
+        assert!(id.starts_with('s'), "{id}");
+        let state = fake.state();
+        assert_eq!(state.media.len(), 1, "uploaded once");
+        assert_eq!(state.scheduled.len(), 1);
+        drop(state);
+        // Attached: forgotten.
+        assert!(second.memos().iter().all(|(_, value)| value.is_none()));
     }
 
     fn later_str(at: DateTime<Utc>) -> String {

@@ -20,6 +20,9 @@ pub mod pass;
 pub mod ratelimit;
 pub mod router;
 
+#[cfg(test)]
+mod interrupted;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -201,6 +204,16 @@ pub trait Publisher {
         _taken: &[String],
     ) -> Result<Option<String>, PublishError> {
         Ok(None)
+    }
+
+    /// What earlier passes remembered for it (the store's `meta`, by key):
+    /// images a network was still processing.
+    fn recall(&mut self, _memo: &BTreeMap<String, String>) {}
+
+    /// What it remembers for the next passes: a value to keep, or `None`
+    /// to forget the key.
+    fn memos(&mut self) -> Vec<(String, Option<String>)> {
+        Vec::new()
     }
 
     /// Whether it fetches the images of this channel from a public URL.

@@ -178,6 +178,9 @@ pub fn run(
     summary.holds.clone_from(&holds);
     // What each write an interruption left in doubt did, first: then the
     // diff works from what the networks really hold.
+    if !options.dry_run {
+        publisher.recall(&store.meta_prefixed("memo.")?);
+    }
     let mut unsettled = BTreeSet::new();
     let before = store.deliveries()?;
     let mut wanted = wanted(project, config, verdicts, &before, options);
@@ -242,7 +245,7 @@ pub fn run(
         let media: &mut dyn MediaStore = media;
         media
     });
-    execute::run(
+    let executed = execute::run(
         &steps,
         &prepared.items,
         store,
@@ -250,7 +253,14 @@ pub fn run(
         media,
         options,
         &mut summary,
-    )?;
+    );
+    for (key, value) in publisher.memos() {
+        match value {
+            Some(value) => store.set_meta(&key, &value)?,
+            None => store.delete_meta(&key)?,
+        }
+    }
+    executed?;
     Ok(summary)
 }
 
@@ -263,12 +273,12 @@ pub fn run(
 /// leaves them alone.
 /// What the files still want: deliveries the plan holds, and the posts
 /// that keep what they made because their file has errors.
-struct Keep {
-    wanted: BTreeSet<Key>,
-    held: BTreeSet<String>,
+pub(crate) struct Keep {
+    pub wanted: BTreeSet<Key>,
+    pub held: BTreeSet<String>,
 }
 
-fn settle_writes(
+pub(crate) fn settle_writes(
     store: &Store,
     publisher: &mut dyn Publisher,
     known: &[Delivery],
@@ -294,6 +304,10 @@ fn settle_writes(
         let delivery = known.iter().find(|d| d.key() == key);
         let mut taken: Vec<String> = writes.iter().filter_map(|w| w.remote_id.clone()).collect();
         let mut doubt = false;
+        // The writes just found at the network: only those are known to be
+        // there (a live one may since have been deleted by an edit cut
+        // short).
+        let mut found: Vec<i64> = Vec::new();
         for write in writes
             .iter_mut()
             .filter(|w| w.state == WriteState::Intended)
@@ -304,6 +318,7 @@ fn settle_writes(
                     taken.push(remote.clone());
                     write.remote_id = Some(remote);
                     write.state = WriteState::Live;
+                    found.push(write.id);
                 }
                 Ok(None) => {
                     store.settle_write(write.id, WriteState::Gone, None, now)?;
@@ -322,14 +337,17 @@ fn settle_writes(
             .filter(|w| w.state == WriteState::Live)
             .collect();
         // Caught in a create or an edit: the newest write found is what the
-        // network holds for it now, if the files still want it; a post
-        // removed meanwhile is withdrawn whole.
+        // network holds for it now, if the files still want it (none found:
+        // the create or the edit goes on, from what the store knows); a
+        // post removed meanwhile is withdrawn whole.
         let still = keep.wanted.contains(&key) || keep.held.contains(&key.post_id);
+        let newest = live.iter().rev().find(|w| found.contains(&w.id));
         let mut current = delivery.and_then(|d| match d.status {
             Status::Creating | Status::Editing if !still => None,
-            Status::Creating | Status::Editing => live
-                .last()
-                .map(|newest| (newest.remote_id.clone(), Some(newest.version.clone()))),
+            Status::Creating | Status::Editing => Some(match newest {
+                Some(newest) => (newest.remote_id.clone(), Some(newest.version.clone())),
+                None => (d.remote_id.clone(), None),
+            }),
             Status::Deleting | Status::Withdrawn | Status::Missed | Status::Deleted => None,
             _ => Some((d.remote_id.clone(), None)),
         });

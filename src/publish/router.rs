@@ -65,6 +65,21 @@ impl Publisher for Router {
         }
     }
 
+    fn recall(&mut self, memo: &BTreeMap<String, String>) {
+        self.default.recall(memo);
+        for publisher in self.direct.values_mut() {
+            publisher.recall(memo);
+        }
+    }
+
+    fn memos(&mut self) -> Vec<(String, Option<String>)> {
+        let mut all = self.default.memos();
+        for publisher in self.direct.values_mut() {
+            all.extend(publisher.memos());
+        }
+        all
+    }
+
     fn tracks_writes(&self, channel: &str) -> bool {
         self.direct.contains_key(channel)
     }
