@@ -176,35 +176,15 @@ pub fn run(
     }
     let holds = active_holds(store, crate::clock::now())?;
     summary.holds.clone_from(&holds);
-    // What each write an interruption left in doubt did, first: then the
-    // diff works from what the networks really hold.
-    if !options.dry_run {
-        publisher.recall(&store.meta_prefixed("memo.")?);
-    }
-    let mut unsettled = BTreeSet::new();
-    let before = store.deliveries()?;
-    let mut wanted = wanted(project, config, verdicts, &before, options);
-    if !options.dry_run {
-        let keep = Keep {
-            wanted: wanted.iter().map(|planned| planned.key.clone()).collect(),
-            held: verdicts.held().map(|(id, _)| id.clone()).collect(),
-        };
-        unsettled = settle_writes(
-            store,
-            publisher,
-            &before,
-            &keep,
-            &holds,
-            options,
-            &mut summary,
-        )?;
-    }
-    let known: Vec<Delivery> = store
-        .deliveries()?
-        .into_iter()
-        .filter(|d| !unsettled.contains(&d.key()))
-        .collect();
-    wanted.retain(|planned| !unsettled.contains(&planned.key));
+    let (known, wanted) = settled(
+        project,
+        verdicts,
+        store,
+        publisher,
+        &holds,
+        options,
+        &mut summary,
+    )?;
     let (mut wanted, prepared) = prepare(project, config, wanted);
     let budget = &config.publisher.budget;
     let mut blocked: BTreeSet<String> = verdicts.held().map(|(id, _)| id.clone()).collect();
@@ -264,6 +244,40 @@ pub fn run(
     Ok(summary)
 }
 
+/// What the store knows and what the files want, once what each write an
+/// interruption left in doubt did is settled (the diff then works from
+/// what the networks really hold); deliveries that could not be settled
+/// are left out of this pass.
+fn settled<'p>(
+    project: &'p Project,
+    verdicts: &Verdicts,
+    store: &Store,
+    publisher: &mut dyn Publisher,
+    holds: &BTreeMap<String, DateTime<Utc>>,
+    options: Options<'_>,
+    summary: &mut Summary,
+) -> Result<(Vec<Delivery>, Vec<Planned<'p>>), PassError> {
+    let config = project.config.as_ref().ok_or(PassError::InvalidConfig)?;
+    let before = store.deliveries()?;
+    let mut wanted = wanted(project, config, verdicts, &before, options);
+    if options.dry_run {
+        return Ok((before, wanted));
+    }
+    publisher.recall(&store.meta_prefixed("memo.")?);
+    let keep = Keep {
+        wanted: wanted.iter().map(|planned| planned.key.clone()).collect(),
+        held: verdicts.held().map(|(id, _)| id.clone()).collect(),
+    };
+    let unsettled = settle_writes(store, publisher, &before, &keep, holds, options, summary)?;
+    let known: Vec<Delivery> = store
+        .deliveries()?
+        .into_iter()
+        .filter(|d| !unsettled.contains(&d.key()))
+        .collect();
+    wanted.retain(|planned| !unsettled.contains(&planned.key));
+    Ok((known, wanted))
+}
+
 /// Settles the writes that may be at the networks: each one an
 /// interruption left in doubt is looked for (found: live; not: gone); a
 /// delivery caught in a create or an edit adopts the newest one found; and
@@ -302,36 +316,12 @@ pub(crate) fn settle_writes(
             continue;
         }
         let delivery = known.iter().find(|d| d.key() == key);
-        let mut taken: Vec<String> = writes.iter().filter_map(|w| w.remote_id.clone()).collect();
-        let mut doubt = false;
-        // The writes just found at the network: only those are known to be
-        // there (a live one may since have been deleted by an edit cut
-        // short).
-        let mut found: Vec<i64> = Vec::new();
-        for write in writes
-            .iter_mut()
-            .filter(|w| w.state == WriteState::Intended)
-        {
-            match publisher.locate(write, &taken) {
-                Ok(Some(remote)) => {
-                    store.settle_write(write.id, WriteState::Live, Some(&remote), now)?;
-                    taken.push(remote.clone());
-                    write.remote_id = Some(remote);
-                    write.state = WriteState::Live;
-                    found.push(write.id);
-                }
-                Ok(None) => {
-                    store.settle_write(write.id, WriteState::Gone, None, now)?;
-                    write.state = WriteState::Gone;
-                }
-                Err(_) => doubt = true,
-            }
-        }
+        let found = locate_intended(store, publisher, &mut writes, now)?;
         store.record_requests(&publisher.take_requests())?;
-        if doubt {
+        let Some(found) = found else {
             unsettled.insert(key);
             continue;
-        }
+        };
         let live: Vec<&crate::store::Write> = writes
             .iter()
             .filter(|w| w.state == WriteState::Live)
@@ -385,6 +375,42 @@ pub(crate) fn settle_writes(
         store.record_requests(&publisher.take_requests())?;
     }
     Ok(unsettled)
+}
+
+/// Looks for each write in doubt: found, it is live; not, gone. Returns
+/// the ids of those found (only they are known to be there: a live one
+/// may since have been deleted by an edit cut short), or `None` when one
+/// could not be looked for.
+fn locate_intended(
+    store: &Store,
+    publisher: &mut dyn Publisher,
+    writes: &mut [crate::store::Write],
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<i64>>, StoreError> {
+    use crate::store::WriteState;
+    let mut taken: Vec<String> = writes.iter().filter_map(|w| w.remote_id.clone()).collect();
+    let mut found = Vec::new();
+    let mut doubt = false;
+    for write in writes
+        .iter_mut()
+        .filter(|w| w.state == WriteState::Intended)
+    {
+        match publisher.locate(write, &taken) {
+            Ok(Some(remote)) => {
+                store.settle_write(write.id, WriteState::Live, Some(&remote), now)?;
+                taken.push(remote.clone());
+                write.remote_id = Some(remote);
+                write.state = WriteState::Live;
+                found.push(write.id);
+            }
+            Ok(None) => {
+                store.settle_write(write.id, WriteState::Gone, None, now)?;
+                write.state = WriteState::Gone;
+            }
+            Err(_) => doubt = true,
+        }
+    }
+    Ok((!doubt).then_some(found))
 }
 
 /// Deletes every live write of a delivery but its current one; says
