@@ -287,7 +287,7 @@ network = "instagram"
 name = "Compte Instagram"
 
 # Where queued posts go: the outbox, a folder, until a Buffer account is
-# set up (see the README).
+# set up (see crieur's docs/reference.md).
 [publisher]
 kind = "outbox"
 "##,

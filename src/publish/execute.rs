@@ -605,7 +605,16 @@ impl Executor<'_, '_> {
             PublishError::Unauthorized(message) => Err(Halt::Unauthorized(message)),
             PublishError::RateLimited { until, .. } => Err(Halt::Wait(until)),
             error => {
-                let message = error.to_string();
+                // On a network crieur publishes to directly, what is not
+                // removed may be public: said loudly.
+                let message = if self.publisher.tracks_writes(&key.channel) {
+                    format!(
+                        "ATTENTION : le post n'a pas pu être retiré de {} ({error}) ; crieur réessaie au prochain passage, retirez-le à la main s'il est public",
+                        self.publisher.holder(&key.channel)
+                    )
+                } else {
+                    error.to_string()
+                };
                 self.store.settle(
                     key,
                     Settle {
