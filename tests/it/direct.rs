@@ -184,32 +184,20 @@ fn a_bluesky_pass_killed_at_any_point_sends_the_post_once() {
     let at = this_minute();
     let dir = project(&pds, &local(at));
     let now = local(at);
-    let mut seed: u64 = crieur::clock::now().timestamp_subsec_nanos() as u64
-        ^ crieur::clock::now().timestamp() as u64;
-    eprintln!("seed {seed}");
-    let mut random = move || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        seed >> 33
-    };
+    let mut kills = crate::Kills::seeded();
     for _ in 0..30 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crieur"))
-            .current_dir(dir.path())
-            .arg("--root")
-            .arg(dir.path())
-            .arg("publish")
-            .env_clear()
-            .env("CRIEUR_NOW", &now)
-            .env("NO_COLOR", "1")
-            .env("CRIEUR_BLUESKY_APP_PASSWORD", PASSWORD)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(random() % 700));
-        let _ = child.kill();
-        let _ = child.wait();
+        kills.run(
+            Command::new(env!("CARGO_BIN_EXE_crieur"))
+                .current_dir(dir.path())
+                .arg("--root")
+                .arg(dir.path())
+                .arg("publish")
+                .env_clear()
+                .env("CRIEUR_NOW", &now)
+                .env("NO_COLOR", "1")
+                .env("CRIEUR_BLUESKY_APP_PASSWORD", PASSWORD),
+            700,
+        );
     }
     let output = run(dir.path(), &now, &["publish"]);
     assert!(

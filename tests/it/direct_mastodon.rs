@@ -133,24 +133,9 @@ fn a_mastodon_pass_killed_at_any_point_schedules_the_post_once() {
     let fake = start();
     fake.with(|state| state.latency = std::time::Duration::from_millis(30));
     let dir = project(&fake);
-    let mut seed: u64 = crieur::clock::now().timestamp_subsec_nanos() as u64
-        ^ crieur::clock::now().timestamp() as u64;
-    eprintln!("seed {seed}");
-    let mut random = move || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        seed >> 33
-    };
+    let mut kills = crate::Kills::seeded();
     for _ in 0..30 {
-        let mut child = command(dir.path(), &["publish"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(random() % 700));
-        let _ = child.kill();
-        let _ = child.wait();
+        kills.run(&mut command(dir.path(), &["publish"]), 700);
     }
     let output = run(dir.path(), &["publish"]);
     assert!(output.status.success(), "{}", said(&output));

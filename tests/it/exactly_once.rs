@@ -10,18 +10,6 @@ use std::time::Duration;
 use crate::direct::fake_pds::{FakePds, PASSWORD};
 use crate::direct_mastodon::fake_mastodon::{FakeMastodon, TOKEN};
 
-/// A random number source for kill times; prints its seed.
-fn randomness() -> impl FnMut() -> u64 {
-    let mut seed: u64 = crieur::clock::now().timestamp_subsec_nanos() as u64;
-    eprintln!("seed {seed}");
-    move || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        seed >> 33
-    }
-}
-
 fn crieur(root: &Path, now: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_crieur"));
     command
@@ -34,18 +22,6 @@ fn crieur(root: &Path, now: &str, args: &[&str]) -> Command {
         .env("CRIEUR_MASTODON_TOKEN", TOKEN)
         .env("CRIEUR_BLUESKY_APP_PASSWORD", PASSWORD);
     command
-}
-
-/// Runs a pass and kills it after up to `most` milliseconds.
-fn killed_pass(root: &Path, now: &str, after: u64) {
-    let mut child = crieur(root, now, &["publish"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(after));
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 fn pass(root: &Path, now: &str) -> String {
@@ -117,11 +93,11 @@ mod mastodon {
         let fake = start();
         fake.with(|state| state.latency = Duration::from_millis(40));
         let dir = project(&fake);
-        let mut random = randomness();
+        let mut kills = crate::Kills::seeded();
         let texts = ["Version A. #Santé", "Version B. #Santé"];
         for round in 0..16 {
             caption(dir.path(), POST, texts[round % 2]);
-            killed_pass(dir.path(), NOW, random() % 900);
+            kills.run(&mut crieur(dir.path(), NOW, &["publish"]), 900);
         }
         caption(dir.path(), POST, texts[0]);
         let before = fake.state().requests.len();
@@ -189,10 +165,10 @@ mod mastodon {
         let fake = start();
         fake.with(|state| state.latency = Duration::from_millis(40));
         let dir = project(&fake);
-        let mut random = randomness();
+        let mut kills = crate::Kills::seeded();
         for round in 0..12 {
             caption(dir.path(), POST, &format!("Version {round}. #Santé"));
-            killed_pass(dir.path(), NOW, random() % 900);
+            kills.run(&mut crieur(dir.path(), NOW, &["publish"]), 900);
         }
         std::fs::remove_file(dir.path().join(POST)).unwrap();
         pass(dir.path(), NOW);
@@ -262,10 +238,10 @@ mod bluesky {
             "{deliveries:#?}"
         );
         // Random kills, edits between them: still one.
-        let mut random = randomness();
+        let mut kills = crate::Kills::seeded();
         for round in 0..10 {
             caption(dir.path(), POST, &format!("Version {round} #Santé"));
-            killed_pass(dir.path(), &now, random() % 500);
+            kills.run(&mut crieur(dir.path(), &now, &["publish"]), 500);
         }
         pass(dir.path(), &now);
         assert_eq!(texts(&pds).len(), 1, "{:?}", texts(&pds));

@@ -93,3 +93,41 @@ pub fn status_of(root: &Path) -> serde_json::Value {
         .unwrap();
     serde_json::from_slice(&output.stdout).unwrap()
 }
+
+/// Kills passes at random points, for the tests of exactly once: a
+/// deterministic sequence from a seed it prints, so that a failure can be
+/// played again.
+pub struct Kills {
+    seed: u64,
+}
+
+impl Kills {
+    pub fn seeded() -> Kills {
+        let seed = crieur::clock::now().timestamp_subsec_nanos() as u64
+            ^ crieur::clock::now().timestamp() as u64;
+        eprintln!("seed {seed}");
+        Kills { seed }
+    }
+
+    /// The next number of the sequence.
+    fn draw(&mut self) -> u64 {
+        self.seed = self
+            .seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.seed >> 33
+    }
+
+    /// Runs `command` (its output thrown away) and kills it after up to
+    /// `most` milliseconds.
+    pub fn run(&mut self, command: &mut Command, most: u64) {
+        let mut child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(self.draw() % most));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

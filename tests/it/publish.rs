@@ -334,15 +334,7 @@ fn lists_the_accounts_channels_to_fill_the_config() {
 fn survives_being_killed_at_any_point_and_publishes_each_post_once() {
     let setup = setup("5s");
     setup.buffer.set_latency(Duration::from_millis(25));
-    let mut seed: u64 = crieur::clock::now().timestamp_subsec_nanos() as u64
-        ^ crieur::clock::now().timestamp() as u64;
-    eprintln!("seed {seed}");
-    let mut random = move || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        seed >> 33
-    };
+    let mut kills = crate::Kills::seeded();
     for round in 0..50 {
         // Posts change now and then, so that edits are killed too.
         if round % 10 == 5 {
@@ -353,14 +345,7 @@ fn survives_being_killed_at_any_point_and_publishes_each_post_once() {
             let text = std::fs::read_to_string(&chiffre).unwrap();
             std::fs::write(&chiffre, format!("{text}\nMise à jour {round}.\n")).unwrap();
         }
-        let mut child = command(setup.dir.path(), &["publish"], TOKEN)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(random() % 600));
-        let _ = child.kill();
-        let _ = child.wait();
+        kills.run(&mut command(setup.dir.path(), &["publish"], TOKEN), 600);
     }
     let output = publish(&setup, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
