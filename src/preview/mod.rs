@@ -626,6 +626,7 @@ mod tests {
         for path in ["/", "/api/state", "/page.js"] {
             let start = std::time::Instant::now();
             assert_eq!(get(server.address, path).0, 200, "{path}");
+            eprintln!("{path} answered in {:?}", start.elapsed());
             assert!(
                 start.elapsed() < Duration::from_secs(1),
                 "{path}: {:?}",

@@ -47,6 +47,7 @@ pub(crate) fn stop_within_ten_seconds(child: &mut Child) -> String {
         .unwrap();
     assert_eq!(code.code(), Some(0), "{logs}");
     assert!(took < Duration::from_secs(10), "{took:?}\n{logs}");
+    eprintln!("stopped {took:?} after SIGTERM");
     logs
 }
 
