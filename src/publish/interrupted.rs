@@ -34,8 +34,9 @@ struct Object {
     at: DateTime<Utc>,
 }
 
-/// A network that does what it is asked, and loses the answer of the
-/// `kill_at`-th write (then asks the pass to stop).
+/// A network that does what it is asked, and at its `kill_at`-th write
+/// asks the pass to stop: the answer lost (a kill during the call), or
+/// given (a kill between two steps).
 struct Model<'s> {
     kind: Kind,
     objects: BTreeMap<String, Object>,
@@ -44,6 +45,8 @@ struct Model<'s> {
     next: u64,
     writes: usize,
     kill_at: Option<usize>,
+    /// Whether the answer of the write the pass is stopped at is lost.
+    lose: bool,
     stop: &'s AtomicBool,
 }
 
@@ -53,7 +56,7 @@ impl Model<'_> {
         self.writes += 1;
         if self.kill_at == Some(self.writes) {
             self.stop.store(true, Ordering::SeqCst);
-            return true;
+            return self.lose;
         }
         false
     }
@@ -284,7 +287,10 @@ proptest! {
     #[test]
     fn interrupted_passes_edits_and_withdrawals_leave_one_version_or_none(
         records in any::<bool>(),
-        rounds in proptest::collection::vec((0..3u8, proptest::option::of(1..4usize)), 1..8),
+        rounds in proptest::collection::vec(
+            (0..3u8, proptest::option::of(1..4usize), any::<bool>()),
+            1..8,
+        ),
     ) {
         let kind = if records { Kind::Records } else { Kind::Scheduler };
         let store = Store::in_memory().unwrap();
@@ -296,15 +302,17 @@ proptest! {
             next: 0,
             writes: 0,
             kill_at: None,
+            lose: true,
             stop: &stop,
         };
         let texts = [Some("Version A"), Some("Version B"), None];
         let mut file = texts[0];
-        for (version, kill) in rounds {
+        for (version, kill, lose) in rounds {
             file = texts[usize::from(version)];
             stop.store(false, Ordering::SeqCst);
             model.writes = 0;
             model.kill_at = kill;
+            model.lose = lose;
             run(&store, &mut model, file);
         }
         // Undisturbed from here.

@@ -123,6 +123,24 @@ mod mastodon {
     }
 
     #[test]
+    fn an_image_still_processing_waits_and_is_uploaded_once() {
+        let fake = start();
+        // Processed after 25 looks, a second apart: more than one pass
+        // waits for (20 seconds).
+        fake.with(|state| state.processing_looks = 25);
+        let dir = project(&fake);
+        let said = pass(dir.path(), NOW);
+        assert!(said.contains("Mastodon traite encore l'image"), "{said}");
+        assert!(fake.state().scheduled.is_empty());
+        let deliveries = status(dir.path(), NOW);
+        assert_eq!(deliveries[0]["status"], "waiting", "{deliveries:#?}");
+        let said = pass(dir.path(), NOW);
+        let state = fake.state();
+        assert_eq!(state.scheduled.len(), 1, "{said}");
+        assert_eq!(state.media.len(), 1, "uploaded once: {said}");
+    }
+
+    #[test]
     fn an_edit_killed_once_rescheduled_then_the_post_removed_leaves_nothing() {
         let fake = start();
         let dir = project(&fake);

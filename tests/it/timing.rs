@@ -30,7 +30,10 @@ fn a_bluesky_post_due_in_a_minute_is_sent_by_the_running_daemon_within_30_second
     let logs = stop_within_ten_seconds(&mut child);
     let off = (sent - at).num_milliseconds();
     eprintln!("sent {off} ms from its instant");
-    assert!(off.abs() <= 30_000, "sent {off} ms from its instant\n{logs}");
+    assert!(
+        off.abs() <= 30_000,
+        "sent {off} ms from its instant\n{logs}"
+    );
     assert_eq!(
         pds.with(|state| (state.records.len(), state.creates)),
         (1, 1),
