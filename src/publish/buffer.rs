@@ -708,6 +708,46 @@ impl Publisher for Buffer {
             .map(|(posts, _)| posts)
     }
 
+    /// Buffer has no idempotency key: its writes are recorded too, so that
+    /// a create cut short is found again by channel, instant and text, even
+    /// when the post is edited before the next pass.
+    fn tracks_writes(&self, _channel: &str) -> bool {
+        true
+    }
+
+    /// Buffer's channel, then the hash of the text (as Buffer may rewrite
+    /// it: links shortened, spaces normalised).
+    fn token(&self, outgoing: &Outgoing, _attempt: i64) -> String {
+        format!(
+            "{}|{}",
+            outgoing.channel_remote_id.clone().unwrap_or_default(),
+            super::text_hash(&outgoing.text)
+        )
+    }
+
+    fn locate(
+        &mut self,
+        write: &crate::store::Write,
+        taken: &[String],
+    ) -> Result<Option<String>, PublishError> {
+        let Some((channel, text)) = write.token.split_once('|') else {
+            return Ok(None);
+        };
+        if channel.is_empty() {
+            return Ok(None);
+        }
+        let at = write.key.at;
+        Ok(self
+            .list(&[channel.to_owned()], at, at)?
+            .into_iter()
+            .find(|post| {
+                post.at == Some(at)
+                    && super::text_hash(&post.text) == text
+                    && !taken.contains(&post.id)
+            })
+            .map(|post| post.id))
+    }
+
     fn report(
         &mut self,
         remote_ids: &[(String, String, DateTime<Utc>)],

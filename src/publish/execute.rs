@@ -302,12 +302,12 @@ impl Executor<'_, '_> {
         let write = self.begin_write(&key, &mut outgoing, &item.hash)?;
         let url = outgoing.image_url.as_deref();
         let replaced = self.publisher.replace(remote, &outgoing);
-        self.end_write(write, &replaced)?;
         if replaced.is_ok() || matches!(replaced, Err(PublishError::NotFound(_))) {
             // The old version is gone (an edit that changes the id deleted
-            // it; one that keeps it carries the new version).
+            // it; one that keeps it carries the new version, recorded next).
             self.store.writes_gone(&key, remote, self.options.now)?;
         }
+        self.end_write(write, &replaced)?;
         match replaced {
             Ok(remote) => {
                 self.queued(&key, &remote, &item.hash, url)?;

@@ -13,7 +13,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{Outgoing, PublishError, Publisher, RemotePost, RemoteStatus, Report, ratelimit};
+use super::{
+    Outgoing, PublishError, Publisher, RemotePost, RemoteStatus, Report, ratelimit, text_hash,
+};
 use crate::net;
 use crate::store::Key;
 
@@ -756,13 +758,6 @@ fn scheduled_remote(scheduled: &Value, text: &str) -> Option<String> {
         .unwrap_or_default();
     let text = scheduled["params"]["text"].as_str().unwrap_or(text);
     Some(format!("s{id}.{media}.{}", text_hash(text)))
-}
-
-/// Eight hex digits of the hash of a text once normalised (links and
-/// spaces), as [`super::normalise`] compares texts.
-fn text_hash(text: &str) -> String {
-    let digest = Sha256::digest(super::normalise(text).as_bytes());
-    hex(&digest[..4])
 }
 
 /// The text of a status's HTML `content`: tags removed (paragraphs and

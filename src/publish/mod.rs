@@ -264,6 +264,15 @@ pub fn normalise(text: &str) -> String {
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Eight hex digits of the hash of a text once normalised (links and
+/// spaces), as [`normalise`] compares texts: what finds a post again in a
+/// publisher's listings.
+pub fn text_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(normalise(text).as_bytes());
+    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The publisher the configuration names, with the channels that publish
 /// directly routed to their own. Keys, tokens and passwords come from the
 /// environment only.

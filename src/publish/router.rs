@@ -81,7 +81,10 @@ impl Publisher for Router {
     }
 
     fn tracks_writes(&self, channel: &str) -> bool {
-        self.direct.contains_key(channel)
+        match self.direct.get(channel) {
+            Some(publisher) => publisher.tracks_writes(channel),
+            None => self.default.tracks_writes(channel),
+        }
     }
 
     fn token(&self, outgoing: &Outgoing, attempt: i64) -> String {

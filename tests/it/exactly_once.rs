@@ -284,3 +284,66 @@ mod bluesky {
         );
     }
 }
+
+mod buffer {
+    use super::*;
+    use crate::fake_buffer::{Fault, TOKEN};
+    use crate::publish::{command, setup};
+
+    #[test]
+    fn a_create_killed_then_the_posts_edited_leaves_one_post_a_slot_at_buffer() {
+        let setup = setup("30s");
+        // Buffer makes the post, then answers only after 10 seconds.
+        setup.buffer.fault(
+            "CreatePost",
+            Fault::SlowAnswer {
+                delay: Duration::from_secs(10),
+            },
+        );
+        let mut child = command(setup.dir.path(), &["publish"], TOKEN)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        crate::daemon::wait_for("the post made", Duration::from_secs(60), || {
+            !setup.buffer.posts().is_empty()
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        // Every post is edited before the next pass.
+        for entry in walk(&setup.dir.path().join("posts")) {
+            let text = std::fs::read_to_string(&entry).unwrap();
+            std::fs::write(&entry, format!("{text}\nRevu après l'arrêt.\n")).unwrap();
+        }
+        let output = command(setup.dir.path(), &["publish"], TOKEN)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stderr);
+        let posts = setup.buffer.posts();
+        let mut slots: Vec<(String, String)> = posts
+            .iter()
+            .map(|p| (p.channel_id.clone(), p.due_at.clone()))
+            .collect();
+        slots.sort();
+        let total = slots.len();
+        slots.dedup();
+        assert_eq!(total, slots.len(), "a post went twice: {posts:#?}\n{said}");
+        assert!(
+            posts.iter().all(|p| p.text.contains("Revu après l'arrêt.")),
+            "{posts:#?}\n{said}"
+        );
+    }
+
+    fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.extend(walk(&path));
+            } else {
+                files.push(path);
+            }
+        }
+        files
+    }
+}
