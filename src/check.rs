@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::caption::{hashtags_in, render as render_caption};
-use crate::config::{CONFIG_PATH, Config};
+use crate::config::{CONFIG_PATH, Config, Series};
 use crate::diagnostic::{Diagnostic, suggest};
 use crate::network::Network;
-use crate::plan::{Window, channels_of, format_local, plan_with};
+use crate::plan::{Plan, Window, channels_of, format_local, plan_with};
 use crate::post::{Post, Visual};
 use crate::project::Project;
 use crate::render::layout::{choice_values, font_file, resolve_color};
@@ -213,45 +213,93 @@ fn check_template(
 ) {
     let path = template.path.as_str();
     let brand = &config.brand;
-    let mut colors: Vec<&toml::Spanned<String>> = Vec::new();
-    let mut fonts: Vec<&toml::Spanned<String>> = Vec::new();
-    let mut images: Vec<ImageRef<'_>> = Vec::new();
-    for layer in template.formats.values().flatten() {
+    let named = Named::of(template);
+    for color in named.paints.iter().chain(named.colors) {
+        check_color(brand, template, path, color, diagnostics);
+    }
+    let mut reported = std::collections::BTreeSet::new();
+    check_fonts(
+        brand,
+        assets,
+        path,
+        &named.fonts,
+        &mut reported,
+        diagnostics,
+    );
+    check_images(
+        brand,
+        assets,
+        template,
+        &named.images,
+        &mut reported,
+        diagnostics,
+    );
+}
+
+/// What the layers of a template name, in layer order: the colours of
+/// fills and gradients, then those of texts and icons, fonts and images.
+struct Named<'t> {
+    paints: Vec<toml::Spanned<String>>,
+    colors: Vec<&'t toml::Spanned<String>>,
+    fonts: Vec<&'t toml::Spanned<String>>,
+    images: Vec<ImageRef<'t>>,
+}
+
+impl<'t> Named<'t> {
+    fn of(template: &'t Template) -> Self {
+        let mut named = Named {
+            paints: Vec::new(),
+            colors: Vec::new(),
+            fonts: Vec::new(),
+            images: Vec::new(),
+        };
         let paint = |paint: &'_ Paint| match paint {
             Paint::Solid(color) => vec![color.clone()],
             Paint::Gradient { from, to, .. } => vec![from.clone(), to.clone()],
         };
-        match &layer.kind {
-            LayerKind::Background(fill) | LayerKind::Rect { paint: fill, .. } => {
-                for color in paint(fill) {
-                    check_color(brand, template, path, &color, diagnostics);
+        for layer in template.formats.values().flatten() {
+            match &layer.kind {
+                LayerKind::Background(fill) | LayerKind::Rect { paint: fill, .. } => {
+                    named.paints.extend(paint(fill));
                 }
-            }
-            LayerKind::Image { src, .. } => images.push((src.as_ref(), &layer.span, None)),
-            LayerKind::Text(text) => {
-                fonts.push(&text.font);
-                colors.push(&text.color);
-            }
-            LayerKind::Icons(icons) => {
-                fonts.push(&icons.font);
-                colors.push(&icons.color);
-                images.push((Some(&icons.src), &layer.span, Some(icons.field.get_ref())));
-            }
-            LayerKind::Stack(stack) => {
-                for color in stack.paints().into_iter().flat_map(paint) {
-                    check_color(brand, template, path, &color, diagnostics);
+                LayerKind::Image { src, .. } => {
+                    named.images.push((src.as_ref(), &layer.span, None));
                 }
-                for text in stack.texts() {
-                    fonts.push(&text.font);
-                    colors.push(&text.color);
+                LayerKind::Text(text) => {
+                    named.fonts.push(&text.font);
+                    named.colors.push(&text.color);
+                }
+                LayerKind::Icons(icons) => {
+                    named.fonts.push(&icons.font);
+                    named.colors.push(&icons.color);
+                    let field = Some(icons.field.get_ref().as_str());
+                    named.images.push((Some(&icons.src), &layer.span, field));
+                }
+                LayerKind::Stack(stack) => {
+                    named
+                        .paints
+                        .extend(stack.paints().into_iter().flat_map(paint));
+                    for text in stack.texts() {
+                        named.fonts.push(&text.font);
+                        named.colors.push(&text.color);
+                    }
                 }
             }
         }
+        named
     }
-    for color in colors {
-        check_color(brand, template, path, color, diagnostics);
-    }
-    let mut reported = std::collections::BTreeSet::new();
+}
+
+/// Whether the fonts a template names have their file in `assets/fonts/`;
+/// each missing file is reported once.
+fn check_fonts(
+    brand: &crate::config::Brand,
+    assets: &Assets,
+    path: &str,
+    fonts: &[&toml::Spanned<String>],
+    reported: &mut std::collections::BTreeSet<String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     for font in fonts {
         let file = font_file(brand, font.get_ref());
         if !assets.fonts.contains_key(file) && reported.insert(file.to_owned()) {
@@ -285,7 +333,21 @@ fn check_template(
             );
         }
     }
-    for (src, span, list_field) in images {
+}
+
+/// Whether the images a template names exist, for every value their
+/// pattern can take, and whether the brand has a logo for layers that draw
+/// it; each missing image is reported once.
+fn check_images(
+    brand: &crate::config::Brand,
+    assets: &Assets,
+    template: &Template,
+    images: &[ImageRef<'_>],
+    reported: &mut std::collections::BTreeSet<String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let path = template.path.as_str();
+    for &(src, span, list_field) in images {
         let Some(src) = src else {
             if brand.logo.is_none() {
                 diagnostics.push(
@@ -608,46 +670,96 @@ fn check_post(
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let path = post.path.as_str();
-    let templates = &project.templates;
-    let series = match &post.series {
-        None => None,
-        Some(name) => match config.series.get(name.get_ref()) {
-            Some(series) => Some(series),
-            // The series' own errors are reported in the configuration:
-            // one note here, and the post is checked for all the rest.
-            None if config
-                .broken
-                .contains_key(&format!("series.{}", name.get_ref())) =>
-            {
-                diagnostics.push(
-                    Diagnostic::warning(
-                        path,
-                        Some(name.span()),
-                        format!(
-                            "la série `{}` a des erreurs dans config/crieur.toml : ce post ne partira pas tant qu'elle n'est pas corrigée",
-                            name.get_ref()
-                        ),
-                    )
-                    .with_hint("corrigez la série (voir les erreurs de config/crieur.toml)"),
-                );
-                None
-            }
-            None => {
-                let known: Vec<&str> = config.series.keys().map(String::as_str).collect();
-                diagnostics.push(
-                    Diagnostic::error(
-                        path,
-                        Some(name.span()),
-                        format!("série inconnue `{}`", name.get_ref()),
-                    )
-                    .with_hint_opt(suggest(name.get_ref(), &known)),
-                );
-                return;
-            }
-        },
+    let Some(series) = series_of(config, post, diagnostics) else {
+        return;
     };
+    check_post_template(project, post, series, diagnostics);
 
-    // The template: the post's, or its series'.
+    // The channels: the post's, or its series'.
+    let channels = channels_of(post, config);
+    check_post_channels(config, post, &channels, diagnostics);
+
+    let hashtags = series.map(|s| s.hashtags.as_slice()).unwrap_or_default();
+    let mut networks: Vec<Network> = channels
+        .iter()
+        .filter_map(|name| config.channels.get(name))
+        .map(|channel| channel.network)
+        .collect();
+    networks.sort();
+    networks.dedup();
+    check_captions(
+        post,
+        &networks,
+        hashtags,
+        config.typography.captions,
+        project.report.source(path),
+        diagnostics,
+    );
+
+    if post.draft {
+        return;
+    }
+    check_post_date(config, post, series, now, diagnostics);
+}
+
+/// The series a post names, if any. `None` when it names an unknown
+/// series: that is reported, and the post is checked no further. A series
+/// with errors in the configuration gives a note and `Some(None)`.
+fn series_of<'c>(
+    config: &'c Config,
+    post: &Post,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Option<&'c Series>> {
+    let path = post.path.as_str();
+    let Some(name) = &post.series else {
+        return Some(None);
+    };
+    match config.series.get(name.get_ref()) {
+        Some(series) => Some(Some(series)),
+        // The series' own errors are reported in the configuration:
+        // one note here, and the post is checked for all the rest.
+        None if config
+            .broken
+            .contains_key(&format!("series.{}", name.get_ref())) =>
+        {
+            diagnostics.push(
+                Diagnostic::warning(
+                    path,
+                    Some(name.span()),
+                    format!(
+                        "la série `{}` a des erreurs dans config/crieur.toml : ce post ne partira pas tant qu'elle n'est pas corrigée",
+                        name.get_ref()
+                    ),
+                )
+                .with_hint("corrigez la série (voir les erreurs de config/crieur.toml)"),
+            );
+            Some(None)
+        }
+        None => {
+            let known: Vec<&str> = config.series.keys().map(String::as_str).collect();
+            diagnostics.push(
+                Diagnostic::error(
+                    path,
+                    Some(name.span()),
+                    format!("série inconnue `{}`", name.get_ref()),
+                )
+                .with_hint_opt(suggest(name.get_ref(), &known)),
+            );
+            None
+        }
+    }
+}
+
+/// The post's template, or its series': whether there is one, and whether
+/// it exists; if it does, the post's visual is checked against it.
+fn check_post_template(
+    project: &Project,
+    post: &Post,
+    series: Option<&Series>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let path = post.path.as_str();
+    let templates = &project.templates;
     match post.template.as_ref().or(series.and_then(|s| s.template.as_ref())) {
         None => diagnostics.push(
             Diagnostic::error(path, Some(post.header_span.clone()), "aucun modèle d'image pour ce post")
@@ -663,9 +775,17 @@ fn check_post(
             None => {}
         },
     }
+}
 
-    // The channels: the post's, or its series'.
-    let channels = channels_of(post, config);
+/// Whether the channels a post names exist, and whether it goes to any
+/// (`channels`: its own, or its series').
+fn check_post_channels(
+    config: &Config,
+    post: &Post,
+    channels: &[String],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let path = post.path.as_str();
     if let Some(own) = &post.channels {
         let known: Vec<&str> = config.channels.keys().map(String::as_str).collect();
         for name in own {
@@ -701,27 +821,19 @@ fn check_post(
             ),
         );
     }
+}
 
-    let hashtags = series.map(|s| s.hashtags.as_slice()).unwrap_or_default();
-    let mut networks: Vec<Network> = channels
-        .iter()
-        .filter_map(|name| config.channels.get(name))
-        .map(|channel| channel.network)
-        .collect();
-    networks.sort();
-    networks.dedup();
-    check_captions(
-        post,
-        &networks,
-        hashtags,
-        config.typography.captions,
-        project.report.source(path),
-        diagnostics,
-    );
-
-    if post.draft {
-        return;
-    }
+/// The place of a post that is no draft in the calendar: a date already
+/// past (late within the grace, lost beyond it), or neither series nor
+/// date.
+fn check_post_date(
+    config: &Config,
+    post: &Post,
+    series: Option<&Series>,
+    now: DateTime<Utc>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let path = post.path.as_str();
     match &post.publish_at {
         Some(at) if at.get_ref().with_timezone(&Utc) < now => diagnostics.push(
             Diagnostic::warning(
@@ -756,7 +868,9 @@ fn check_post(
     }
 }
 
-fn check_visual(post: &Post, template: &Template, diagnostics: &mut Vec<Diagnostic>) {
+/// Whether the post gives every field its template requires, with a
+/// value that is not blank.
+fn check_required_fields(post: &Post, template: &Template, diagnostics: &mut Vec<Diagnostic>) {
     let path = post.path.as_str();
     for field in template.required_fields() {
         let missing = match post.visual.get(&field.name).map(|v| v.get_ref()) {
@@ -781,6 +895,11 @@ fn check_visual(post: &Post, template: &Template, diagnostics: &mut Vec<Diagnost
             );
         }
     }
+}
+
+fn check_visual(post: &Post, template: &Template, diagnostics: &mut Vec<Diagnostic>) {
+    let path = post.path.as_str();
+    check_required_fields(post, template, diagnostics);
     let known: Vec<&str> = template.fields.keys().map(String::as_str).collect();
     for (name, value) in &post.visual {
         let Some(field) = template.fields.get(name) else {
@@ -1110,7 +1229,13 @@ fn check_calendar(
         until: horizon.max(last_pinned),
     };
     let plan = plan_with(config, posts, window, pins);
+    check_collisions(posts, &plan, diagnostics);
+    check_dry_series(config, &plan, horizon, diagnostics);
+}
 
+/// Two posts at the same instant on the same channel: the later in the
+/// plan's order is reported, at its date, its series or its header.
+fn check_collisions(posts: &[Post], plan: &Plan, diagnostics: &mut Vec<Diagnostic>) {
     let by_id: BTreeMap<&str, &Post> = posts.iter().map(|post| (post.id.as_str(), post)).collect();
     let mut seen: BTreeMap<(DateTime<Utc>, &str), &str> = BTreeMap::new();
     for slot in &plan.slots {
@@ -1142,7 +1267,16 @@ fn check_calendar(
             );
         }
     }
+}
 
+/// The series whose timetable has empty slots before `horizon`: one
+/// warning per series, at its declaration, from its first empty slot.
+fn check_dry_series(
+    config: &Config,
+    plan: &Plan,
+    horizon: DateTime<Utc>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     let mut dry: BTreeMap<&str, Vec<&crate::plan::EmptySlot>> = BTreeMap::new();
     for empty in plan
         .empty

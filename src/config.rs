@@ -626,18 +626,7 @@ fn read_direct(
 ) -> Option<Direct> {
     let publisher = reader.string(channel, "publisher");
     let Some(publisher) = publisher else {
-        for key in ["instance", "handle", "service"] {
-            if let Some(value) = reader.string(channel, key) {
-                reader
-                    .error(
-                        value.span(),
-                        format!("`{key}` ne sert qu'aux canaux publiés en direct"),
-                    )
-                    .hint = Some(
-                    "ajoutez `publisher = \"direct\"` au canal, ou retirez cette ligne".to_owned(),
-                );
-            }
-        }
+        check_no_direct_keys(reader, channel);
         return None;
     };
     if publisher.get_ref() != "direct" {
@@ -649,38 +638,20 @@ fn read_direct(
             .hint = Some("seule `publisher = \"direct\"` existe pour un canal ; sans elle, le canal passe par `[publisher]`".to_owned());
         return None;
     }
-    let url = |reader: &mut Reader<'_>, key: &str, default: Option<&str>| {
-        let value = match reader.string(channel, key) {
-            Some(value) => value,
-            None => {
-                if let Some(default) = default {
-                    return Some(default.to_owned());
-                }
-                reader.required_string(channel, key, section, span.clone());
-                return None;
-            }
-        };
-        let text = value.get_ref().trim().trim_end_matches('/').to_owned();
-        if secure_url(&text) {
-            Some(text)
-        } else {
-            reader
-                .error(
-                    value.span(),
-                    format!("adresse invalide `{}`", value.get_ref()),
-                )
-                .hint =
-                Some("une adresse en `https://…`, par exemple `https://piaille.fr`".to_owned());
-            None
-        }
-    };
     match network {
         Network::Mastodon => {
-            let instance = url(reader, "instance", None)?;
+            let instance = read_direct_url(reader, channel, "instance", None, section, &span)?;
             Some(Direct::Mastodon { instance })
         }
         Network::Bluesky => {
-            let service = url(reader, "service", Some(BLUESKY_SERVICE));
+            let service = read_direct_url(
+                reader,
+                channel,
+                "service",
+                Some(BLUESKY_SERVICE),
+                section,
+                &span,
+            );
             let handle = reader.required_string(channel, "handle", section, span.clone())?;
             let text = handle.get_ref().trim().trim_start_matches('@').to_owned();
             if text.is_empty()
@@ -717,6 +688,57 @@ fn read_direct(
     }
 }
 
+/// Reports the keys of a direct channel on a channel that does not go
+/// direct.
+fn check_no_direct_keys(reader: &mut Reader<'_>, channel: &DeTable<'_>) {
+    for key in ["instance", "handle", "service"] {
+        if let Some(value) = reader.string(channel, key) {
+            reader
+                .error(
+                    value.span(),
+                    format!("`{key}` ne sert qu'aux canaux publiés en direct"),
+                )
+                .hint = Some(
+                "ajoutez `publisher = \"direct\"` au canal, ou retirez cette ligne".to_owned(),
+            );
+        }
+    }
+}
+
+/// A direct channel's address under `key`, `https://` and without its
+/// trailing `/`; `default` when not given, or an error when there is none.
+fn read_direct_url(
+    reader: &mut Reader<'_>,
+    channel: &DeTable<'_>,
+    key: &str,
+    default: Option<&str>,
+    section: &str,
+    span: &Range<usize>,
+) -> Option<String> {
+    let value = match reader.string(channel, key) {
+        Some(value) => value,
+        None => {
+            if let Some(default) = default {
+                return Some(default.to_owned());
+            }
+            reader.required_string(channel, key, section, span.clone());
+            return None;
+        }
+    };
+    let text = value.get_ref().trim().trim_end_matches('/').to_owned();
+    if secure_url(&text) {
+        Some(text)
+    } else {
+        reader
+            .error(
+                value.span(),
+                format!("adresse invalide `{}`", value.get_ref()),
+            )
+            .hint = Some("une adresse en `https://…`, par exemple `https://piaille.fr`".to_owned());
+        None
+    }
+}
+
 fn read_series(
     reader: &mut Reader<'_>,
     table: &DeTable<'_>,
@@ -732,25 +754,7 @@ fn read_series(
         let name = reader.string(entry, "name").map(Spanned::into_inner);
         let template = reader.string(entry, "template");
         let cron = reader.required_string(entry, "cron", &section, span.clone());
-        let schedule = cron.as_ref().and_then(|cron| {
-            match Schedule::parse(cron.get_ref()) {
-                Ok(schedule) => Some(schedule),
-                Err(error) => {
-                    // Point inside the string at the faulty field when the
-                    // string is written plainly, `"…"` or `'…'` (escapes and
-                    // triple quotes make the file longer than the text):
-                    // +1 skips the opening quote. Else, at the whole string.
-                    let start = cron.span().start + 1;
-                    let span = if cron.span().len() == cron.get_ref().len() + 2 {
-                        start + error.range.start..start + error.range.end
-                    } else {
-                        cron.span()
-                    };
-                    reader.error(span, error.message).hint = error.hint;
-                    None
-                }
-            }
-        });
+        let schedule = cron.as_ref().and_then(|cron| read_schedule(reader, cron));
         let series_channels = reader
             .strings(entry, "channels")
             .map(Spanned::into_inner)
@@ -769,19 +773,7 @@ fn read_series(
             .strings(entry, "hashtags")
             .map(Spanned::into_inner)
             .unwrap_or_default();
-        for hashtag in &hashtags {
-            if !is_hashtag(hashtag.get_ref()) {
-                reader
-                    .error(
-                        hashtag.span(),
-                        format!("hashtag invalide `{}`", hashtag.get_ref()),
-                    )
-                    .hint = Some(
-                    "un hashtag commence par `#` et ne contient ni espace ni ponctuation : `#ChiffreDeLaSemaine`"
-                        .to_owned(),
-                );
-            }
-        }
+        check_hashtags(reader, &hashtags);
         if reader.error_count() > before {
             broken.insert(section, reader.last_error().unwrap_or_default());
             continue;
@@ -805,6 +797,44 @@ fn read_series(
         }
     }
     series
+}
+
+/// A series' `cron`, read; an error points at the faulty field.
+fn read_schedule(reader: &mut Reader<'_>, cron: &Spanned<String>) -> Option<Schedule> {
+    match Schedule::parse(cron.get_ref()) {
+        Ok(schedule) => Some(schedule),
+        Err(error) => {
+            // Point inside the string at the faulty field when the
+            // string is written plainly, `"…"` or `'…'` (escapes and
+            // triple quotes make the file longer than the text):
+            // +1 skips the opening quote. Else, at the whole string.
+            let start = cron.span().start + 1;
+            let span = if cron.span().len() == cron.get_ref().len() + 2 {
+                start + error.range.start..start + error.range.end
+            } else {
+                cron.span()
+            };
+            reader.error(span, error.message).hint = error.hint;
+            None
+        }
+    }
+}
+
+/// Reports each of a series' hashtags that is not one well-formed hashtag.
+fn check_hashtags(reader: &mut Reader<'_>, hashtags: &[Spanned<String>]) {
+    for hashtag in hashtags {
+        if !is_hashtag(hashtag.get_ref()) {
+            reader
+                .error(
+                    hashtag.span(),
+                    format!("hashtag invalide `{}`", hashtag.get_ref()),
+                )
+                .hint = Some(
+                "un hashtag commence par `#` et ne contient ni espace ni ponctuation : `#ChiffreDeLaSemaine`"
+                    .to_owned(),
+            );
+        }
+    }
 }
 
 /// Reports each channel name that `[channels]` does not declare.
@@ -846,33 +876,82 @@ fn read_publisher(
         return publisher;
     };
     reader.unknown_keys(section, "publisher", PUBLISHER_KEYS);
-    if let Some(lookahead) = reader.string(section, "lookahead") {
-        match parse_duration(lookahead.get_ref()) {
-            Some(duration) if duration > chrono::Duration::zero() => publisher.lookahead = duration,
-            _ => {
-                reader
-                    .error(
-                        lookahead.span(),
-                        format!("durée invalide `{}`", lookahead.get_ref()),
-                    )
-                    .hint =
-                    Some("par exemple `7d` (jours), `36h` (heures) ou `90m` (minutes) ; 366 jours au plus".to_owned());
+    if let Some(lookahead) = read_lookahead(reader, section) {
+        publisher.lookahead = lookahead;
+    }
+    if let Some(timeout) = read_timeout(reader, section) {
+        publisher.timeout = timeout;
+    }
+    publisher.budget = read_budget(reader, section);
+    let Some(kind) = reader.required_string(section, "kind", "publisher", span.clone()) else {
+        return publisher;
+    };
+    match kind.get_ref().as_str() {
+        "outbox" => {
+            if let Some(dir) = reader.string(section, "dir") {
+                publisher.kind = PublisherKind::Outbox {
+                    dir: dir.into_inner(),
+                };
             }
         }
-    }
-    if let Some(timeout) = reader.string(section, "timeout") {
-        match parse_duration(timeout.get_ref()).and_then(|d| d.to_std().ok()) {
-            Some(duration) if !duration.is_zero() => publisher.timeout = duration,
-            _ => {
-                reader
-                    .error(
-                        timeout.span(),
-                        format!("durée invalide `{}`", timeout.get_ref()),
-                    )
-                    .hint = Some("par exemple `30s` (366 jours au plus)".to_owned());
-            }
+        "buffer" => {
+            publisher.kind = read_buffer(reader, section, &kind, span, channels, broken);
+        }
+        other => {
+            let hint = suggest(other, PUBLISHER_KINDS);
+            reader
+                .error(
+                    kind.span(),
+                    format!("type de publication inconnu `{other}`"),
+                )
+                .hint = hint;
         }
     }
+    publisher
+}
+
+/// `[publisher]`'s `lookahead`, a positive duration; `None` when absent or
+/// invalid (reported).
+fn read_lookahead(reader: &mut Reader<'_>, section: &DeTable<'_>) -> Option<chrono::Duration> {
+    let lookahead = reader.string(section, "lookahead")?;
+    match parse_duration(lookahead.get_ref()) {
+        Some(duration) if duration > chrono::Duration::zero() => Some(duration),
+        _ => {
+            reader
+                .error(
+                    lookahead.span(),
+                    format!("durée invalide `{}`", lookahead.get_ref()),
+                )
+                .hint = Some(
+                "par exemple `7d` (jours), `36h` (heures) ou `90m` (minutes) ; 366 jours au plus"
+                    .to_owned(),
+            );
+            None
+        }
+    }
+}
+
+/// `[publisher]`'s `timeout`, a positive duration; `None` when absent or
+/// invalid (reported).
+fn read_timeout(reader: &mut Reader<'_>, section: &DeTable<'_>) -> Option<std::time::Duration> {
+    let timeout = reader.string(section, "timeout")?;
+    match parse_duration(timeout.get_ref()).and_then(|d| d.to_std().ok()) {
+        Some(duration) if !duration.is_zero() => Some(duration),
+        _ => {
+            reader
+                .error(
+                    timeout.span(),
+                    format!("durée invalide `{}`", timeout.get_ref()),
+                )
+                .hint = Some("par exemple `30s` (366 jours au plus)".to_owned());
+            None
+        }
+    }
+}
+
+/// `[publisher]`'s request limits, Buffer's own for those not given or
+/// invalid (reported).
+fn read_budget(reader: &mut Reader<'_>, section: &DeTable<'_>) -> crate::budget::Budget {
     let mut limits = [
         crate::budget::BUFFER_PER_15_MINUTES,
         crate::budget::BUFFER_PER_DAY,
@@ -896,61 +975,49 @@ fn read_publisher(
             }
         }
     }
-    publisher.budget = crate::budget::Budget::new(limits[0], limits[1]);
-    let Some(kind) = reader.required_string(section, "kind", "publisher", span.clone()) else {
-        return publisher;
-    };
-    match kind.get_ref().as_str() {
-        "outbox" => {
-            if let Some(dir) = reader.string(section, "dir") {
-                publisher.kind = PublisherKind::Outbox {
-                    dir: dir.into_inner(),
-                };
-            }
-        }
-        "buffer" => {
-            let endpoint = reader
-                .string(section, "endpoint")
-                .map_or_else(|| BUFFER_ENDPOINT.to_owned(), Spanned::into_inner);
-            let organization = reader.required_string(section, "organization", "publisher", span);
-            if organization.is_none()
-                && let Some(diagnostic) = reader_last(reader)
-            {
-                diagnostic.hint = Some(
-                    "donnez l'identifiant de l'organisation Buffer : `crieur channels` l'affiche"
-                        .to_owned(),
-                );
-            }
-            // A channel without its Buffer id is disabled, the others go on.
-            let missing: Vec<String> = channels
-                .values()
-                .filter(|channel| channel.buffer_id.is_none() && channel.direct.is_none())
-                .map(|channel| channel.id.clone())
-                .collect();
-            for id in missing {
-                let message = format!("le canal `{id}` n'a pas de `buffer_id`");
-                reader.error(kind.span(), message.clone()).hint = Some(format!(
-                    "ajoutez `buffer_id = \"…\"` sous `[channels.{id}]` : `crieur channels` liste les identifiants"
-                ));
-                channels.remove(&id);
-                broken.insert(format!("channels.{id}"), message);
-            }
-            publisher.kind = PublisherKind::Buffer {
-                endpoint,
-                organization: organization.map(Spanned::into_inner).unwrap_or_default(),
-            };
-        }
-        other => {
-            let hint = suggest(other, PUBLISHER_KINDS);
-            reader
-                .error(
-                    kind.span(),
-                    format!("type de publication inconnu `{other}`"),
-                )
-                .hint = hint;
-        }
+    crate::budget::Budget::new(limits[0], limits[1])
+}
+
+/// `kind = "buffer"`: the endpoint and the organization; the channels that
+/// need Buffer but have no `buffer_id` are reported and disabled.
+fn read_buffer(
+    reader: &mut Reader<'_>,
+    section: &DeTable<'_>,
+    kind: &Spanned<String>,
+    span: Range<usize>,
+    channels: &mut BTreeMap<String, Channel>,
+    broken: &mut BTreeMap<String, String>,
+) -> PublisherKind {
+    let endpoint = reader
+        .string(section, "endpoint")
+        .map_or_else(|| BUFFER_ENDPOINT.to_owned(), Spanned::into_inner);
+    let organization = reader.required_string(section, "organization", "publisher", span);
+    if organization.is_none()
+        && let Some(diagnostic) = reader_last(reader)
+    {
+        diagnostic.hint = Some(
+            "donnez l'identifiant de l'organisation Buffer : `crieur channels` l'affiche"
+                .to_owned(),
+        );
     }
-    publisher
+    // A channel without its Buffer id is disabled, the others go on.
+    let missing: Vec<String> = channels
+        .values()
+        .filter(|channel| channel.buffer_id.is_none() && channel.direct.is_none())
+        .map(|channel| channel.id.clone())
+        .collect();
+    for id in missing {
+        let message = format!("le canal `{id}` n'a pas de `buffer_id`");
+        reader.error(kind.span(), message.clone()).hint = Some(format!(
+            "ajoutez `buffer_id = \"…\"` sous `[channels.{id}]` : `crieur channels` liste les identifiants"
+        ));
+        channels.remove(&id);
+        broken.insert(format!("channels.{id}"), message);
+    }
+    PublisherKind::Buffer {
+        endpoint,
+        organization: organization.map(Spanned::into_inner).unwrap_or_default(),
+    }
 }
 
 /// The last diagnostic the reader pushed, to add a hint to it.

@@ -15,7 +15,7 @@ use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Serialize, Serializer};
 
-use crate::config::Config;
+use crate::config::{Config, Series};
 use crate::post::Post;
 
 /// The most slots one series may produce in a window: an every-minute
@@ -116,112 +116,155 @@ pub fn plan_reserving(
     pins: &Pins,
     reserved: &BTreeSet<DateTime<Utc>>,
 ) -> Plan {
-    let tz = config.timezone;
     let live: Vec<&Post> = posts.iter().filter(|post| !post.draft).collect();
-    let mut plan = Plan::default();
-
-    for post in &live {
-        if let Some(at) = &post.publish_at
-            && window.contains(at.get_ref().with_timezone(&Utc))
-        {
-            plan.slots.push(Slot {
-                at: *at.get_ref(),
-                series: post.series.as_ref().map(|s| s.get_ref().clone()),
-                post: post.id.clone(),
-                channels: channels_of(post, config),
-                blocked: false,
-                problems: Vec::new(),
-            });
-        }
-    }
-
+    let mut plan = Plan {
+        slots: dated_slots(config, &live, window),
+        ..Plan::default()
+    };
     for series in config.series.values() {
-        let members: Vec<&Post> = live
-            .iter()
-            .filter(|post| {
-                post.series
-                    .as_ref()
-                    .is_some_and(|s| s.get_ref() == &series.id)
-            })
-            .copied()
-            .collect();
-        let mut taken: HashSet<DateTime<Utc>> = members
-            .iter()
-            .filter_map(|post| post.publish_at.as_ref())
-            .map(|at| at.get_ref().with_timezone(&Utc))
-            .chain(reserved.iter().copied())
-            .collect();
-        // Posts the store pinned keep their instants.
-        let floating: Vec<&Post> = members
-            .iter()
-            .filter(|post| post.publish_at.is_none())
-            .copied()
-            .collect();
-        for post in &floating {
-            for at in pins.get(&post.id).into_iter().flatten() {
-                taken.insert(*at);
-                if window.contains(*at) {
-                    plan.slots.push(Slot {
-                        at: at.with_timezone(&tz),
-                        series: Some(series.id.clone()),
-                        post: post.id.clone(),
-                        channels: channels_of(post, config),
-                        blocked: false,
-                        problems: Vec::new(),
-                    });
-                }
-            }
-        }
-        // The pool: posts not yet pinned, in path order; a repeating series
-        // takes the least used first, then goes round again.
-        // A repeating series is in its round `r` when its least used post
-        // went out `r` times: the posts used no more than that are left.
-        let uses = |post: &&Post| pins.get(&post.id).map_or(0, Vec::len);
-        let round_uses = if series.repeat {
-            floating.iter().map(uses).min().unwrap_or(0)
-        } else {
-            0
-        };
-        let mut pool: Vec<&Post> = floating
-            .iter()
-            .filter(|post| uses(post) == round_uses)
-            .copied()
-            .collect();
-        pool.reverse();
-        let mut round = floating.clone();
-        round.sort_by(|a, b| a.id.cmp(&b.id));
-        let slots = series
-            .schedule
-            .slots(tz, window.from, window.until, MAX_SLOTS_PER_SERIES);
-        for at in slots {
-            if taken.contains(&at.with_timezone(&Utc)) {
-                continue;
-            }
-            if pool.is_empty() && series.repeat {
-                pool = round.iter().rev().copied().collect();
-            }
-            match pool.pop() {
-                Some(post) => plan.slots.push(Slot {
-                    at,
-                    series: Some(series.id.clone()),
-                    post: post.id.clone(),
-                    channels: channels_of(post, config),
-                    blocked: false,
-                    problems: Vec::new(),
-                }),
-                None => plan.empty.push(EmptySlot {
-                    at,
-                    series: series.id.clone(),
-                }),
-            }
-        }
+        plan_series(config, series, &live, window, pins, reserved, &mut plan);
     }
-
     plan.slots
         .sort_by(|a, b| (a.at, &a.series, &a.post).cmp(&(b.at, &b.series, &b.post)));
     plan.empty
         .sort_by(|a, b| (a.at, &a.series).cmp(&(b.at, &b.series)));
     plan
+}
+
+/// A post at `at` on its channels, not blocked.
+fn slot_of(config: &Config, post: &Post, at: DateTime<Tz>, series: Option<String>) -> Slot {
+    Slot {
+        at,
+        series,
+        post: post.id.clone(),
+        channels: channels_of(post, config),
+        blocked: false,
+        problems: Vec::new(),
+    }
+}
+
+/// The posts with `publish_at` inside the window, at that instant.
+fn dated_slots(config: &Config, live: &[&Post], window: Window) -> Vec<Slot> {
+    let mut slots = Vec::new();
+    for post in live {
+        if let Some(at) = &post.publish_at
+            && window.contains(at.get_ref().with_timezone(&Utc))
+        {
+            let series = post.series.as_ref().map(|s| s.get_ref().clone());
+            slots.push(slot_of(config, post, *at.get_ref(), series));
+        }
+    }
+    slots
+}
+
+/// One series' share of the plan: its pinned posts at their instants, then
+/// its pool in the free slots of its timetable, and the slots left empty
+/// when the pool runs dry.
+fn plan_series(
+    config: &Config,
+    series: &Series,
+    live: &[&Post],
+    window: Window,
+    pins: &Pins,
+    reserved: &BTreeSet<DateTime<Utc>>,
+    plan: &mut Plan,
+) {
+    let tz = config.timezone;
+    let members: Vec<&Post> = live
+        .iter()
+        .filter(|post| {
+            post.series
+                .as_ref()
+                .is_some_and(|s| s.get_ref() == &series.id)
+        })
+        .copied()
+        .collect();
+    let mut taken: HashSet<DateTime<Utc>> = members
+        .iter()
+        .filter_map(|post| post.publish_at.as_ref())
+        .map(|at| at.get_ref().with_timezone(&Utc))
+        .chain(reserved.iter().copied())
+        .collect();
+    let floating: Vec<&Post> = members
+        .iter()
+        .filter(|post| post.publish_at.is_none())
+        .copied()
+        .collect();
+    let pinned = pinned_slots(config, series, &floating, window, pins, &mut taken);
+    plan.slots.extend(pinned);
+    let (mut pool, round) = series_pool(series, &floating, pins);
+    let slots = series
+        .schedule
+        .slots(tz, window.from, window.until, MAX_SLOTS_PER_SERIES);
+    for at in slots {
+        if taken.contains(&at.with_timezone(&Utc)) {
+            continue;
+        }
+        if pool.is_empty() && series.repeat {
+            pool = round.iter().rev().copied().collect();
+        }
+        match pool.pop() {
+            Some(post) => plan
+                .slots
+                .push(slot_of(config, post, at, Some(series.id.clone()))),
+            None => plan.empty.push(EmptySlot {
+                at,
+                series: series.id.clone(),
+            }),
+        }
+    }
+}
+
+/// The pinned slots of a series: posts the store pinned keep their
+/// instants, which no other post of the series takes (`taken`), and those
+/// inside the window are laid out.
+fn pinned_slots(
+    config: &Config,
+    series: &Series,
+    floating: &[&Post],
+    window: Window,
+    pins: &Pins,
+    taken: &mut HashSet<DateTime<Utc>>,
+) -> Vec<Slot> {
+    let mut slots = Vec::new();
+    for post in floating {
+        for at in pins.get(&post.id).into_iter().flatten() {
+            taken.insert(*at);
+            if window.contains(*at) {
+                let at = at.with_timezone(&config.timezone);
+                slots.push(slot_of(config, post, at, Some(series.id.clone())));
+            }
+        }
+    }
+    slots
+}
+
+/// A series' pool and its round: the pool holds the posts not yet pinned,
+/// reversed so that popping gives them in path order; a repeating series
+/// takes the least used first, then goes round again over every post of
+/// the round, sorted by id.
+fn series_pool<'p>(
+    series: &Series,
+    floating: &[&'p Post],
+    pins: &Pins,
+) -> (Vec<&'p Post>, Vec<&'p Post>) {
+    // A repeating series is in its round `r` when its least used post
+    // went out `r` times: the posts used no more than that are left.
+    let uses = |post: &&Post| pins.get(&post.id).map_or(0, Vec::len);
+    let round_uses = if series.repeat {
+        floating.iter().map(uses).min().unwrap_or(0)
+    } else {
+        0
+    };
+    let mut pool: Vec<&Post> = floating
+        .iter()
+        .filter(|post| uses(post) == round_uses)
+        .copied()
+        .collect();
+    pool.reverse();
+    let mut round = floating.to_vec();
+    round.sort_by(|a, b| a.id.cmp(&b.id));
+    (pool, round)
 }
 
 /// A channel that would hold more scheduled posts at once than its queue

@@ -525,67 +525,16 @@ fn read_layer(
     let kind = reader.required_string(table, "kind", "calque", span.clone())?;
     let section = format!("calque {}", kind.get_ref());
     let when = reader.string(table, "when");
-    if let Some(when) = &when
-        && !fields.contains_key(when.get_ref())
-    {
-        let known: Vec<&str> = fields.keys().map(String::as_str).collect();
-        reader
-            .error(
-                when.span(),
-                format!("`when` nomme un champ inconnu `{}`", when.get_ref()),
-            )
-            .hint = suggest(when.get_ref(), &known);
+    if let Some(when) = &when {
+        check_when(reader, when, fields);
     }
     let layer_kind = match kind.get_ref().as_str() {
         "background" => {
             reader.unknown_keys(table, &section, &with_common(&["color", "gradient"]));
             LayerKind::Background(read_paint(reader, table, span.clone(), fields)?)
         }
-        "rect" => {
-            let mut keys = GEOMETRY.to_vec();
-            keys.extend(["color", "gradient", "radius"]);
-            reader.unknown_keys(table, &section, &with_common(&keys));
-            let rect = read_rect(reader, table, span.clone(), format)?;
-            let paint = read_paint(reader, table, span.clone(), fields)?;
-            let (width, height) = format.size();
-            let radius = number_in(
-                reader,
-                table,
-                "radius",
-                0.0..=width.max(height) as f32,
-                " pixels",
-            )
-            .unwrap_or(0.0);
-            LayerKind::Rect {
-                rect,
-                paint,
-                radius,
-            }
-        }
-        "image" => {
-            let mut keys = GEOMETRY.to_vec();
-            keys.extend(["src", "fit"]);
-            reader.unknown_keys(table, &section, &with_common(&keys));
-            let rect = read_rect(reader, table, span.clone(), format)?;
-            let src = reader.string(table, "src");
-            if let Some(src) = &src {
-                check_placeholders(reader, src, fields);
-            }
-            let fit = match reader.string(table, "fit") {
-                None => Fit::Contain,
-                Some(fit) => match fit.get_ref().as_str() {
-                    "contain" => Fit::Contain,
-                    "cover" => Fit::Cover,
-                    other => {
-                        reader
-                            .error(fit.span(), format!("`fit` inconnu `{other}`"))
-                            .hint = suggest(other, &["contain", "cover"]);
-                        Fit::Contain
-                    }
-                },
-            };
-            LayerKind::Image { rect, src, fit }
-        }
+        "rect" => read_rect_layer(reader, table, &section, span.clone(), fields, format)?,
+        "image" => read_image_layer(reader, table, &section, span.clone(), fields, format)?,
         "text" => {
             let mut keys = GEOMETRY.to_vec();
             keys.extend(TEXT_KEYS);
@@ -617,61 +566,7 @@ fn read_layer(
                 rect,
             )?)
         }
-        "icons" => {
-            let mut keys = GEOMETRY.to_vec();
-            keys.extend([
-                "field",
-                "src",
-                "icon_size",
-                "gap",
-                "font",
-                "color",
-                "text_size",
-                "valign",
-            ]);
-            reader.unknown_keys(table, &section, &with_common(&keys));
-            let rect = read_rect(reader, table, span.clone(), format)?;
-            let field = reader.required_string(table, "field", &section, span.clone())?;
-            match fields.get(field.get_ref()).map(|f| &f.kind) {
-                Some(FieldKind::List(_)) => {}
-                Some(_) => {
-                    reader.error(
-                        field.span(),
-                        format!("`{}` doit être un champ de type `list`", field.get_ref()),
-                    );
-                }
-                None => {
-                    let known: Vec<&str> = fields.keys().map(String::as_str).collect();
-                    reader
-                        .error(field.span(), format!("champ inconnu `{}`", field.get_ref()))
-                        .hint = suggest(field.get_ref(), &known);
-                }
-            }
-            let src = reader.required_string(table, "src", &section, span.clone())?;
-            let font = reader.required_string(table, "font", &section, span.clone())?;
-            let color = reader.required_string(table, "color", &section, span.clone())?;
-            let inside = " (la hauteur du calque)".to_owned();
-            let across = " (la largeur du calque)".to_owned();
-            let sizes = MIN_TEXT_SIZE..=rect.height.max(MIN_TEXT_SIZE);
-            let text_size = number_in(reader, table, "text_size", sizes.clone(), &inside);
-            if let Some(size) = text_size
-                && sizes.contains(&size)
-            {
-                check_legible(reader, table, "text_size", size, format);
-            }
-            LayerKind::Icons(IconsLayer {
-                rect,
-                field,
-                src,
-                icon_size: number_in(reader, table, "icon_size", 1.0..=rect.height, &inside)
-                    .unwrap_or(48.0),
-                gap: number_in(reader, table, "gap", 0.0..=rect.width, &across).unwrap_or(24.0),
-                font,
-                color,
-                text_size: text_size.unwrap_or_else(|| legible_size(format)),
-                valign: read_valign(reader, table),
-            })
-        }
+        "icons" => read_icons_layer(reader, table, &section, span.clone(), fields, format)?,
         other => {
             reader
                 .error(kind.span(), format!("type de calque inconnu `{other}`"))
@@ -684,6 +579,167 @@ fn read_layer(
         when: when.map(Spanned::into_inner),
         kind: layer_kind,
     })
+}
+
+/// Reports a layer's `when` that names no field of the template.
+fn check_when(reader: &mut Reader<'_>, when: &Spanned<String>, fields: &BTreeMap<String, Field>) {
+    if fields.contains_key(when.get_ref()) {
+        return;
+    }
+    let known: Vec<&str> = fields.keys().map(String::as_str).collect();
+    reader
+        .error(
+            when.span(),
+            format!("`when` nomme un champ inconnu `{}`", when.get_ref()),
+        )
+        .hint = suggest(when.get_ref(), &known);
+}
+
+/// A `rect` layer: its box, its fill and the radius of its corners.
+fn read_rect_layer(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    section: &str,
+    span: Range<usize>,
+    fields: &BTreeMap<String, Field>,
+    format: Format,
+) -> Option<LayerKind> {
+    let mut keys = GEOMETRY.to_vec();
+    keys.extend(["color", "gradient", "radius"]);
+    reader.unknown_keys(table, section, &with_common(&keys));
+    let rect = read_rect(reader, table, span.clone(), format)?;
+    let paint = read_paint(reader, table, span, fields)?;
+    let radius = read_radius(reader, table, format);
+    Some(LayerKind::Rect {
+        rect,
+        paint,
+        radius,
+    })
+}
+
+/// `radius`, in pixels up to the image's longer side; 0 when not given.
+fn read_radius(reader: &mut Reader<'_>, table: &DeTable<'_>, format: Format) -> f32 {
+    let (width, height) = format.size();
+    number_in(
+        reader,
+        table,
+        "radius",
+        0.0..=width.max(height) as f32,
+        " pixels",
+    )
+    .unwrap_or(0.0)
+}
+
+/// An `image` layer: its box, its `src` (none for the brand's logo) and how
+/// the image fits the box.
+fn read_image_layer(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    section: &str,
+    span: Range<usize>,
+    fields: &BTreeMap<String, Field>,
+    format: Format,
+) -> Option<LayerKind> {
+    let mut keys = GEOMETRY.to_vec();
+    keys.extend(["src", "fit"]);
+    reader.unknown_keys(table, section, &with_common(&keys));
+    let rect = read_rect(reader, table, span, format)?;
+    let src = reader.string(table, "src");
+    if let Some(src) = &src {
+        check_placeholders(reader, src, fields);
+    }
+    let fit = read_fit(reader, table);
+    Some(LayerKind::Image { rect, src, fit })
+}
+
+fn read_fit(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Fit {
+    match reader.string(table, "fit") {
+        None => Fit::Contain,
+        Some(fit) => match fit.get_ref().as_str() {
+            "contain" => Fit::Contain,
+            "cover" => Fit::Cover,
+            other => {
+                reader
+                    .error(fit.span(), format!("`fit` inconnu `{other}`"))
+                    .hint = suggest(other, &["contain", "cover"]);
+                Fit::Contain
+            }
+        },
+    }
+}
+
+/// An `icons` layer: its box, the `list` field whose values it shows, and
+/// how each icon and its label are drawn.
+fn read_icons_layer(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    section: &str,
+    span: Range<usize>,
+    fields: &BTreeMap<String, Field>,
+    format: Format,
+) -> Option<LayerKind> {
+    let mut keys = GEOMETRY.to_vec();
+    keys.extend([
+        "field",
+        "src",
+        "icon_size",
+        "gap",
+        "font",
+        "color",
+        "text_size",
+        "valign",
+    ]);
+    reader.unknown_keys(table, section, &with_common(&keys));
+    let rect = read_rect(reader, table, span.clone(), format)?;
+    let field = reader.required_string(table, "field", section, span.clone())?;
+    check_list_field(reader, &field, fields);
+    let src = reader.required_string(table, "src", section, span.clone())?;
+    let font = reader.required_string(table, "font", section, span.clone())?;
+    let color = reader.required_string(table, "color", section, span)?;
+    let inside = " (la hauteur du calque)".to_owned();
+    let across = " (la largeur du calque)".to_owned();
+    let sizes = MIN_TEXT_SIZE..=rect.height.max(MIN_TEXT_SIZE);
+    let text_size = number_in(reader, table, "text_size", sizes.clone(), &inside);
+    if let Some(size) = text_size
+        && sizes.contains(&size)
+    {
+        check_legible(reader, table, "text_size", size, format);
+    }
+    Some(LayerKind::Icons(IconsLayer {
+        rect,
+        field,
+        src,
+        icon_size: number_in(reader, table, "icon_size", 1.0..=rect.height, &inside)
+            .unwrap_or(48.0),
+        gap: number_in(reader, table, "gap", 0.0..=rect.width, &across).unwrap_or(24.0),
+        font,
+        color,
+        text_size: text_size.unwrap_or_else(|| legible_size(format)),
+        valign: read_valign(reader, table),
+    }))
+}
+
+/// Reports an icons layer's `field` that is unknown or not of kind `list`.
+fn check_list_field(
+    reader: &mut Reader<'_>,
+    field: &Spanned<String>,
+    fields: &BTreeMap<String, Field>,
+) {
+    match fields.get(field.get_ref()).map(|f| &f.kind) {
+        Some(FieldKind::List(_)) => {}
+        Some(_) => {
+            reader.error(
+                field.span(),
+                format!("`{}` doit être un champ de type `list`", field.get_ref()),
+            );
+        }
+        None => {
+            let known: Vec<&str> = fields.keys().map(String::as_str).collect();
+            reader
+                .error(field.span(), format!("champ inconnu `{}`", field.get_ref()))
+                .hint = suggest(field.get_ref(), &known);
+        }
+    }
 }
 
 /// A layer's own keys and those every layer takes.
@@ -710,15 +766,7 @@ fn read_stack(
     } else {
         None
     };
-    let (width, height) = format.size();
-    let radius = number_in(
-        reader,
-        table,
-        "radius",
-        0.0..=width.max(height) as f32,
-        " pixels",
-    )
-    .unwrap_or(0.0);
+    let radius = read_radius(reader, table, format);
     let padding = read_padding(reader, table, rect);
     let gap = number_in(
         reader,
@@ -737,6 +785,30 @@ fn read_stack(
         width: rect.width - 2.0 * padding.0,
         height: rect.height - 2.0 * padding.1,
     };
+    let items = read_stack_items(reader, table, span, fields, format, inner)?;
+    Some(StackLayer {
+        rect,
+        paint,
+        radius,
+        padding,
+        gap,
+        align,
+        valign,
+        hug,
+        items,
+    })
+}
+
+/// A stack's `items`, laid in `inner`, the stack's area less its padding;
+/// `None` when the stack gives no list of them.
+fn read_stack_items(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    span: Range<usize>,
+    fields: &BTreeMap<String, Field>,
+    format: Format,
+    inner: Rect,
+) -> Option<Vec<StackItem>> {
     let Some((_, value)) = Reader::get(table, "items") else {
         reader
             .error(span, "un calque `stack` doit donner ses textes")
@@ -759,45 +831,54 @@ fn read_stack(
             reader.error(entry.span(), "un texte de `items` doit être une table");
             continue;
         };
-        let nested = reader
-            .string(item, "kind")
-            .is_some_and(|kind| kind.get_ref() == "stack");
-        let mut keys = if nested {
-            vec![
-                "kind", "color", "gradient", "radius", "padding", "gap", "align", "hug", "items",
-            ]
-        } else {
-            TEXT_KEYS.to_vec()
-        };
-        keys.push("height");
-        reader.unknown_keys(item, "élément d'un calque stack", &keys);
-        let height = number_in(
+        items.extend(read_stack_item(
             reader,
             item,
-            "height",
-            1.0..=inner.height.max(1.0),
-            " (la hauteur du calque, marges ôtées)",
-        )
-        .unwrap_or(inner.height);
-        let rect = Rect { height, ..inner };
-        let item = if nested {
-            read_stack(reader, item, entry.span(), fields, format, rect).map(StackItem::Stack)
-        } else {
-            read_text_layer(reader, item, entry.span(), fields, format, rect).map(StackItem::Text)
-        };
-        items.extend(item);
+            entry.span(),
+            fields,
+            format,
+            inner,
+        ));
     }
-    Some(StackLayer {
-        rect,
-        paint,
-        radius,
-        padding,
-        gap,
-        align,
-        valign,
-        hug,
-        items,
-    })
+    Some(items)
+}
+
+/// One item of a stack: a text, or a stack inside it (`kind = "stack"`),
+/// as wide as `inner` and as tall as its `height` says.
+fn read_stack_item(
+    reader: &mut Reader<'_>,
+    item: &DeTable<'_>,
+    span: Range<usize>,
+    fields: &BTreeMap<String, Field>,
+    format: Format,
+    inner: Rect,
+) -> Option<StackItem> {
+    let nested = reader
+        .string(item, "kind")
+        .is_some_and(|kind| kind.get_ref() == "stack");
+    let mut keys = if nested {
+        vec![
+            "kind", "color", "gradient", "radius", "padding", "gap", "align", "hug", "items",
+        ]
+    } else {
+        TEXT_KEYS.to_vec()
+    };
+    keys.push("height");
+    reader.unknown_keys(item, "élément d'un calque stack", &keys);
+    let height = number_in(
+        reader,
+        item,
+        "height",
+        1.0..=inner.height.max(1.0),
+        " (la hauteur du calque, marges ôtées)",
+    )
+    .unwrap_or(inner.height);
+    let rect = Rect { height, ..inner };
+    if nested {
+        read_stack(reader, item, span, fields, format, rect).map(StackItem::Stack)
+    } else {
+        read_text_layer(reader, item, span, fields, format, rect).map(StackItem::Text)
+    }
 }
 
 /// `padding = 24` (all round) or `padding = [28, 14]` (across, down);
@@ -916,6 +997,54 @@ fn read_text_layer(
     format: Format,
     rect: Rect,
 ) -> Option<TextLayer> {
+    let texts = read_texts(reader, table, span.clone())?;
+    if texts.is_empty() {
+        return None;
+    }
+    for text in &texts {
+        check_placeholders(reader, text, fields);
+    }
+    let font = reader.required_string(table, "font", "calque text", span.clone())?;
+    let color = reader.required_string(table, "color", "calque text", span.clone())?;
+    let (min_size, max_size) = read_text_sizes(reader, table, span, format)?;
+    let align = read_align(reader, table);
+    let valign = read_valign(reader, table);
+    let wrap = read_wrap(reader, table);
+    let max_lines = number_in(reader, table, "max_lines", 1.0..=MAX_LINES, "")
+        .map_or(1, |n| n.max(1.0) as usize);
+    let line_height = number_in(
+        reader,
+        table,
+        "line_height",
+        LINE_HEIGHTS,
+        " fois la taille",
+    )
+    .unwrap_or(1.2);
+    Some(TextLayer {
+        rect,
+        text: texts,
+        font,
+        color,
+        align,
+        valign,
+        min_size,
+        max_size,
+        max_lines,
+        line_height,
+        uppercase: reader
+            .bool(table, "uppercase")
+            .is_some_and(Spanned::into_inner),
+        wrap,
+    })
+}
+
+/// A text layer's texts: `text`, one or a list, or `field`, which stands
+/// for `text = "{field}"`; exactly one of the two.
+fn read_texts(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    span: Range<usize>,
+) -> Option<Vec<Spanned<String>>> {
     let texts = match (Reader::get(table, "text"), reader.string(table, "field")) {
         (Some((_, value)), None) => match value.get_ref() {
             DeValue::String(_) => reader.string(table, "text").into_iter().collect(),
@@ -947,14 +1076,17 @@ fn read_text_layer(
             return None;
         }
     };
-    if texts.is_empty() {
-        return None;
-    }
-    for text in &texts {
-        check_placeholders(reader, text, fields);
-    }
-    let font = reader.required_string(table, "font", "calque text", span.clone())?;
-    let color = reader.required_string(table, "color", "calque text", span.clone())?;
+    Some(texts)
+}
+
+/// A text layer's smallest and largest sizes, from `size` or from
+/// `min_size` and `max_size`; the smallest must be legible.
+fn read_text_sizes(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    span: Range<usize>,
+    format: Format,
+) -> Option<(f32, f32)> {
     // A text is at most as tall as its image: larger sizes are typing
     // mistakes, and would make glyphs of gigabytes.
     let (_, format_height) = format.size();
@@ -971,7 +1103,7 @@ fn read_text_layer(
     };
     if min_size > max_size {
         reader.error(
-            span.clone(),
+            span,
             format!("tailles incohérentes : `min_size` {min_size} et `max_size` {max_size}"),
         );
         return None;
@@ -984,9 +1116,11 @@ fn read_text_layer(
         };
         check_legible(reader, table, key, min_size, format);
     }
-    let align = read_align(reader, table);
-    let valign = read_valign(reader, table);
-    let wrap = match reader.string(table, "wrap") {
+    Some((min_size, max_size))
+}
+
+fn read_wrap(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Wrap {
+    match reader.string(table, "wrap") {
         None => Wrap::Pretty,
         Some(wrap) => match wrap.get_ref().as_str() {
             "pretty" => Wrap::Pretty,
@@ -998,33 +1132,7 @@ fn read_text_layer(
                 Wrap::Pretty
             }
         },
-    };
-    let max_lines = number_in(reader, table, "max_lines", 1.0..=MAX_LINES, "")
-        .map_or(1, |n| n.max(1.0) as usize);
-    let line_height = number_in(
-        reader,
-        table,
-        "line_height",
-        LINE_HEIGHTS,
-        " fois la taille",
-    )
-    .unwrap_or(1.2);
-    Some(TextLayer {
-        rect,
-        text: texts,
-        font,
-        color,
-        align,
-        valign,
-        min_size,
-        max_size,
-        max_lines,
-        line_height,
-        uppercase: reader
-            .bool(table, "uppercase")
-            .is_some_and(Spanned::into_inner),
-        wrap,
-    })
+    }
 }
 
 fn read_rect(

@@ -5,13 +5,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 
 use crate::cli::ImportArgs;
+use crate::config::Config;
 use crate::diagnostic::{Diagnostic, Report, suggest};
 use crate::import::{self, Head, Made};
-use crate::plan::{Window, format_local};
+use crate::plan::{Plan, Window, format_local};
 use crate::post::{POSTS_DIR, Post};
+use crate::project::Project;
 use crate::scaffold;
 
 use super::Outcome;
@@ -24,52 +27,12 @@ pub fn run(root: &Path, args: &ImportArgs) -> anyhow::Result<Outcome> {
             "la configuration a des erreurs : corrigez-les (voir `crieur check`) avant d'importer"
         );
     };
-    let bytes = std::fs::read(&args.file).with_context(|| {
-        format!(
-            "impossible de lire {} (un fichier CSV en UTF-8)",
-            args.file.display()
-        )
-    })?;
     let csv_path = args.file.display().to_string();
     let mut report = Report::new();
-    // The file as shown under a diagnostic: no control character reaches
-    // the terminal.
-    let text = match import::decode(&bytes, &csv_path) {
-        Ok(text) => text,
-        Err((shown, problems)) => {
-            report.add_source(&csv_path, Arc::from(import::displayable(&shown)));
-            report.extend(problems);
-            return refuse(&report);
-        }
+    let Some(text) = read_sheet(&args.file, &csv_path, &mut report)? else {
+        return refuse(&report);
     };
-    report.add_source(&csv_path, Arc::from(import::displayable(&text)));
-    let channels: Vec<String> = config.channels.keys().cloned().collect();
-    let (head, template_id, folder) = match (&args.series, &args.template) {
-        (Some(series), _) => {
-            let Some(found) = config.series.get(series) else {
-                let known: Vec<&str> = config.series.keys().map(String::as_str).collect();
-                bail!(
-                    "série inconnue `{series}` ({})",
-                    suggest(series, &known)
-                        .unwrap_or_else(|| format!("séries connues : {}", known.join(", ")))
-                );
-            };
-            let Some(template) = &found.template else {
-                bail!("la série `{series}` n'a pas de modèle d'image");
-            };
-            let folder = scaffold::series_folder(config, &project.posts, series);
-            (Head::Series(series), template.get_ref().clone(), folder)
-        }
-        (None, Some(template)) => (
-            Head::Template {
-                id: template,
-                channels,
-            },
-            template.clone(),
-            template.clone(),
-        ),
-        (None, None) => bail!("donnez `--series SÉRIE` ou `--template MODÈLE`"),
-    };
+    let (head, template_id, folder) = head_of(config, &project, args)?;
     let Some(template) = project.templates.get(&template_id) else {
         bail!(
             "modèle inconnu `{template_id}` : les modèles sont les fichiers de assets/templates/"
@@ -99,33 +62,8 @@ pub fn run(root: &Path, args: &ImportArgs) -> anyhow::Result<Outcome> {
     let files = name_files(root, &folder, &made, &head);
     let tz = config.timezone;
     let now = super::now(tz)?;
-    let mut with_new = project.clone();
-    for ((path, id), made) in files.iter().zip(&made) {
-        if root.join(path).exists() {
-            report.push(Diagnostic::error(
-                &csv_path,
-                Some(made.row_span.clone()),
-                format!("{path} existe déjà"),
-            ));
-        }
-        with_new
-            .report
-            .add_source(path, Arc::from(made.text.as_str()));
-        let (post, diagnostics) = Post::parse(&made.text, path, id, tz);
-        report.extend(import::relocate(made, &diagnostics, &csv_path));
-        with_new.posts.extend(post);
-        with_new.post_ids.push(id.clone());
-    }
-    with_new.posts.sort_by(|a, b| a.id.cmp(&b.id));
-    let checked = crate::check::check(&with_new, now);
-    for ((path, _), made) in files.iter().zip(&made) {
-        let own: Vec<Diagnostic> = checked
-            .iter()
-            .filter(|d| &d.path == path)
-            .cloned()
-            .collect();
-        report.extend(import::relocate(made, &own, &csv_path));
-    }
+    let (with_new, problems) = check_rows(root, &project, &files, &made, &csv_path, tz, now);
+    report.extend(problems);
     if report.has_errors() {
         return refuse(&report);
     }
@@ -140,22 +78,125 @@ pub fn run(root: &Path, args: &ImportArgs) -> anyhow::Result<Outcome> {
     if !args.dry_run {
         write_all(root, &files, &made)?;
     }
-    let verb = if args.dry_run {
-        "serait créé"
-    } else {
-        "créé"
-    };
-    for (path, id) in &files {
+    tell(&files, &plan, args.dry_run);
+    Ok(Outcome::Success)
+}
+
+/// The sheet's text, kept in `report` to be shown under its problems;
+/// `None` when it is not UTF-8 text, its problems in `report`.
+fn read_sheet(file: &Path, csv_path: &str, report: &mut Report) -> anyhow::Result<Option<String>> {
+    let bytes = std::fs::read(file).with_context(|| {
+        format!(
+            "impossible de lire {} (un fichier CSV en UTF-8)",
+            file.display()
+        )
+    })?;
+    // The file as shown under a diagnostic: no control character reaches
+    // the terminal.
+    match import::decode(&bytes, csv_path) {
+        Ok(text) => {
+            report.add_source(csv_path, Arc::from(import::displayable(&text)));
+            Ok(Some(text))
+        }
+        Err((shown, problems)) => {
+            report.add_source(csv_path, Arc::from(import::displayable(&shown)));
+            report.extend(problems);
+            Ok(None)
+        }
+    }
+}
+
+/// What the rows become, from `--series` or `--template`: the head of
+/// each post, its template and the folder under `posts/`.
+fn head_of<'a>(
+    config: &Config,
+    project: &Project,
+    args: &'a ImportArgs,
+) -> anyhow::Result<(Head<'a>, String, String)> {
+    let channels: Vec<String> = config.channels.keys().cloned().collect();
+    Ok(match (&args.series, &args.template) {
+        (Some(series), _) => {
+            let Some(found) = config.series.get(series) else {
+                let known: Vec<&str> = config.series.keys().map(String::as_str).collect();
+                bail!(
+                    "série inconnue `{series}` ({})",
+                    suggest(series, &known)
+                        .unwrap_or_else(|| format!("séries connues : {}", known.join(", ")))
+                );
+            };
+            let Some(template) = &found.template else {
+                bail!("la série `{series}` n'a pas de modèle d'image");
+            };
+            let folder = scaffold::series_folder(config, &project.posts, series);
+            (Head::Series(series), template.get_ref().clone(), folder)
+        }
+        (None, Some(template)) => (
+            Head::Template {
+                id: template,
+                channels,
+            },
+            template.clone(),
+            template.clone(),
+        ),
+        (None, None) => bail!("donnez `--series SÉRIE` ou `--template MODÈLE`"),
+    })
+}
+
+/// Checks the rows as `check` will read their files: the project with the
+/// new posts, and every problem at its row and column.
+fn check_rows(
+    root: &Path,
+    project: &Project,
+    files: &[(String, String)],
+    made: &[Made],
+    csv_path: &str,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> (Project, Vec<Diagnostic>) {
+    let mut problems = Vec::new();
+    let mut with_new = project.clone();
+    for ((path, id), made) in files.iter().zip(made) {
+        if root.join(path).exists() {
+            problems.push(Diagnostic::error(
+                csv_path,
+                Some(made.row_span.clone()),
+                format!("{path} existe déjà"),
+            ));
+        }
+        with_new
+            .report
+            .add_source(path, Arc::from(made.text.as_str()));
+        let (post, diagnostics) = Post::parse(&made.text, path, id, tz);
+        problems.extend(import::relocate(made, &diagnostics, csv_path));
+        with_new.posts.extend(post);
+        with_new.post_ids.push(id.clone());
+    }
+    with_new.posts.sort_by(|a, b| a.id.cmp(&b.id));
+    let checked = crate::check::check(&with_new, now);
+    for ((path, _), made) in files.iter().zip(made) {
+        let own: Vec<Diagnostic> = checked
+            .iter()
+            .filter(|d| &d.path == path)
+            .cloned()
+            .collect();
+        problems.extend(import::relocate(made, &own, csv_path));
+    }
+    (with_new, problems)
+}
+
+/// Says each file made (or that would be) and its slot in the coming year.
+fn tell(files: &[(String, String)], plan: &Plan, dry_run: bool) {
+    let verb = if dry_run { "serait créé" } else { "créé" };
+    for (path, id) in files {
         let when = plan.slots.iter().find(|slot| &slot.post == id).map_or_else(
             || "sans créneau dans l'année".to_owned(),
             |slot| format!("le {}", format_local(&slot.at)),
         );
         println!("{verb} : {path} ({when})");
     }
-    if args.dry_run {
+    if dry_run {
         println!("Simulation : rien n'est écrit.");
     }
-    Ok(Outcome::Success)
 }
 
 /// Every problem, at its row and column; nothing is written.

@@ -217,11 +217,7 @@ impl Snapshot {
             .and_then(|store| store.public_urls().ok())
             .unwrap_or_default();
         problems.extend(delivery_problems(&deliveries, tz));
-        let sent: Vec<(String, DateTime<Utc>, String)> = deliveries
-            .into_iter()
-            .filter(|d| d.status == Status::Sent && d.at >= now - Duration::weeks(1))
-            .map(|d| (d.post_id, d.at, d.channel))
-            .collect();
+        let sent = sent_entries(deliveries, now, tz);
         let window = Window {
             from: now,
             until: now + Duration::weeks(4),
@@ -239,136 +235,13 @@ impl Snapshot {
             &verdicts.calendar(project, config, quarter),
             now,
         );
-        let mut calendar: Vec<Entry> = Vec::new();
-        let mut sent_entries: Vec<Entry> = Vec::new();
-        for (post, at, channel) in &sent {
-            match sent_entries
-                .iter_mut()
-                .find(|e| e.post.as_deref() == Some(post) && e.at == at.to_rfc3339())
-            {
-                Some(entry) => entry.channels.push(channel.clone()),
-                None => sent_entries.push(Entry {
-                    at: at.to_rfc3339(),
-                    when: format_local(&at.with_timezone(&tz)),
-                    series: None,
-                    post: Some(post.clone()),
-                    channels: vec![channel.clone()],
-                    state: "sent",
-                    links: Vec::new(),
-                }),
-            }
-        }
-        // A slot whose post went out is shown once, as sent.
-        let went = |post: &str, at: &str| {
-            sent_entries
-                .iter()
-                .any(|e| e.post.as_deref() == Some(post) && e.at == at)
-        };
-        let slots: Vec<_> = plan
-            .slots
-            .iter()
-            .filter(|slot| !went(&slot.post, &slot.at.with_timezone(&Utc).to_rfc3339()))
-            .collect();
-        calendar.extend(sent_entries);
-        for slot in slots {
-            calendar.push(Entry {
-                at: slot.at.to_rfc3339(),
-                when: format_local(&slot.at),
-                series: slot.series.clone(),
-                post: Some(slot.post.clone()),
-                channels: slot.channels.clone(),
-                state: if slot.blocked { "blocked" } else { "planned" },
-                links: Vec::new(),
-            });
-        }
-        for empty in &plan.empty {
-            calendar.push(Entry {
-                at: empty.at.to_rfc3339(),
-                when: format_local(&empty.at),
-                series: Some(empty.series.clone()),
-                post: None,
-                channels: Vec::new(),
-                state: "empty",
-                links: Vec::new(),
-            });
-        }
-        calendar.sort_by(|a, b| a.at.cmp(&b.at));
-        for entry in &mut calendar {
-            entry.links = links_of(entry, &urls);
-        }
+        let calendar = calendar_of(&plan, sent, &urls);
 
         let cache = crate::contrast::Cache::default();
         let posts = project
             .posts
             .iter()
-            .map(|post| {
-                let template = template_of(post, config).and_then(|t| project.templates.get(t));
-                let hashtags = post
-                    .series
-                    .as_ref()
-                    .and_then(|s| config.series.get(s.get_ref()))
-                    .map(|s| s.hashtags.clone())
-                    .unwrap_or_default();
-                let when = plan
-                    .slots
-                    .iter()
-                    .find(|slot| slot.post == post.id)
-                    .map(|slot| format_local(&slot.at));
-                let channels = crate::plan::channels_of(post, config)
-                    .into_iter()
-                    .filter_map(|id| {
-                        let channel = config.channels.get(&id)?;
-                        let network = channel.network;
-                        let text = caption::render(
-                            post.caption_for(network),
-                            &hashtags,
-                            config.typography.captions,
-                        );
-                        Some(ChannelView {
-                            name: channel
-                                .name
-                                .clone()
-                                .unwrap_or_else(|| config.brand.name.clone()),
-                            network: network.as_str().to_owned(),
-                            network_name: network.display_name().to_owned(),
-                            format: template
-                                .and_then(|t| format_for(network, t))
-                                .map(|f| f.as_str().to_owned()),
-                            length: network.count(&text),
-                            limit: network.text_limit(),
-                            unit: network.unit(),
-                            fold: fold(network),
-                            hashtags: hashtags_in(&text).into_iter().map(str::to_owned).collect(),
-                            text,
-                            id,
-                        })
-                    })
-                    .collect();
-                let source = report.source(&post.path).unwrap_or_default();
-                let mut hasher = Sha256::new();
-                hasher.update(source.as_bytes());
-                hasher.update(version_of_shared(project).as_bytes());
-                let hash: String = hasher.finalize()[..8]
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                PostView {
-                    id: post.id.clone(),
-                    path: post.path.clone(),
-                    hash,
-                    draft: post.draft,
-                    series: post.series.as_ref().map(|s| s.get_ref().clone()),
-                    when,
-                    formats: template
-                        .map(|t| t.formats.keys().map(|f| f.as_str().to_owned()).collect())
-                        .unwrap_or_default(),
-                    alt: template.map(|t| alt_text(t, post)).unwrap_or_default(),
-                    channels,
-                    contrast: template
-                        .map(|t| contrast_of(project, config, t, post, &cache))
-                        .unwrap_or_default(),
-                }
-            })
+            .map(|post| post_view(project, config, &report, &plan, &cache, post))
             .collect();
         Snapshot {
             version,
@@ -379,6 +252,177 @@ impl Snapshot {
             ics,
         }
     }
+}
+
+/// The posts sent in the past week: one entry per post and instant, with
+/// every channel it went to.
+fn sent_entries(
+    deliveries: Vec<crate::store::Delivery>,
+    now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> Vec<Entry> {
+    let sent = deliveries
+        .into_iter()
+        .filter(|d| d.status == Status::Sent && d.at >= now - Duration::weeks(1));
+    let mut entries: Vec<Entry> = Vec::new();
+    for delivery in sent {
+        let (post, at, channel) = (delivery.post_id, delivery.at, delivery.channel);
+        match entries
+            .iter_mut()
+            .find(|e| e.post.as_deref() == Some(&post) && e.at == at.to_rfc3339())
+        {
+            Some(entry) => entry.channels.push(channel),
+            None => entries.push(Entry {
+                at: at.to_rfc3339(),
+                when: format_local(&at.with_timezone(&tz)),
+                series: None,
+                post: Some(post),
+                channels: vec![channel],
+                state: "sent",
+                links: Vec::new(),
+            }),
+        }
+    }
+    entries
+}
+
+/// The calendar's entries by instant: the posts sent, the slots to come
+/// and the empty ones, each with where its post can be seen.
+fn calendar_of(
+    plan: &crate::plan::Plan,
+    sent: Vec<Entry>,
+    urls: &BTreeMap<crate::store::Key, String>,
+) -> Vec<Entry> {
+    // A slot whose post went out is shown once, as sent.
+    let went = |post: &str, at: &str| {
+        sent.iter()
+            .any(|e| e.post.as_deref() == Some(post) && e.at == at)
+    };
+    let slots: Vec<_> = plan
+        .slots
+        .iter()
+        .filter(|slot| !went(&slot.post, &slot.at.with_timezone(&Utc).to_rfc3339()))
+        .collect();
+    let mut calendar = sent;
+    for slot in slots {
+        calendar.push(Entry {
+            at: slot.at.to_rfc3339(),
+            when: format_local(&slot.at),
+            series: slot.series.clone(),
+            post: Some(slot.post.clone()),
+            channels: slot.channels.clone(),
+            state: if slot.blocked { "blocked" } else { "planned" },
+            links: Vec::new(),
+        });
+    }
+    for empty in &plan.empty {
+        calendar.push(Entry {
+            at: empty.at.to_rfc3339(),
+            when: format_local(&empty.at),
+            series: Some(empty.series.clone()),
+            post: None,
+            channels: Vec::new(),
+            state: "empty",
+            links: Vec::new(),
+        });
+    }
+    calendar.sort_by(|a, b| a.at.cmp(&b.at));
+    for entry in &mut calendar {
+        entry.links = links_of(entry, urls);
+    }
+    calendar
+}
+
+/// A post as the page shows it: its slot, formats, alt text, captions and
+/// contrast.
+fn post_view(
+    project: &Project,
+    config: &crate::config::Config,
+    report: &crate::diagnostic::Report,
+    plan: &crate::plan::Plan,
+    cache: &crate::contrast::Cache,
+    post: &crate::post::Post,
+) -> PostView {
+    let template = template_of(post, config).and_then(|t| project.templates.get(t));
+    let when = plan
+        .slots
+        .iter()
+        .find(|slot| slot.post == post.id)
+        .map(|slot| format_local(&slot.at));
+    let source = report.source(&post.path).unwrap_or_default();
+    PostView {
+        id: post.id.clone(),
+        path: post.path.clone(),
+        hash: hash_of(project, source),
+        draft: post.draft,
+        series: post.series.as_ref().map(|s| s.get_ref().clone()),
+        when,
+        formats: template
+            .map(|t| t.formats.keys().map(|f| f.as_str().to_owned()).collect())
+            .unwrap_or_default(),
+        alt: template.map(|t| alt_text(t, post)).unwrap_or_default(),
+        channels: channel_views(config, template, post),
+        contrast: template
+            .map(|t| contrast_of(project, config, t, post, cache))
+            .unwrap_or_default(),
+    }
+}
+
+/// The post's caption on each of its channels, as that network shows it,
+/// with its series' hashtags.
+fn channel_views(
+    config: &crate::config::Config,
+    template: Option<&crate::template::Template>,
+    post: &crate::post::Post,
+) -> Vec<ChannelView> {
+    let hashtags = post
+        .series
+        .as_ref()
+        .and_then(|s| config.series.get(s.get_ref()))
+        .map(|s| s.hashtags.clone())
+        .unwrap_or_default();
+    crate::plan::channels_of(post, config)
+        .into_iter()
+        .filter_map(|id| {
+            let channel = config.channels.get(&id)?;
+            let network = channel.network;
+            let text = caption::render(
+                post.caption_for(network),
+                &hashtags,
+                config.typography.captions,
+            );
+            Some(ChannelView {
+                name: channel
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| config.brand.name.clone()),
+                network: network.as_str().to_owned(),
+                network_name: network.display_name().to_owned(),
+                format: template
+                    .and_then(|t| format_for(network, t))
+                    .map(|f| f.as_str().to_owned()),
+                length: network.count(&text),
+                limit: network.text_limit(),
+                unit: network.unit(),
+                fold: fold(network),
+                hashtags: hashtags_in(&text).into_iter().map(str::to_owned).collect(),
+                text,
+                id,
+            })
+        })
+        .collect()
+}
+
+/// Changes whenever the post's file, the configuration or a template
+/// changes: its images are cached by it.
+fn hash_of(project: &Project, source: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(source.as_bytes());
+    hasher.update(version_of_shared(project).as_bytes());
+    hasher.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The least readable text of each of the post's cards.

@@ -324,115 +324,159 @@ pub fn layout(
     };
     let mut values = values(template, post);
     values.insert(BRAND_PLACEHOLDER, Visual::Text(context.brand.name.clone()));
-    let mut ops = Vec::new();
+    let mut drawing = Drawing::default();
     let mut sources = Vec::new();
-    let mut fields = Vec::new();
-    let mut problems = Vec::new();
     for (index, layer) in layers.iter().enumerate() {
-        sources.resize(ops.len(), index.saturating_sub(1));
+        sources.resize(drawing.ops.len(), index.saturating_sub(1));
         if let Some(when) = &layer.when
             && !values.contains_key(when.as_str())
         {
             continue;
         }
-        let paint = |paint: &Paint, problems: &mut Vec<Problem>| {
-            resolve_paint(context, template, &values, paint, problems)
-        };
-        match &layer.kind {
-            LayerKind::Background(fill) => {
-                if let Some(fill) = paint(fill, &mut problems) {
-                    ops.push(Op::Fill {
-                        rect: None,
-                        paint: fill,
-                        radius: 0.0,
-                    });
-                }
-            }
-            LayerKind::Rect {
-                rect,
-                paint: fill,
-                radius,
-            } => {
-                if let Some(fill) = paint(fill, &mut problems) {
-                    ops.push(Op::Fill {
-                        rect: Some(*rect),
-                        paint: fill,
-                        radius: *radius,
-                    });
-                }
-            }
-            LayerKind::Image { rect, src, fit } => {
-                let path = match src {
-                    Some(src) => substitute(src.get_ref(), template, &values, false),
-                    None => context
-                        .brand
-                        .logo
-                        .as_ref()
-                        .map(|logo| logo.get_ref().clone()),
-                };
-                let Some(path) = path else { continue };
-                match context.assets.images.get(&path) {
-                    Some(image) => ops.push(Op::Image {
-                        image: image.clone(),
-                        rect: *rect,
-                        fit: *fit,
-                    }),
-                    None => problems.push(Problem::Template(format!(
-                        "image introuvable : assets/{path}"
-                    ))),
-                }
-            }
-            LayerKind::Text(text) => match fit_text(context, template, &values, text) {
-                Ok(Some(fitted)) => {
-                    let origins = place(&fitted.block, text.rect, text.align, text.valign);
-                    fields.push((ops.len(), fitted.field));
-                    ops.push(Op::Text {
-                        face: fitted.face.clone(),
-                        block: fitted.block,
-                        origins,
-                        color: fitted.color,
-                    });
-                }
-                Ok(None) => {}
-                Err(problem) => problems.push(problem),
-            },
-            LayerKind::Icons(icons) => match icons_ops(context, template, &values, icons) {
-                Ok(more) => {
-                    for op in more {
-                        if matches!(op, Op::Text { .. }) {
-                            fields.push((ops.len(), icons.field.get_ref().clone()));
-                        }
-                        ops.push(op);
-                    }
-                }
-                Err(problem) => problems.push(problem),
-            },
-            LayerKind::Stack(stack) => {
-                match stack_ops(context, template, &values, stack, &mut problems) {
-                    Ok(more) => {
-                        for (op, field) in more {
-                            if let Some(field) = field {
-                                fields.push((ops.len(), field));
-                            }
-                            ops.push(op);
-                        }
-                    }
-                    Err(problem) => problems.push(problem),
-                }
-            }
-        }
+        draw_layer(context, template, &values, &layer.kind, &mut drawing);
     }
-    sources.resize(ops.len(), layers.len().saturating_sub(1));
-    if problems.is_empty() {
+    sources.resize(drawing.ops.len(), layers.len().saturating_sub(1));
+    if drawing.problems.is_empty() {
         Ok(Card {
             width,
             height,
-            ops,
+            ops: drawing.ops,
             sources,
-            fields,
+            fields: drawing.fields,
         })
     } else {
-        Err(problems)
+        Err(drawing.problems)
+    }
+}
+
+/// What the layers of a card draw, and the problems met.
+#[derive(Default)]
+struct Drawing {
+    ops: Vec<Op>,
+    /// The field each [`Op::Text`] shows, by the op's index.
+    fields: Vec<(usize, String)>,
+    problems: Vec<Problem>,
+}
+
+impl Drawing {
+    /// Adds an operation, with the field it shows if it is a text.
+    fn push(&mut self, op: Op, field: Option<String>) {
+        if let Some(field) = field {
+            self.fields.push((self.ops.len(), field));
+        }
+        self.ops.push(op);
+    }
+}
+
+/// Draws one layer for this post: its operations, or its problems.
+fn draw_layer(
+    context: Context<'_>,
+    template: &Template,
+    values: &BTreeMap<&str, Visual>,
+    kind: &LayerKind,
+    drawing: &mut Drawing,
+) {
+    let paint = |paint: &Paint, problems: &mut Vec<Problem>| {
+        resolve_paint(context, template, values, paint, problems)
+    };
+    match kind {
+        LayerKind::Background(fill) => {
+            if let Some(fill) = paint(fill, &mut drawing.problems) {
+                let op = Op::Fill {
+                    rect: None,
+                    paint: fill,
+                    radius: 0.0,
+                };
+                drawing.push(op, None);
+            }
+        }
+        LayerKind::Rect {
+            rect,
+            paint: fill,
+            radius,
+        } => {
+            if let Some(fill) = paint(fill, &mut drawing.problems) {
+                let op = Op::Fill {
+                    rect: Some(*rect),
+                    paint: fill,
+                    radius: *radius,
+                };
+                drawing.push(op, None);
+            }
+        }
+        LayerKind::Image { rect, src, fit } => {
+            match image_op(context, template, values, src.as_ref(), *rect, *fit) {
+                Ok(Some(op)) => drawing.push(op, None),
+                Ok(None) => {}
+                Err(problem) => drawing.problems.push(problem),
+            }
+        }
+        LayerKind::Text(text) => match fit_text(context, template, values, text) {
+            Ok(Some(fitted)) => {
+                let origins = place(&fitted.block, text.rect, text.align, text.valign);
+                let op = Op::Text {
+                    face: fitted.face.clone(),
+                    block: fitted.block,
+                    origins,
+                    color: fitted.color,
+                };
+                drawing.push(op, Some(fitted.field));
+            }
+            Ok(None) => {}
+            Err(problem) => drawing.problems.push(problem),
+        },
+        LayerKind::Icons(icons) => match icons_ops(context, template, values, icons) {
+            Ok(more) => {
+                for op in more {
+                    let field =
+                        matches!(op, Op::Text { .. }).then(|| icons.field.get_ref().clone());
+                    drawing.push(op, field);
+                }
+            }
+            Err(problem) => drawing.problems.push(problem),
+        },
+        LayerKind::Stack(stack) => {
+            match stack_ops(context, template, values, stack, &mut drawing.problems) {
+                Ok(more) => {
+                    for (op, field) in more {
+                        drawing.push(op, field);
+                    }
+                }
+                Err(problem) => drawing.problems.push(problem),
+            }
+        }
+    }
+}
+
+/// An image layer's image: the one its pattern names for this post, or
+/// the brand's logo; `None` when the pattern lacks a field or there is no
+/// logo.
+fn image_op(
+    context: Context<'_>,
+    template: &Template,
+    values: &BTreeMap<&str, Visual>,
+    src: Option<&toml::Spanned<String>>,
+    rect: Rect,
+    fit: Fit,
+) -> Result<Option<Op>, Problem> {
+    let path = match src {
+        Some(src) => substitute(src.get_ref(), template, values, false),
+        None => context
+            .brand
+            .logo
+            .as_ref()
+            .map(|logo| logo.get_ref().clone()),
+    };
+    let Some(path) = path else { return Ok(None) };
+    match context.assets.images.get(&path) {
+        Some(image) => Ok(Some(Op::Image {
+            image: image.clone(),
+            rect,
+            fit,
+        })),
+        None => Err(Problem::Template(format!(
+            "image introuvable : assets/{path}"
+        ))),
     }
 }
 
@@ -809,25 +853,19 @@ fn icons_ops(
     let row_height = layer.icon_size.max(layer.text_size * 1.3);
     let spacing = layer.icon_size * 0.3;
     let (mut x, mut y) = (rect.x, rect.y);
+    // Each label on one line, beside its icon.
+    let frame = Frame {
+        width: rect.width - layer.icon_size - spacing,
+        height: row_height,
+        min_size: layer.text_size,
+        max_size: layer.text_size,
+        max_lines: 1,
+        line_height: 1.0,
+        wrap: Wrap::Pretty,
+    };
     let mut ops = Vec::new();
     for item in items {
-        let label = display(field, &Visual::Text(item.clone()));
-        let text = prepare(context, &label, false);
-        let frame = Frame {
-            width: rect.width - layer.icon_size - spacing,
-            height: row_height,
-            min_size: layer.text_size,
-            max_size: layer.text_size,
-            max_lines: 1,
-            line_height: 1.0,
-            wrap: Wrap::Pretty,
-        };
-        let block = Paragraph::cached(face, &text)
-            .fit(&frame)
-            .map_err(|overflow| Problem::Overflow {
-                fields: vec![layer.field.get_ref().clone()],
-                overflow,
-            })?;
+        let block = fit_label(context, layer, (face, &frame), field, item)?;
         let item_width = layer.icon_size + spacing + block.width();
         if x > rect.x && x + item_width > rect.x + rect.width {
             x = rect.x;
@@ -875,19 +913,42 @@ fn icons_ops(
         VAlign::Bottom => rect.height - used,
     };
     if shift > 0.0 {
-        for op in &mut ops {
-            match op {
-                Op::Image { rect, .. } => rect.y += shift,
-                Op::Text { origins, .. } => {
-                    for origin in origins {
-                        origin.1 += shift;
-                    }
-                }
-                Op::Fill { .. } => {}
-            }
-        }
+        move_down(&mut ops, shift);
     }
     Ok(ops)
+}
+
+/// The label of one icon, fitted in `frame` with `face`.
+fn fit_label(
+    context: Context<'_>,
+    layer: &IconsLayer,
+    (face, frame): (&FontFace, &Frame),
+    field: Option<&Field>,
+    item: &str,
+) -> Result<Block, Problem> {
+    let label = display(field, &Visual::Text(item.to_owned()));
+    let text = prepare(context, &label, false);
+    Paragraph::cached(face, &text)
+        .fit(frame)
+        .map_err(|overflow| Problem::Overflow {
+            fields: vec![layer.field.get_ref().clone()],
+            overflow,
+        })
+}
+
+/// Moves images and texts down by `shift` pixels.
+fn move_down(ops: &mut [Op], shift: f32) {
+    for op in ops {
+        match op {
+            Op::Image { rect, .. } => rect.y += shift,
+            Op::Text { origins, .. } => {
+                for origin in origins {
+                    origin.1 += shift;
+                }
+            }
+            Op::Fill { .. } => {}
+        }
+    }
 }
 
 /// The alt text of a post's image: its own, or the template's pattern
