@@ -653,19 +653,37 @@ fn read_image_layer(
 }
 
 fn read_fit(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Fit {
-    match reader.string(table, "fit") {
-        None => Fit::Contain,
-        Some(fit) => match fit.get_ref().as_str() {
-            "contain" => Fit::Contain,
-            "cover" => Fit::Cover,
-            other => {
-                reader
-                    .error(fit.span(), format!("`fit` inconnu `{other}`"))
-                    .hint = suggest(other, &["contain", "cover"]);
-                Fit::Contain
-            }
-        },
+    read_choice(
+        reader,
+        table,
+        "fit",
+        "`fit`",
+        &[("contain", Fit::Contain), ("cover", Fit::Cover)],
+    )
+}
+
+/// One of a few words (`choices`, the first the default when the key is
+/// absent); another word is an error at its place, with the nearest one.
+fn read_choice<T: Copy>(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    key: &str,
+    what: &str,
+    choices: &[(&str, T)],
+) -> T {
+    let default = choices[0].1;
+    let Some(word) = reader.string(table, key) else {
+        return default;
+    };
+    if let Some((_, value)) = choices.iter().find(|(name, _)| name == word.get_ref()) {
+        return *value;
     }
+    let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+    let other = word.get_ref();
+    reader
+        .error(word.span(), format!("{what} inconnu `{other}`"))
+        .hint = suggest(other, &names);
+    default
 }
 
 /// An `icons` layer: its box, the `list` field whose values it shows, and
@@ -922,40 +940,31 @@ fn read_padding(reader: &mut Reader<'_>, table: &DeTable<'_>, rect: Rect) -> (f3
 }
 
 fn read_align(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Align {
-    match reader.string(table, "align") {
-        None => Align::Left,
-        Some(align) => match align.get_ref().as_str() {
-            "left" => Align::Left,
-            "center" => Align::Center,
-            "right" => Align::Right,
-            other => {
-                reader
-                    .error(align.span(), format!("alignement inconnu `{other}`"))
-                    .hint = suggest(other, &["left", "center", "right"]);
-                Align::Left
-            }
-        },
-    }
+    read_choice(
+        reader,
+        table,
+        "align",
+        "alignement",
+        &[
+            ("left", Align::Left),
+            ("center", Align::Center),
+            ("right", Align::Right),
+        ],
+    )
 }
 
 fn read_valign(reader: &mut Reader<'_>, table: &DeTable<'_>) -> VAlign {
-    match reader.string(table, "valign") {
-        None => VAlign::Top,
-        Some(valign) => match valign.get_ref().as_str() {
-            "top" => VAlign::Top,
-            "middle" => VAlign::Middle,
-            "bottom" => VAlign::Bottom,
-            other => {
-                reader
-                    .error(
-                        valign.span(),
-                        format!("alignement vertical inconnu `{other}`"),
-                    )
-                    .hint = suggest(other, &["top", "middle", "bottom"]);
-                VAlign::Top
-            }
-        },
-    }
+    read_choice(
+        reader,
+        table,
+        "valign",
+        "alignement vertical",
+        &[
+            ("top", VAlign::Top),
+            ("middle", VAlign::Middle),
+            ("bottom", VAlign::Bottom),
+        ],
+    )
 }
 
 /// Reports a text size under [`legible_size`], at its value.
@@ -1120,19 +1129,13 @@ fn read_text_sizes(
 }
 
 fn read_wrap(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Wrap {
-    match reader.string(table, "wrap") {
-        None => Wrap::Pretty,
-        Some(wrap) => match wrap.get_ref().as_str() {
-            "pretty" => Wrap::Pretty,
-            "balance" => Wrap::Balance,
-            other => {
-                reader
-                    .error(wrap.span(), format!("`wrap` inconnu `{other}`"))
-                    .hint = suggest(other, &["pretty", "balance"]);
-                Wrap::Pretty
-            }
-        },
-    }
+    read_choice(
+        reader,
+        table,
+        "wrap",
+        "`wrap`",
+        &[("pretty", Wrap::Pretty), ("balance", Wrap::Balance)],
+    )
 }
 
 fn read_rect(

@@ -302,15 +302,7 @@ fn a_bad_row_writes_nothing_and_names_its_row_and_column() {
         "number;caption;sourc;légende\n12;Une phrase.;x;Texte\n;Il manque le chiffre.;y;Texte\n",
     )
     .unwrap();
-    let output = crieur(
-        dir.path(),
-        &[
-            "import",
-            sheet.to_str().unwrap(),
-            "--series",
-            "chiffre-de-la-semaine",
-        ],
-    );
+    let output = import_sheet(dir.path(), &sheet);
     assert_eq!(output.status.code(), Some(1));
     let errors = stderr(&output);
     assert!(errors.contains("colonne inconnue `sourc`"), "{errors}");
@@ -370,15 +362,7 @@ fn a_control_character_in_a_cell_writes_nothing_and_is_shown_at_its_cell() {
     let sheet = dir.path().join("chiffres.csv");
     let import = |bytes: &[u8]| {
         std::fs::write(&sheet, bytes).unwrap();
-        let output = crieur(
-            dir.path(),
-            &[
-                "import",
-                sheet.to_str().unwrap(),
-                "--series",
-                "chiffre-de-la-semaine",
-            ],
-        );
+        let output = import_sheet(dir.path(), &sheet);
         assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
         assert_eq!(posts(dir.path()), before);
         let errors = stderr(&output);
@@ -432,16 +416,21 @@ fn a_control_character_in_a_cell_writes_nothing_and_is_shown_at_its_cell() {
         "number;caption;source;alt;légende\n12;Une phrase.;CPAM;Le chiffre de la semaine : 12.;\"Douze.\r\n\tEt une autre ligne.\"\n",
     )
     .unwrap();
-    let output = crieur(
-        dir.path(),
+    let output = import_sheet(dir.path(), &sheet);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let check = crieur(dir.path(), &["check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+}
+
+/// `crieur import SHEET --series chiffre-de-la-semaine` in the project.
+fn import_sheet(root: &Path, sheet: &Path) -> std::process::Output {
+    crieur(
+        root,
         &[
             "import",
             sheet.to_str().unwrap(),
             "--series",
             "chiffre-de-la-semaine",
         ],
-    );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let check = crieur(dir.path(), &["check"]);
-    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    )
 }

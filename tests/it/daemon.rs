@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::fake_buffer::{FakeBuffer, FileServer, ORGANIZATION, TOKEN};
-use crate::{copy_dir, temp_project};
+use crate::{BRAND, copy_dir, temp_project};
 
 pub(crate) fn daemon(root: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_crieur"));
@@ -71,23 +71,7 @@ pub(crate) fn every_minute(buffer: &FakeBuffer) -> (tempfile::TempDir, FileServe
     std::fs::write(
         dir.path().join("config/crieur.toml"),
         format!(
-            r##"timezone = "Europe/Paris"
-[brand]
-name = "CPTS Mulhouse Agglomération"
-logo = "logos/cpts-mulhouse.png"
-[brand.fonts]
-display = "Lato-Black.ttf"
-heading = "Lato-Bold.ttf"
-body = "Inter-Regular.otf"
-[brand.colors]
-primary = "#1F4E79"
-accent = "#E4632D"
-ink = "#1D2733"
-muted = "#5B6675"
-paper = "#FFFFFF"
-mist = "#EEF3F8"
-white = "#FFFFFF"
-[series.minute]
+            r##"{BRAND}[series.minute]
 template = "chiffre"
 cron = "* * * * *"
 channels = ["facebook"]

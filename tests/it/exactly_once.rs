@@ -288,7 +288,7 @@ mod bluesky {
 mod buffer {
     use super::*;
     use crate::fake_buffer::{Fault, TOKEN};
-    use crate::publish::{command, setup};
+    use crate::publish::{command, setup, walk};
 
     #[test]
     fn a_create_killed_then_the_posts_edited_leaves_one_post_a_slot_at_buffer() {
@@ -332,18 +332,5 @@ mod buffer {
             posts.iter().all(|p| p.text.contains("Revu après l'arrêt.")),
             "{posts:#?}\n{said}"
         );
-    }
-
-    fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                files.extend(walk(&path));
-            } else {
-                files.push(path);
-            }
-        }
-        files
     }
 }

@@ -13,10 +13,10 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
 use serde_json::Value;
 
-use crate::copy_dir;
 use crate::direct::fake_pds::{self, FakePds};
 use crate::direct_mastodon::fake_mastodon::{self, FakeMastodon};
 use crate::fake_buffer::{FakeBuffer, Fault, FileServer, ORGANIZATION};
+use crate::{BRAND, copy_dir};
 
 fn paris(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
     let (month, day) = if day > 31 { (4, day - 31) } else { (3, day) };
@@ -53,23 +53,7 @@ fn world() -> World {
     std::fs::write(
         dir.path().join("config/crieur.toml"),
         format!(
-            r##"timezone = "Europe/Paris"
-[brand]
-name = "CPTS Mulhouse Agglomération"
-logo = "logos/cpts-mulhouse.png"
-[brand.fonts]
-display = "Lato-Black.ttf"
-heading = "Lato-Bold.ttf"
-body = "Inter-Regular.otf"
-[brand.colors]
-primary = "#1F4E79"
-accent = "#B5431A"
-ink = "#1D2733"
-muted = "#5B6675"
-paper = "#FFFFFF"
-mist = "#EEF3F8"
-white = "#FFFFFF"
-[series.chiffre]
+            r##"{BRAND}[series.chiffre]
 template = "chiffre"
 cron = "0 18 * * 2,4"
 channels = ["facebook", "mastodon", "bluesky"]

@@ -29,6 +29,25 @@ mod timing;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The time zone and brand of the projects the tests write from scratch.
+pub const BRAND: &str = r##"timezone = "Europe/Paris"
+[brand]
+name = "CPTS Mulhouse Agglomération"
+logo = "logos/cpts-mulhouse.png"
+[brand.fonts]
+display = "Lato-Black.ttf"
+heading = "Lato-Bold.ttf"
+body = "Inter-Regular.otf"
+[brand.colors]
+primary = "#1F4E79"
+accent = "#B5431A"
+ink = "#1D2733"
+muted = "#5B6675"
+paper = "#FFFFFF"
+mist = "#EEF3F8"
+white = "#FFFFFF"
+"##;
+
 /// "Now" for every test: a Sunday morning in November 2026.
 pub const NOW: &str = "2026-11-22T09:00:00";
 

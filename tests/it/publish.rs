@@ -281,7 +281,8 @@ fn the_key_never_reaches_a_file_or_a_message() {
     assert!(seen.iter().all(|text| !text.contains(TOKEN)));
 }
 
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+/// Every file under `dir`.
+pub fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
