@@ -4,16 +4,12 @@
 //! repository's real templates, fonts and configuration. Target: under one
 //! second in release mode. Run with `cargo bench --bench check`.
 
-#[path = "support.rs"]
-mod support;
-
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
-use support::copy_dir;
 
 use chrono::{TimeZone, Utc};
+use crieur_testing::copy_dir;
 
 const POSTS: usize = 10_000;
 const RUNS: usize = 7;
@@ -27,9 +23,7 @@ fn main() {
     let mut times = Vec::new();
     for _ in 0..RUNS {
         let start = Instant::now();
-        let output = Command::new(binary)
-            .arg("--root")
-            .arg(dir.path())
+        let output = crieur_testing::crieur(binary, dir.path())
             .arg("check")
             .env("CRIEUR_NOW", now)
             .output()
@@ -47,7 +41,7 @@ fn main() {
     let mut times = Vec::new();
     for _ in 0..RUNS {
         let start = Instant::now();
-        let project = crieur::project::Project::load(dir.path()).expect("a project");
+        let project = crieur::loader::load(dir.path()).expect("a project");
         let diagnostics = crieur::check::check(&project, instant);
         times.push(start.elapsed());
         assert_eq!(project.posts.len(), POSTS);

@@ -3,14 +3,12 @@
 //! CPU used while waiting (none expected: no polling loop). Linux only.
 //! Run with `cargo bench --bench daemon`.
 
-#[path = "support.rs"]
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::copy_dir;
+
+use crieur_testing::copy_dir;
 
 const POSTS: usize = 1_000;
 
@@ -43,9 +41,7 @@ fn main() {
         .unwrap();
     }
     let launched = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .arg("--root")
-        .arg(dir.path())
+    let mut child = crieur_testing::crieur(env!("CARGO_BIN_EXE_crieur"), dir.path())
         .arg("daemon")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())

@@ -6,19 +6,11 @@
 //! learn their outcome (target: at most 3 requests). Run with
 //! `cargo bench --bench publish`.
 
-#[path = "support.rs"]
-mod support;
-
-use support::copy_dir;
-#[path = "../tests/it/fake_buffer.rs"]
-#[allow(dead_code)]
-mod fake_buffer;
-
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
-use fake_buffer::{FakeBuffer, FileServer, ORGANIZATION, TOKEN};
+use crieur_testing::buffer::{FakeBuffer, FileServer, ORGANIZATION, TOKEN};
+use crieur_testing::copy_dir;
 
 const POSTS: usize = 1_000;
 
@@ -60,9 +52,7 @@ fn main() {
     }
     buffer.set_budget(1_000_000, 1_000_000);
     let publish = |now: &str| {
-        Command::new(env!("CARGO_BIN_EXE_crieur"))
-            .arg("--root")
-            .arg(dir.path())
+        crieur_testing::crieur(env!("CARGO_BIN_EXE_crieur"), dir.path())
             .arg("publish")
             .env("CRIEUR_NOW", now)
             .env("CRIEUR_BUFFER_TOKEN", TOKEN)

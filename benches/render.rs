@@ -8,18 +8,13 @@
 //!
 //! Run with `cargo bench --bench render`.
 
-#[path = "support.rs"]
-mod support;
-
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
-use support::copy_dir;
 
 use crieur::post::Post;
-use crieur::project::Project;
 use crieur::render::{Context, draw, encode_png, layout};
 use crieur::template::Format;
+use crieur_testing::copy_dir;
 
 const CARD_RUNS: usize = 500;
 const POSTS: usize = 1_000;
@@ -34,7 +29,7 @@ fn main() {
 }
 
 fn card(repo: &Path) {
-    let project = Project::load(repo).expect("the example project");
+    let project = crieur::loader::load(repo).expect("the example project");
     let config = project.config.as_ref().expect("a valid config");
     let template = &project.templates["chiffre"];
     let context = Context {
@@ -128,9 +123,7 @@ fn batch(repo: &Path) {
         std::fs::write(dir.path().join(format!("posts/{index:04}.md")), text).unwrap();
     }
     let start = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .arg("--root")
-        .arg(dir.path())
+    let output = crieur_testing::crieur(env!("CARGO_BIN_EXE_crieur"), dir.path())
         .args(["render", "--out", "out"])
         .env("CRIEUR_NOW", "2026-11-22T09:00:00")
         .output()

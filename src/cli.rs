@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+/// The exit code of a usage or internal error.
+pub const EXIT_FAILURE: i32 = 2;
+
 /// crieur : des posts écrits en fichiers, vérifiés, mis en image et publiés
 /// à l'heure prévue.
 #[derive(Debug, Parser)]
@@ -446,7 +449,7 @@ fn stop(error: &clap::Error, args: &[OsString]) -> Stop {
     let usage_error = || Stop {
         text: usage_error(error, args),
         stdout: false,
-        code: crate::cmd::EXIT_FAILURE as u8,
+        code: EXIT_FAILURE as u8,
     };
     match error.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Stop {

@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         Err(error) => {
             // The same prefix as diagnostics and usage errors.
             eprintln!("erreur : {error:#}");
-            ExitCode::from(crieur::cmd::EXIT_FAILURE as u8)
+            ExitCode::from(crieur::cli::EXIT_FAILURE as u8)
         }
     }
 }

@@ -6,16 +6,16 @@ use crate::cli::CheckArgs;
 use crate::diagnostic::Report;
 use crate::project::Project;
 
-use super::Outcome;
+use super::context::Outcome;
 
 pub fn run(root: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
-    let project = super::load_checked(root)?;
+    let project = super::context::load_checked(root)?;
     let report = &project.report;
 
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.located())?);
     } else {
-        super::print_report(report);
+        super::context::print_report(report);
         println!("{}", summary(&project, report));
         println!("{}", verdicts(&crate::verdict::judge(&project, report)));
     }

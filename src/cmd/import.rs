@@ -17,12 +17,12 @@ use crate::post::{POSTS_DIR, Post};
 use crate::project::Project;
 use crate::scaffold;
 
-use super::Outcome;
+use super::context::Outcome;
 
 pub fn run(root: &Path, args: &ImportArgs) -> anyhow::Result<Outcome> {
-    let project = super::load(root)?;
+    let project = super::context::load(root)?;
     let Some(config) = project.config.as_ref() else {
-        super::print_report(&project.report);
+        super::context::print_report(&project.report);
         bail!(
             "la configuration a des erreurs : corrigez-les (voir `crieur check`) avant d'importer"
         );
@@ -61,14 +61,14 @@ pub fn run(root: &Path, args: &ImportArgs) -> anyhow::Result<Outcome> {
     );
     let files = name_files(root, &folder, &made, &head);
     let tz = config.timezone;
-    let now = super::now(tz)?;
+    let now = super::context::now(tz)?;
     let (with_new, problems) = check_rows(root, &project, &files, &made, &csv_path, tz, now);
     report.extend(problems);
     if report.has_errors() {
         return refuse(&report);
     }
     if report.warning_count() > 0 {
-        super::print_report(&report);
+        super::context::print_report(&report);
     }
     let window = Window {
         from: now,
@@ -201,7 +201,7 @@ fn tell(files: &[(String, String)], plan: &Plan, dry_run: bool) {
 
 /// Every problem, at its row and column; nothing is written.
 fn refuse(report: &Report) -> anyhow::Result<Outcome> {
-    super::print_report(report);
+    super::context::print_report(report);
     eprintln!("Rien n'est écrit : corrigez le fichier CSV, puis relancez l'import.");
     Ok(Outcome::Invalid)
 }

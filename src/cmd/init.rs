@@ -14,7 +14,7 @@ use crate::scaffold::{self, Init, Palette};
 use crate::template::Format;
 use crate::typography::FontFace;
 
-use super::Outcome;
+use super::context::Outcome;
 
 pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -128,7 +128,7 @@ fn refuse_links(dir: &Path, paths: &[&str]) -> anyhow::Result<()> {
 fn read_logo(path: &Path) -> anyhow::Result<(String, Vec<u8>)> {
     let bytes =
         std::fs::read(path).with_context(|| format!("logo illisible : {}", path.display()))?;
-    render::canvas::Picture::from_png(bytes.clone())
+    render::picture::Picture::from_png(bytes.clone())
         .map_err(|error| anyhow::anyhow!("logo {} refusé : {error}", path.display()))?;
     let name = path
         .file_stem()
@@ -167,7 +167,7 @@ fn draw_logo(name: &str, palette: &Palette) -> anyhow::Result<Vec<u8>> {
     )?;
     let assets = Assets {
         fonts: [("Lato-Black.ttf".to_owned(), face)].into(),
-        images: BTreeMap::<String, Arc<render::canvas::Picture>>::new(),
+        images: BTreeMap::<String, Arc<render::picture::Picture>>::new(),
         refused: BTreeMap::new(),
     };
     let context = Context {

@@ -12,18 +12,18 @@ use crate::plan::{Window, format_local};
 use crate::post::{POSTS_DIR, Post};
 use crate::scaffold::{self, NewPost};
 
-use super::Outcome;
+use super::context::Outcome;
 
 pub fn run(root: &Path, args: &NewArgs) -> anyhow::Result<Outcome> {
-    let project = super::load(root)?;
+    let project = super::context::load(root)?;
     let Some(config) = project.config.as_ref() else {
-        super::print_report(&project.report);
+        super::context::print_report(&project.report);
         bail!(
             "la configuration a des erreurs : corrigez-les (voir `crieur check`) avant d'écrire un post"
         );
     };
     let tz = config.timezone;
-    let now = super::now(tz)?;
+    let now = super::context::now(tz)?;
     let (kind, template_id, folder) = match (&args.series, &args.template, &args.at) {
         (Some(series_id), _, _) => {
             let Some(series) = config.series.get(series_id) else {
@@ -41,7 +41,7 @@ pub fn run(root: &Path, args: &NewArgs) -> anyhow::Result<Outcome> {
             (NewPost::Series(series), template.get_ref().clone(), folder)
         }
         (None, Some(template), Some(at)) => {
-            let at = super::parse_instant(at, tz)?;
+            let at = super::context::parse_instant(at, tz)?;
             if at <= now {
                 bail!(
                     "la date {} est passée : choisissez une date à venir",

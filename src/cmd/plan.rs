@@ -10,15 +10,15 @@ use crate::cli::PlanArgs;
 use crate::plan::{Plan, Window, format_local};
 use crate::verdict::judge;
 
-use super::Outcome;
+use super::context::Outcome;
 
 /// The longest period `plan` shows, in weeks (ten years).
 pub const MAX_WEEKS: u32 = 520;
 
 pub fn run(root: &Path, args: &PlanArgs) -> anyhow::Result<Outcome> {
-    let project = super::load_checked(root)?;
+    let project = super::context::load_checked(root)?;
     let Some(config) = project.config.as_ref() else {
-        super::print_report(&project.report);
+        super::context::print_report(&project.report);
         eprintln!(
             "La configuration a des erreurs qui empêchent tout calendrier : corrigez-les (voir `crieur check`)."
         );
@@ -26,8 +26,8 @@ pub fn run(root: &Path, args: &PlanArgs) -> anyhow::Result<Outcome> {
     };
     let tz = config.timezone;
     let from = match &args.from {
-        Some(text) => super::parse_instant(text, tz)?,
-        None => super::now(tz)?,
+        Some(text) => super::context::parse_instant(text, tz)?,
+        None => super::context::now(tz)?,
     };
     if args.weeks > MAX_WEEKS {
         bail!(
@@ -36,7 +36,7 @@ pub fn run(root: &Path, args: &PlanArgs) -> anyhow::Result<Outcome> {
         );
     }
     let until = match &args.until {
-        Some(text) => super::parse_instant(text, tz)?,
+        Some(text) => super::context::parse_instant(text, tz)?,
         None => from
             .checked_add_signed(Duration::weeks(i64::from(args.weeks)))
             .context("fin de la période hors limites")?,

@@ -7,26 +7,27 @@ use chrono::{DateTime, Utc};
 
 use crate::cli::PublishArgs;
 use crate::config::{CONFIG_PATH, Config, PublisherKind};
+use crate::delivery::Status;
 use crate::diagnostic::{Report, Severity};
 use crate::media;
 use crate::project::Project;
 use crate::publish::buffer::{Buffer, Options as BufferOptions};
 use crate::publish::pass::{self, Named, Options, PassError, Summary};
 use crate::publish::{self, PublishError, RemoteChannel};
-use crate::store::{Status, Store};
+use crate::store::Store;
 
-use super::Outcome;
+use super::context::Outcome;
 
 pub fn run(root: &Path, args: &PublishArgs) -> anyhow::Result<Outcome> {
-    let project = super::load_checked(root)?;
+    let project = super::context::load_checked(root)?;
     let verdicts = crate::verdict::judge(&project, &project.report);
     let Some(config) = project.config.as_ref() else {
-        super::print_report(&project.report);
+        super::context::print_report(&project.report);
         eprintln!("La configuration a des erreurs : rien n'est publié (voir `crieur check`).");
         return Ok(Outcome::Invalid);
     };
     print_config_errors(&project);
-    let now = super::now(config.timezone)?;
+    let now = super::context::now(config.timezone)?;
     let state = root.join(&config.state);
     // One pass at a time per project: a pass left running by a killed
     // daemon, the daemon's next one, or one started by hand, wait in turn.
@@ -74,7 +75,7 @@ pub fn run(root: &Path, args: &PublishArgs) -> anyhow::Result<Outcome> {
     ) {
         Ok(summary) => summary,
         Err(PassError::InvalidConfig) => {
-            super::print_report(&project.report);
+            super::context::print_report(&project.report);
             eprintln!("La configuration a des erreurs : rien n'est publié (voir `crieur check`).");
             return Ok(Outcome::Invalid);
         }
@@ -294,7 +295,7 @@ fn direct_channels(config: &crate::config::Config) -> usize {
 /// when every channel publishes directly and the project does not use
 /// Buffer).
 pub fn channels(root: &Path) -> anyhow::Result<Outcome> {
-    let project = super::load(root)?;
+    let project = super::context::load(root)?;
     let config = project.config.as_ref();
     let direct_problems = config.map_or(0, direct_channels);
     let buffer_used = config.is_none_or(|c| {

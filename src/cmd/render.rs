@@ -8,23 +8,23 @@ use anyhow::{Context as _, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::check::template_of;
 use crate::cli::{FormatArg, RenderArgs};
 use crate::config::Config;
 use crate::file::write_atomic;
 use crate::post::Post;
+use crate::post::template_of;
 use crate::project::Project;
 use crate::render::{self, Context, alt_text, layout};
 use crate::template::{Format, Template};
 
-use super::Outcome;
+use super::context::Outcome;
 
 pub fn run(root: &Path, args: &RenderArgs) -> anyhow::Result<Outcome> {
-    let project = super::load_checked(root)?;
+    let project = super::context::load_checked(root)?;
     let selected = select(&project, &args.posts)?;
     let verdicts = crate::verdict::judge(&project, &project.report);
     let Some(config) = project.config.as_ref() else {
-        super::print_report(&project.report);
+        super::context::print_report(&project.report);
         eprintln!("La configuration a des erreurs : aucune image dessinée.");
         return Ok(Outcome::Invalid);
     };
@@ -42,7 +42,7 @@ pub fn run(root: &Path, args: &RenderArgs) -> anyhow::Result<Outcome> {
         .collect();
     let undrawn = selected.len() - ready.len();
     if !with_errors.is_empty() || project.report.has_errors() {
-        super::print_report(&project.report);
+        super::context::print_report(&project.report);
     }
     let jobs = jobs(config, &project, &ready, args.format);
     if args.layout_json {

@@ -6,9 +6,10 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
-use crate::store::{Delivery, Key, Status, Store};
+use crate::delivery::{Delivery, Key, Status};
+use crate::store::Store;
 
-use super::Outcome;
+use super::context::Outcome;
 
 /// One delivery as `status --json` prints it.
 #[derive(Debug, Serialize)]
@@ -25,7 +26,7 @@ struct Row<'a> {
 }
 
 pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
-    let project = super::load_checked(root)?;
+    let project = super::context::load_checked(root)?;
     let verdicts = crate::verdict::judge(&project, &project.report);
     let blocked: Vec<Blocked<'_>> = verdicts
         .held()
@@ -35,7 +36,7 @@ pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
         })
         .collect();
     let Some(config) = project.config.as_ref() else {
-        super::print_report(&project.report);
+        super::context::print_report(&project.report);
         return Ok(Outcome::Invalid);
     };
     let state = root.join(&config.state);

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crieur_testing::buffer::TOKEN;
+
 use crate::copy_dir;
-use crate::fake_buffer::TOKEN;
 use crate::publish::{command, setup};
 
 const BLOCKED: &str = "chiffre/02-teleconsultations-2020";
@@ -48,12 +49,8 @@ fn block(root: &Path) {
 
 /// Runs crieur on the real clock.
 fn run(root: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .arg("--root")
-        .arg(root)
+    crate::command(root)
         .args(args)
-        .env_clear()
-        .env("NO_COLOR", "1")
         .env("CRIEUR_BUFFER_TOKEN", TOKEN)
         .output()
         .unwrap()
@@ -146,11 +143,8 @@ fn plan_publish_and_the_daemon_agree_on_every_slot_around_a_blocked_post() {
     // The daemon, on a fresh copy.
     let fresh = tempfile::tempdir().unwrap();
     example(fresh.path());
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .arg("--root")
-        .arg(fresh.path())
+    let mut daemon = crate::command(fresh.path())
         .arg("daemon")
-        .env_clear()
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -218,7 +212,7 @@ fn buffer_gets_what_the_plan_shows_around_a_blocked_post() {
 fn the_preview_shows_the_blocked_slot_and_says_it_stays_empty() {
     let dir = tempfile::tempdir().unwrap();
     example(dir.path());
-    let project = crieur::project::Project::load(dir.path()).unwrap();
+    let project = crieur::loader::load(dir.path()).unwrap();
     let snapshot =
         crieur::preview::snapshot::Snapshot::of(&project, dir.path(), 1, crieur::clock::now());
     let blocked: Vec<_> = snapshot

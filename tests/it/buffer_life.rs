@@ -9,7 +9,8 @@ use std::process::Output;
 use chrono::Duration;
 use serde_json::Value;
 
-use crate::fake_buffer::{Fault, FileMode, GarbledKind, TOKEN};
+use crieur_testing::buffer::{Fault, FileMode, GarbledKind, TOKEN};
+
 use crate::publish::{EXPECTED, Setup, command, publish, setup};
 use crate::{stderr, stdout};
 

@@ -226,10 +226,9 @@ fn toml_string(text: &str) -> String {
 
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_crieur"))
+    let output = crate::command_in(dir.path())
         .arg("init")
         .arg(dir.path())
-        .env_clear()
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0));

@@ -2,18 +2,15 @@
 //! message outside a project, and paths shown from the current folder.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::{NOW, fixture, stderr, stdout, temp_project};
 
 /// Runs `crieur ARGS...` in `dir`, with no `--root` added.
 fn crieur_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .current_dir(dir)
+    crate::command_in(dir)
         .args(args)
-        .env_clear()
         .env("CRIEUR_NOW", NOW)
-        .env("NO_COLOR", "1")
         .output()
         .expect("the crieur binary runs")
 }

@@ -4,30 +4,21 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::fake_buffer::{FakeBuffer, FileServer, ORGANIZATION, TOKEN};
+use crieur_testing::buffer::{FakeBuffer, FileServer, ORGANIZATION, TOKEN};
+use crieur_testing::{free_port, wait_for};
+
 use crate::{BRAND, copy_dir, temp_project};
 
 pub(crate) fn daemon(root: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_crieur"));
+    let mut command = crate::command(root);
     command
-        .arg("--root")
-        .arg(root)
         .arg("daemon")
         .args(args)
-        .env_clear()
         .env("CRIEUR_BUFFER_TOKEN", TOKEN)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     command
-}
-
-pub(crate) fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// Sends SIGTERM and checks that the daemon exits 0 within ten seconds;
@@ -157,12 +148,7 @@ fn publishes_each_post_exactly_once_across_kills_and_restarts() {
 #[test]
 fn stops_cleanly_on_sigterm_and_refuses_a_second_daemon() {
     let project = temp_project("valid");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let address = format!("127.0.0.1:{port}");
+    let address = format!("127.0.0.1:{}", free_port());
     let mut first = daemon(project.path(), &["--health", &address])
         .spawn()
         .unwrap();
@@ -197,11 +183,8 @@ fn stops_cleanly_on_sigterm_and_refuses_a_second_daemon() {
     let message = String::from_utf8_lossy(&second.stderr);
     assert!(message.contains("tourne déjà"), "{message}");
 
-    let status = Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .arg("--root")
-        .arg(project.path())
+    let status = crate::command(project.path())
         .arg("status")
-        .env_clear()
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&status.stdout).contains("Démon : en marche"));
@@ -320,11 +303,8 @@ fn a_deleted_lock_file_does_not_let_a_second_daemon_start() {
         .unwrap();
     assert!(message.contains("tourne déjà"), "{message}");
 
-    let status = Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .arg("--root")
-        .arg(project.path())
+    let status = crate::command(project.path())
         .arg("status")
-        .env_clear()
         .output()
         .unwrap();
     let status = String::from_utf8_lossy(&status.stdout);
@@ -335,12 +315,7 @@ fn a_deleted_lock_file_does_not_let_a_second_daemon_start() {
 }
 
 fn free_address() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("127.0.0.1:{port}")
+    format!("127.0.0.1:{}", free_port())
 }
 
 fn health(address: &str) -> Option<u16> {
@@ -446,7 +421,7 @@ fn sigterm_during_a_pass_lets_the_call_in_flight_finish_and_be_recorded() {
 #[cfg(unix)]
 #[test]
 fn a_call_buffer_leaves_unanswered_does_not_hold_a_stop_and_is_adopted_later() {
-    use crate::fake_buffer::Fault;
+    use crieur_testing::buffer::Fault;
     let buffer = FakeBuffer::start();
     let (project, _files) = every_minute(&buffer);
     // A long timeout: only the stop may cut the call short.
@@ -476,11 +451,8 @@ fn a_call_buffer_leaves_unanswered_does_not_hold_a_stop_and_is_adopted_later() {
 
     // The next pass finds the post at Buffer and adopts it: it is not
     // created twice.
-    let pass = Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .arg("--root")
-        .arg(project.path())
+    let pass = crate::command(project.path())
         .arg("publish")
-        .env_clear()
         .env("CRIEUR_BUFFER_TOKEN", TOKEN)
         .output()
         .unwrap();

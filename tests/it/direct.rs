@@ -2,16 +2,13 @@
 //! the local PDS of the unit tests.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use chrono::{Duration, Timelike, Utc};
-
-#[allow(dead_code)]
-#[path = "../../src/publish/bluesky/fake.rs"]
-pub(crate) mod fake_pds;
+use crieur_testing::Kills;
+use crieur_testing::bluesky::{FakePds, HANDLE, PASSWORD};
 
 use crate::copy_dir;
-use fake_pds::{FakePds, HANDLE, PASSWORD};
 
 pub(crate) fn project(pds: &FakePds, at_local: &str) -> tempfile::TempDir {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -61,14 +58,9 @@ pub(crate) fn local(instant: chrono::DateTime<Utc>) -> String {
 }
 
 fn run(root: &Path, now_local: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .current_dir(root)
-        .arg("--root")
-        .arg(root)
+    crate::command(root)
         .args(args)
-        .env_clear()
         .env("CRIEUR_NOW", now_local)
-        .env("NO_COLOR", "1")
         .env("CRIEUR_BLUESKY_APP_PASSWORD", PASSWORD)
         .output()
         .unwrap()
@@ -125,7 +117,7 @@ fn a_bluesky_post_goes_out_once_at_its_time_and_status_shows_its_address() {
     let text = run(dir.path(), &now, &["status"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains(&format!("/post/{rkey}")));
     // The preview links the calendar's line to the post.
-    let project = crieur::project::Project::load(dir.path()).unwrap();
+    let project = crieur::loader::load(dir.path()).unwrap();
     let snapshot =
         crieur::preview::snapshot::Snapshot::of(&project, dir.path(), 1, at - Duration::minutes(1));
     let links: Vec<_> = snapshot
@@ -157,14 +149,9 @@ fn channels_checks_the_app_password_of_a_direct_channel() {
         said.contains("bluesky") && said.contains("ok : compte did:plc:cptstest"),
         "{said}"
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .current_dir(dir.path())
-        .arg("--root")
-        .arg(dir.path())
+    let output = crate::command(dir.path())
         .arg("channels")
-        .env_clear()
         .env("CRIEUR_NOW", crate::NOW)
-        .env("NO_COLOR", "1")
         .env("CRIEUR_BLUESKY_APP_PASSWORD", "faux-mot-de-passe")
         .output()
         .unwrap();
@@ -184,17 +171,12 @@ fn a_bluesky_pass_killed_at_any_point_sends_the_post_once() {
     let at = this_minute();
     let dir = project(&pds, &local(at));
     let now = local(at);
-    let mut kills = crate::Kills::seeded();
+    let mut kills = Kills::seeded();
     for _ in 0..30 {
         kills.run(
-            Command::new(env!("CARGO_BIN_EXE_crieur"))
-                .current_dir(dir.path())
-                .arg("--root")
-                .arg(dir.path())
+            crate::command(dir.path())
                 .arg("publish")
-                .env_clear()
                 .env("CRIEUR_NOW", &now)
-                .env("NO_COLOR", "1")
                 .env("CRIEUR_BLUESKY_APP_PASSWORD", PASSWORD),
             700,
         );
@@ -217,13 +199,9 @@ fn a_refused_app_password_holds_only_its_channel_and_needs_a_person() {
     // The other series still goes to the outbox.
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     copy_dir(&repo.join("posts/outils"), &dir.path().join("posts/outils"));
-    let output = Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .arg("--root")
-        .arg(dir.path())
+    let output = crate::command(dir.path())
         .arg("publish")
-        .env_clear()
         .env("CRIEUR_NOW", local(at))
-        .env("NO_COLOR", "1")
         .env("CRIEUR_BLUESKY_APP_PASSWORD", "mot-de-passe-faux")
         .output()
         .unwrap();

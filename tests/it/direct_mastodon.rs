@@ -4,12 +4,10 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-#[allow(dead_code)]
-#[path = "../../src/publish/mastodon/fake.rs"]
-pub(crate) mod fake_mastodon;
+use crieur_testing::Kills;
+use crieur_testing::mastodon::{FakeMastodon, TOKEN};
 
 use crate::copy_dir;
-use fake_mastodon::{FakeMastodon, TOKEN};
 
 /// Within the lookahead of the post, and days ahead of the real clock.
 pub(crate) const NOW: &str = "2026-11-30T09:00:00";
@@ -64,15 +62,10 @@ pub(crate) fn project(fake: &FakeMastodon) -> tempfile::TempDir {
 }
 
 fn command(root: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_crieur"));
+    let mut command = crate::command(root);
     command
-        .current_dir(root)
-        .arg("--root")
-        .arg(root)
         .args(args)
-        .env_clear()
         .env("CRIEUR_NOW", NOW)
-        .env("NO_COLOR", "1")
         .env("CRIEUR_MASTODON_TOKEN", TOKEN);
     command
 }
@@ -133,7 +126,7 @@ fn a_mastodon_pass_killed_at_any_point_schedules_the_post_once() {
     let fake = start();
     fake.with(|state| state.latency = std::time::Duration::from_millis(30));
     let dir = project(&fake);
-    let mut kills = crate::Kills::seeded();
+    let mut kills = Kills::seeded();
     for _ in 0..30 {
         kills.run(&mut command(dir.path(), &["publish"]), 700);
     }

@@ -7,18 +7,15 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::direct::fake_pds::{FakePds, PASSWORD};
-use crate::direct_mastodon::fake_mastodon::{FakeMastodon, TOKEN};
+use crieur_testing::bluesky::{FakePds, PASSWORD};
+use crieur_testing::mastodon::{FakeMastodon, TOKEN};
+use crieur_testing::{Kills, wait_for};
 
 fn crieur(root: &Path, now: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_crieur"));
+    let mut command = crate::command(root);
     command
-        .arg("--root")
-        .arg(root)
         .args(args)
-        .env_clear()
         .env("CRIEUR_NOW", now)
-        .env("NO_COLOR", "1")
         .env("CRIEUR_MASTODON_TOKEN", TOKEN)
         .env("CRIEUR_BLUESKY_APP_PASSWORD", PASSWORD);
     command
@@ -93,7 +90,7 @@ mod mastodon {
         let fake = start();
         fake.with(|state| state.latency = Duration::from_millis(40));
         let dir = project(&fake);
-        let mut kills = crate::Kills::seeded();
+        let mut kills = Kills::seeded();
         let texts = ["Version A. #Santé", "Version B. #Santé"];
         for round in 0..16 {
             caption(dir.path(), POST, texts[round % 2]);
@@ -156,7 +153,7 @@ mod mastodon {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        crate::daemon::wait_for("version 2 scheduled", Duration::from_secs(60), || {
+        wait_for("version 2 scheduled", Duration::from_secs(60), || {
             fake.state().status_calls >= 2
         });
         let _ = child.kill();
@@ -183,7 +180,7 @@ mod mastodon {
         let fake = start();
         fake.with(|state| state.latency = Duration::from_millis(40));
         let dir = project(&fake);
-        let mut kills = crate::Kills::seeded();
+        let mut kills = Kills::seeded();
         for round in 0..12 {
             caption(dir.path(), POST, &format!("Version {round}. #Santé"));
             kills.run(&mut crieur(dir.path(), NOW, &["publish"]), 900);
@@ -229,7 +226,7 @@ mod bluesky {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        crate::daemon::wait_for("the record made", Duration::from_secs(60), || {
+        wait_for("the record made", Duration::from_secs(60), || {
             pds.with(|state| state.creates >= 1)
         });
         let _ = child.kill();
@@ -256,7 +253,7 @@ mod bluesky {
             "{deliveries:#?}"
         );
         // Random kills, edits between them: still one.
-        let mut kills = crate::Kills::seeded();
+        let mut kills = Kills::seeded();
         for round in 0..10 {
             caption(dir.path(), POST, &format!("Version {round} #Santé"));
             kills.run(&mut crieur(dir.path(), &now, &["publish"]), 500);
@@ -287,8 +284,8 @@ mod bluesky {
 
 mod buffer {
     use super::*;
-    use crate::fake_buffer::{Fault, TOKEN};
     use crate::publish::{command, setup, walk};
+    use crieur_testing::buffer::{Fault, TOKEN};
 
     #[test]
     fn a_create_killed_then_the_posts_edited_leaves_one_post_a_slot_at_buffer() {
@@ -305,7 +302,7 @@ mod buffer {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        crate::daemon::wait_for("the post made", Duration::from_secs(60), || {
+        wait_for("the post made", Duration::from_secs(60), || {
             !setup.buffer.posts().is_empty()
         });
         let _ = child.kill();

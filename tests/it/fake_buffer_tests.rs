@@ -4,11 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Value, json};
-
-use crate::fake_buffer::{
+use crieur_testing::buffer::{
     FakeBuffer, Fault, FileMode, FileServer, GarbledKind, ORGANIZATION, TOKEN, short_link,
 };
+use serde_json::{Value, json};
 
 const CREATE: &str = "mutation CreatePost($input: CreatePostInput!) {
   createPost(input: $input) {

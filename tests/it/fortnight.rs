@@ -7,15 +7,16 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
 use serde_json::Value;
 
-use crate::direct::fake_pds::{self, FakePds};
-use crate::direct_mastodon::fake_mastodon::{self, FakeMastodon};
-use crate::fake_buffer::{FakeBuffer, Fault, FileServer, ORGANIZATION};
+use crieur_testing::bluesky::{self as fake_pds, FakePds};
+use crieur_testing::buffer::{self as fake_buffer, FakeBuffer, Fault, FileServer, ORGANIZATION};
+use crieur_testing::mastodon::{self as fake_mastodon, FakeMastodon};
+
 use crate::{BRAND, copy_dir};
 
 fn paris(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
@@ -119,14 +120,10 @@ public_base_url = "{}"
 }
 
 fn crieur(root: &Path, now: DateTime<Utc>, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .arg("--root")
-        .arg(root)
+    crate::command(root)
         .args(args)
-        .env_clear()
         .env("CRIEUR_NOW", now.to_rfc3339())
-        .env("NO_COLOR", "1")
-        .env("CRIEUR_BUFFER_TOKEN", crate::fake_buffer::TOKEN)
+        .env("CRIEUR_BUFFER_TOKEN", fake_buffer::TOKEN)
         .env("CRIEUR_MASTODON_TOKEN", fake_mastodon::TOKEN)
         .env("CRIEUR_BLUESKY_APP_PASSWORD", fake_pds::PASSWORD)
         .output()
@@ -177,7 +174,7 @@ fn act(world: &World, action: &Action) {
         ),
         Action::BufferGarbles => world.buffer.fault(
             "CreatePost",
-            Fault::Garbled(crate::fake_buffer::GarbledKind::TruncatedJson),
+            Fault::Garbled(fake_buffer::GarbledKind::TruncatedJson),
         ),
         Action::Edit(path, text) => {
             let file = root.join(path);
@@ -187,7 +184,7 @@ fn act(world: &World, action: &Action) {
         }
         Action::Remove(path) => std::fs::remove_file(root.join(path)).unwrap(),
         Action::DeleteInBuffer { channel, at } => {
-            let due = crate::fake_buffer::buffer_instant(*at);
+            let due = fake_buffer::buffer_instant(*at);
             let post = world
                 .buffer
                 .posts()
@@ -351,7 +348,7 @@ fn a_simulated_fortnight_sends_every_post_once_on_time_within_budget() {
             .iter()
             .find(|p| p.id == id)
             .unwrap_or_else(|| panic!("{d:#} is not at Buffer: {status:#}"));
-        let due = crate::fake_buffer::buffer_instant(at_of(d));
+        let due = fake_buffer::buffer_instant(at_of(d));
         let twins = posts
             .iter()
             .filter(|p| p.channel_id == post.channel_id && p.due_at == due)

@@ -5,20 +5,17 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crieur_testing::{Killed, free_port, wait_every};
+
 use crate::{NOW, stderr, temp_project};
 
 /// Runs `crieur --root ROOT ARGS...` like [`crate::crieur`], killing it if
 /// it is still running after a minute: a hang fails the test instead of
 /// holding up the whole suite.
 fn crieur_or_hang(root: &Path, args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .current_dir(root)
-        .arg("--root")
-        .arg(root)
+    let mut child = crate::command(root)
         .args(args)
-        .env_clear()
         .env("CRIEUR_NOW", NOW)
-        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -149,17 +146,14 @@ fn an_image_over_the_pixel_budget_is_refused_at_its_file_and_where_it_is_named()
 /// 20000x20000 image would need twice that.
 #[cfg(unix)]
 fn crieur_in_one_gibibyte(root: &Path, args: &[&str]) -> Output {
-    Command::new("sh")
+    crieur_testing::crieur_in("sh", root)
         .arg("-c")
         .arg("ulimit -v 1048576 && exec \"$0\" \"$@\"")
         .arg(env!("CARGO_BIN_EXE_crieur"))
-        .current_dir(root)
         .arg("--root")
         .arg(root)
         .args(args)
-        .env_clear()
         .env("CRIEUR_NOW", NOW)
-        .env("NO_COLOR", "1")
         .output()
         .expect("sh runs")
 }
@@ -263,38 +257,32 @@ fn a_text_box_without_line_height_and_with_a_huge_size_is_refused_not_an_abort()
 
 /// `crieur preview` on a free port, stopped when dropped.
 struct Preview {
-    child: std::process::Child,
+    child: Killed,
     port: u16,
 }
 
 impl Preview {
     fn start(root: &Path, args: &[&str]) -> Preview {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_crieur"))
-            .arg("--root")
-            .arg(root)
+        let port = free_port();
+        let child = crate::command(root)
             .args(["preview", "--port", &port.to_string()])
             .args(args)
-            .env_clear()
             .env("CRIEUR_NOW", NOW)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("the crieur binary runs");
-        let preview = Preview { child, port };
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "the preview did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let preview = Preview {
+            child: Killed(child),
+            port,
+        };
+        wait_every(
+            Duration::from_millis(50),
+            "the preview",
+            Duration::from_secs(60),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        );
         preview
     }
 
@@ -326,20 +314,13 @@ impl Preview {
     /// Stops the server; what it wrote on standard error.
     fn stop(mut self) -> String {
         use std::io::Read as _;
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.child.0.kill();
+        let _ = self.child.0.wait();
         let mut errors = String::new();
-        if let Some(mut stderr) = self.child.stderr.take() {
+        if let Some(mut stderr) = self.child.0.stderr.take() {
             let _ = stderr.read_to_string(&mut errors);
         }
         errors
-    }
-}
-
-impl Drop for Preview {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -1,17 +1,16 @@
 //! `crieur init` and `crieur new`, and the accessibility gate of `check`.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-use crate::{copy_dir, crieur, stderr, stdout};
+use crate::{command_in, copy_dir, crieur, stderr, stdout};
 
+/// `crieur init DIR ARGS...`, run from the folder above DIR.
 fn init(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crieur"))
+    command_in(dir.parent().unwrap())
         .arg("init")
         .arg(dir)
         .args(args)
-        .env_clear()
-        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .output()
         .unwrap()
@@ -83,7 +82,7 @@ fn init_makes_a_project_that_checks_plans_and_renders() {
             .is_file()
     );
     // The preview sees the project as it is: every card readable.
-    let project = crieur::project::Project::load(&root).unwrap();
+    let project = crieur::loader::load(&root).unwrap();
     let snapshot =
         crieur::preview::snapshot::Snapshot::of(&project, &root, 1, crieur::clock::now());
     assert!(
@@ -344,7 +343,7 @@ fn a_name_with_quotes_and_brackets_is_kept_as_it_is() {
     assert_eq!(config["brand"]["name"].as_str(), Some(name), "{text}");
     assert_eq!(config["publisher"]["kind"].as_str(), Some("outbox"));
     // The project as crieur reads it.
-    let project = crieur::project::Project::load(&root).unwrap();
+    let project = crieur::loader::load(&root).unwrap();
     assert_eq!(project.config.unwrap().brand.name, name);
 }
 

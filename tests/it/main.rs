@@ -1,10 +1,8 @@
 //! Runs the real `crieur` binary on fixture projects, in a clean
 //! environment, and checks what a user would see.
 
-#[path = "../../benches/support.rs"]
-mod support;
+pub use crieur_testing::copy_dir;
 
-pub use support::copy_dir;
 mod agreement;
 mod buffer_life;
 mod calendar;
@@ -14,7 +12,6 @@ mod daemon;
 mod direct;
 mod direct_mastodon;
 mod exactly_once;
-mod fake_buffer;
 mod fake_buffer_tests;
 mod fortnight;
 mod hostile;
@@ -63,17 +60,23 @@ pub fn fixture(name: &str) -> tempfile::TempDir {
     temp_project(name)
 }
 
+/// `crieur --root ROOT`, run in ROOT in a clean environment (see
+/// [`crieur_testing::crieur`]).
+pub fn command(root: &Path) -> Command {
+    crieur_testing::crieur(env!("CARGO_BIN_EXE_crieur"), root)
+}
+
+/// `crieur` with no `--root`, run in `dir` in a clean environment.
+pub fn command_in(dir: &Path) -> Command {
+    crieur_testing::crieur_in(env!("CARGO_BIN_EXE_crieur"), dir)
+}
+
 /// Runs `crieur --root ROOT ARGS...` in ROOT (so that paths are shown as
-/// from the project) with only the variables it needs.
+/// from the project) at [`NOW`].
 pub fn crieur(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .current_dir(root)
-        .arg("--root")
-        .arg(root)
+    command(root)
         .args(args)
-        .env_clear()
         .env("CRIEUR_NOW", NOW)
-        .env("NO_COLOR", "1")
         .output()
         .expect("the crieur binary runs")
 }
@@ -103,50 +106,6 @@ pub fn temp_project(name: &str) -> tempfile::TempDir {
 /// What `crieur status --json` says of a project, read in a clean
 /// environment.
 pub fn status_of(root: &Path) -> serde_json::Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_crieur"))
-        .arg("--root")
-        .arg(root)
-        .args(["status", "--json"])
-        .env_clear()
-        .output()
-        .unwrap();
+    let output = command(root).args(["status", "--json"]).output().unwrap();
     serde_json::from_slice(&output.stdout).unwrap()
-}
-
-/// Kills passes at random points, for the tests of exactly once: a
-/// deterministic sequence from a seed it prints, so that a failure can be
-/// played again.
-pub struct Kills {
-    seed: u64,
-}
-
-impl Kills {
-    pub fn seeded() -> Kills {
-        let seed = crieur::clock::now().timestamp_subsec_nanos() as u64
-            ^ crieur::clock::now().timestamp() as u64;
-        eprintln!("seed {seed}");
-        Kills { seed }
-    }
-
-    /// The next number of the sequence.
-    fn draw(&mut self) -> u64 {
-        self.seed = self
-            .seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.seed >> 33
-    }
-
-    /// Runs `command` (its output thrown away) and kills it after up to
-    /// `most` milliseconds.
-    pub fn run(&mut self, command: &mut Command, most: u64) {
-        let mut child = command
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(self.draw() % most));
-        let _ = child.kill();
-        let _ = child.wait();
-    }
 }

@@ -2,30 +2,20 @@
 //! loopback (moto's server mode). `.ci/run` installs moto; elsewhere the
 //! test runs when `moto_server` is on the PATH.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crieur::media::{self, s3::S3};
+use crieur_testing::{Killed, free_port, wait_for};
 
+/// moto's server, stopped when dropped.
 struct Moto {
-    child: Child,
+    _child: Killed,
     endpoint: String,
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn moto() -> Option<Moto> {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
+    let port = free_port();
     let child = Command::new("moto_server")
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
@@ -41,14 +31,15 @@ fn moto() -> Option<Moto> {
             return None;
         }
     };
+    let child = Killed(child);
     let endpoint = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if reqwest::blocking::get(&endpoint).is_ok() {
-            return Some(Moto { child, endpoint });
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("moto_server did not start");
+    wait_for("moto_server", Duration::from_secs(10), || {
+        reqwest::blocking::get(&endpoint).is_ok()
+    });
+    Some(Moto {
+        _child: child,
+        endpoint,
+    })
 }
 
 fn create_bucket(endpoint: &str, name: &str) {

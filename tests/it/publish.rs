@@ -4,7 +4,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::fake_buffer::{FakeBuffer, Fault, FileServer, ORGANIZATION, TOKEN};
+use crieur_testing::Kills;
+use crieur_testing::buffer::{FakeBuffer, Fault, FileServer, ORGANIZATION, TOKEN};
+
 use crate::{NOW, copy_dir, stderr, stdout};
 
 /// A project that publishes through `buffer` with images in `media/`.
@@ -50,15 +52,10 @@ pub fn setup(timeout: &str) -> Setup {
 }
 
 pub fn command(root: &Path, args: &[&str], token: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_crieur"));
+    let mut command = crate::command(root);
     command
-        .current_dir(root)
-        .arg("--root")
-        .arg(root)
         .args(args)
-        .env_clear()
         .env("CRIEUR_NOW", NOW)
-        .env("NO_COLOR", "1")
         .env("CRIEUR_BUFFER_TOKEN", token);
     command
 }
@@ -335,7 +332,7 @@ fn lists_the_accounts_channels_to_fill_the_config() {
 fn survives_being_killed_at_any_point_and_publishes_each_post_once() {
     let setup = setup("5s");
     setup.buffer.set_latency(Duration::from_millis(25));
-    let mut kills = crate::Kills::seeded();
+    let mut kills = Kills::seeded();
     for round in 0..50 {
         // Posts change now and then, so that edits are killed too.
         if round % 10 == 5 {

@@ -6,6 +6,8 @@
 use std::path::Path;
 use std::process::Output;
 
+use crieur_testing::buffer::{Fault, TOKEN};
+
 use crate::publish::{command, setup};
 
 /// Every place a secret could end up after a pass, with what each says.
@@ -24,7 +26,7 @@ fn everything_said(root: &Path, outputs: &[&Output], now: chrono::DateTime<chron
         let bytes = std::fs::read(file.unwrap().path()).unwrap();
         said.push_str(&String::from_utf8_lossy(&bytes));
     }
-    let project = crieur::project::Project::load(root).unwrap();
+    let project = crieur::loader::load(root).unwrap();
     let snapshot = crieur::preview::snapshot::Snapshot::of(&project, root, 1, now);
     said.push_str(&serde_json::to_string(&snapshot).unwrap());
     said
@@ -33,29 +35,24 @@ fn everything_said(root: &Path, outputs: &[&Output], now: chrono::DateTime<chron
 #[test]
 fn a_buffer_key_quoted_back_by_buffer_is_shown_nowhere() {
     let setup = setup("5s");
-    setup
-        .buffer
-        .fault("CreatePost", crate::fake_buffer::Fault::Unauthorized);
-    let output = command(setup.dir.path(), &["publish"], crate::fake_buffer::TOKEN)
+    setup.buffer.fault("CreatePost", Fault::Unauthorized);
+    let output = command(setup.dir.path(), &["publish"], TOKEN)
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let said = everything_said(setup.dir.path(), &[&output], crieur::clock::now());
     assert!(said.contains("Buffer refuse la clé"), "{said}");
-    assert!(!said.contains(crate::fake_buffer::TOKEN), "{said}");
+    assert!(!said.contains(TOKEN), "{said}");
 }
 
 mod bluesky {
     use super::*;
-    use crate::direct::fake_pds::{FakePds, PASSWORD};
     use crate::direct::{local, project};
+    use crieur_testing::bluesky::{FakePds, PASSWORD};
 
     fn publish(root: &Path, now: &str) -> Output {
-        std::process::Command::new(env!("CARGO_BIN_EXE_crieur"))
-            .arg("--root")
-            .arg(root)
+        crate::command(root)
             .arg("publish")
-            .env_clear()
             .env("CRIEUR_NOW", now)
             .env("CRIEUR_BLUESKY_APP_PASSWORD", PASSWORD)
             .output()
@@ -93,7 +90,7 @@ mod bluesky {
 
 mod mastodon {
     use super::*;
-    use crate::direct_mastodon::fake_mastodon::FakeMastodon;
+    use crieur_testing::mastodon::FakeMastodon;
 
     #[test]
     fn a_mastodon_token_quoted_back_by_the_instance_is_shown_nowhere() {
@@ -102,11 +99,8 @@ mod mastodon {
         let dir = crate::direct_mastodon::project(&fake);
         let now = crate::direct_mastodon::now();
         fake.with(|state| state.clock.set(now));
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_crieur"))
-            .arg("--root")
-            .arg(dir.path())
+        let output = crate::command(dir.path())
             .arg("publish")
-            .env_clear()
             .env("CRIEUR_NOW", now.to_rfc3339())
             .env("CRIEUR_MASTODON_TOKEN", WRONG)
             .output()

@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use chrono::Timelike;
 
-use crate::daemon::{daemon, every_minute, stop_within_ten_seconds, wait_for};
-use crate::direct::fake_pds::{FakePds, PASSWORD};
-use crate::fake_buffer::{FakeBuffer, Fault};
+use crieur_testing::bluesky::{FakePds, PASSWORD};
+use crieur_testing::buffer::{FakeBuffer, Fault};
+use crieur_testing::wait_for;
+
+use crate::daemon::{daemon, every_minute, stop_within_ten_seconds};
 
 #[cfg(unix)]
 #[test]
@@ -75,7 +77,7 @@ fn sigterm_during_a_buffer_retry_stops_the_daemon_within_ten_seconds() {
 #[cfg(unix)]
 #[test]
 fn sigterm_during_a_mastodon_image_wait_stops_the_daemon_within_ten_seconds() {
-    use crate::direct_mastodon::fake_mastodon::TOKEN as MASTODON_TOKEN;
+    use crieur_testing::mastodon::TOKEN as MASTODON_TOKEN;
     let fake = crate::direct_mastodon::start();
     // The instance never finishes processing the image: the pass waits
     // for it, a second at a time.

@@ -8,45 +8,20 @@
 //! the browser's timings are not those of a machine busy with the other
 //! integration tests.
 
-#[path = "../../benches/support.rs"]
-mod support;
-
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crieur_testing::{Killed, copy_dir, free_port, wait_every};
 use serde_json::{Value, json};
-
-use support::copy_dir;
 
 /// "Now" for the test, as in the other integration tests.
 const NOW: &str = "2026-11-22T09:00:00";
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    start.elapsed()
+/// Checks `done` every 10 ms, so that the times it returns are the
+/// preview's to within that.
+fn wait_for(what: &str, timeout: Duration, done: impl FnMut() -> bool) -> Duration {
+    wait_every(Duration::from_millis(10), what, timeout, done)
 }
 
 struct Browser {
@@ -201,9 +176,7 @@ fn the_preview_shows_every_post_and_follows_edits_within_a_second() {
     }
     let port = free_port();
     let _server = Killed(
-        Command::new(env!("CARGO_BIN_EXE_crieur"))
-            .arg("--root")
-            .arg(project.path())
+        crieur_testing::crieur(env!("CARGO_BIN_EXE_crieur"), project.path())
             .args(["preview", "--port", &port.to_string()])
             .env("CRIEUR_NOW", NOW)
             .stdout(Stdio::null())

@@ -1,0 +1,1006 @@
+//! The pixels: a canvas and the few operations cards are made of.
+//!
+//! The canvas holds premultiplied RGBA, so every operation composites with
+//! the one source-over formula, `out = src + dst × (1 − src_alpha)`, and
+//! images are resampled premultiplied (no dark fringes at transparent
+//! edges). Shapes and glyph outlines are turned into coverage by the
+//! ab_glyph rasterizer; glyph outlines come from skrifa, unhinted, at their
+//! exact fractional positions. Integer arithmetic with fixed rounding keeps
+//! the output identical from run to run.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ab_glyph_rasterizer::{Point, Rasterizer, point};
+use skrifa::{DrawMemory, GlyphId, PathSink, ScalerFont};
+
+use super::layout::{Color, Fill};
+use super::picture::{Picture, div255, premultiply};
+use crate::template::{Fit, Rect};
+use crate::typography::{Block, FontFace};
+use image::RgbaImage;
+
+/// A drawing surface: premultiplied RGBA, or RGB when its background is
+/// opaque (source-over keeps an opaque canvas opaque, so its alpha would
+/// only be 255s to carry around and strip before encoding).
+pub struct Canvas {
+    width: u32,
+    height: u32,
+    /// 3 (opaque, RGB) or 4 (premultiplied RGBA).
+    channels: usize,
+    bytes: Vec<u8>,
+}
+
+thread_local! {
+    /// Buffers of finished canvases, reused by the next ones: a fresh 4 MB
+    /// allocation costs more in page faults than drawing a card.
+    static BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+thread_local! {
+    /// One rasterizer per thread, its buffer reused from shape to shape.
+    static RASTERIZER: std::cell::RefCell<Rasterizer> =
+        std::cell::RefCell::new(Rasterizer::new(0, 0));
+    /// Glyph coverage by font, size and sub-pixel offset.
+    static MASKS: std::cell::RefCell<HashMap<GlyphKey, Option<Arc<Mask>>>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+impl Drop for Canvas {
+    fn drop(&mut self) {
+        let bytes = std::mem::take(&mut self.bytes);
+        if bytes.capacity() > 0 {
+            BUFFERS.with(|buffers| {
+                let mut buffers = buffers.borrow_mut();
+                if buffers.len() < 2 {
+                    buffers.push(bytes);
+                }
+            });
+        }
+    }
+}
+
+impl Canvas {
+    /// A transparent canvas.
+    pub fn new(width: u32, height: u32) -> Canvas {
+        Canvas::filled(width, height, [0; 4])
+    }
+
+    /// A canvas filled with one straight-alpha colour.
+    pub fn filled(width: u32, height: u32, color: Color) -> Canvas {
+        let channels = if color[3] == 255 { 3 } else { 4 };
+        let pixel = premultiply(color);
+        let length = width as usize * height as usize * channels;
+        let mut bytes = BUFFERS
+            .with(|buffers| buffers.borrow_mut().pop())
+            .unwrap_or_default();
+        bytes.clear();
+        bytes.resize(length, pixel[0]);
+        let uniform = pixel[..channels].iter().all(|&c| c == pixel[0]);
+        if !uniform {
+            if channels == 3 {
+                bytes
+                    .as_chunks_mut::<3>()
+                    .0
+                    .fill([pixel[0], pixel[1], pixel[2]]);
+            } else {
+                bytes.as_chunks_mut::<4>().0.fill(pixel);
+            }
+        }
+        Canvas {
+            width,
+            height,
+            channels,
+            bytes,
+        }
+    }
+
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Whether the canvas is opaque, its bytes then RGB.
+    pub fn is_opaque(&self) -> bool {
+        self.channels == 3
+    }
+
+    /// The RGB bytes of an opaque canvas, as PNG takes them.
+    pub fn rgb(&self) -> Option<&[u8]> {
+        self.is_opaque().then_some(self.bytes.as_slice())
+    }
+
+    /// The picture, straight alpha.
+    pub fn into_image(self) -> RgbaImage {
+        let (width, height) = (self.width, self.height);
+        let bytes = self.into_rgba();
+        RgbaImage::from_raw(width, height, bytes).expect("the size matches the pixels")
+    }
+
+    /// The pixels as straight-alpha RGBA bytes.
+    pub fn into_rgba(self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(self.width as usize * self.height as usize * 4);
+        for pixel in self.bytes.chunks_exact(self.channels) {
+            let pixel = match *pixel {
+                [r, g, b] => [r, g, b, 255],
+                [r, g, b, a] => unpremultiply([r, g, b, a]),
+                _ => unreachable!("3 or 4 channels"),
+            };
+            bytes.extend_from_slice(&pixel);
+        }
+        bytes
+    }
+
+    /// Runs `draw` on the pixels as `[u8; 3]` or `[u8; 4]`, so that the hot
+    /// loops are compiled for a fixed number of channels.
+    fn with_pixels(&mut self, draw: impl PixelsFn) {
+        match self.channels {
+            3 => draw.call(self.bytes.as_chunks_mut::<3>().0, self.width as usize),
+            _ => draw.call(self.bytes.as_chunks_mut::<4>().0, self.width as usize),
+        }
+    }
+
+    /// Fills the whole canvas, or a rectangle with rounded corners.
+    pub fn fill(&mut self, rect: Option<Rect>, fill: Fill, radius: f32) {
+        let area = rect.unwrap_or(Rect {
+            x: 0.0,
+            y: 0.0,
+            width: self.width as f32,
+            height: self.height as f32,
+        });
+        let shader = Shader::new(fill, area);
+        let aligned = area.x.fract() == 0.0
+            && area.y.fract() == 0.0
+            && area.width.fract() == 0.0
+            && area.height.fract() == 0.0;
+        if radius <= 0.0 && aligned {
+            // Whole pixels: full coverage, no rasterizer needed.
+            let x0 = area.x as usize;
+            let y0 = area.y as usize;
+            let x1 = ((area.x + area.width) as usize).min(self.width as usize);
+            let y1 = ((area.y + area.height) as usize).min(self.height as usize);
+            self.with_pixels(FillArea {
+                x0,
+                y0,
+                x1,
+                y1,
+                shader: &shader,
+            });
+            return;
+        }
+        let mut path = Path::default();
+        path.rounded_rect(area, radius);
+        self.fill_path(&path, |x, y| shader.at(x, y));
+    }
+
+    /// Draws an image into `rect`, scaled to fit it whole (`contain`,
+    /// centred) or to fill it (`cover`, cropped around the centre).
+    pub fn draw_image(&mut self, picture: &Picture, rect: Rect, fit: Fit) {
+        let (source_width, source_height) =
+            (picture.dimensions().0 as f32, picture.dimensions().1 as f32);
+        if source_width == 0.0 || source_height == 0.0 {
+            return;
+        }
+        let scale = match fit {
+            Fit::Contain => (rect.width / source_width).min(rect.height / source_height),
+            Fit::Cover => (rect.width / source_width).max(rect.height / source_height),
+        };
+        let mut crop = (0, 0, picture.dimensions().0, picture.dimensions().1);
+        let mut width = (source_width * scale).round().max(1.0) as u32;
+        let mut height = (source_height * scale).round().max(1.0) as u32;
+        // A very long image covering a box would be resampled far beyond
+        // the box (a 40000x1 strip in a square, to 4,000,000 pixels wide):
+        // then only the part inside the box is resampled.
+        if u64::from(width) * u64::from(height)
+            > 4 * u64::from(self.width.max(1)) * u64::from(self.height.max(1))
+        {
+            let part_width = (rect.width / scale).round().clamp(1.0, source_width) as u32;
+            let part_height = (rect.height / scale).round().clamp(1.0, source_height) as u32;
+            crop = (
+                (picture.dimensions().0 - part_width) / 2,
+                (picture.dimensions().1 - part_height) / 2,
+                part_width,
+                part_height,
+            );
+            width = (part_width as f32 * scale).round().max(1.0) as u32;
+            height = (part_height as f32 * scale).round().max(1.0) as u32;
+        }
+        // Templates keep images inside the card; anything larger is not
+        // drawn rather than resampled to gigabytes.
+        if u64::from(width) * u64::from(height)
+            > 4 * u64::from(self.width.max(1)) * u64::from(self.height.max(1))
+        {
+            return;
+        }
+        let scaled = picture.scaled(crop, width, height);
+        let left = (rect.x + (rect.width - width as f32) / 2.0).round() as i64;
+        let top = (rect.y + (rect.height - height as f32) / 2.0).round() as i64;
+        // Cover crops to the box; contain stays inside it anyway.
+        let clip_x0 = rect.x.floor().max(0.0) as i64;
+        let clip_y0 = rect.y.floor().max(0.0) as i64;
+        let clip_x1 = ((rect.x + rect.width).ceil() as i64).min(i64::from(self.width));
+        let clip_y1 = ((rect.y + rect.height).ceil() as i64).min(i64::from(self.height));
+        self.with_pixels(Blit {
+            scaled: &scaled,
+            width: width as usize,
+            left,
+            top,
+            clip: (clip_x0, clip_y0, clip_x1, clip_y1),
+        });
+    }
+
+    /// Draws laid-out text, one line per origin.
+    ///
+    /// Glyphs are rasterized once per font, size and quarter-pixel offset,
+    /// and their coverage kept: a card repeats letters, and cards repeat
+    /// their kicker and footer.
+    pub fn draw_text(
+        &mut self,
+        face: &FontFace,
+        block: &Block,
+        origins: &[(f32, f32)],
+        color: Color,
+    ) {
+        let mut scaler: Option<ScalerFont> = None;
+        for (line, &(x, y)) in block.lines.iter().zip(origins) {
+            for glyph in &line.glyphs {
+                let (ox, oy) = (x + glyph.x, y + glyph.y);
+                let (ix, iy) = (ox.floor(), oy.floor());
+                let quarter = |f: f32| ((f * 4.0).round() as u8).min(3);
+                let key = GlyphKey {
+                    font: face.name.clone(),
+                    glyph: glyph.id,
+                    size: block.size.to_bits(),
+                    dx: quarter(ox - ix),
+                    dy: quarter(oy - iy),
+                };
+                let mask = glyph_mask(key, || {
+                    let scaler = scaler.get_or_insert_with(|| {
+                        ScalerFont::unhinted(face.font.clone(), Some(block.size))
+                    });
+                    scaler.outline(GlyphId::new(glyph.id))
+                });
+                if let Some(mask) = mask {
+                    self.with_pixels(Stamp {
+                        mask: &mask,
+                        x: ix as i64 + mask.left,
+                        y: iy as i64 + mask.top,
+                        color,
+                        height: self.height as usize,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Composites `color` over the pixels a path covers.
+    fn fill_path(&mut self, path: &Path, color: impl Fn(u32, u32) -> Color) {
+        let Some((x0, y0, x1, y1)) = path.bounds(self.width, self.height) else {
+            return;
+        };
+        let (width, height) = ((x1 - x0) as usize, (y1 - y0) as usize);
+        RASTERIZER.with(|rasterizer| {
+            let mut rasterizer = rasterizer.borrow_mut();
+            rasterizer.reset(width, height);
+            let shift = |p: Point| point(p.x - x0 as f32, p.y - y0 as f32);
+            for segment in &path.segments {
+                match *segment {
+                    Segment::Line(a, b) => rasterizer.draw_line(shift(a), shift(b)),
+                    Segment::Quad(a, b, c) => rasterizer.draw_quad(shift(a), shift(b), shift(c)),
+                    Segment::Cubic(a, b, c, d) => {
+                        rasterizer.draw_cubic(shift(a), shift(b), shift(c), shift(d));
+                    }
+                }
+            }
+            self.with_pixels(Cover {
+                rasterizer: &rasterizer,
+                x0: x0 as usize,
+                y0: y0 as usize,
+                color: &color,
+            });
+        });
+    }
+}
+
+/// A drawing step over pixels of `N` channels.
+trait PixelsFn {
+    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize);
+}
+
+/// Premultiplied source-over of one pixel.
+#[inline(always)]
+fn over<const N: usize>(pixel: &mut [u8; N], source: [u8; 4]) {
+    let keep = 255 - u32::from(source[3]);
+    if keep == 0 {
+        pixel.copy_from_slice(&source[..N]);
+        return;
+    }
+    for channel in 0..N {
+        pixel[channel] =
+            (u32::from(source[channel]) + div255(u32::from(pixel[channel]) * keep)).min(255) as u8;
+    }
+}
+
+/// A rectangle of whole pixels.
+struct FillArea<'s> {
+    x0: usize,
+    y0: usize,
+    x1: usize,
+    y1: usize,
+    shader: &'s Shader,
+}
+
+impl PixelsFn for FillArea<'_> {
+    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize) {
+        for y in self.y0..self.y1 {
+            let row = &mut pixels[y * stride + self.x0..y * stride + self.x1];
+            match self.shader.fill {
+                Fill::Solid(color) if color[3] == 255 => fill_row(row, color),
+                Fill::Solid(color) => {
+                    let source = premultiply(color);
+                    for pixel in row {
+                        over(pixel, source);
+                    }
+                }
+                Fill::Gradient { .. } => {
+                    // Fixed-point walk along the row: the gradient's step
+                    // changes only every few pixels.
+                    const ONE: i64 = 1 << 24;
+                    let shader = self.shader;
+                    let start = (self.x0 as f32 + 0.5 - shader.cx) * shader.dx
+                        + (y as f32 + 0.5 - shader.cy) * shader.dy
+                        + 0.5;
+                    let t = (f64::from(start) * ONE as f64) as i64;
+                    let dt = (f64::from(shader.dx) * ONE as f64) as i64;
+                    let step_at = |t: i64| ((t.clamp(0, ONE) * 256 + ONE / 2) >> 24) as usize;
+                    // Runs of pixels share a step: find where each run ends
+                    // (t is linear in x) and fill it at once.
+                    let mut x = 0;
+                    while x < row.len() {
+                        let here = t + dt * x as i64;
+                        let step = step_at(here);
+                        let end = if dt > 0 && step < 256 {
+                            // The first t of the next step.
+                            let next = ((2 * step as i64 + 1) * ONE) / 512;
+                            x + ((next - here + dt - 1) / dt).max(1) as usize
+                        } else if dt < 0 && step > 0 {
+                            let next = ((2 * step as i64 - 1) * ONE) / 512;
+                            x + ((here - next - dt) / -dt).max(1) as usize
+                        } else {
+                            row.len()
+                        };
+                        let end = end.min(row.len());
+                        let (straight, source) = shader.steps[step];
+                        let run = &mut row[x..end];
+                        if straight[3] == 255 {
+                            fill_row(run, straight);
+                        } else {
+                            for pixel in run {
+                                over(pixel, source);
+                            }
+                        }
+                        x = end;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Fills a row with one opaque colour: one pixel written, then copied in
+/// doubling blocks, which compiles to a few `memcpy`s.
+fn fill_row<const N: usize>(row: &mut [[u8; N]], color: Color) {
+    let Some((first, _)) = row.split_first_mut() else {
+        return;
+    };
+    first.copy_from_slice(&color[..N]);
+    let bytes = row.as_flattened_mut();
+    let mut filled = N;
+    while filled < bytes.len() {
+        let length = filled.min(bytes.len() - filled);
+        bytes.copy_within(..length, filled);
+        filled += length;
+    }
+}
+
+/// A glyph at a size and a sub-pixel offset.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct GlyphKey {
+    font: String,
+    glyph: u32,
+    size: u32,
+    dx: u8,
+    dy: u8,
+}
+
+/// A glyph's coverage, placed relative to its integer origin.
+struct Mask {
+    left: i64,
+    top: i64,
+    width: usize,
+    coverage: Vec<u8>,
+}
+
+/// The cached coverage of a glyph, rasterized on first use; `None` for a
+/// glyph with no ink.
+fn glyph_mask<'f>(
+    key: GlyphKey,
+    outline: impl FnOnce() -> Option<skrifa::ScalerOutline<'f>>,
+) -> Option<Arc<Mask>> {
+    /// Enough for every glyph of many templates; past it, start afresh.
+    const MOST: usize = 8192;
+    if let Some(found) = MASKS.with(|masks| masks.borrow().get(&key).cloned()) {
+        return found;
+    }
+    let offset = (f32::from(key.dx) / 4.0, f32::from(key.dy) / 4.0);
+    let mask = outline().and_then(|outline| {
+        let mut path = Path::default();
+        let mut sink = GlyphSink {
+            path: &mut path,
+            x: offset.0,
+            y: offset.1,
+        };
+        // A glyph that fails to draw is left out rather than failing the
+        // whole card.
+        outline.draw(DrawMemory::Scratch, &mut sink).ok()?;
+        rasterize(&path)
+    });
+    let mask = mask.map(Arc::new);
+    MASKS.with(|masks| {
+        let mut masks = masks.borrow_mut();
+        if masks.len() >= MOST {
+            masks.clear();
+        }
+        masks.insert(key, mask.clone());
+    });
+    mask
+}
+
+/// The largest glyph rasterized, in pixels (a 2000-pixel size makes
+/// glyphs of a few megapixels): a larger one, from a broken font, is left
+/// out rather than taking gigabytes.
+const MAX_GLYPH_PIXELS: usize = 16 * 1024 * 1024;
+
+/// A path's coverage, 0 to 255, over its whole-pixel bounds.
+fn rasterize(path: &Path) -> Option<Mask> {
+    let (x0, y0, x1, y1) = path.bounds_unclipped()?;
+    let (width, height) = ((x1 - x0) as usize, (y1 - y0) as usize);
+    if width.checked_mul(height)? > MAX_GLYPH_PIXELS {
+        return None;
+    }
+    let mut rasterizer = Rasterizer::new(width, height);
+    let shift = |p: Point| point(p.x - x0 as f32, p.y - y0 as f32);
+    for segment in &path.segments {
+        match *segment {
+            Segment::Line(a, b) => rasterizer.draw_line(shift(a), shift(b)),
+            Segment::Quad(a, b, c) => rasterizer.draw_quad(shift(a), shift(b), shift(c)),
+            Segment::Cubic(a, b, c, d) => {
+                rasterizer.draw_cubic(shift(a), shift(b), shift(c), shift(d))
+            }
+        }
+    }
+    let mut coverage = vec![0u8; width * height];
+    rasterizer.for_each_pixel(|index, value| {
+        coverage[index] = (value.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+    });
+    Some(Mask {
+        left: x0,
+        top: y0,
+        width,
+        coverage,
+    })
+}
+
+/// A glyph's coverage composited in one colour.
+struct Stamp<'m> {
+    mask: &'m Mask,
+    x: i64,
+    y: i64,
+    color: Color,
+    height: usize,
+}
+
+impl PixelsFn for Stamp<'_> {
+    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize) {
+        let color = self.color;
+        for (row_index, row) in self.mask.coverage.chunks_exact(self.mask.width).enumerate() {
+            let y = self.y + row_index as i64;
+            if y < 0 || y as usize >= self.height {
+                continue;
+            }
+            for (column, &coverage) in row.iter().enumerate() {
+                let x = self.x + column as i64;
+                if coverage == 0 || x < 0 || x as usize >= stride {
+                    continue;
+                }
+                let pixel = &mut pixels[y as usize * stride + x as usize];
+                if coverage == 255 && color[3] == 255 {
+                    pixel.copy_from_slice(&color[..N]);
+                    continue;
+                }
+                let alpha = div255(u32::from(color[3]) * u32::from(coverage));
+                let source = [
+                    div255(u32::from(color[0]) * alpha) as u8,
+                    div255(u32::from(color[1]) * alpha) as u8,
+                    div255(u32::from(color[2]) * alpha) as u8,
+                    alpha as u8,
+                ];
+                over(pixel, source);
+            }
+        }
+    }
+}
+
+/// A resampled image at its place.
+struct Blit<'s> {
+    scaled: &'s [[u8; 4]],
+    width: usize,
+    left: i64,
+    top: i64,
+    clip: (i64, i64, i64, i64),
+}
+
+impl PixelsFn for Blit<'_> {
+    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize) {
+        let (clip_x0, clip_y0, clip_x1, clip_y1) = self.clip;
+        for (sy, row) in self.scaled.chunks_exact(self.width).enumerate() {
+            let y = self.top + sy as i64;
+            if y < clip_y0 || y >= clip_y1 {
+                continue;
+            }
+            for (sx, source) in row.iter().enumerate() {
+                let x = self.left + sx as i64;
+                if x < clip_x0 || x >= clip_x1 || source[3] == 0 {
+                    continue;
+                }
+                over(&mut pixels[y as usize * stride + x as usize], *source);
+            }
+        }
+    }
+}
+
+/// A colour through the coverage a rasterizer accumulated.
+struct Cover<'s, C: Fn(u32, u32) -> Color> {
+    rasterizer: &'s Rasterizer,
+    x0: usize,
+    y0: usize,
+    color: &'s C,
+}
+
+impl<C: Fn(u32, u32) -> Color> PixelsFn for Cover<'_, C> {
+    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize) {
+        self.rasterizer.for_each_pixel_2d(|x, y, coverage| {
+            if coverage <= 0.5 / 255.0 {
+                return;
+            }
+            let coverage = (coverage.min(1.0) * 255.0 + 0.5) as u32;
+            let (px, py) = (x as usize + self.x0, y as usize + self.y0);
+            let color = (self.color)(px as u32, py as u32);
+            let pixel = &mut pixels[py * stride + px];
+            // Inside a shape, an opaque colour simply replaces the pixel.
+            if coverage == 255 && color[3] == 255 {
+                pixel.copy_from_slice(&color[..N]);
+                return;
+            }
+            let alpha = div255(u32::from(color[3]) * coverage);
+            let source = [
+                div255(u32::from(color[0]) * alpha) as u8,
+                div255(u32::from(color[1]) * alpha) as u8,
+                div255(u32::from(color[2]) * alpha) as u8,
+                alpha as u8,
+            ];
+            over(pixel, source);
+        });
+    }
+}
+
+fn unpremultiply(pixel: [u8; 4]) -> [u8; 4] {
+    match pixel[3] {
+        0 => [0, 0, 0, 0],
+        255 => pixel,
+        alpha => {
+            let alpha = u32::from(alpha);
+            let channel = |c: u8| ((u32::from(c) * 255 + alpha / 2) / alpha).min(255) as u8;
+            [
+                channel(pixel[0]),
+                channel(pixel[1]),
+                channel(pixel[2]),
+                pixel[3],
+            ]
+        }
+    }
+}
+
+/// The colour of a fill at a pixel.
+struct Shader {
+    fill: Fill,
+    /// The gradient's direction, scaled by its length, and its middle.
+    dx: f32,
+    dy: f32,
+    cx: f32,
+    cy: f32,
+    /// The gradient's 257 steps, straight and premultiplied.
+    steps: Vec<(Color, [u8; 4])>,
+}
+
+impl Shader {
+    fn new(fill: Fill, area: Rect) -> Shader {
+        let angle = match fill {
+            Fill::Gradient { angle, .. } => angle,
+            Fill::Solid(_) => 0.0,
+        };
+        // CSS convention: 0° points up, 90° to the right; the gradient
+        // line is as long as the box's projection on it.
+        let radians = angle.to_radians();
+        let (dx, dy) = (radians.sin(), -radians.cos());
+        let length = ((area.width * dx).abs() + (area.height * dy).abs()).max(1.0);
+        let steps = match fill {
+            Fill::Solid(_) => Vec::new(),
+            Fill::Gradient { from, to, .. } => (0..=256u32)
+                .map(|weight| {
+                    let mut color = [0u8; 4];
+                    for channel in 0..4 {
+                        color[channel] = ((u32::from(from[channel]) * (256 - weight)
+                            + u32::from(to[channel]) * weight
+                            + 128)
+                            >> 8) as u8;
+                    }
+                    (color, premultiply(color))
+                })
+                .collect(),
+        };
+        Shader {
+            fill,
+            dx: dx / length,
+            dy: dy / length,
+            cx: area.x + area.width / 2.0,
+            cy: area.y + area.height / 2.0,
+            steps,
+        }
+    }
+
+    fn at(&self, x: u32, y: u32) -> Color {
+        match self.fill {
+            Fill::Solid(color) => color,
+            Fill::Gradient { .. } => {
+                let along =
+                    (x as f32 + 0.5 - self.cx) * self.dx + (y as f32 + 0.5 - self.cy) * self.dy;
+                let step = ((along + 0.5).clamp(0.0, 1.0) * 256.0 + 0.5) as usize;
+                self.steps[step].0
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Segment {
+    Line(Point, Point),
+    Quad(Point, Point, Point),
+    Cubic(Point, Point, Point, Point),
+}
+
+/// Outlines in canvas pixels, y down.
+#[derive(Default)]
+struct Path {
+    segments: Vec<Segment>,
+    start: Option<Point>,
+    current: Option<Point>,
+}
+
+impl Path {
+    fn move_to(&mut self, p: Point) {
+        self.close();
+        self.start = Some(p);
+        self.current = Some(p);
+    }
+
+    fn line_to(&mut self, p: Point) {
+        if let Some(current) = self.current {
+            self.segments.push(Segment::Line(current, p));
+        }
+        self.current = Some(p);
+    }
+
+    fn quad_to(&mut self, c: Point, p: Point) {
+        if let Some(current) = self.current {
+            self.segments.push(Segment::Quad(current, c, p));
+        }
+        self.current = Some(p);
+    }
+
+    fn cubic_to(&mut self, c0: Point, c1: Point, p: Point) {
+        if let Some(current) = self.current {
+            self.segments.push(Segment::Cubic(current, c0, c1, p));
+        }
+        self.current = Some(p);
+    }
+
+    fn close(&mut self) {
+        if let (Some(start), Some(current)) = (self.start, self.current)
+            && start != current
+        {
+            self.segments.push(Segment::Line(current, start));
+        }
+        self.current = self.start;
+    }
+
+    fn rounded_rect(&mut self, rect: Rect, radius: f32) {
+        let r = radius.min(rect.width / 2.0).min(rect.height / 2.0).max(0.0);
+        let (x0, y0) = (rect.x, rect.y);
+        let (x1, y1) = (rect.x + rect.width, rect.y + rect.height);
+        // The control distance that makes a cubic a quarter circle.
+        let k = r * 0.552_284_8;
+        self.move_to(point(x0 + r, y0));
+        self.line_to(point(x1 - r, y0));
+        self.cubic_to(
+            point(x1 - r + k, y0),
+            point(x1, y0 + r - k),
+            point(x1, y0 + r),
+        );
+        self.line_to(point(x1, y1 - r));
+        self.cubic_to(
+            point(x1, y1 - r + k),
+            point(x1 - r + k, y1),
+            point(x1 - r, y1),
+        );
+        self.line_to(point(x0 + r, y1));
+        self.cubic_to(
+            point(x0 + r - k, y1),
+            point(x0, y1 - r + k),
+            point(x0, y1 - r),
+        );
+        self.line_to(point(x0, y0 + r));
+        self.cubic_to(
+            point(x0, y0 + r - k),
+            point(x0 + r - k, y0),
+            point(x0 + r, y0),
+        );
+        self.close();
+    }
+
+    /// Whole-pixel bounds; `None` when empty.
+    fn bounds_unclipped(&self) -> Option<(i64, i64, i64, i64)> {
+        let mut min = (f32::MAX, f32::MAX);
+        let mut max = (f32::MIN, f32::MIN);
+        for segment in &self.segments {
+            let points: &[Point] = match segment {
+                Segment::Line(a, b) => &[*a, *b],
+                Segment::Quad(a, b, c) => &[*a, *b, *c],
+                Segment::Cubic(a, b, c, d) => &[*a, *b, *c, *d],
+            };
+            for p in points {
+                min = (min.0.min(p.x), min.1.min(p.y));
+                max = (max.0.max(p.x), max.1.max(p.y));
+            }
+        }
+        let (x0, y0) = (min.0.floor() as i64, min.1.floor() as i64);
+        let (x1, y1) = (max.0.ceil() as i64, max.1.ceil() as i64);
+        (x1 > x0 && y1 > y0).then_some((x0, y0, x1, y1))
+    }
+
+    /// Whole-pixel bounds, clipped to the canvas; `None` when empty.
+    fn bounds(&self, width: u32, height: u32) -> Option<(i64, i64, i64, i64)> {
+        let (x0, y0, x1, y1) = self.bounds_unclipped()?;
+        let (x0, y0) = (x0.max(0), y0.max(0));
+        let (x1, y1) = (x1.min(i64::from(width)), y1.min(i64::from(height)));
+        (x1 > x0 && y1 > y0).then_some((x0, y0, x1, y1))
+    }
+}
+
+/// Receives a glyph's outline (y up, pixels) and adds it to a path at its
+/// place on the canvas (y down).
+struct GlyphSink<'p> {
+    path: &'p mut Path,
+    x: f32,
+    y: f32,
+}
+
+impl GlyphSink<'_> {
+    fn at(&self, x: f32, y: f32) -> Point {
+        point(self.x + x, self.y - y)
+    }
+}
+
+impl PathSink for GlyphSink<'_> {
+    fn move_to(&mut self, x: f32, y: f32) {
+        let p = self.at(x, y);
+        self.path.move_to(p);
+    }
+
+    fn line_to(&mut self, x: f32, y: f32) {
+        let p = self.at(x, y);
+        self.path.line_to(p);
+    }
+
+    fn quad_to(&mut self, cx0: f32, cy0: f32, x: f32, y: f32) {
+        let (c, p) = (self.at(cx0, cy0), self.at(x, y));
+        self.path.quad_to(c, p);
+    }
+
+    fn curve_to(&mut self, cx0: f32, cy0: f32, cx1: f32, cy1: f32, x: f32, y: f32) {
+        let (c0, c1, p) = (self.at(cx0, cy0), self.at(cx1, cy1), self.at(x, y));
+        self.path.cubic_to(c0, c1, p);
+    }
+
+    fn close(&mut self) {
+        self.path.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::picture::PictureError;
+
+    #[test]
+    fn composites_source_over_with_straight_alpha_colours() {
+        let mut canvas = Canvas::new(2, 1);
+        canvas.fill(None, Fill::Solid([255, 255, 255, 255]), 0.0);
+        canvas.fill(
+            Some(Rect {
+                x: 0.0,
+                y: 0.0,
+                width: 1.0,
+                height: 1.0,
+            }),
+            Fill::Solid([0, 0, 0, 128]),
+            0.0,
+        );
+        let image = canvas.into_image();
+        // Half-transparent black over white is mid grey, still opaque.
+        assert_eq!(image.get_pixel(0, 0).0, [127, 127, 127, 255]);
+        assert_eq!(image.get_pixel(1, 0).0, [255, 255, 255, 255]);
+    }
+
+    #[test]
+    fn keeps_transparency_where_nothing_opaque_was_drawn() {
+        let mut canvas = Canvas::new(1, 1);
+        canvas.fill(None, Fill::Solid([200, 100, 50, 128]), 0.0);
+        let pixel = canvas.into_image().get_pixel(0, 0).0;
+        assert_eq!(pixel[3], 128);
+        // Colours survive the premultiplied round trip within one step.
+        for (got, want) in pixel.iter().zip([200u8, 100, 50]) {
+            assert!(got.abs_diff(want) <= 1, "{pixel:?}");
+        }
+    }
+
+    #[test]
+    fn rounds_the_corners_of_a_rectangle() {
+        let mut canvas = Canvas::new(100, 100);
+        canvas.fill(
+            Some(Rect {
+                x: 0.0,
+                y: 0.0,
+                width: 100.0,
+                height: 100.0,
+            }),
+            Fill::Solid([0, 0, 0, 255]),
+            30.0,
+        );
+        let image = canvas.into_image();
+        assert_eq!(image.get_pixel(0, 0).0[3], 0, "the corner is cut");
+        assert_eq!(image.get_pixel(50, 50).0[3], 255, "the middle is full");
+        assert_eq!(image.get_pixel(50, 0).0[3], 255, "the edge is full");
+    }
+
+    /// A PNG of `width` x `height` RGBA pixels of one colour.
+    fn png(width: u32, height: u32, color: [u8; 4]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let image = RgbaImage::from_pixel(width, height, image::Rgba(color));
+        image
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
+            .unwrap();
+        bytes
+    }
+
+    #[test]
+    fn refuses_an_image_over_the_pixel_budget_from_its_header_alone() {
+        let mut header = Vec::new();
+        {
+            let encoder = png::Encoder::new(&mut header, 20_000, 20_000);
+            drop(encoder.write_header().unwrap());
+        }
+        assert_eq!(
+            Picture::from_png(header).unwrap_err(),
+            PictureError::TooLarge {
+                width: 20_000,
+                height: 20_000
+            }
+        );
+        assert_eq!(
+            PictureError::TooLarge {
+                width: 7000,
+                height: 6000
+            }
+            .to_string(),
+            "image trop grande : 7000x6000 pixels, soit 42 mégapixels (40 au plus)"
+        );
+    }
+
+    #[test]
+    fn refuses_a_damaged_image_when_it_is_read_not_when_it_is_drawn() {
+        let mut damaged = png(64, 64, [10, 20, 30, 255]);
+        let middle = damaged.len() / 2;
+        damaged.truncate(middle);
+        assert!(matches!(
+            Picture::from_png(damaged),
+            Err(PictureError::Unreadable(_))
+        ));
+    }
+
+    #[test]
+    fn decodes_an_image_only_when_it_is_drawn() {
+        let picture = Picture::from_png(png(4, 2, [0, 0, 255, 255])).unwrap();
+        assert_eq!(picture.dimensions(), (4, 2));
+        assert!(!picture.is_decoded());
+        let mut canvas = Canvas::new(4, 2);
+        let rect = Rect {
+            x: 0.0,
+            y: 0.0,
+            width: 4.0,
+            height: 2.0,
+        };
+        canvas.draw_image(&picture, rect, Fit::Contain);
+        assert!(picture.is_decoded());
+        assert_eq!(canvas.into_image().get_pixel(1, 1).0, [0, 0, 255, 255]);
+    }
+
+    #[test]
+    fn a_long_strip_covering_a_box_is_resampled_no_larger_than_the_box() {
+        // Covering a 100x100 box, a 40000x1 strip would be scaled to
+        // 4,000,000x100 pixels: only its middle is.
+        let picture = Picture::from_png(png(40_000, 1, [255, 0, 0, 255])).unwrap();
+        let mut canvas = Canvas::new(100, 100);
+        let rect = Rect {
+            x: 0.0,
+            y: 0.0,
+            width: 100.0,
+            height: 100.0,
+        };
+        canvas.draw_image(&picture, rect, Fit::Cover);
+        let largest = picture.largest_copy();
+        assert!(largest <= 100 * 100, "{largest} pixels");
+        let image = canvas.into_image();
+        assert_eq!(image.get_pixel(0, 0).0, [255, 0, 0, 255]);
+        assert_eq!(image.get_pixel(99, 99).0, [255, 0, 0, 255]);
+    }
+
+    #[test]
+    fn a_glyph_of_gigabytes_is_left_out() {
+        let mut path = Path::default();
+        path.move_to(point(0.0, 0.0));
+        path.line_to(point(100_000.0, 0.0));
+        path.line_to(point(0.0, 100_000.0));
+        path.close();
+        assert!(rasterize(&path).is_none());
+        let mut small = Path::default();
+        small.move_to(point(0.0, 0.0));
+        small.line_to(point(10.0, 0.0));
+        small.line_to(point(0.0, 10.0));
+        small.close();
+        assert_eq!(rasterize(&small).unwrap().width, 10);
+    }
+
+    #[test]
+    fn a_gradient_runs_from_one_colour_to_the_other() {
+        let mut canvas = Canvas::new(1, 100);
+        canvas.fill(
+            None,
+            Fill::Gradient {
+                from: [0, 0, 0, 255],
+                to: [255, 255, 255, 255],
+                angle: 180.0,
+            },
+            0.0,
+        );
+        let image = canvas.into_image();
+        assert!(image.get_pixel(0, 0).0[0] < 5);
+        assert!(image.get_pixel(0, 99).0[0] > 250);
+    }
+}

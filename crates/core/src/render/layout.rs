@@ -1,0 +1,1202 @@
+//! From a post and a template's format to a [`Card`]: every layer resolved
+//! (field values substituted, colours and fonts found, text shaped and
+//! fitted), ready to draw. Pure, and shared by `check`, which only wants to
+//! know whether a card can be laid out, and by the renderer.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::picture::Picture;
+use crate::config::Brand;
+use crate::post::{Post, Visual};
+use crate::template::{
+    Align, Field, FieldKind, Fit, Format, IconsLayer, LayerKind, Paint, Rect, StackItem,
+    StackLayer, Template, TextLayer, VAlign, placeholders,
+};
+use crate::typography::{Block, FontFace, Frame, Overflow, Paragraph, Wrap, french};
+
+/// Fonts and images of a project, loaded.
+#[derive(Debug, Clone, Default)]
+pub struct Assets {
+    /// By file name (`Lato-Black.ttf`).
+    pub fonts: BTreeMap<String, FontFace>,
+    /// By path under `assets/` (`icons/securise.png`).
+    pub images: BTreeMap<String, Arc<Picture>>,
+    /// Images found but refused (too large, unreadable), by path under
+    /// `assets/`, with the reason: `check` says so where they are named.
+    pub refused: BTreeMap<String, String>,
+}
+
+/// What the layout needs besides the post and the template.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub brand: &'a Brand,
+    pub assets: &'a Assets,
+    /// Apply French typographic rules to the text drawn.
+    pub french: bool,
+}
+
+/// `{brand}` in a template stands for the brand's name.
+pub const BRAND_PLACEHOLDER: &str = "brand";
+
+/// An RGBA colour, straight alpha.
+pub type Color = [u8; 4];
+
+/// A card ready to draw.
+#[derive(Debug, Clone)]
+pub struct Card {
+    pub width: u32,
+    pub height: u32,
+    pub ops: Vec<Op>,
+    /// For each operation, the index of the template layer it comes from.
+    pub sources: Vec<usize>,
+    /// The field each [`Op::Text`] shows, by the op's index.
+    pub fields: Vec<(usize, String)>,
+}
+
+/// A text as a card sets it: what `crieur render --layout-json` prints.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TextBox {
+    /// The fields it shows, joined by `+` (`time+place`); `brand` for the
+    /// brand's name.
+    pub field: String,
+    /// Its size, in pixels.
+    pub size: f32,
+    pub bold: bool,
+    /// The text of each line.
+    pub lines: Vec<String>,
+    /// Where its lines lie: x, y, width, height, in pixels.
+    #[serde(rename = "box")]
+    pub rect: [f64; 4],
+}
+
+impl Card {
+    /// Every text of the card, in drawing order.
+    pub fn texts(&self) -> Vec<TextBox> {
+        self.fields
+            .iter()
+            .filter_map(|(index, field)| {
+                let Some(Op::Text {
+                    face,
+                    block,
+                    origins,
+                    ..
+                }) = self.ops.get(*index)
+                else {
+                    return None;
+                };
+                let left = origins.iter().map(|o| o.0).fold(f32::INFINITY, f32::min);
+                let right = block
+                    .lines
+                    .iter()
+                    .zip(origins)
+                    .map(|(line, origin)| origin.0 + line.width)
+                    .fold(f32::NEG_INFINITY, f32::max);
+                let top = origins.first().map_or(0.0, |o| o.1 - block.baseline);
+                let round = |v: f32| (f64::from(v) * 100.0).round() / 100.0;
+                Some(TextBox {
+                    field: field.clone(),
+                    size: block.size,
+                    bold: face.is_bold(),
+                    lines: block.lines.iter().map(|line| line.text.clone()).collect(),
+                    rect: [
+                        round(left),
+                        round(top),
+                        round(right - left),
+                        round(block.height()),
+                    ],
+                })
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Op {
+    Fill {
+        /// `None` for the whole card.
+        rect: Option<Rect>,
+        paint: Fill,
+        radius: f32,
+    },
+    Image {
+        image: Arc<Picture>,
+        rect: Rect,
+        fit: Fit,
+    },
+    Text {
+        face: FontFace,
+        block: Block,
+        /// The baseline origin of each line.
+        origins: Vec<(f32, f32)>,
+        color: Color,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fill {
+    Solid(Color),
+    Gradient { from: Color, to: Color, angle: f32 },
+}
+
+/// Why a post's card cannot be laid out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    /// A text does not fit its box at the smallest size.
+    Overflow {
+        /// The fields the text is made of.
+        fields: Vec<String>,
+        overflow: Overflow,
+    },
+    /// The font lacks characters of the text.
+    MissingGlyphs {
+        fields: Vec<String>,
+        font: String,
+        chars: Vec<char>,
+    },
+    /// The template names something that does not exist; `check` reports
+    /// these against the template itself.
+    Template(String),
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Overflow { fields, overflow } => {
+                write!(
+                    f,
+                    "{} ne tient pas dans son cadre : {overflow}",
+                    describe(fields)
+                )
+            }
+            Problem::MissingGlyphs {
+                fields,
+                font,
+                chars,
+            } => {
+                let list: Vec<String> = chars
+                    .iter()
+                    .map(|c| format!("« {c} » (U+{:04X})", u32::from(*c)))
+                    .collect();
+                write!(
+                    f,
+                    "{} contient des caractères absents de la police {font} : {}",
+                    describe(fields),
+                    list.join(", ")
+                )
+            }
+            Problem::Template(message) => f.write_str(message),
+        }
+    }
+}
+
+fn describe(fields: &[String]) -> String {
+    match fields {
+        [] => "le texte".to_owned(),
+        [one] => format!("le champ `{one}`"),
+        many => format!(
+            "le texte des champs {}",
+            many.iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The value of each field for this post: its own, or the field's default.
+pub fn values<'p>(template: &'p Template, post: &'p Post) -> BTreeMap<&'p str, Visual> {
+    let mut values = BTreeMap::new();
+    for (name, field) in &template.fields {
+        let own = post
+            .visual
+            .get(name)
+            .map(|value| value.get_ref())
+            .filter(|value| !is_empty(value));
+        match (own, &field.default) {
+            (Some(value), _) => {
+                values.insert(name.as_str(), value.clone());
+            }
+            (None, Some(default)) => {
+                values.insert(name.as_str(), Visual::Text(default.clone()));
+            }
+            (None, None) => {}
+        }
+    }
+    values
+}
+
+fn is_empty(value: &Visual) -> bool {
+    match value {
+        Visual::Text(text) => text.trim().is_empty(),
+        Visual::List(items) => items.is_empty(),
+    }
+}
+
+/// The text a field shows: its label for a choice, its items joined for a
+/// list.
+fn display(field: Option<&Field>, value: &Visual) -> String {
+    let label = |item: &str| -> String {
+        field
+            .map(|field| field.kind.choices())
+            .and_then(|choices| choices.iter().find(|c| c.value == item))
+            .map_or_else(|| item.to_owned(), |choice| choice.label.clone())
+    };
+    match value {
+        Visual::Text(text) => label(text),
+        Visual::List(items) => items
+            .iter()
+            .map(|item| label(item))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// The raw value (a choice's id), for colours and image paths.
+fn raw(value: &Visual) -> String {
+    match value {
+        Visual::Text(text) => text.clone(),
+        Visual::List(items) => items.join(","),
+    }
+}
+
+/// Substitutes `{field}` placeholders; `None` when one of them has no value.
+fn substitute(
+    pattern: &str,
+    template: &Template,
+    values: &BTreeMap<&str, Visual>,
+    shown: bool,
+) -> Option<String> {
+    let mut out = pattern.to_owned();
+    for name in placeholders(pattern) {
+        let value = values.get(name)?;
+        let text = if shown {
+            display(template.fields.get(name), value)
+        } else {
+            raw(value)
+        };
+        out = out.replace(&format!("{{{name}}}"), &text);
+    }
+    Some(out)
+}
+
+/// A colour: `#RRGGBB`, `#RRGGBBAA`, or a brand colour's name.
+pub fn resolve_color(brand: &Brand, name: &str) -> Option<Color> {
+    let hex = if name.starts_with('#') {
+        name
+    } else {
+        brand.colors.get(name)?.as_str()
+    };
+    parse_hex(hex)
+}
+
+fn parse_hex(hex: &str) -> Option<Color> {
+    let digits = hex.strip_prefix('#')?;
+    let byte = |i: usize| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok();
+    match digits.len() {
+        6 => Some([byte(0)?, byte(2)?, byte(4)?, 255]),
+        8 => Some([byte(0)?, byte(2)?, byte(4)?, byte(6)?]),
+        _ => None,
+    }
+}
+
+/// The file of a font: a brand font's, or the name itself.
+pub fn font_file<'b>(brand: &'b Brand, name: &'b str) -> &'b str {
+    brand
+        .fonts
+        .get(name)
+        .map_or(name, |file| file.get_ref().as_str())
+}
+
+/// Lays out the card of `post` in `format`.
+pub fn layout(
+    context: Context<'_>,
+    template: &Template,
+    format: Format,
+    post: &Post,
+) -> Result<Card, Vec<Problem>> {
+    let (width, height) = format.size();
+    let Some(layers) = template.formats.get(&format) else {
+        return Err(vec![Problem::Template(format!(
+            "le modèle `{}` n'offre pas le format {format}",
+            template.id
+        ))]);
+    };
+    let mut values = values(template, post);
+    values.insert(BRAND_PLACEHOLDER, Visual::Text(context.brand.name.clone()));
+    let mut drawing = Drawing::default();
+    let mut sources = Vec::new();
+    for (index, layer) in layers.iter().enumerate() {
+        sources.resize(drawing.ops.len(), index.saturating_sub(1));
+        if let Some(when) = &layer.when
+            && !values.contains_key(when.as_str())
+        {
+            continue;
+        }
+        draw_layer(context, template, &values, &layer.kind, &mut drawing);
+    }
+    sources.resize(drawing.ops.len(), layers.len().saturating_sub(1));
+    if drawing.problems.is_empty() {
+        Ok(Card {
+            width,
+            height,
+            ops: drawing.ops,
+            sources,
+            fields: drawing.fields,
+        })
+    } else {
+        Err(drawing.problems)
+    }
+}
+
+/// What the layers of a card draw, and the problems met.
+#[derive(Default)]
+struct Drawing {
+    ops: Vec<Op>,
+    /// The field each [`Op::Text`] shows, by the op's index.
+    fields: Vec<(usize, String)>,
+    problems: Vec<Problem>,
+}
+
+impl Drawing {
+    /// Adds an operation, with the field it shows if it is a text.
+    fn push(&mut self, op: Op, field: Option<String>) {
+        if let Some(field) = field {
+            self.fields.push((self.ops.len(), field));
+        }
+        self.ops.push(op);
+    }
+}
+
+/// Draws one layer for this post: its operations, or its problems.
+fn draw_layer(
+    context: Context<'_>,
+    template: &Template,
+    values: &BTreeMap<&str, Visual>,
+    kind: &LayerKind,
+    drawing: &mut Drawing,
+) {
+    let paint = |paint: &Paint, problems: &mut Vec<Problem>| {
+        resolve_paint(context, template, values, paint, problems)
+    };
+    match kind {
+        LayerKind::Background(fill) => {
+            if let Some(fill) = paint(fill, &mut drawing.problems) {
+                let op = Op::Fill {
+                    rect: None,
+                    paint: fill,
+                    radius: 0.0,
+                };
+                drawing.push(op, None);
+            }
+        }
+        LayerKind::Rect {
+            rect,
+            paint: fill,
+            radius,
+        } => {
+            if let Some(fill) = paint(fill, &mut drawing.problems) {
+                let op = Op::Fill {
+                    rect: Some(*rect),
+                    paint: fill,
+                    radius: *radius,
+                };
+                drawing.push(op, None);
+            }
+        }
+        LayerKind::Image { rect, src, fit } => {
+            match image_op(context, template, values, src.as_ref(), *rect, *fit) {
+                Ok(Some(op)) => drawing.push(op, None),
+                Ok(None) => {}
+                Err(problem) => drawing.problems.push(problem),
+            }
+        }
+        LayerKind::Text(text) => match fit_text(context, template, values, text) {
+            Ok(Some(fitted)) => {
+                let origins = place(&fitted.block, text.rect, text.align, text.valign);
+                let op = Op::Text {
+                    face: fitted.face.clone(),
+                    block: fitted.block,
+                    origins,
+                    color: fitted.color,
+                };
+                drawing.push(op, Some(fitted.field));
+            }
+            Ok(None) => {}
+            Err(problem) => drawing.problems.push(problem),
+        },
+        LayerKind::Icons(icons) => match icons_ops(context, template, values, icons) {
+            Ok(more) => {
+                for op in more {
+                    let field =
+                        matches!(op, Op::Text { .. }).then(|| icons.field.get_ref().clone());
+                    drawing.push(op, field);
+                }
+            }
+            Err(problem) => drawing.problems.push(problem),
+        },
+        LayerKind::Stack(stack) => {
+            match stack_ops(context, template, values, stack, &mut drawing.problems) {
+                Ok(more) => {
+                    for (op, field) in more {
+                        drawing.push(op, field);
+                    }
+                }
+                Err(problem) => drawing.problems.push(problem),
+            }
+        }
+    }
+}
+
+/// An image layer's image: the one its pattern names for this post, or
+/// the brand's logo; `None` when the pattern lacks a field or there is no
+/// logo.
+fn image_op(
+    context: Context<'_>,
+    template: &Template,
+    values: &BTreeMap<&str, Visual>,
+    src: Option<&toml::Spanned<String>>,
+    rect: Rect,
+    fit: Fit,
+) -> Result<Option<Op>, Problem> {
+    let path = match src {
+        Some(src) => substitute(src.get_ref(), template, values, false),
+        None => context
+            .brand
+            .logo
+            .as_ref()
+            .map(|logo| logo.get_ref().clone()),
+    };
+    let Some(path) = path else { return Ok(None) };
+    match context.assets.images.get(&path) {
+        Some(image) => Ok(Some(Op::Image {
+            image: image.clone(),
+            rect,
+            fit,
+        })),
+        None => Err(Problem::Template(format!(
+            "image introuvable : assets/{path}"
+        ))),
+    }
+}
+
+/// A paint's fill for this post; an unknown colour is a problem.
+fn resolve_paint(
+    context: Context<'_>,
+    template: &Template,
+    values: &BTreeMap<&str, Visual>,
+    paint: &Paint,
+    problems: &mut Vec<Problem>,
+) -> Option<Fill> {
+    let mut color = |pattern: &str| -> Option<Color> {
+        let name = substitute(pattern, template, values, false)?;
+        let color = resolve_color(context.brand, &name);
+        if color.is_none() {
+            problems.push(Problem::Template(format!("couleur inconnue `{name}`")));
+        }
+        color
+    };
+    match paint {
+        Paint::Solid(name) => color(name.get_ref()).map(Fill::Solid),
+        Paint::Gradient { from, to, angle } => {
+            let from = color(from.get_ref());
+            let to = color(to.get_ref());
+            Some(Fill::Gradient {
+                from: from?,
+                to: to?,
+                angle: *angle,
+            })
+        }
+    }
+}
+
+fn face<'a>(context: Context<'a>, name: &str) -> Result<&'a FontFace, Problem> {
+    let file = font_file(context.brand, name);
+    context
+        .assets
+        .fonts
+        .get(file)
+        .ok_or_else(|| Problem::Template(format!("police introuvable : assets/fonts/{file}")))
+}
+
+/// A colour pattern's colour for this post.
+fn pattern_color(
+    context: Context<'_>,
+    template: &Template,
+    values: &BTreeMap<&str, Visual>,
+    pattern: &str,
+) -> Result<Color, Problem> {
+    let name = substitute(pattern, template, values, false).unwrap_or_else(|| pattern.to_owned());
+    resolve_color(context.brand, &name)
+        .ok_or_else(|| Problem::Template(format!("couleur inconnue `{name}`")))
+}
+
+/// Prepares text for drawing: French rules, then capitals.
+fn prepare(context: Context<'_>, text: &str, uppercase: bool) -> String {
+    let text = if context.french {
+        french::apply(text)
+    } else {
+        text.to_owned()
+    };
+    if uppercase { text.to_uppercase() } else { text }
+}
+
+/// A text fitted in its box, not yet placed.
+struct Fitted<'a> {
+    face: &'a FontFace,
+    block: Block,
+    color: Color,
+    /// The fields it shows, joined by `+`.
+    field: String,
+}
+
+/// The text of a layer for this post, fitted in its box; `None` when no
+/// alternative has all its fields.
+fn fit_text<'a>(
+    context: Context<'a>,
+    template: &Template,
+    values: &BTreeMap<&str, Visual>,
+    layer: &TextLayer,
+) -> Result<Option<Fitted<'a>>, Problem> {
+    // The first alternative whose fields all have a value.
+    let Some((pattern, text)) = layer.text.iter().find_map(|pattern| {
+        substitute(pattern.get_ref(), template, values, true).map(|text| (pattern, text))
+    }) else {
+        return Ok(None);
+    };
+    let names = placeholders(pattern.get_ref());
+    let fields: Vec<String> = names
+        .iter()
+        .filter(|name| **name != BRAND_PLACEHOLDER)
+        .map(|name| (*name).to_owned())
+        .collect();
+    let face = face(context, layer.font.get_ref())?;
+    let color = pattern_color(context, template, values, layer.color.get_ref())?;
+    let text = prepare(context, &text, layer.uppercase);
+    let missing = face.missing_chars(&text);
+    if !missing.is_empty() {
+        return Err(Problem::MissingGlyphs {
+            fields,
+            font: face.name.clone(),
+            chars: missing,
+        });
+    }
+    let frame = Frame {
+        width: layer.rect.width,
+        height: layer.rect.height,
+        min_size: layer.min_size,
+        max_size: layer.max_size,
+        max_lines: layer.max_lines,
+        line_height: layer.line_height,
+        wrap: layer.wrap,
+    };
+    let block = Paragraph::cached(face, &text)
+        .fit(&frame)
+        .map_err(|overflow| Problem::Overflow {
+            fields: fields.clone(),
+            overflow,
+        })?;
+    Ok(Some(Fitted {
+        face,
+        block,
+        color,
+        field: names.join("+"),
+    }))
+}
+
+/// The baseline origin of each line of `block` in `rect`.
+fn place(block: &Block, rect: Rect, align: Align, valign: VAlign) -> Vec<(f32, f32)> {
+    let top = match valign {
+        VAlign::Top => rect.y,
+        VAlign::Middle => rect.y + (rect.height - block.height()) / 2.0,
+        VAlign::Bottom => rect.y + rect.height - block.height(),
+    };
+    block
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(index, line)| {
+            let x = match align {
+                Align::Left => rect.x,
+                Align::Center => rect.x + (rect.width - line.width) / 2.0,
+                Align::Right => rect.x + rect.width - line.width,
+            };
+            (x, top + index as f32 * block.line_height + block.baseline)
+        })
+        .collect()
+}
+
+/// A stack's texts fitted, and its size.
+struct Measured<'a> {
+    pieces: Vec<Piece<'a>>,
+    /// The height of its texts and gaps, padding aside.
+    height: f32,
+    /// Its longest line, or its widest box inside.
+    width: f32,
+}
+
+enum Piece<'a> {
+    Text(&'a TextLayer, Fitted<'a>),
+    Stack(&'a StackLayer, Measured<'a>),
+}
+
+impl Piece<'_> {
+    fn height(&self) -> f32 {
+        match self {
+            Piece::Text(_, text) => text.block.height(),
+            Piece::Stack(stack, measured) => measured.height + 2.0 * stack.padding.1,
+        }
+    }
+
+    fn width(&self) -> f32 {
+        match self {
+            Piece::Text(_, text) => text.block.width(),
+            Piece::Stack(stack, measured) => outer_width(stack, measured),
+        }
+    }
+}
+
+/// A box's width: its content's and padding with `hug`, else its own.
+fn outer_width(stack: &StackLayer, measured: &Measured<'_>) -> f32 {
+    if stack.hug {
+        measured.width.ceil() + 2.0 * stack.padding.0
+    } else {
+        stack.rect.width
+    }
+}
+
+/// Fits the texts of a stack and of the boxes inside; `None` when none of
+/// them has a value.
+fn measure<'a>(
+    context: Context<'a>,
+    template: &Template,
+    values: &BTreeMap<&str, Visual>,
+    stack: &'a StackLayer,
+) -> Result<Option<Measured<'a>>, Problem> {
+    let mut pieces = Vec::new();
+    for item in &stack.items {
+        match item {
+            StackItem::Text(layer) => {
+                if let Some(text) = fit_text(context, template, values, layer)? {
+                    pieces.push(Piece::Text(layer, text));
+                }
+            }
+            StackItem::Stack(inner) => {
+                if let Some(measured) = measure(context, template, values, inner)? {
+                    pieces.push(Piece::Stack(inner, measured));
+                }
+            }
+        }
+    }
+    if pieces.is_empty() {
+        return Ok(None);
+    }
+    let gaps = stack.gap * (pieces.len() - 1) as f32;
+    let height = pieces.iter().map(Piece::height).sum::<f32>() + gaps;
+    let room = stack.rect.height - 2.0 * stack.padding.1;
+    if height > room + 0.01 {
+        let fields = stack
+            .texts()
+            .into_iter()
+            .flat_map(|text| text.text.iter())
+            .flat_map(|pattern| placeholders(pattern.get_ref()))
+            .filter(|name| *name != BRAND_PLACEHOLDER)
+            .map(str::to_owned)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        return Err(Problem::Overflow {
+            fields,
+            overflow: Overflow::Height { by: height - room },
+        });
+    }
+    let width = pieces.iter().map(Piece::width).fold(0.0, f32::max);
+    Ok(Some(Measured {
+        pieces,
+        height,
+        width,
+    }))
+}
+
+/// Draws a measured stack's box at `x`, `y`, `width` wide, then its texts
+/// and boxes, each text with its field.
+fn emit(
+    context: Context<'_>,
+    template: &Template,
+    values: &BTreeMap<&str, Visual>,
+    (stack, measured): (&StackLayer, Measured<'_>),
+    (x, y, width): (f32, f32, f32),
+    out: &mut Output,
+) {
+    let (across, down) = stack.padding;
+    let height = (measured.height + 2.0 * down).round();
+    if let Some(paint) = &stack.paint
+        && let Some(fill) = resolve_paint(context, template, values, paint, &mut out.problems)
+    {
+        out.ops.push((
+            Op::Fill {
+                rect: Some(Rect {
+                    x,
+                    y,
+                    width,
+                    height,
+                }),
+                paint: fill,
+                radius: stack.radius,
+            },
+            None,
+        ));
+    }
+    let inner = width - 2.0 * across;
+    let mut top = y + down;
+    for piece in measured.pieces {
+        let piece_height = piece.height();
+        match piece {
+            Piece::Text(layer, text) => {
+                let area = Rect {
+                    x: x + across,
+                    y: top,
+                    width: inner,
+                    height: piece_height,
+                };
+                let origins = place(&text.block, area, layer.align, VAlign::Top);
+                out.ops.push((
+                    Op::Text {
+                        face: text.face.clone(),
+                        block: text.block,
+                        origins,
+                        color: text.color,
+                    },
+                    Some(text.field),
+                ));
+            }
+            Piece::Stack(nested, measured) => {
+                let box_width = outer_width(nested, &measured).min(inner);
+                let offset = match nested.align {
+                    Align::Left => 0.0,
+                    Align::Center => ((inner - box_width) / 2.0).round(),
+                    Align::Right => inner - box_width,
+                };
+                emit(
+                    context,
+                    template,
+                    values,
+                    (nested, measured),
+                    (x + across + offset, top, box_width),
+                    out,
+                );
+            }
+        }
+        top += piece_height + stack.gap;
+    }
+}
+
+/// What a stack draws, each text with its field, and the problems met.
+#[derive(Default)]
+struct Output {
+    ops: Vec<(Op, Option<String>)>,
+    problems: Vec<Problem>,
+}
+
+/// A stack's boxes and texts, each text with its field; an unknown colour
+/// goes to `problems`, a text that does not fit is the error.
+fn stack_ops(
+    context: Context<'_>,
+    template: &Template,
+    values: &BTreeMap<&str, Visual>,
+    stack: &StackLayer,
+    problems: &mut Vec<Problem>,
+) -> Result<Vec<(Op, Option<String>)>, Problem> {
+    let Some(measured) = measure(context, template, values, stack)? else {
+        return Ok(Vec::new());
+    };
+    let rect = stack.rect;
+    let width = outer_width(stack, &measured).min(rect.width);
+    let height = (measured.height + 2.0 * stack.padding.1).round();
+    let x = match stack.align {
+        Align::Left => rect.x,
+        Align::Center => rect.x + ((rect.width - width) / 2.0).round(),
+        Align::Right => rect.x + rect.width - width,
+    };
+    let y = match stack.valign {
+        VAlign::Top => rect.y,
+        VAlign::Middle => rect.y + ((rect.height - height) / 2.0).round(),
+        VAlign::Bottom => rect.y + rect.height - height,
+    };
+    let mut out = Output::default();
+    emit(
+        context,
+        template,
+        values,
+        (stack, measured),
+        (x, y, width),
+        &mut out,
+    );
+    problems.append(&mut out.problems);
+    Ok(out.ops)
+}
+
+/// A row (wrapping if need be) of icons, each followed by its label.
+fn icons_ops(
+    context: Context<'_>,
+    template: &Template,
+    values: &BTreeMap<&str, Visual>,
+    layer: &IconsLayer,
+) -> Result<Vec<Op>, Problem> {
+    let Some(Visual::List(items)) = values.get(layer.field.get_ref().as_str()) else {
+        return Ok(Vec::new());
+    };
+    let field = template.fields.get(layer.field.get_ref());
+    let face = face(context, layer.font.get_ref())?;
+    let color = pattern_color(context, template, values, layer.color.get_ref())?;
+    let rect = layer.rect;
+    let row_height = layer.icon_size.max(layer.text_size * 1.3);
+    let spacing = layer.icon_size * 0.3;
+    let (mut x, mut y) = (rect.x, rect.y);
+    // Each label on one line, beside its icon.
+    let frame = Frame {
+        width: rect.width - layer.icon_size - spacing,
+        height: row_height,
+        min_size: layer.text_size,
+        max_size: layer.text_size,
+        max_lines: 1,
+        line_height: 1.0,
+        wrap: Wrap::Pretty,
+    };
+    let mut ops = Vec::new();
+    for item in items {
+        let block = fit_label(context, layer, (face, &frame), field, item)?;
+        let item_width = layer.icon_size + spacing + block.width();
+        if x > rect.x && x + item_width > rect.x + rect.width {
+            x = rect.x;
+            y += row_height + layer.gap / 2.0;
+        }
+        if y + row_height > rect.y + rect.height + 0.01 {
+            return Err(Problem::Overflow {
+                fields: vec![layer.field.get_ref().clone()],
+                overflow: Overflow::Height {
+                    by: y + row_height - rect.y - rect.height,
+                },
+            });
+        }
+        let path = layer.src.get_ref().replace("{value}", item);
+        let image = context
+            .assets
+            .images
+            .get(&path)
+            .ok_or_else(|| Problem::Template(format!("image introuvable : assets/{path}")))?;
+        ops.push(Op::Image {
+            image: image.clone(),
+            rect: Rect {
+                x,
+                y: y + (row_height - layer.icon_size) / 2.0,
+                width: layer.icon_size,
+                height: layer.icon_size,
+            },
+            fit: Fit::Contain,
+        });
+        let baseline = y + (row_height - block.line_height) / 2.0 + block.baseline;
+        let origins = vec![(x + layer.icon_size + spacing, baseline)];
+        ops.push(Op::Text {
+            face: face.clone(),
+            block: block.clone(),
+            origins,
+            color,
+        });
+        x += item_width + layer.gap;
+    }
+    // Rows are laid from the top; move them down as the layer says.
+    let used = y + row_height - rect.y;
+    let shift = match layer.valign {
+        VAlign::Top => 0.0,
+        VAlign::Middle => ((rect.height - used) / 2.0).round(),
+        VAlign::Bottom => rect.height - used,
+    };
+    if shift > 0.0 {
+        move_down(&mut ops, shift);
+    }
+    Ok(ops)
+}
+
+/// The label of one icon, fitted in `frame` with `face`.
+fn fit_label(
+    context: Context<'_>,
+    layer: &IconsLayer,
+    (face, frame): (&FontFace, &Frame),
+    field: Option<&Field>,
+    item: &str,
+) -> Result<Block, Problem> {
+    let label = display(field, &Visual::Text(item.to_owned()));
+    let text = prepare(context, &label, false);
+    Paragraph::cached(face, &text)
+        .fit(frame)
+        .map_err(|overflow| Problem::Overflow {
+            fields: vec![layer.field.get_ref().clone()],
+            overflow,
+        })
+}
+
+/// Moves images and texts down by `shift` pixels.
+fn move_down(ops: &mut [Op], shift: f32) {
+    for op in ops {
+        match op {
+            Op::Image { rect, .. } => rect.y += shift,
+            Op::Text { origins, .. } => {
+                for origin in origins {
+                    origin.1 += shift;
+                }
+            }
+            Op::Fill { .. } => {}
+        }
+    }
+}
+
+/// The alt text of a post's image: its own, or the template's pattern
+/// filled with the post's fields.
+pub fn alt_text(template: &Template, post: &Post) -> String {
+    if let Some(alt) = &post.alt {
+        return alt.trim().to_owned();
+    }
+    let values = values(template, post);
+    let text = match &template.alt {
+        Some(pattern) => {
+            let mut out = pattern.clone();
+            for name in placeholders(pattern) {
+                let value = values
+                    .get(name)
+                    .map(|value| display(template.fields.get(name), value))
+                    .unwrap_or_default();
+                out = out.replace(&format!("{{{name}}}"), &value);
+            }
+            out
+        }
+        None => {
+            let parts: Vec<String> = template
+                .fields
+                .iter()
+                .filter_map(|(name, field)| {
+                    values.get(name.as_str()).map(|v| display(Some(field), v))
+                })
+                .collect();
+            format!("{} : {}", template.name, parts.join(". "))
+        }
+    };
+    tidy(&text)
+}
+
+/// Collapses the spaces and empty punctuation an absent field leaves.
+fn tidy(text: &str) -> String {
+    let mut out = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (from, to) in [(" .", "."), (" ,", ","), ("..", "."), ("()", "")] {
+        while out.contains(from) {
+            out = out.replace(from, to);
+        }
+    }
+    out.trim().to_owned()
+}
+
+/// Whether a field's kind lets `check` expand a pattern over its choices.
+pub fn choice_values(field: &Field) -> Vec<String> {
+    match &field.kind {
+        FieldKind::Text => Vec::new(),
+        FieldKind::Choice(choices) | FieldKind::List(choices) => {
+            choices.iter().map(|c| c.value.clone()).collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVENT: &str = r##"
+name = "Événement"
+[fields.kicker]
+default = "Agenda"
+[fields.date]
+required = true
+[fields.time]
+[fields.place]
+required = true
+
+[[formats.paysage.layers]]
+kind = "background"
+color = "#1F4E79"
+
+[[formats.paysage.layers]]
+kind = "stack"
+x = 60
+y = 40
+width = 700
+height = 62
+color = "#E4632D"
+radius = 31
+padding = [28, 10]
+hug = true
+
+[[formats.paysage.layers.items]]
+field = "kicker"
+font = "Lato-Black.ttf"
+color = "#FFFFFF"
+size = 34
+uppercase = true
+
+[[formats.paysage.layers]]
+kind = "stack"
+x = 780
+y = 40
+width = 360
+height = 440
+color = "#FFFFFF1F"
+padding = 30
+gap = 20
+valign = "middle"
+
+[[formats.paysage.layers.items]]
+field = "date"
+height = 160
+font = "Lato-Black.ttf"
+color = "#FFFFFF"
+min_size = 36
+max_size = 44
+max_lines = 3
+
+[[formats.paysage.layers.items]]
+field = "time"
+height = 50
+font = "Lato-Black.ttf"
+color = "#FFFFFF"
+size = 34
+
+[[formats.paysage.layers.items]]
+field = "place"
+height = 130
+font = "Lato-Black.ttf"
+color = "#FFFFFF"
+size = 34
+max_lines = 3
+"##;
+
+    fn card(visual: &str) -> Card {
+        let (template, diagnostics) = Template::parse(EVENT, "assets/templates/e.toml", "e");
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let template = template.unwrap();
+        let text = format!("+++\ntemplate = \"e\"\n[visual]\n{visual}\n+++\nTexte.\n");
+        let (post, diagnostics) = Post::parse(&text, "posts/e.md", "e", chrono_tz::Europe::Paris);
+        let post = post.unwrap_or_else(|| panic!("{diagnostics:?}"));
+        let file = "Lato-Black.ttf";
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join("assets/fonts")
+            .join(file);
+        let mut assets = Assets::default();
+        assets.fonts.insert(
+            file.to_owned(),
+            FontFace::from_bytes(file, std::fs::read(path).unwrap()).unwrap(),
+        );
+        let brand = Brand::default();
+        let context = Context {
+            brand: &brand,
+            assets: &assets,
+            french: true,
+        };
+        layout(context, &template, Format::Paysage, &post).unwrap()
+    }
+
+    /// The boxes the card fills, whole card aside.
+    fn boxes(card: &Card) -> Vec<Rect> {
+        card.ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Fill {
+                    rect: Some(rect), ..
+                } => Some(*rect),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_pill_is_as_wide_as_its_label() {
+        let short = card("kicker = \"Agenda\"\ndate = \"Mardi\"\nplace = \"Ici\"");
+        let long = card("kicker = \"Publication du guide\"\ndate = \"Mardi\"\nplace = \"Ici\"");
+        let (short_pill, long_pill) = (boxes(&short)[0], boxes(&long)[0]);
+        let label = |card: &Card| card.texts()[0].rect;
+        for (pill, label) in [(short_pill, label(&short)), (long_pill, label(&long))] {
+            assert!(
+                (pill.width - (label[2] as f32).ceil() - 56.0).abs() < 1.0,
+                "{pill:?} around {label:?}"
+            );
+            assert!(
+                label[0] as f32 >= pill.x + 27.0,
+                "{pill:?} around {label:?}"
+            );
+            assert_eq!(pill.height, (34.0f32 * 1.2 + 20.0).round(), "{pill:?}");
+        }
+        assert!(short_pill.width < 250.0 && long_pill.width > 450.0);
+    }
+
+    #[test]
+    fn an_absent_field_leaves_no_hole() {
+        let with = card("date = \"Mardi 19 janvier\"\ntime = \"20h00\"\nplace = \"Visio\"");
+        let without = card("date = \"Mardi 19 janvier\"\nplace = \"Visio\"");
+        let (with_box, without_box) = (boxes(&with)[1], boxes(&without)[1]);
+        // The box loses the time's line and one gap, and stays centred.
+        let time = with.texts()[2].rect[3] as f32;
+        assert!((with_box.height - without_box.height - time - 20.0).abs() < 1.0);
+        let centre = |rect: Rect| rect.y + rect.height / 2.0;
+        assert!(
+            (centre(with_box) - 260.0).abs() < 1.0 && (centre(without_box) - 260.0).abs() < 1.0
+        );
+        // The place follows the date a gap below.
+        let texts = without.texts();
+        let (date, place) = (texts[1].rect, texts[2].rect);
+        assert_eq!(texts[2].field, "place");
+        assert!(
+            (place[1] - (date[1] + date[3]) - 20.0).abs() < 0.5,
+            "{date:?} then {place:?}"
+        );
+        // And the box holds them, padding included.
+        assert!((f64::from(without_box.y) + 30.0 - date[1]).abs() < 0.5);
+        assert!(
+            (f64::from(without_box.y + without_box.height) - 30.0 - (place[1] + place[3])).abs()
+                < 0.5
+        );
+    }
+
+    #[test]
+    fn texts_name_their_fields_sizes_and_lines() {
+        let card = card("date = \"Mardi 19 janvier 2027\"\ntime = \"20h00\"\nplace = \"Visio\"");
+        let texts = card.texts();
+        let fields: Vec<&str> = texts.iter().map(|t| t.field.as_str()).collect();
+        assert_eq!(fields, ["kicker", "date", "time", "place"]);
+        assert_eq!(texts[0].lines, ["AGENDA"]);
+        assert!(texts[0].bold);
+        assert_eq!(texts[2].size, 34.0);
+        assert!(
+            texts[1].lines.iter().all(|line| !line.ends_with("19")),
+            "{:?}",
+            texts[1].lines
+        );
+    }
+
+    #[test]
+    fn resolves_hex_and_brand_colours() {
+        let mut brand = Brand::default();
+        brand.colors.insert("accent".into(), "#E4632D".into());
+        assert_eq!(
+            resolve_color(&brand, "accent"),
+            Some([0xE4, 0x63, 0x2D, 255])
+        );
+        assert_eq!(resolve_color(&brand, "#00000080"), Some([0, 0, 0, 0x80]));
+        assert_eq!(resolve_color(&brand, "nope"), None);
+    }
+
+    #[test]
+    fn tidies_what_an_absent_field_leaves() {
+        assert_eq!(
+            tidy("Le chiffre : 65,4 millions.  . Source ()"),
+            "Le chiffre : 65,4 millions. Source"
+        );
+    }
+}

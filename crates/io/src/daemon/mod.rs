@@ -1,0 +1,854 @@
+//! `crieur daemon`: publishing on schedule, unattended.
+//!
+//! Tokio tasks on one current-thread runtime: the timetable loop, the file
+//! watcher (`notify`, whose events wake the loop), the health server
+//! (axum's `/healthz` and `/metrics`, served by [`crate::net::server`]) and
+//! the signal handler (`tokio::signal`: SIGTERM, SIGINT). The loop waits
+//! until the next instant something is due, recomputed from the clock after
+//! every wake-up ([`timing`](crieur_core::timing)): no fixed tick, no drift, no CPU used while
+//! waiting. Each wake runs the publishing pass when it is due (at start,
+//! after a change, at least every 10 minutes, when the outcome of Buffer's
+//! posts is worth reading within the request budget, or when a wait Buffer
+//! asked for is over) as a child `crieur publish` ([`child`], with
+//! `tokio::process`), then delivers the outbox's due posts, records a
+//! heartbeat in the state store, and waits again. The state store's work
+//! (SQLite, which may wait on a lock) runs on tokio's blocking threads,
+//! never on the async one. A stop is passed on to the child, which
+//! finishes its call in flight and records it; the loop stops between two
+//! steps, never inside one. A lock next to the state store keeps to one
+//! daemon per project.
+
+mod child;
+
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use anyhow::{Context as _, bail};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State as Extract;
+use axum::http::{HeaderValue, Response, StatusCode, header};
+use axum::routing::get;
+use chrono::{DateTime, SecondsFormat, Utc};
+use notify::Watcher as _;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::sync::{Notify, watch};
+use tracing::{error, info, warn};
+
+use crate::net::{self, server};
+use crate::publish::outbox::Outbox;
+use crate::publish::pass;
+use crate::store::{Settle, Store};
+use crieur_core::budget::Budget;
+use crieur_core::config::PublisherKind;
+use crieur_core::delivery::Status;
+use crieur_core::timing::{self, Due};
+
+/// The lock file, next to the state store.
+pub const LOCK_FILE: &str = "crieur.lock";
+
+/// Keys of the heartbeat in the store's `meta` table.
+pub const LAST_PASS: &str = "daemon.last_pass";
+pub const NEXT_WAKE: &str = "daemon.next_wake";
+pub const LAST_ERROR: &str = "daemon.last_error";
+
+/// What `/metrics` and `/healthz` report.
+#[derive(Debug, Default, Clone)]
+struct Metrics {
+    /// Deliveries by the status `status --json` shows.
+    by_status: std::collections::BTreeMap<&'static str, usize>,
+    last_pass: Option<DateTime<Utc>>,
+    passes: u64,
+    /// Passes that failed in a row (0 after a pass that ran).
+    failing: u64,
+    /// Requests made to the publisher, and left, per budget window.
+    requests: Vec<(String, usize, u32)>,
+    /// The state store's file vanished while the daemon ran.
+    state_missing: bool,
+    /// Posts the last pass left out for their errors.
+    blocked: u64,
+}
+
+/// How the daemon serves and logs (from `crieur daemon`'s options).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Where to serve /healthz and /metrics, if anywhere.
+    pub health: Option<std::net::SocketAddr>,
+    /// Host names /healthz and /metrics answer besides the address's own.
+    pub allow_host: Vec<String>,
+    pub log_format: LogFormat,
+}
+
+/// The daemon's log lines: readable text, or JSON for collectors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+pub fn run(root: &Path, args: &Options) -> anyhow::Result<()> {
+    init_logs(args.log_format);
+    let project = crate::loader::load(root)?;
+    let Some(config) = project.config.clone() else {
+        bail!(
+            "la configuration a des erreurs : corrigez-les (voir `crieur check`) avant de lancer le démon"
+        );
+    };
+    // Each pass loads the project afresh; nothing of it is kept between.
+    drop(project);
+    crate::clock::start(config.timezone)?;
+    let state = root.join(&config.state);
+    let _lock = lock(&state)?;
+    let store = Store::open(&state)?;
+    let daemon = Daemon {
+        root: root.to_owned(),
+        state,
+        store,
+        metrics: Arc::new(Mutex::new(Metrics::default())),
+        grace: config.grace,
+        budget: config.publisher.budget.clone(),
+        outbox: match &config.publisher.kind {
+            PublisherKind::Outbox { dir } => Some(Outbox::new(root.join(dir))),
+            PublisherKind::Buffer { .. } => None,
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        // The state store's work, one step at a time.
+        .max_blocking_threads(2)
+        .build()
+        .context("démarrage du démon")?;
+    runtime.block_on(serve(daemon, args))?;
+    info!("démon arrêté");
+    Ok(())
+}
+
+/// Starts the tasks, then runs the timetable loop until a stop is asked.
+async fn serve(daemon: Daemon, args: &Options) -> anyhow::Result<()> {
+    if let Some(address) = args.health {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("impossible de servir la santé sur {address}"))?;
+        let routes = health_routes(daemon.metrics.clone());
+        tokio::spawn(server::serve(
+            listener,
+            routes,
+            server::Limits::default(),
+            server::Hosts::new(address.ip(), &args.allow_host),
+        ));
+        info!(%address, "santé servie sur /healthz et /metrics");
+    }
+    let (stop, stopped) = watch::channel(false);
+    let mut signals = net::Signals::new().context("signaux SIGTERM et SIGINT")?;
+    tokio::spawn(async move {
+        let signal = signals.recv().await;
+        info!(signal, "arrêt demandé : fin de l'appel en cours");
+        stop.send_replace(true);
+    });
+    let changes = Arc::new(Notify::new());
+    let _watcher = watch_files(&daemon.root, changes.clone())?;
+    info!(root = %daemon.root.display(), "démon démarré");
+    Shared(Arc::new(Mutex::new(daemon)))
+        .run(stopped, &changes)
+        .await;
+    Ok(())
+}
+
+struct Daemon {
+    root: PathBuf,
+    state: PathBuf,
+    store: Store,
+    metrics: Arc<Mutex<Metrics>>,
+    grace: chrono::Duration,
+    budget: Budget,
+    outbox: Option<Outbox>,
+}
+
+/// The daemon's state, worked on from tokio's blocking threads.
+#[derive(Clone)]
+struct Shared(Arc<Mutex<Daemon>>);
+
+impl Shared {
+    /// Runs synchronous work on the daemon (the state store, the outbox's
+    /// folders) on a blocking thread.
+    async fn with<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Daemon) -> T + Send + 'static,
+    ) -> T {
+        let daemon = self.0.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            work(&mut daemon.lock().unwrap_or_else(|e| e.into_inner()))
+        });
+        match task.await {
+            Ok(value) => value,
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        }
+    }
+
+    /// The timetable loop: a pass when one is due, the outbox's deliveries,
+    /// the heartbeat, then a wait for the next instant, a change or a stop.
+    async fn run(&self, mut stop: watch::Receiver<bool>, changes: &Notify) {
+        let root = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .root
+            .clone();
+        let mut pass_due = true;
+        let mut last_pass = crate::clock::now();
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let due = self
+                .with(move |daemon| {
+                    daemon.watch_state();
+                    let now = crate::clock::now();
+                    let publisher_due =
+                        daemon.publisher_wake(last_pass).is_some_and(|at| at <= now);
+                    pass_due || publisher_due || now - last_pass >= timing::pass_every()
+                })
+                .await;
+            if due {
+                let now = crate::clock::now();
+                info!("début du passage");
+                let finished = child::run_pass(&root, stop.clone()).await;
+                self.with(move |daemon| daemon.record_pass(now, finished))
+                    .await;
+                last_pass = now;
+                pass_due = false;
+            }
+            if *stop.borrow() {
+                return;
+            }
+            let next = self
+                .with(move |daemon| daemon.deliver_and_plan(last_pass))
+                .await;
+            let wait = (next - crate::clock::now())
+                .to_std()
+                .unwrap_or(StdDuration::ZERO);
+            tokio::select! {
+                _ = stop.changed() => return,
+                () = changes.notified() => {
+                    // An editor saves in several writes: let them settle.
+                    loop {
+                        tokio::select! {
+                            _ = stop.changed() => return,
+                            settled = tokio::time::timeout(StdDuration::from_millis(300), changes.notified()) => {
+                                if settled.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    info!("fichiers modifiés : nouveau passage");
+                    pass_due = true;
+                }
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+impl Daemon {
+    /// Delivers what is due in the outbox, then records and returns the
+    /// instant of the next wake.
+    fn deliver_and_plan(&mut self, last_pass: DateTime<Utc>) -> DateTime<Utc> {
+        let now = crate::clock::now();
+        self.due(now);
+        let deliveries = self.store.deliveries().unwrap_or_default();
+        let next = timing::next_wake(
+            &deliveries,
+            last_pass,
+            now,
+            self.outbox.is_some(),
+            self.publisher_wake(last_pass),
+        );
+        self.heartbeat(NEXT_WAKE, &next);
+        next
+    }
+
+    fn publisher_wake(&self, last_pass: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        publisher_wake(
+            &self.store,
+            &self.budget,
+            self.outbox.is_some(),
+            last_pass,
+            crate::clock::now(),
+        )
+    }
+
+    /// The state store must stay where it is: if its file vanished, the
+    /// next pass starts a new one and adopts what the publisher holds, and
+    /// the daemon says so loudly and reports itself unhealthy until then.
+    fn watch_state(&mut self) {
+        let missing = !self.state.is_file();
+        let was_missing = self.lock_metrics().state_missing;
+        if missing && !was_missing {
+            error!(
+                state = %self.state.display(),
+                "la base d'état a disparu : le prochain passage en crée une nouvelle et reprend chez l'éditeur ce qui y est déjà (aucun post n'est recréé) ; restaurez la sauvegarde si vous en avez une"
+            );
+        }
+        if !missing && was_missing {
+            // The pass recreated it: work with the new file.
+            match Store::open(&self.state) {
+                Ok(store) => self.store = store,
+                Err(error) => self.failure(&error.to_string()),
+            }
+        }
+        self.lock_metrics().state_missing = missing;
+    }
+
+    fn lock_metrics(&self) -> std::sync::MutexGuard<'_, Metrics> {
+        self.metrics.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records one reconcile pass: `crieur publish`, run as a child
+    /// process ([`child::run_pass`]), so that the memory a pass needs (the
+    /// project, fonts, images) is given back when it ends and the daemon
+    /// waits small.
+    fn record_pass(&mut self, now: DateTime<Utc>, finished: std::io::Result<child::Finished>) {
+        let (code, out, err) = match finished {
+            Ok(finished) => finished,
+            Err(error) => {
+                self.failure(&format!("impossible de lancer le passage : {error}"));
+                self.lock_metrics().failing += 1;
+                return;
+            }
+        };
+        for line in err.lines().filter(|line| !line.trim().is_empty()) {
+            warn!("{line}");
+        }
+        let summary = out.lines().last().unwrap_or_default().to_owned();
+        match code {
+            Some(0) => {
+                info!(résumé = %summary, "passage terminé");
+                let _ = self.store.set_meta(LAST_ERROR, "");
+                self.lock_metrics().failing = 0;
+            }
+            Some(1) => {
+                info!(résumé = %summary, "passage terminé ; des posts demandent votre attention");
+                let first = err
+                    .lines()
+                    .find(|line| !line.trim().is_empty())
+                    .unwrap_or_default();
+                let _ = self.store.set_meta(LAST_ERROR, first);
+                self.lock_metrics().failing = 0;
+            }
+            _ => {
+                let last = err
+                    .lines()
+                    .last()
+                    .unwrap_or("le passage a échoué")
+                    .to_owned();
+                self.failure(&last);
+                self.lock_metrics().failing += 1;
+            }
+        }
+        self.heartbeat(LAST_PASS, &now);
+        self.count(now, true);
+    }
+
+    /// Delivers the outbox's due posts.
+    fn due(&mut self, now: DateTime<Utc>) {
+        let deliveries = self.store.deliveries().unwrap_or_default();
+        let Some(outbox) = &self.outbox else {
+            return;
+        };
+        for due in timing::due(&deliveries, now, self.grace, true) {
+            let outcome = match &due {
+                Due::Deliver(key, remote) => match outbox.deliver(remote) {
+                    Ok(()) => {
+                        info!(post = %key.post_id, channel = %key.channel, "publié");
+                        self.store.settle(key, Settle::status(Status::Sent), now)
+                    }
+                    Err(error) => self.store.settle(
+                        key,
+                        Settle {
+                            error: Some(&error.to_string()),
+                            ..Settle::status(Status::Error)
+                        },
+                        now,
+                    ),
+                },
+                Due::Miss(key, remote) => {
+                    let _ = outbox.miss(remote);
+                    warn!(post = %key.post_id, channel = %key.channel, "manqué");
+                    let message = format!(
+                        "manqué : l'heure prévue est passée de plus de {} min pendant que le démon était arrêté",
+                        self.grace.num_minutes()
+                    );
+                    self.store.settle(
+                        key,
+                        Settle {
+                            error: Some(&message),
+                            ..Settle::status(Status::Missed)
+                        },
+                        now,
+                    )
+                }
+            };
+            if let Err(error) = outcome {
+                self.failure(&error.to_string());
+            }
+        }
+        self.count(now, false);
+    }
+
+    fn failure(&self, message: &str) {
+        error!("{message}");
+        let _ = self.store.set_meta(LAST_ERROR, message);
+    }
+
+    fn heartbeat(&self, key: &str, at: &DateTime<Utc>) {
+        let _ = self
+            .store
+            .set_meta(key, &at.to_rfc3339_opts(SecondsFormat::Secs, true));
+    }
+
+    fn count(&self, now: DateTime<Utc>, passed: bool) {
+        let deliveries = self.store.deliveries().unwrap_or_default();
+        let made = self.store.requests().unwrap_or_default();
+        let mut metrics = self.lock_metrics();
+        metrics.by_status.clear();
+        for status in Status::ALL {
+            metrics.by_status.entry(status.public()).or_insert(0);
+        }
+        for delivery in &deliveries {
+            *metrics
+                .by_status
+                .entry(delivery.status.public())
+                .or_insert(0) += 1;
+        }
+        metrics.requests = self
+            .budget
+            .left(&made, crate::clock::now())
+            .into_iter()
+            .map(|(window, left)| {
+                let used = made
+                    .iter()
+                    .filter(|at| **at > crate::clock::now() - window.span)
+                    .count();
+                (window.name(), used, left)
+            })
+            .collect();
+        metrics.blocked = self
+            .store
+            .meta(crate::publish::pass::BLOCKED)
+            .ok()
+            .flatten()
+            .and_then(|count| count.parse().ok())
+            .unwrap_or_default();
+        if passed {
+            metrics.last_pass = Some(now);
+            metrics.passes += 1;
+        }
+    }
+}
+
+/// When the publishers next need a pass: to send a post that goes out at
+/// its time, to read the outcome of posts whose instant passed (spaced to
+/// keep within the request budget), or once a wait one of them asked for
+/// is over. Only instants after the last pass count, so a poll that could
+/// not run does not make the loop spin.
+pub fn publisher_wake(
+    store: &Store,
+    budget: &Budget,
+    delivers_itself: bool,
+    last_pass: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let deliveries = store.deliveries().unwrap_or_default();
+    // Posts that go out at their time from here (Bluesky, and Mastodon
+    // a few minutes ahead): a pass at that instant sends them.
+    let at_their_time = pass::next_waiting(&deliveries, last_pass);
+    if delivers_itself {
+        return at_their_time.filter(|at| *at > last_pass);
+    }
+    let instant = |key: &str| {
+        store
+            .meta(key)
+            .ok()
+            .flatten()
+            .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
+            .map(|at| at.with_timezone(&Utc))
+    };
+    let awaiting = pass::awaiting(&deliveries, now);
+    let upcoming = deliveries
+        .iter()
+        .filter(|d| d.status == Status::Queued && d.at > now)
+        .map(|d| d.at)
+        .min();
+    let poll = pass::next_poll(&awaiting, upcoming, instant(pass::LAST_POLL), budget);
+    // Each publisher's wait is its own: the earliest end is a reason to
+    // pass (the others' channels were never held).
+    let resume = pass::active_holds(store, now)
+        .unwrap_or_default()
+        .into_values()
+        .min();
+    [poll, resume, at_their_time]
+        .into_iter()
+        .flatten()
+        .filter(|at| *at > last_pass)
+        .min()
+}
+
+/// Takes the project's lock, or says who holds it.
+///
+/// The lock is held on the state folder itself, opened and locked for as
+/// long as the returned handle lives: deleting or replacing the lock file
+/// cannot release it. The lock file only tells which process holds it.
+fn lock(state: &Path) -> anyhow::Result<File> {
+    let dir = state.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("impossible de créer {}", dir.display()))?;
+    let path = dir.join(LOCK_FILE);
+    let folder =
+        File::open(dir).with_context(|| format!("impossible d'ouvrir {}", dir.display()))?;
+    match folder.try_lock() {
+        Ok(()) => {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .open(&path)
+                .with_context(|| format!("impossible d'ouvrir {}", path.display()))?;
+            writeln!(file, "{}", std::process::id())?;
+            Ok(folder)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = match holder.trim() {
+                "" => "inconnu".to_owned(),
+                pid => pid.to_owned(),
+            };
+            bail!(
+                "un autre « crieur daemon » tourne déjà sur ce projet (processus {holder}, verrou sur {}) : arrêtez-le avant d'en lancer un autre",
+                dir.display()
+            )
+        }
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("verrou {}", dir.display()))
+        }
+    }
+}
+
+/// Whether a daemon holds the project's lock (on the state folder).
+pub fn is_running(state: &Path) -> bool {
+    let dir = state.parent().unwrap_or(Path::new("."));
+    let Ok(folder) = File::open(dir) else {
+        return false;
+    };
+    matches!(
+        folder.try_lock_shared(),
+        Err(std::fs::TryLockError::WouldBlock)
+    )
+}
+
+/// Watches the project's files; each change wakes the loop (changes that
+/// come while it works are folded into one).
+fn watch_files(root: &Path, changes: Arc<Notify>) -> anyhow::Result<notify::RecommendedWatcher> {
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && matches!(
+                event.kind,
+                notify::EventKind::Create(_)
+                    | notify::EventKind::Modify(_)
+                    | notify::EventKind::Remove(_)
+            )
+        {
+            changes.notify_one();
+        }
+    })
+    .context("surveillance des fichiers")?;
+    for (dir, mode) in [
+        ("posts", notify::RecursiveMode::Recursive),
+        ("config", notify::RecursiveMode::NonRecursive),
+        ("assets/templates", notify::RecursiveMode::NonRecursive),
+    ] {
+        let path = root.join(dir);
+        if path.is_dir() {
+            watcher
+                .watch(&path, mode)
+                .with_context(|| format!("surveillance de {}", path.display()))?;
+        }
+    }
+    Ok(watcher)
+}
+
+/// `/healthz` and `/metrics`; any other path is 404.
+fn health_routes(metrics: Arc<Mutex<Metrics>>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .fallback(|| async { text(StatusCode::NOT_FOUND, "introuvable\n".into(), PLAIN) })
+        .with_state(metrics)
+}
+
+const PLAIN: &str = "text/plain; charset=utf-8";
+
+/// The OpenMetrics text format, as Prometheus asks for it.
+const PROMETHEUS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+fn text(status: StatusCode, body: String, kind: &'static str) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    response
+}
+
+fn snapshot(metrics: &Mutex<Metrics>) -> Metrics {
+    metrics.lock().map(|m| m.clone()).unwrap_or_default()
+}
+
+async fn healthz(Extract(metrics): Extract<Arc<Mutex<Metrics>>>) -> Response<Body> {
+    let (status, body) = health(&snapshot(&metrics), crate::clock::now());
+    text(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+        body,
+        PLAIN,
+    )
+}
+
+async fn metrics_text(Extract(metrics): Extract<Arc<Mutex<Metrics>>>) -> Response<Body> {
+    text(StatusCode::OK, prometheus(&snapshot(&metrics)), PROMETHEUS)
+}
+
+/// 200 while passes run and succeed and the state store is in place.
+fn health(metrics: &Metrics, now: DateTime<Utc>) -> (u16, String) {
+    let fresh = metrics
+        .last_pass
+        .is_some_and(|at| now - at < timing::pass_every() * 2);
+    if metrics.state_missing {
+        (503, "la base d'état a disparu\n".to_owned())
+    } else if metrics.failing > 0 {
+        (
+            503,
+            format!("{} passage(s) en échec d'affilée\n", metrics.failing),
+        )
+    } else if !fresh {
+        (503, "pas de passage récent\n".to_owned())
+    } else {
+        (200, "ok\n".to_owned())
+    }
+}
+
+/// The metrics in the OpenMetrics text format, which Prometheus scrapes.
+fn prometheus(metrics: &Metrics) -> String {
+    type Labels = Vec<(&'static str, String)>;
+    let gauge = |value: i64| {
+        let gauge = Gauge::<i64>::default();
+        gauge.set(value);
+        gauge
+    };
+    let family = |values: Vec<(Labels, i64)>| {
+        let family = Family::<Labels, Gauge>::default();
+        for (labels, value) in values {
+            family.get_or_create(&labels).set(value);
+        }
+        family
+    };
+    let count = |value: usize| i64::try_from(value).unwrap_or(i64::MAX);
+    let mut registry = Registry::default();
+    registry.register(
+        "crieur_posts",
+        "Deliveries by status",
+        family(
+            metrics
+                .by_status
+                .iter()
+                .map(|(status, n)| (vec![("status", (*status).to_owned())], count(*n)))
+                .collect(),
+        ),
+    );
+    registry.register(
+        "crieur_requests",
+        "Requests made to the publisher in the budget window",
+        family(
+            metrics
+                .requests
+                .iter()
+                .map(|(window, used, _)| (vec![("window", window.clone())], count(*used)))
+                .collect(),
+        ),
+    );
+    registry.register(
+        "crieur_requests_left",
+        "Requests left in the publisher's budget window",
+        family(
+            metrics
+                .requests
+                .iter()
+                .map(|(window, _, left)| (vec![("window", window.clone())], i64::from(*left)))
+                .collect(),
+        ),
+    );
+    registry.register(
+        "crieur_last_pass_timestamp_seconds",
+        "When the last pass ran",
+        gauge(metrics.last_pass.map_or(0, |at| at.timestamp())),
+    );
+    let passes = Counter::<u64>::default();
+    passes.inc_by(metrics.passes);
+    registry.register("crieur_passes", "Passes since start", passes);
+    registry.register(
+        "crieur_failing_passes",
+        "Passes that failed in a row",
+        gauge(i64::try_from(metrics.failing).unwrap_or(i64::MAX)),
+    );
+    registry.register(
+        "crieur_state_missing",
+        "Whether the state store's file vanished",
+        gauge(i64::from(metrics.state_missing)),
+    );
+    registry.register(
+        "crieur_blocked_posts",
+        "Posts left out for their errors: their slots stay empty",
+        gauge(i64::try_from(metrics.blocked).unwrap_or(i64::MAX)),
+    );
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = encode(&mut out, &registry);
+    out
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(false).try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics() -> Metrics {
+        let mut metrics = Metrics {
+            last_pass: Some(crate::clock::now()),
+            passes: 3,
+            requests: vec![("15min".into(), 4, 96), ("24h".into(), 10, 240)],
+            ..Metrics::default()
+        };
+        for status in Status::ALL {
+            metrics.by_status.insert(status.public(), 0);
+        }
+        metrics.by_status.insert("queued", 5);
+        metrics
+    }
+
+    /// Reads the OpenMetrics text format as a scraper does: each sample's
+    /// family announced by `# HELP` and `# TYPE` before it, names and label values
+    /// well formed, values numbers, a counter's sample named `_total`, and
+    /// `# EOF` last.
+    fn scrape(text: &str) -> Vec<(String, String, f64)> {
+        let mut types: HashMap<String, String> = HashMap::new();
+        let mut helped = Vec::new();
+        let mut samples = Vec::new();
+        let name_ok = |name: &str| {
+            name.starts_with("crieur_")
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        assert_eq!(text.lines().last(), Some("# EOF"), "{text}");
+        for line in text.lines().filter(|line| *line != "# EOF") {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let (name, help) = rest.split_once(' ').expect("a HELP text");
+                assert!(name_ok(name) && !help.is_empty(), "{line}");
+                helped.push(name.to_owned());
+            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').expect("a TYPE");
+                assert!(matches!(kind, "counter" | "gauge"), "{line}");
+                assert!(
+                    types.insert(name.to_owned(), kind.to_owned()).is_none(),
+                    "{line}"
+                );
+            } else {
+                let (series, value) = line.rsplit_once(' ').expect("a sample");
+                let value: f64 = value.parse().unwrap_or_else(|_| panic!("{line}"));
+                let (name, labels) = match series.split_once('{') {
+                    Some((name, labels)) => (name, labels.strip_suffix('}').expect(line)),
+                    None => (series, ""),
+                };
+                let family = match types.get(name) {
+                    Some(_) => name,
+                    None => name.strip_suffix("_total").unwrap_or(name),
+                };
+                let kind = types
+                    .get(family)
+                    .unwrap_or_else(|| panic!("no TYPE for {line}"));
+                assert!(helped.iter().any(|h| h == family), "no HELP for {line}");
+                assert!(name_ok(name), "{line}");
+                assert_eq!(kind == "counter", name.ends_with("_total"), "{line}");
+                for label in labels.split(',').filter(|l| !l.is_empty()) {
+                    let (key, value) = label.split_once('=').expect(line);
+                    assert!(key.chars().all(|c| c.is_ascii_lowercase()), "{line}");
+                    assert!(value.starts_with('"') && value.ends_with('"'), "{line}");
+                }
+                samples.push((name.to_owned(), labels.to_owned(), value));
+            }
+        }
+        samples
+    }
+
+    use std::collections::HashMap;
+
+    #[test]
+    fn metrics_are_prometheus_text_a_scraper_reads_as_is() {
+        let samples = scrape(&prometheus(&metrics()));
+        let value = |name: &str, labels: &str| {
+            samples
+                .iter()
+                .find(|(n, l, _)| n == name && l == labels)
+                .map(|(_, _, v)| *v)
+        };
+        assert_eq!(value("crieur_posts", "status=\"queued\""), Some(5.0));
+        assert_eq!(value("crieur_posts", "status=\"error\""), Some(0.0));
+        assert_eq!(value("crieur_passes_total", ""), Some(3.0));
+        assert_eq!(value("crieur_requests", "window=\"15min\""), Some(4.0));
+        assert_eq!(value("crieur_requests_left", "window=\"24h\""), Some(240.0));
+        assert!(value("crieur_last_pass_timestamp_seconds", "").is_some_and(|at| at > 1.7e9));
+        assert_eq!(value("crieur_failing_passes", ""), Some(0.0));
+        assert_eq!(value("crieur_state_missing", ""), Some(0.0));
+        assert_eq!(value("crieur_blocked_posts", ""), Some(0.0));
+    }
+
+    #[test]
+    fn health_and_metrics_are_axum_routes_with_prometheus_content_type() {
+        let shared = Arc::new(Mutex::new(metrics()));
+        let server =
+            server::testing::start(health_routes(shared.clone()), server::Limits::default());
+        let (status, answer) = server::testing::get(server.address, "/metrics");
+        assert_eq!(status, 200);
+        assert!(
+            answer.contains(
+                "content-type: application/openmetrics-text; version=1.0.0; charset=utf-8"
+            ),
+            "{answer}"
+        );
+        assert!(answer.contains("crieur_passes_total 3"), "{answer}");
+        assert_eq!(server::testing::get(server.address, "/healthz").0, 200);
+        shared.lock().unwrap().failing = 2;
+        let (status, answer) = server::testing::get(server.address, "/healthz");
+        assert_eq!(status, 503);
+        assert!(answer.contains("2 passage(s) en échec"), "{answer}");
+        assert_eq!(server::testing::get(server.address, "/autre").0, 404);
+    }
+}

@@ -1,0 +1,493 @@
+//! Reading a project from disk: the IO edge of checking.
+//!
+//! [`load`] walks `posts/`, reads each file defensively (size, symlinks,
+//! file type, encoding; never a file whose resolved path leaves the
+//! project) and hands the text to the pure parsers, which make the
+//! [`Project`]. Whatever goes wrong in a user's file becomes a diagnostic
+//! in the project's [`Report`]; only a missing project is an error.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crieur_core::config::{CONFIG_PATH, Config};
+use crieur_core::diagnostic::{Diagnostic, Report, line_col};
+use crieur_core::post::{POSTS_DIR, Post};
+use crieur_core::project::Project;
+use crieur_core::render::Assets;
+use crieur_core::render::picture::{Picture, PictureError};
+use crieur_core::template::{TEMPLATES_DIR, Template};
+use crieur_core::typography::FontFace;
+
+/// Text files larger than this are refused: a post is a few kilobytes.
+pub const MAX_FILE_SIZE: u64 = 1024 * 1024;
+
+/// Fonts and images larger than this are refused.
+pub const MAX_ASSET_SIZE: u64 = 20 * 1024 * 1024;
+
+/// Where fonts live, relative to the project root.
+pub const FONTS_DIR: &str = "assets/fonts";
+
+/// Images are named by their path under this folder.
+pub const ASSETS_DIR: &str = "assets";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// No `config/crieur.toml` in the root given (as given).
+    #[error("{}", not_a_project(.0))]
+    NotAProject(PathBuf),
+    #[error("impossible de lire {} : {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The ways to make a new project, said outside a project. They are joined
+/// with `, `: another way is one more line (« ou lancez `crieur init` »).
+const NEW_PROJECT: &[&str] = &[
+    "lancez `crieur init` (ou `crieur init DOSSIER`)",
+    "ou copiez les dossiers config/, assets/ et posts/ du projet d'exemple (le dépôt de crieur)",
+];
+
+/// What to say when `root` holds no configuration: which folder, and how
+/// to go on from there.
+fn not_a_project(root: &Path) -> String {
+    let given = root.to_string_lossy();
+    let folder = given.trim_start_matches("./").trim_end_matches('/');
+    let (folder, config) = match folder {
+        "" | "." => ("ce dossier".to_owned(), CONFIG_PATH.to_owned()),
+        _ => (folder.to_owned(), format!("{folder}/{CONFIG_PATH}")),
+    };
+    format!(
+        "{folder} n'est pas un projet crieur : {config} introuvable\n\
+         \x20 - si le projet est ailleurs, lancez crieur dans son dossier, ou indiquez-le avec `--root DOSSIER`\n\
+         \x20 - pour créer un projet, {}",
+        NEW_PROJECT.join(", ")
+    )
+}
+
+/// Loads and parses every file of the project at `root`.
+pub fn load(root: &Path) -> Result<Project, LoadError> {
+    let config_path = root.join(CONFIG_PATH);
+    if !config_path.is_file() {
+        return Err(LoadError::NotAProject(root.to_owned()));
+    }
+    let canonical_root = root.canonicalize().map_err(|source| LoadError::Io {
+        path: root.to_owned(),
+        source,
+    })?;
+    let files = Files {
+        root: canonical_root,
+    };
+    let mut report = Report::new();
+
+    let config = files.read(CONFIG_PATH, &mut report).and_then(|text| {
+        let (config, diagnostics) = Config::parse(&text, CONFIG_PATH);
+        report.extend(diagnostics);
+        config
+    });
+
+    let mut templates = BTreeMap::new();
+    let mut broken_templates = std::collections::BTreeSet::new();
+    for (relative, id) in files.list(TEMPLATES_DIR, "toml", false, &mut report) {
+        let Some(text) = files.read(&relative, &mut report) else {
+            broken_templates.insert(id);
+            continue;
+        };
+        let (template, diagnostics) = Template::parse(&text, &relative, &id);
+        report.extend(diagnostics);
+        match template {
+            Some(template) => {
+                templates.insert(id, template);
+            }
+            None => {
+                broken_templates.insert(id);
+            }
+        }
+    }
+
+    let assets = files.assets(&mut report);
+    let pins = match &config {
+        Some(config) => load_pins(root, &config.state, &mut report),
+        None => crieur_core::plan::Pins::new(),
+    };
+
+    let mut posts = Vec::new();
+    let post_paths = files.list(POSTS_DIR, "md", true, &mut report);
+    let post_files = post_paths.len();
+    let post_ids: Vec<String> = post_paths.iter().map(|(_, id)| id.clone()).collect();
+    // Without a valid time zone, dates cannot be read: the config's own
+    // errors say why, and posts are still checked for everything else.
+    let tz = config
+        .as_ref()
+        .map_or(chrono_tz::Europe::Paris, |config| config.timezone);
+    for (relative, id) in post_paths {
+        let Some(text) = files.read(&relative, &mut report) else {
+            continue;
+        };
+        let (post, diagnostics) = Post::parse(&text, &relative, &id, tz);
+        report.extend(diagnostics);
+        posts.extend(post);
+    }
+    posts.sort_by(|a, b| a.id.cmp(&b.id));
+
+    Ok(Project {
+        root: root.to_owned(),
+        config,
+        templates,
+        broken_templates,
+        posts,
+        post_files,
+        post_ids,
+        assets,
+        pins,
+        report,
+    })
+}
+
+/// The calendar pinned in the state store, if there is one.
+fn load_pins(root: &Path, state: &str, report: &mut Report) -> crieur_core::plan::Pins {
+    let result = crate::store::Store::open_existing(&root.join(state))
+        .and_then(|store| store.map(|store| store.assignments()).transpose());
+    match result {
+        Ok(pins) => pins.unwrap_or_default(),
+        Err(error) => {
+            report.push(Diagnostic::error(state, None, error.to_string()).with_hint(
+                "restaurez la sauvegarde du fichier, ou déplacez-le pour repartir d'un état vide",
+            ));
+            crieur_core::plan::Pins::new()
+        }
+    }
+}
+
+/// Reads files under the project root, turning every problem into a
+/// diagnostic.
+struct Files {
+    root: PathBuf,
+}
+
+impl Files {
+    /// The files ending in `.extension` under `dir` (recursively or not), as
+    /// `(path relative to the root, id)` where the id is the path under
+    /// `dir` without the extension. Sorted by path.
+    fn list(
+        &self,
+        dir: &str,
+        extension: &str,
+        recursive: bool,
+        report: &mut Report,
+    ) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        let mut visited = HashSet::new();
+        self.walk(
+            &self.root.join(dir),
+            dir,
+            &mut Walk {
+                extension,
+                recursive,
+                visited: &mut visited,
+                found: &mut found,
+                report,
+            },
+        );
+        found.sort();
+        found
+            .into_iter()
+            .map(|relative| {
+                let id = relative[dir.len() + 1..relative.len() - extension.len() - 1].to_owned();
+                (relative, id)
+            })
+            .collect()
+    }
+
+    fn walk(&self, path: &Path, relative: &str, walk: &mut Walk<'_>) {
+        let Ok(canonical) = path.canonicalize() else {
+            return;
+        };
+        if !walk.visited.insert(canonical) {
+            return;
+        }
+        let Ok(entries) = fs::read_dir(path) else {
+            return;
+        };
+        let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+        entries.sort_by_key(|entry| entry.file_name());
+        for entry in entries {
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                walk.report.push(
+                    Diagnostic::error(
+                        &format!("{relative}/{}", entry.file_name().to_string_lossy()),
+                        None,
+                        "nom de fichier illisible (il n'est pas en UTF-8)",
+                    )
+                    .with_hint("renommez le fichier avec des lettres, chiffres et tirets"),
+                );
+                continue;
+            };
+            // Editors' backups and hidden files are not posts.
+            if name.starts_with('.') || name.ends_with('~') || name.starts_with('#') {
+                continue;
+            }
+            let child = format!("{relative}/{name}");
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
+            let mut is_dir = file_type.is_dir();
+            if file_type.is_symlink() {
+                match self.inside(&entry.path()) {
+                    Ok(target) => is_dir = target.is_dir(),
+                    Err(diagnostic) => {
+                        if child.ends_with(&format!(".{}", walk.extension)) || walk.recursive {
+                            walk.report
+                                .push(Diagnostic::error(&child, None, diagnostic));
+                        }
+                        continue;
+                    }
+                }
+            }
+            if is_dir {
+                if walk.recursive {
+                    self.walk(&entry.path(), &child, walk);
+                }
+            } else if name.len() > walk.extension.len() + 1
+                && name.ends_with(&format!(".{}", walk.extension))
+            {
+                walk.found.push(child);
+            }
+        }
+    }
+
+    /// Every font of `assets/fonts/` and every PNG under `assets/`, each
+    /// PNG checked (its size from its header first) but not decoded.
+    fn assets(&self, report: &mut Report) -> Assets {
+        let mut assets = Assets::default();
+        for extension in ["ttf", "otf"] {
+            for (relative, id) in self.list(FONTS_DIR, extension, false, report) {
+                let Some(bytes) = self.read_binary(&relative, report) else {
+                    continue;
+                };
+                let name = format!("{id}.{extension}");
+                match FontFace::from_bytes(&name, bytes) {
+                    Ok(face) => {
+                        assets.fonts.insert(name, face);
+                    }
+                    Err(error) => report.push(
+                        Diagnostic::error(&relative, None, error.to_string())
+                            .with_hint("remplacez le fichier par une police .ttf ou .otf valide"),
+                    ),
+                }
+            }
+        }
+        for (relative, id) in self.list(ASSETS_DIR, "png", true, report) {
+            let Some(bytes) = self.read_binary(&relative, report) else {
+                continue;
+            };
+            let name = format!("{id}.png");
+            match Picture::from_png(bytes) {
+                Ok(picture) => {
+                    assets.images.insert(name, Arc::new(picture));
+                }
+                Err(error) => {
+                    let hint = match error {
+                        PictureError::TooLarge { .. } => {
+                            "réduisez l'image : une carte fait au plus 1200x1350 pixels"
+                        }
+                        PictureError::Unreadable(_) => "enregistrez l'image au format PNG",
+                    };
+                    report.push(
+                        Diagnostic::error(&relative, None, error.to_string()).with_hint(hint),
+                    );
+                    assets.refused.insert(name, error.to_string());
+                }
+            }
+        }
+        assets
+    }
+
+    /// The bytes of a font or an image, or `None` with a diagnostic.
+    fn read_binary(&self, relative: &str, report: &mut Report) -> Option<Vec<u8>> {
+        match self.read_bytes(relative, MAX_ASSET_SIZE) {
+            Ok(bytes) => Some(bytes),
+            Err(Refusal::TooLarge(size)) => {
+                report.push(Diagnostic::error(
+                    relative,
+                    None,
+                    format!(
+                        "impossible de lire le fichier : fichier trop gros ({} Mio, 20 Mio au plus)",
+                        size / (1024 * 1024)
+                    ),
+                ));
+                None
+            }
+            Err(refusal) => {
+                report.push(refusal.diagnostic(relative));
+                None
+            }
+        }
+    }
+
+    /// The bytes of the regular file at `relative`, at most `limit` of
+    /// them. The file must resolve inside the project and be a regular
+    /// file: a named pipe, a socket or a device is refused before it is
+    /// opened (opening a pipe would wait for a writer), and it is opened
+    /// non-blocking in case it was swapped for one meanwhile.
+    fn read_bytes(&self, relative: &str, limit: u64) -> Result<Vec<u8>, Refusal> {
+        use std::io::Read as _;
+        let path = self.root.join(relative);
+        let resolved = path.canonicalize().map_err(Refusal::Io)?;
+        if !resolved.starts_with(&self.root) {
+            return Err(Refusal::Outside(resolved));
+        }
+        let metadata = fs::metadata(&resolved).map_err(Refusal::Io)?;
+        if !metadata.is_file() {
+            return Err(Refusal::NotRegular);
+        }
+        if metadata.len() > limit {
+            return Err(Refusal::TooLarge(metadata.len()));
+        }
+        let mut options = fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
+        }
+        let file = options.open(&resolved).map_err(Refusal::Io)?;
+        let metadata = file.metadata().map_err(Refusal::Io)?;
+        if !metadata.is_file() {
+            return Err(Refusal::NotRegular);
+        }
+        // The size may have changed since it was looked at: read no more
+        // than the limit allows.
+        let mut bytes = Vec::with_capacity(metadata.len().min(limit) as usize);
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(Refusal::Io)?;
+        if bytes.len() as u64 > limit {
+            return Err(Refusal::TooLarge(bytes.len() as u64));
+        }
+        Ok(bytes)
+    }
+
+    /// Where a symlink leads, if it stays inside the project.
+    fn inside(&self, link: &Path) -> Result<PathBuf, String> {
+        match link.canonicalize() {
+            Ok(target) if target.starts_with(&self.root) => Ok(target),
+            Ok(target) => Err(format!(
+                "lien symbolique vers l'extérieur du projet ({}) : refusé",
+                target.display()
+            )),
+            Err(_) => Err("lien symbolique cassé : sa cible n'existe pas".to_owned()),
+        }
+    }
+
+    /// The text of a file, or `None` with a diagnostic saying why not.
+    fn read(&self, relative: &str, report: &mut Report) -> Option<Arc<str>> {
+        let bytes = match self.read_bytes(relative, MAX_FILE_SIZE) {
+            Ok(bytes) => bytes,
+            Err(Refusal::TooLarge(size)) => {
+                report.push(
+                    Diagnostic::error(
+                        relative,
+                        None,
+                        format!("fichier trop gros ({} Kio, 1 024 Kio au plus)", size / 1024),
+                    )
+                    .with_hint("un post ne contient que du texte : les images vont dans assets/"),
+                );
+                return None;
+            }
+            Err(refusal) => {
+                report.push(refusal.diagnostic(relative));
+                return None;
+            }
+        };
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        match std::str::from_utf8(bytes) {
+            Ok(text) if text.contains('\0') => {
+                let offset = text.find('\0').unwrap_or(0);
+                report.add_source(relative, Arc::from(text.replace('\0', " ")));
+                report.push(
+                    Diagnostic::error(
+                        relative,
+                        Some(offset..offset + 1),
+                        "fichier binaire : ce n'est pas du texte",
+                    )
+                    .with_hint("un post est un fichier texte, enregistré en UTF-8"),
+                );
+                None
+            }
+            Ok(text) => {
+                let text: Arc<str> = Arc::from(text);
+                report.add_source(relative, text.clone());
+                Some(text)
+            }
+            Err(error) => {
+                let offset = error.valid_up_to();
+                let lossy = String::from_utf8_lossy(bytes).into_owned();
+                let (line, column) = line_col(&lossy, offset);
+                report.add_source(relative, Arc::from(lossy));
+                report.push(
+                    Diagnostic::error(
+                        relative,
+                        Some(offset..offset + 1),
+                        format!("le fichier n'est pas en UTF-8 (octet invalide ligne {line}, colonne {column})"),
+                    )
+                    .with_hint("enregistrez-le en UTF-8 depuis votre éditeur (Fichier > Enregistrer sous > Encodage UTF-8)"),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Why a file of the project is not read.
+#[derive(Debug)]
+enum Refusal {
+    /// It resolves outside the project (a symbolic link swapped in).
+    Outside(PathBuf),
+    /// A named pipe, a socket, a device or a folder.
+    NotRegular,
+    TooLarge(u64),
+    Io(std::io::Error),
+}
+
+impl Refusal {
+    fn diagnostic(&self, relative: &str) -> Diagnostic {
+        match self {
+            Refusal::Outside(target) => Diagnostic::error(
+                relative,
+                None,
+                format!(
+                    "lien symbolique vers l'extérieur du projet ({}) : refusé",
+                    target.display()
+                ),
+            ),
+            Refusal::NotRegular => Diagnostic::error(
+                relative,
+                None,
+                "ce n'est pas un fichier ordinaire (tube nommé, socket ou périphérique) : refusé",
+            )
+            .with_hint("remplacez-le par un vrai fichier, ou supprimez-le"),
+            Refusal::TooLarge(size) => Diagnostic::error(
+                relative,
+                None,
+                format!("fichier trop gros ({} Kio)", size / 1024),
+            ),
+            Refusal::Io(error) => Diagnostic::error(
+                relative,
+                None,
+                format!("impossible de lire le fichier : {error}"),
+            ),
+        }
+    }
+}
+
+struct Walk<'w> {
+    extension: &'w str,
+    recursive: bool,
+    visited: &'w mut HashSet<PathBuf>,
+    found: &'w mut Vec<String>,
+    report: &'w mut Report,
+}

@@ -1,0 +1,261 @@
+//! A local PDS that keeps to the XRPC calls crieur makes: sessions that
+//! expire and refresh, blobs of at most 1,000,000 bytes, records under a
+//! key the client chooses (a second create under the same key refused),
+//! `getRecord` and `deleteRecord`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::Response;
+use serde_json::{Value, json};
+
+use crate::Server;
+
+pub const HANDLE: &str = "cpts-test.bsky.social";
+pub const PASSWORD: &str = "abcd-efgh-ijkl-mnop";
+pub const DID: &str = "did:plc:cptstest";
+
+#[derive(Debug, Clone)]
+pub struct Blob {
+    pub mime: String,
+    pub size: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    pub records: BTreeMap<String, Value>,
+    pub blobs: Vec<Blob>,
+    pub creates: usize,
+    pub refreshes: usize,
+    /// The next call with the session answers `ExpiredToken`.
+    pub expire_next: bool,
+    /// Creates whose answer is lost (a 502 after the record was made).
+    pub lose_next_answers: usize,
+    /// How long each answer takes once the call is done (so that a
+    /// client killed meanwhile never reads it).
+    pub latency: std::time::Duration,
+    /// createSession answers 403 quoting the password it was sent.
+    pub echo_password: bool,
+    /// Calls with a session answer 403 quoting the token they carried.
+    pub echo_session: bool,
+    /// The session's tokens, unique to this process (the mask of secrets
+    /// is the process's: two fakes must not give the same one).
+    pub access: String,
+    refresh: String,
+}
+
+pub struct FakePds {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+    _server: Server,
+}
+
+struct Call {
+    method: String,
+    nsid: String,
+    query: BTreeMap<String, String>,
+    bearer: Option<String>,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+type Answer = (u16, Value);
+
+impl FakePds {
+    pub fn start() -> FakePds {
+        let state = Arc::new(Mutex::new(State::default()));
+        let app = {
+            let state = state.clone();
+            axum::Router::new().fallback(move |request: axum::extract::Request| {
+                let state = state.clone();
+                async move {
+                    let (parts, body) = request.into_parts();
+                    let body = axum::body::to_bytes(body, 16 << 20)
+                        .await
+                        .unwrap_or_default();
+                    let header = |name: &str| {
+                        parts
+                            .headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                    };
+                    let query = parts
+                        .uri
+                        .query()
+                        .unwrap_or_default()
+                        .split('&')
+                        .filter_map(|pair| pair.split_once('='))
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect();
+                    let call = Call {
+                        method: parts.method.as_str().to_owned(),
+                        nsid: parts.uri.path().trim_start_matches("/xrpc/").to_owned(),
+                        query,
+                        bearer: header("authorization")
+                            .and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned)),
+                        content_type: header("content-type").unwrap_or_default(),
+                        body: body.to_vec(),
+                    };
+                    let (status, value, latency) = {
+                        let mut state = state.lock().unwrap();
+                        let (status, value) = handle(&call, &mut state);
+                        (status, value, state.latency)
+                    };
+                    tokio::time::sleep(latency).await;
+                    Response::builder()
+                        .status(status)
+                        .header("content-type", "application/json")
+                        .body(Body::from(value.to_string()))
+                        .unwrap()
+                }
+            })
+        };
+        let server = Server::start(app);
+        FakePds {
+            url: format!("http://{}", server.address()),
+            state,
+            _server: server,
+        }
+    }
+
+    pub fn with<T>(&self, change: impl FnOnce(&mut State) -> T) -> T {
+        change(&mut self.state.lock().unwrap())
+    }
+}
+
+fn error(status: u16, name: &str, message: &str) -> Answer {
+    (status, json!({ "error": name, "message": message }))
+}
+
+fn session(state: &mut State) -> Answer {
+    static SESSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let number = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    state.access = format!("access-{number:08}");
+    state.refresh = format!("refresh-{number:08}");
+    (
+        200,
+        json!({ "accessJwt": state.access, "refreshJwt": state.refresh, "did": DID, "handle": HANDLE }),
+    )
+}
+
+fn handle(call: &Call, state: &mut State) -> Answer {
+    let json: Value = serde_json::from_slice(&call.body).unwrap_or(Value::Null);
+    match call.nsid.as_str() {
+        "com.atproto.server.createSession" => {
+            if state.echo_password {
+                let password = json["password"].as_str().unwrap_or_default();
+                return error(
+                    403,
+                    "Forbidden",
+                    &format!("login refused for password {password:?}"),
+                );
+            }
+            if json["identifier"] == HANDLE && json["password"] == PASSWORD {
+                session(state)
+            } else {
+                error(
+                    401,
+                    "AuthenticationRequired",
+                    "Invalid identifier or password",
+                )
+            }
+        }
+        "com.atproto.server.refreshSession" => {
+            if call.bearer.as_deref() == Some(state.refresh.as_str()) {
+                state.refreshes += 1;
+                session(state)
+            } else {
+                error(400, "ExpiredToken", "Token has expired")
+            }
+        }
+        _ if call.bearer.as_deref() != Some(state.access.as_str()) || state.access.is_empty() => {
+            error(401, "AuthenticationRequired", "Authentication Required")
+        }
+        _ if state.echo_session => error(
+            403,
+            "Forbidden",
+            &format!(
+                "session refused: Bearer {}",
+                call.bearer.clone().unwrap_or_default()
+            ),
+        ),
+        _ if state.expire_next => {
+            state.expire_next = false;
+            error(400, "ExpiredToken", "Token has expired")
+        }
+        "com.atproto.repo.uploadBlob" => {
+            if call.body.len() > 1_000_000 {
+                return error(400, "BlobTooLarge", "This file is too large");
+            }
+            state.blobs.push(Blob {
+                mime: call.content_type.clone(),
+                size: call.body.len(),
+            });
+            let blob = json!({
+                "$type": "blob",
+                "ref": { "$link": format!("bafkrei{}", state.blobs.len()) },
+                "mimeType": call.content_type,
+                "size": call.body.len(),
+            });
+            (200, json!({ "blob": blob }))
+        }
+        "com.atproto.repo.createRecord" => create(&json, state),
+        "com.atproto.repo.getRecord" if call.method == "GET" => {
+            let rkey = call.query.get("rkey").cloned().unwrap_or_default();
+            match state.records.get(&rkey) {
+                Some(value) => (
+                    200,
+                    json!({ "uri": format!("at://{DID}/app.bsky.feed.post/{rkey}"), "cid": "bafyrei", "value": value }),
+                ),
+                None => error(400, "RecordNotFound", "Could not locate record"),
+            }
+        }
+        "com.atproto.repo.deleteRecord" => {
+            let rkey = json["rkey"].as_str().unwrap_or_default();
+            state.records.remove(rkey);
+            (200, json!({}))
+        }
+        _ => error(404, "XRPCNotSupported", "Method Not Implemented"),
+    }
+}
+
+/// A record key as the PDS accepts it.
+fn is_tid(rkey: &str) -> bool {
+    rkey.len() == 13
+        && rkey
+            .bytes()
+            .all(|b| b"234567abcdefghijklmnopqrstuvwxyz".contains(&b))
+}
+
+fn create(json: &Value, state: &mut State) -> Answer {
+    state.creates += 1;
+    let rkey = json["rkey"].as_str().unwrap_or_default().to_owned();
+    if json["repo"] != DID || json["collection"] != "app.bsky.feed.post" {
+        return error(400, "InvalidRequest", "bad repo or collection");
+    }
+    if !is_tid(&rkey) {
+        return error(400, "InvalidRequest", "rkey must be a TID");
+    }
+    if state.records.contains_key(&rkey) {
+        return error(400, "InvalidRequest", "Record already exists");
+    }
+    let text = json["record"]["text"].as_str().unwrap_or_default();
+    if text.len() > 3000 {
+        return error(
+            400,
+            "InvalidRequest",
+            "Record/text must not be longer than 3000",
+        );
+    }
+    state.records.insert(rkey.clone(), json["record"].clone());
+    if state.lose_next_answers > 0 {
+        state.lose_next_answers -= 1;
+        return error(502, "UpstreamFailure", "Bad gateway");
+    }
+    (
+        200,
+        json!({ "uri": format!("at://{DID}/app.bsky.feed.post/{rkey}"), "cid": "bafyrei" }),
+    )
+}

@@ -1,0 +1,29 @@
+//! The support of crieur's tests, in one place:
+//!
+//! - local stand-ins for Buffer ([`buffer`]), Mastodon ([`mastodon`]) and
+//!   a Bluesky PDS ([`bluesky`]) that keep to the real services' contracts,
+//!   and an image host ([`buffer::FileServer`]);
+//! - [`Server`], the one way to serve them, or any test app, on a local
+//!   port, and [`free_port`] for a server the test does not own;
+//! - [`crieur`] and [`crieur_in`], the command that runs the binary as a
+//!   user does, in a clean environment;
+//! - [`Kills`], which kills passes at random points from a seed it prints.
+//!
+//! It depends on no crieur crate: the tests meet crieur over its command
+//! line and the services' HTTP APIs only.
+
+pub mod bluesky;
+pub mod buffer;
+pub mod mastodon;
+
+mod command;
+mod copy;
+mod kills;
+mod server;
+mod wait;
+
+pub use command::{Killed, crieur, crieur_in};
+pub use copy::copy_dir;
+pub use kills::Kills;
+pub use server::{Server, free_port};
+pub use wait::{wait_every, wait_for};
