@@ -16,16 +16,11 @@ pub const EXIT_FAILURE: i32 = 2;
 #[command(name = "crieur", version)]
 pub struct Cli {
     /// Dossier du projet, celui qui contient config/crieur.toml (par défaut :
-    /// le dossier courant).
-    #[arg(
-        long,
-        global = true,
-        default_value = ".",
-        hide_default_value = true,
-        value_name = "DOSSIER",
-        display_order = 1000
-    )]
-    pub root: PathBuf,
+    /// le dossier courant, ou le plus proche au-dessus qui en contient un).
+    // Without it, the project is found from the current folder up
+    // (`cmd::context::root`); given, it is exactly that folder.
+    #[arg(long, global = true, value_name = "DOSSIER", display_order = 1000)]
+    pub root: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -126,7 +121,8 @@ pub struct NewArgs {
     #[arg(value_name = "SÉRIE", required_unless_present = "template")]
     pub series: Option<String>,
 
-    /// Titre : donne son nom au fichier et remplit le premier champ.
+    /// Titre : donne son nom au fichier et remplit le champ titre du modèle
+    /// (à défaut, son premier champ de texte).
     #[arg(long, value_name = "TEXTE")]
     pub title: Option<String>,
 
@@ -659,11 +655,13 @@ mod tests {
     #[test]
     fn reads_a_command_and_its_options() {
         let cli = parse_from(["crieur", "--root", "projet", "plan", "--weeks", "2"]).unwrap();
-        assert_eq!(cli.root, PathBuf::from("projet"));
+        assert_eq!(cli.root, Some(PathBuf::from("projet")));
         let Command::Plan(plan) = cli.command else {
             panic!("plan expected");
         };
         assert_eq!(plan.weeks, 2);
+        // Without `--root`, the project is looked for from the current folder.
+        assert_eq!(parse_from(["crieur", "check"]).unwrap().root, None);
     }
 
     /// The usage error `args` lead to.

@@ -13,7 +13,7 @@ pub mod cmd;
 
 pub use crieur_core::{
     access, budget, calendar, caption, check, config, contrast, delivery, diagnostic, diff, import,
-    network, plan, post, project, publisher, ratelimit, render, scaffold, schedule, table,
+    network, plan, post, project, publisher, ratelimit, render, scaffold, schedule, system, table,
     template, timing, typography, verdict,
 };
 pub use crieur_io::{clock, daemon, file, loader, media, net, preview, publish, store};

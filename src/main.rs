@@ -18,8 +18,9 @@ fn main() -> ExitCode {
     match crieur::cmd::run(cli) {
         Ok(outcome) => ExitCode::from(outcome as u8),
         Err(error) => {
-            // The same prefix as diagnostics and usage errors.
-            eprintln!("erreur : {error:#}");
+            // The same prefix as diagnostics and usage errors; what the
+            // system says, in French.
+            eprintln!("erreur : {}", crieur::cmd::context::error_text(&error));
             ExitCode::from(crieur::cli::EXIT_FAILURE as u8)
         }
     }

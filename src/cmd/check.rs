@@ -17,7 +17,13 @@ pub fn run(root: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
     } else {
         super::context::print_report(report);
         println!("{}", summary(&project, report));
-        println!("{}", verdicts(&crate::verdict::judge(&project, report)));
+        let verdicts = crate::verdict::judge(&project, report);
+        let tz = project
+            .config
+            .as_ref()
+            .map_or(chrono_tz::Europe::Paris, |config| config.timezone);
+        let gone_by = verdicts.gone_by(&project, super::context::now(tz)?).len();
+        println!("{}", counts(&verdicts, gone_by));
     }
     Ok(if report.has_errors() {
         Outcome::Invalid
@@ -26,16 +32,20 @@ pub fn run(root: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-/// How many posts go out, and how many do not, as every command sees them.
-fn verdicts(verdicts: &crate::verdict::Verdicts) -> String {
+/// How many posts go out, and how many do not, as every command sees them;
+/// `gone_by` ready posts whose date is past the grace are said apart.
+fn counts(verdicts: &crate::verdict::Verdicts, gone_by: usize) -> String {
     use crate::verdict::State;
-    let count = |state: State, one: &str, many: &str| {
-        let n = verdicts.count(state);
-        format!("{n} {}", if n > 1 { many } else { one })
+    let said = |n: usize, one: &str, many: &str| format!("{n} {}", if n > 1 { many } else { one });
+    let count = |state: State, one: &str, many: &str| said(verdicts.count(state), one, many);
+    let ready = said(verdicts.count(State::Ready) - gone_by, "prêt", "prêts");
+    let ready = match gone_by {
+        0 => ready,
+        n => format!("{ready}, {}", said(n, "passé", "passés")),
     };
     format!(
         "Posts : {}, {}, {}, {}.",
-        count(State::Ready, "prêt", "prêts"),
+        ready,
         count(State::Blocked, "bloqué", "bloqués"),
         count(State::Draft, "brouillon", "brouillons"),
         count(State::Orphan, "sans date ni série", "sans date ni série"),

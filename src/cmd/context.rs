@@ -23,6 +23,16 @@ pub enum Outcome {
 /// be on another day (and for tests).
 pub const NOW_VARIABLE: &str = crate::clock::VARIABLE;
 
+/// The project's folder: the one `--root` gives, exactly; without it, the
+/// current folder's project, found from there up as git finds its
+/// repository ([`crate::loader::discover`]), as a way from the current
+/// folder (`../..` from `posts/chiffre/`). No project anywhere above: the
+/// empty path (the current folder), which loading then says is no project,
+/// nor any folder above it.
+pub fn root(given: Option<std::path::PathBuf>) -> std::path::PathBuf {
+    given.unwrap_or_else(|| crate::loader::discover(std::path::Path::new(".")).unwrap_or_default())
+}
+
 pub fn load(root: &std::path::Path) -> anyhow::Result<Project> {
     let mut project = crate::loader::load(root)?;
     project.report.set_display_prefix(display_prefix(root));
@@ -87,4 +97,53 @@ pub fn parse_instant(text: &str, tz: Tz) -> anyhow::Result<DateTime<Utc>> {
 pub fn print_report(report: &Report) {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     eprint!("{}", report.render(color));
+}
+
+/// An error as a person reads it after `erreur : `: each context, then
+/// its cause, joined by ` : `, with what the system or an image decoder
+/// says in French ([`crieur_core::system::french`]). A cause a message
+/// already quotes is said in French in its place, not again after it.
+pub fn error_text(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let raw = cause.to_string();
+        let said = crieur_core::system::french(cause).unwrap_or_else(|| raw.clone());
+        match parts.last_mut() {
+            Some(last) if !raw.is_empty() && last.contains(&raw) => {
+                *last = last.replace(&raw, &said);
+            }
+            Some(last) if last.contains(&said) => {}
+            _ => parts.push(said),
+        }
+    }
+    parts.join(" : ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_errors_reach_a_person_in_french() {
+        let missing = std::io::Error::from_raw_os_error(2);
+        let error = anyhow::Error::new(missing).context("impossible d'écrire posts/a.md");
+        assert_eq!(
+            error_text(&error),
+            "impossible d'écrire posts/a.md : fichier ou dossier introuvable"
+        );
+        // A message that quotes its cause's English gets the French instead.
+        let busy = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+        let quoted = format!("encodage impossible : {busy}");
+        let error = anyhow::Error::new(busy).context(quoted);
+        assert_eq!(
+            error_text(&error),
+            "encodage impossible : adresse déjà utilisée par un autre programme"
+        );
+        // crieur's own messages are kept as they are.
+        let error = anyhow::anyhow!("le logo par défaut n'a pas pu être dessiné").context("init");
+        assert_eq!(
+            error_text(&error),
+            "init : le logo par défaut n'a pas pu être dessiné"
+        );
+    }
 }

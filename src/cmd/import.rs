@@ -16,6 +16,7 @@ use crate::plan::{Plan, Window, format_local};
 use crate::post::{POSTS_DIR, Post};
 use crate::project::Project;
 use crate::scaffold;
+use crate::template::Template;
 
 use super::context::Outcome;
 
@@ -62,7 +63,11 @@ pub fn run(root: &Path, args: &ImportArgs) -> anyhow::Result<Outcome> {
     let files = name_files(root, &folder, &made, &head);
     let tz = config.timezone;
     let now = super::context::now(tz)?;
-    let (with_new, problems) = check_rows(root, &project, &files, &made, &csv_path, tz, now);
+    let sheet = Sheet {
+        template,
+        path: &csv_path,
+    };
+    let (with_new, problems) = check_rows(root, &project, &files, &made, &sheet, tz, now);
     report.extend(problems);
     if report.has_errors() {
         return refuse(&report);
@@ -142,14 +147,21 @@ fn head_of<'a>(
     })
 }
 
+/// The sheet the rows come from: its template and its path.
+struct Sheet<'a> {
+    template: &'a Template,
+    path: &'a str,
+}
+
 /// Checks the rows as `check` will read their files: the project with the
-/// new posts, and every problem at its row and column.
+/// new posts, and every problem at its row and column, with a hint that
+/// speaks of the sheet.
 fn check_rows(
     root: &Path,
     project: &Project,
     files: &[(String, String)],
     made: &[Made],
-    csv_path: &str,
+    sheet: &Sheet<'_>,
     tz: Tz,
     now: DateTime<Utc>,
 ) -> (Project, Vec<Diagnostic>) {
@@ -158,7 +170,7 @@ fn check_rows(
     for ((path, id), made) in files.iter().zip(made) {
         if root.join(path).exists() {
             problems.push(Diagnostic::error(
-                csv_path,
+                sheet.path,
                 Some(made.row_span.clone()),
                 format!("{path} existe déjà"),
             ));
@@ -167,7 +179,12 @@ fn check_rows(
             .report
             .add_source(path, Arc::from(made.text.as_str()));
         let (post, diagnostics) = Post::parse(&made.text, path, id, tz);
-        problems.extend(import::relocate(made, &diagnostics, csv_path));
+        problems.extend(import::relocate(
+            made,
+            sheet.template,
+            &diagnostics,
+            sheet.path,
+        ));
         with_new.posts.extend(post);
         with_new.post_ids.push(id.clone());
     }
@@ -179,7 +196,7 @@ fn check_rows(
             .filter(|d| &d.path == path)
             .cloned()
             .collect();
-        problems.extend(import::relocate(made, &own, csv_path));
+        problems.extend(import::relocate(made, sheet.template, &own, sheet.path));
     }
     (with_new, problems)
 }

@@ -36,6 +36,9 @@ pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
             dir.display()
         );
     }
+    if let Some(outer) = outer_project(&dir) {
+        bail!("{}", nested(&dir, &outer));
+    }
     if init.logo.is_none() {
         files.push((drawn.to_owned(), draw_logo(&init.name, &palette)?));
     }
@@ -61,6 +64,31 @@ pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
         "Pour la suite :\n  crieur{root} check      vérifie le projet\n  crieur{root} plan       montre le calendrier\n  crieur{root} preview    ouvre l'aperçu\n  crieur{root} new chiffre-de-la-semaine --title \"…\"   écrit le post suivant de la série"
     );
     Ok(Outcome::Success)
+}
+
+/// The project `dir` would lie in, found from `dir` (or, when it does not
+/// exist yet, its nearest existing folder) up, as every command finds its
+/// own; as a full path, to name it.
+fn outer_project(dir: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(dir).ok()?;
+    let existing = absolute.ancestors().find(|folder| folder.is_dir())?;
+    crate::loader::discover(existing)?.canonicalize().ok()
+}
+
+/// Why no project is made inside another: the outer project would take the
+/// new one's posts for its own, and publish its example posts.
+fn nested(dir: &Path, outer: &Path) -> String {
+    let folder = if dir == Path::new(".") {
+        "ce dossier".to_owned()
+    } else {
+        dir.display().to_string()
+    };
+    format!(
+        "{folder} est déjà dans un projet crieur, celui de {outer} : crieur init n'y crée pas un second projet (le premier programmerait ses posts d'exemple) ; rien n'est écrit\n\
+         \x20 - pour écrire un post dans ce projet, lancez `crieur new SÉRIE --title \"…\"` (crieur trouve le projet depuis chacun de ses dossiers)\n\
+         \x20 - pour un projet à part, lancez `crieur init DOSSIER` avec un dossier hors de {outer}",
+        outer = outer.display()
+    )
 }
 
 /// The options, checked: colours, zone, logo, name.
@@ -146,13 +174,17 @@ fn draw_logo(name: &str, palette: &Palette) -> anyhow::Result<Vec<u8>> {
     let (Some(template), Some(post)) = (template, post) else {
         bail!("le logo par défaut n'a pas pu être dessiné");
     };
-    let colors: BTreeMap<String, String> = palette
+    let colors: BTreeMap<String, toml::Spanned<String>> = palette
         .colors
         .iter()
-        .map(|(name, color)| ((*name).to_owned(), hex(*color)))
+        .map(|(name, color)| {
+            let color = toml::Spanned::new(0..0, hex(*color));
+            ((*name).to_owned(), color)
+        })
         .collect();
     let brand = Brand {
         name: name.to_owned(),
+        name_span: None,
         colors,
         fonts: [(
             "display".to_owned(),
@@ -195,6 +227,9 @@ fn write_all(dir: &Path, files: &[scaffold::File]) -> anyhow::Result<()> {
         .map(|(path, bytes)| (path.clone(), bytes.as_slice()))
         .collect();
     crate::file::write_all_new(dir, &files).map_err(|(path, error)| {
-        anyhow::anyhow!("impossible d'écrire {path} : {error} ; rien n'est gardé")
+        anyhow::anyhow!(
+            "impossible d'écrire {path} : {} ; rien n'est gardé",
+            crieur_core::system::io_error(&error)
+        )
     })
 }

@@ -17,26 +17,29 @@ use crate::cli::{Cli, Command};
 pub use context::{NOW_VARIABLE, Outcome, YEARS, display_prefix, parse_instant};
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    // `init` makes its project where it is told, and uses no root.
+    let root = context::root(cli.root);
+    let root = root.as_path();
     match cli.command {
-        Command::Check(args) => check::run(&cli.root, &args),
-        Command::Plan(args) => plan::run(&cli.root, &args),
-        Command::Render(args) => render::run(&cli.root, &args),
-        Command::Publish(args) => publish::run(&cli.root, &args),
-        Command::Status(args) => status::run(&cli.root, &args),
-        Command::Channels => publish::channels(&cli.root),
+        Command::Check(args) => check::run(root, &args),
+        Command::Plan(args) => plan::run(root, &args),
+        Command::Render(args) => render::run(root, &args),
+        Command::Publish(args) => publish::run(root, &args),
+        Command::Status(args) => status::run(root, &args),
+        Command::Channels => publish::channels(root),
         Command::Preview(args) => {
             crate::preview::serve(
-                &cli.root,
+                root,
                 std::net::SocketAddr::new(args.bind, args.port),
                 &args.allow_host,
             )?;
             Ok(Outcome::Success)
         }
         Command::Init(args) => init::run(&args),
-        Command::New(args) => new::run(&cli.root, &args),
-        Command::Import(args) => import::run(&cli.root, &args),
+        Command::New(args) => new::run(root, &args),
+        Command::Import(args) => import::run(root, &args),
         Command::Daemon(args) => {
-            crate::daemon::run(&cli.root, &daemon_options(args)).map(|()| Outcome::Success)
+            crate::daemon::run(root, &daemon_options(args)).map(|()| Outcome::Success)
         }
     }
 }

@@ -1,14 +1,16 @@
 //! `crieur new`: a new post to fill in, at the next free slot of its
 //! series or at a given instant.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 
 use crate::cli::NewArgs;
 use crate::diagnostic::suggest;
-use crate::plan::{Window, format_local};
+use crate::plan::{Plan, Window, format_local};
 use crate::post::{POSTS_DIR, Post};
 use crate::scaffold::{self, NewPost};
 
@@ -63,9 +65,11 @@ pub fn run(root: &Path, args: &NewArgs) -> anyhow::Result<Outcome> {
             "modèle inconnu `{template_id}` : les modèles sont les fichiers de assets/templates/"
         );
     };
-    let existing = names_in(&root.join(POSTS_DIR).join(&folder));
     let file = match &kind {
-        NewPost::Series(_) => scaffold::next_name(&existing, args.title.as_deref()),
+        NewPost::Series(series) => scaffold::next_name(
+            &series_names(root, &project, &folder, &series.id),
+            args.title.as_deref(),
+        ),
         NewPost::OneOff { at, .. } => format!(
             "{}-{}.md",
             at.format("%Y-%m-%d"),
@@ -79,12 +83,28 @@ pub fn run(root: &Path, args: &NewArgs) -> anyhow::Result<Outcome> {
     }
     let order = project.report.source(&template.path);
     let text = scaffold::post_text(&kind, template, args.title.as_deref(), order);
-    let id = relative[POSTS_DIR.len() + 1..relative.len() - 3].to_owned();
-    let when = slot_of(&project, config, &text, &relative, &id, now);
+    let new = New {
+        root,
+        project: &project,
+        config,
+        path: &relative,
+        window: Window {
+            from: now,
+            until: now + Duration::weeks(53),
+        },
+    };
+    let (text, when, fixed) = new.place(&kind, text);
     std::fs::create_dir_all(target.parent().unwrap_or(root))
         .with_context(|| format!("impossible de créer le dossier de {relative}"))?;
     crate::file::write_atomic(&target, text.as_bytes())
         .with_context(|| format!("impossible d'écrire {relative}"))?;
+    announce(&relative, when, fixed, tz);
+    Ok(Outcome::Success)
+}
+
+/// What `new` says: the file written, when it goes out, and why its
+/// instant was written if it was.
+fn announce(relative: &str, when: When, fixed: bool, tz: Tz) {
     println!("Post créé : {relative}");
     match when {
         Some((at, channels)) => println!(
@@ -95,8 +115,12 @@ pub fn run(root: &Path, args: &NewArgs) -> anyhow::Result<Outcome> {
         ),
         None => println!("Aucun créneau libre de sa série dans l'année qui vient."),
     }
+    if fixed {
+        println!(
+            "Son nom ne vient pas après ceux des autres posts de la série : sa date est fixée (`publish_at`) pour qu'aucun autre post ne change de créneau."
+        );
+    }
     println!("Complétez ses champs et sa légende, puis vérifiez avec `crieur check`.");
-    Ok(Outcome::Success)
 }
 
 /// The file names of a folder.
@@ -111,27 +135,108 @@ fn names_in(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Where the new post falls in the calendar: the next slot no other post
-/// takes.
-fn slot_of(
+/// The file names a new post of a series must not take the number of:
+/// those of its folder, and those of the series' posts in other folders.
+fn series_names(
+    root: &Path,
     project: &crate::project::Project,
-    config: &crate::config::Config,
-    text: &str,
-    path: &str,
-    id: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Option<(chrono::DateTime<chrono_tz::Tz>, Vec<String>)> {
-    let (post, _) = Post::parse(text, path, id, config.timezone);
-    let mut posts = project.posts.clone();
-    posts.push(post?);
-    posts.sort_by(|a, b| a.id.cmp(&b.id));
-    let window = Window {
-        from: now,
-        until: now + Duration::weeks(53),
-    };
-    let plan = crate::plan::plan_with(config, &posts, window, &project.pins);
-    plan.slots
-        .into_iter()
-        .find(|slot| slot.post == id)
-        .map(|slot| (slot.at, slot.channels))
+    folder: &str,
+    series: &str,
+) -> Vec<String> {
+    let mut names = names_in(&root.join(POSTS_DIR).join(folder));
+    names.extend(
+        project
+            .posts
+            .iter()
+            .filter(|post| post.series.as_ref().is_some_and(|s| s.get_ref() == series))
+            .map(|post| {
+                let name = post
+                    .id
+                    .rsplit_once('/')
+                    .map_or(post.id.as_str(), |(_, name)| name);
+                format!("{name}.md")
+            }),
+    );
+    names
+}
+
+/// A new post about to be written at `path`, and the calendar it joins.
+struct New<'a> {
+    root: &'a Path,
+    project: &'a crate::project::Project,
+    config: &'a crate::config::Config,
+    path: &'a str,
+    window: Window,
+}
+
+/// An instant of the calendar, in the project's zone, and its channels.
+type When = Option<(DateTime<Tz>, Vec<String>)>;
+
+impl New<'_> {
+    /// The post's id: its path under `posts/`, without `.md`.
+    fn id(&self) -> &str {
+        &self.path[POSTS_DIR.len() + 1..self.path.len() - 3]
+    }
+
+    /// The post's text and slot, and whether its instant had to be
+    /// written. A post of a series takes the first slot of the series that
+    /// no other post holds: the series' posts fill its free slots in the
+    /// order of their names, and the new one, numbered after them, comes
+    /// last. When its name does not come last (a post of the series named
+    /// after it in another folder, numbers going from 99 to 100), that
+    /// slot is written as its `publish_at`, so that no other post moves.
+    fn place(&self, kind: &NewPost<'_>, text: String) -> (String, When, bool) {
+        let when = self.slot_of(&text);
+        let NewPost::Series(series) = kind else {
+            return (text, when, false);
+        };
+        if series.repeat {
+            return (text, when, false);
+        }
+        let free = self
+            .calendar(&self.project.posts)
+            .empty
+            .into_iter()
+            .find(|slot| slot.series == series.id);
+        match free {
+            Some(free) if when.as_ref().map(|(at, _)| *at) != Some(free.at) => {
+                let text = scaffold::with_publish_at(&text, free.at);
+                let when = self.slot_of(&text);
+                (text, when, true)
+            }
+            _ => (text, when, false),
+        }
+    }
+
+    /// Where the post of `text` falls in the calendar, with every other
+    /// post.
+    fn slot_of(&self, text: &str) -> When {
+        let id = self.id();
+        let (post, _) = Post::parse(text, self.path, id, self.config.timezone);
+        let mut posts = self.project.posts.clone();
+        posts.push(post?);
+        posts.sort_by(|a, b| a.id.cmp(&b.id));
+        self.calendar(&posts)
+            .slots
+            .into_iter()
+            .find(|slot| slot.post == id)
+            .map(|slot| (slot.at, slot.channels))
+    }
+
+    /// The plan of `posts`, as every command lays it out: the instants the
+    /// store pinned for a post whose file cannot be read stay its own.
+    fn calendar(&self, posts: &[Post]) -> Plan {
+        let project = self.project;
+        let unreadable = |id: &String| {
+            !project.posts.iter().any(|post| &post.id == id)
+                && self.root.join(POSTS_DIR).join(format!("{id}.md")).is_file()
+        };
+        let reserved: BTreeSet<DateTime<Utc>> = project
+            .pins
+            .iter()
+            .filter(|(id, _)| unreadable(id))
+            .flat_map(|(_, instants)| instants.iter().copied())
+            .collect();
+        crate::plan::plan_reserving(self.config, posts, self.window, &project.pins, &reserved)
+    }
 }

@@ -7,7 +7,7 @@ use chrono::Duration;
 use comfy_table::{Table, presets};
 
 use crate::cli::PlanArgs;
-use crate::plan::{Plan, Window, format_local};
+use crate::plan::{EmptySlot, Plan, Vacancy, Window, format_local};
 use crate::verdict::judge;
 
 use super::context::Outcome;
@@ -96,11 +96,14 @@ pub fn render(plan: &Plan, tz_name: &str) -> String {
     } else {
         let mut table = Table::new();
         table.load_style(presets::NOTHING);
+        // The post comes last, with its mark when it is blocked: terminals
+        // draw `✗` one cell wide or two, and nothing after it on the line
+        // can be pushed out of its column.
         table.set_header(vec![
             format!("Date ({tz_name})"),
             "Série".into(),
-            "Post".into(),
             "Canaux".into(),
+            "Post".into(),
         ]);
         for slot in &plan.slots {
             let post = if slot.blocked {
@@ -111,8 +114,8 @@ pub fn render(plan: &Plan, tz_name: &str) -> String {
             table.add_row(vec![
                 format_local(&slot.at),
                 slot.series.clone().unwrap_or_else(|| "—".into()),
-                post,
                 slot.channels.join(", "),
+                post,
             ]);
         }
         out.push_str(&table.trim_fmt());
@@ -141,13 +144,42 @@ pub fn render(plan: &Plan, tz_name: &str) -> String {
     }
     if !plan.empty.is_empty() {
         out.push_str("\nCréneaux vides :\n");
-        for empty in &plan.empty {
+        let apart = !plan.apart.is_empty();
+        for (index, empty) in plan.empty.iter().enumerate() {
             out.push_str(&format!(
                 "  {}  {}\n",
                 format_local(&empty.at),
                 empty.series
             ));
+            // One explanation under each run of slots empty for one cause.
+            let why = vacancy(empty, apart);
+            let next = plan.empty.get(index + 1).map(|next| vacancy(next, apart));
+            if next.as_ref() != Some(&why) {
+                out.push_str(&format!("    → {why}\n"));
+            }
         }
     }
     out
+}
+
+/// Why a slot is empty and what to do, in French.
+fn vacancy(empty: &EmptySlot, apart: bool) -> String {
+    let series = &empty.series;
+    let write = format!("écrivez-en un avec `crieur new {series}`");
+    let write = if apart {
+        format!(
+            "{write}, ou rattachez à la série un post hors calendrier (ci-dessus) : `series = \"{series}\"`"
+        )
+    } else {
+        write
+    };
+    match &empty.cause {
+        Vacancy::NoPost => format!("aucun post de la série n'attend : {write}"),
+        Vacancy::UsedUp => format!(
+            "aucun post de la série n'attend, les siens sont déjà partis ou prévus plus tôt : {write}"
+        ),
+        Vacancy::Draft { post } => format!(
+            "le post `{post}` qui prendrait ce créneau est un brouillon : retirez `draft = true` quand il est prêt"
+        ),
+    }
 }

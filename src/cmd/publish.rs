@@ -111,8 +111,10 @@ fn requeue(store: &Store, project: &Project, post: &str, now: DateTime<Utc>) -> 
     let count = store.requeue(&id, now)?;
     if count == 0 {
         println!("{id} : aucune publication supprimée à renvoyer.");
+    } else if count == 1 {
+        println!("{id} : 1 publication supprimée dans Buffer sera renvoyée.");
     } else {
-        println!("{id} : {count} publication(s) supprimée(s) dans Buffer seront renvoyée(s).");
+        println!("{id} : {count} publications supprimées dans Buffer seront renvoyées.");
     }
     Ok(())
 }

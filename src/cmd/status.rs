@@ -60,6 +60,8 @@ pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     print_blocked(&blocked);
     let Some(store) = store else {
         println!("Rien n'a encore été publié (pas de base d'état : lancez `crieur publish`).");
+        // The daemon opens the store first: without one, none ever ran.
+        println!("{NEVER_RAN}");
         return Ok(outcome(&deliveries, &blocked));
     };
     print_daemon(&store, &state, config.timezone);
@@ -119,6 +121,21 @@ fn outcome(deliveries: &[Delivery], blocked: &[Blocked<'_>]) -> Outcome {
     }
 }
 
+/// What `status` says when no daemon ever ran for the project.
+const NEVER_RAN: &str = "Démon : aucun n'a encore tourné pour ce projet ; pour publier à l'heure, sans surveillance, lancez `crieur daemon`.";
+
+/// Whether a daemon ever ran for the project: it leaves its heartbeat in
+/// the store from its first wait or pass.
+fn has_run(store: &Store) -> bool {
+    [
+        crate::daemon::LAST_PASS,
+        crate::daemon::NEXT_WAKE,
+        crate::daemon::LAST_ERROR,
+    ]
+    .iter()
+    .any(|key| store.meta(key).ok().flatten().is_some())
+}
+
 fn print_daemon(store: &Store, state: &Path, tz: chrono_tz::Tz) {
     let when = |key: &str| -> Option<String> {
         let text = store.meta(key).ok().flatten()?;
@@ -134,11 +151,13 @@ fn print_daemon(store: &Store, state: &Path, tz: chrono_tz::Tz) {
                 .as_deref()
                 .unwrap_or("inconnu")
         );
-    } else {
+    } else if has_run(store) {
         println!(
             "Démon : arrêté{}.",
             last_pass.map_or_else(String::new, |at| format!(" (dernier passage {at})"))
         );
+    } else {
+        println!("{NEVER_RAN}");
     }
     if let Some(error) = store
         .meta(crate::daemon::LAST_ERROR)

@@ -336,34 +336,16 @@ fn a_bad_row_writes_nothing_and_names_its_row_and_column() {
     assert!(!dir.path().join("posts/evenement").exists());
 }
 
-/// The names of the files under `posts/`, to see that nothing was written.
-fn posts(root: &Path) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut folders = vec![root.join("posts")];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                folders.push(path);
-            } else {
-                names.push(path.display().to_string());
-            }
-        }
-    }
-    names.sort();
-    names
-}
-
 #[test]
 fn a_control_character_in_a_cell_writes_nothing_and_is_shown_at_its_cell() {
     let dir = project();
-    let before = posts(dir.path());
+    let before = crate::post_files(dir.path());
     let sheet = dir.path().join("chiffres.csv");
     let import = |bytes: &[u8]| {
         std::fs::write(&sheet, bytes).unwrap();
         let output = import_sheet(dir.path(), &sheet);
         assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
-        assert_eq!(posts(dir.path()), before);
+        assert_eq!(crate::post_files(dir.path()), before);
         let errors = stderr(&output);
         // Nothing of the file reaches the terminal as a control.
         assert!(

@@ -20,7 +20,7 @@ fn reports_every_problem_of_every_post_at_once() {
     insta::assert_snapshot!(stderr(&output));
     assert_eq!(
         stdout(&output),
-        "20 posts vérifiés : 24 erreurs, 2 avertissements.\nPosts : 2 prêts, 17 bloqués, 0 brouillon, 1 sans date ni série.\n"
+        "20 posts vérifiés : 24 erreurs, 2 avertissements.\nPosts : 1 prêt, 1 passé, 17 bloqués, 0 brouillon, 1 sans date ni série.\n"
     );
 }
 
@@ -214,5 +214,26 @@ fn a_missing_font_logo_or_image_is_reported_at_the_line_naming_it() {
         errors
             .contains("= aide : son fichier est nommé sous [brand.fonts] dans config/crieur.toml"),
         "{errors}"
+    );
+}
+
+#[test]
+fn a_post_whose_date_passed_beyond_the_grace_is_not_counted_ready() {
+    let project = temp_project("valid");
+    let annonce = project.path().join("posts/annonce.md");
+    let text = fs::read_to_string(&annonce)
+        .unwrap()
+        .replace("2026-12-03T10:00:00", "2026-11-01T10:00:00");
+    fs::write(&annonce, text).unwrap();
+    let output = crieur(project.path(), &["check"]);
+    let out = stdout(&output);
+    assert!(
+        stderr(&output).contains("ce post ne sera pas publié"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        out.contains("Posts : 4 prêts, 1 passé, 0 bloqué, 1 brouillon"),
+        "{out}"
     );
 }

@@ -169,7 +169,7 @@ fn outside_a_project_the_error_says_how_to_make_one() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr(&output),
-        "erreur : ce dossier n'est pas un projet crieur : config/crieur.toml introuvable\n\
+        "erreur : ni ce dossier ni ceux au-dessus ne sont un projet crieur : config/crieur.toml introuvable\n\
          \x20 - si le projet est ailleurs, lancez crieur dans son dossier, ou indiquez-le avec `--root DOSSIER`\n\
          \x20 - pour créer un projet, lancez `crieur init` (ou `crieur init DOSSIER`), ou copiez les dossiers config/, assets/ et posts/ du projet d'exemple (le dépôt de crieur)\n"
     );

@@ -37,7 +37,7 @@ marks = ["securise"]
 La messagerie sécurisée de santé permet d'échanger entre professionnels.
 "#;
 
-const EVENEMENT: &str = r#"+++
+pub(crate) const EVENEMENT: &str = r#"+++
 template = "evenement"
 publish_at = 2026-12-18T10:00:00
 channels = ["facebook", "linkedin"]

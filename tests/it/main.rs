@@ -11,17 +11,22 @@ mod cli;
 mod daemon;
 mod direct;
 mod direct_mastodon;
+mod discovery;
 mod exactly_once;
 mod fake_buffer_tests;
+mod first_month;
 mod fortnight;
 mod hostile;
+mod import_sheet;
 mod init;
 mod media;
 mod plan;
 mod publish;
 mod render;
 mod secrets;
+mod series;
 mod timing;
+mod traps;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -108,4 +113,23 @@ pub fn temp_project(name: &str) -> tempfile::TempDir {
 pub fn status_of(root: &Path) -> serde_json::Value {
     let output = command(root).args(["status", "--json"]).output().unwrap();
     serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The files under `posts/`, sorted: to see what a command wrote, or that
+/// it wrote nothing.
+pub fn post_files(root: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut folders = vec![root.join("posts")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                names.push(path.display().to_string());
+            }
+        }
+    }
+    names.sort();
+    names
 }

@@ -288,6 +288,14 @@ fn the_preview_shows_every_post_and_follows_edits_within_a_second() {
             .as_bool()
             == Some(true)
     });
+    // Counted in French: "1 erreur", "2 erreurs", never "erreur(s)".
+    let counts = browser.run("return document.querySelector('#problems p').textContent");
+    let counts = counts.as_str().unwrap_or_default();
+    assert!(
+        counts.starts_with("1 erreur,") || counts.contains(" erreurs,"),
+        "{counts}"
+    );
+    assert!(!counts.contains("(s)"), "{counts}");
 
     browser.resize(390, 844);
     browser.screenshot(&shots.join("preview-phone.png"));

@@ -2,8 +2,9 @@
 //! its alt text, and hashtags that screen readers can say. Pure.
 //!
 //! - The alt text must exist (the post's `alt`, or the one its template
-//!   writes) and hold at most 1,500 characters (what Mastodon and Buffer
-//!   take); it should say the card's main text, the largest on the card.
+//!   writes), be more than an example (`…`) and hold at most 1,500
+//!   characters (what Mastodon and Buffer take); it should say the card's
+//!   main text, the largest on the card.
 //! - A hashtag of several words written all in lower case
 //!   (`#monespacesanté`) is read letter soup by a screen reader: each word
 //!   should start with a capital (`#MonEspaceSanté`). Words are found with
@@ -14,6 +15,7 @@ use std::collections::BTreeSet;
 use crate::diagnostic::Diagnostic;
 use crate::post::Post;
 use crate::render::alt_text;
+use crate::scaffold::PLACEHOLDERS;
 use crate::template::{LayerKind, Template, placeholders};
 
 /// The longest alt text networks take.
@@ -103,15 +105,38 @@ fn bare(text: &str) -> String {
         .collect()
 }
 
-/// The alt text's problems.
+/// The alt text's problems, at the post's `alt` when it gives one, else at
+/// its header.
 pub fn check_alt(template: &Template, post: &Post, diagnostics: &mut Vec<Diagnostic>) {
     let path = post.path.as_str();
     let alt = alt_text(template, post);
-    let span = Some(post.header_span.clone());
+    let span = || {
+        let span = post.alt.as_ref().map(toml::Spanned::span);
+        Some(span.unwrap_or_else(|| post.header_span.clone()))
+    };
     if alt.trim().is_empty() {
+        let (message, hint) = if post.alt.is_some() {
+            (
+                "texte alternatif vide : l'image ne peut pas être décrite aux personnes qui ne la voient pas",
+                "écrivez entre les guillemets ce que montre l'image, son texte principal compris",
+            )
+        } else {
+            (
+                "texte alternatif manquant : l'image ne peut pas être décrite aux personnes qui ne la voient pas",
+                "ajoutez `alt = \"…\"` : ce que montre l'image, son texte principal compris",
+            )
+        };
+        diagnostics.push(Diagnostic::error(path, span(), message).with_hint(hint));
+        return;
+    }
+    if PLACEHOLDERS.contains(&alt.trim()) {
         diagnostics.push(
-            Diagnostic::error(path, span, "texte alternatif manquant : l'image ne peut pas être décrite aux personnes qui ne la voient pas")
-                .with_hint("ajoutez `alt = \"…\"` : ce que montre l'image, son texte principal compris"),
+            Diagnostic::error(
+                path,
+                span(),
+                format!("texte alternatif d'exemple laissé tel quel : « {} »", alt.trim()),
+            )
+            .with_hint("remplacez ce texte d'exemple par ce que montre l'image, son texte principal compris"),
         );
         return;
     }
@@ -120,7 +145,7 @@ pub fn check_alt(template: &Template, post: &Post, diagnostics: &mut Vec<Diagnos
         diagnostics.push(
             Diagnostic::error(
                 path,
-                span,
+                span(),
                 format!("texte alternatif trop long : {length} caractères, {MAX_ALT} au plus"),
             )
             .with_hint("décrivez l'image en quelques phrases ; la légende dit le reste"),
@@ -134,7 +159,7 @@ pub fn check_alt(template: &Template, post: &Post, diagnostics: &mut Vec<Diagnos
         diagnostics.push(
             Diagnostic::warning(
                 path,
-                span,
+                span(),
                 format!("le texte alternatif ne reprend pas le texte principal de l'image (« {main} »)"),
             )
             .with_hint("une personne qui ne voit pas l'image doit en entendre l'essentiel : reprenez ce texte dans `alt`"),
@@ -172,6 +197,44 @@ pub fn check_hashtags(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The alt text's problems of a post of a template whose alt text is
+    /// its field `number`; the post's `alt` value starts at byte 10.
+    fn alt_problems(front: &str) -> Vec<Diagnostic> {
+        let template = "name = \"Chiffre\"\nalt = \"{number}\"\n[fields.number]\nlabel = \"Le chiffre\"\n[[formats.carre.layers]]\nkind = \"background\"\ncolor = \"#FFFFFF\"\n";
+        let (template, problems) = Template::parse(template, "t.toml", "t");
+        let template = template.unwrap_or_else(|| panic!("{problems:?}"));
+        let text = format!("+++\n{front}\n+++\nLégende.\n");
+        let (post, problems) = Post::parse(&text, "posts/a.md", "a", chrono_tz::Europe::Paris);
+        let post = post.unwrap_or_else(|| panic!("{problems:?}"));
+        let mut diagnostics = Vec::new();
+        check_alt(&template, &post, &mut diagnostics);
+        diagnostics
+    }
+
+    #[test]
+    fn an_empty_alt_is_empty_at_its_value_and_no_alt_missing_at_the_header() {
+        let empty = alt_problems("alt = \"  \"");
+        assert_eq!(empty.len(), 1, "{empty:?}");
+        assert!(empty[0].message.starts_with("texte alternatif vide : "));
+        assert_eq!(empty[0].span, Some(10..14));
+        let missing = alt_problems("template = \"t\"");
+        assert_eq!(missing.len(), 1, "{missing:?}");
+        assert!(
+            missing[0]
+                .message
+                .starts_with("texte alternatif manquant : ")
+        );
+        assert_eq!(missing[0].span, Some(0..3));
+        let example = alt_problems("alt = \" … \"");
+        assert_eq!(example.len(), 1, "{example:?}");
+        assert_eq!(
+            example[0].message,
+            "texte alternatif d'exemple laissé tel quel : « … »"
+        );
+        assert_eq!(example[0].span, Some(10..17));
+        assert!(alt_problems("alt = \"Le chiffre de la semaine.\"").is_empty());
+    }
 
     #[test]
     fn finds_lower_case_hashtags_of_several_words() {

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::plan::Plan;
 use crate::post::Post;
 use crate::project::Project;
+use crate::template::{LayerKind, StackItem, StackLayer, Template, TextLayer, placeholders};
 
 /// An event's length in calendars: a post goes out at an instant.
 fn length() -> Duration {
@@ -33,9 +34,45 @@ pub fn uid(post: &str, at: DateTime<Utc>) -> String {
 pub fn title(project: &Project, config: &Config, post: &Post) -> String {
     crate::post::template_of(post, config)
         .and_then(|id| project.templates.get(id))
-        .and_then(|template| crate::access::main_text(template, post))
-        .filter(|text| !text.trim().is_empty())
+        .and_then(|template| headline(template, post))
         .unwrap_or_else(|| post.id.clone())
+}
+
+/// A card's main text: of the texts of the template's first format, those
+/// set one under the other in a box included, the largest that the post
+/// fills (a series' figure, an event's title); the brand's name, which
+/// every card of the project shows, is no post's title.
+fn headline(template: &Template, post: &Post) -> Option<String> {
+    let mut texts = Vec::new();
+    for layer in template.formats.values().next()? {
+        match &layer.kind {
+            LayerKind::Text(text) => texts.push(text),
+            LayerKind::Stack(stack) => stacked(stack, &mut texts),
+            _ => {}
+        }
+    }
+    // Stable: of texts of one size, the first declared.
+    texts.sort_by(|a, b| b.max_size.total_cmp(&a.max_size));
+    texts.into_iter().find_map(|text| {
+        text.text.iter().find_map(|pattern| {
+            let mut out = pattern.get_ref().clone();
+            for field in placeholders(pattern.get_ref()) {
+                let value = post.visual_text(field).filter(|v| !v.trim().is_empty())?;
+                out = out.replace(&format!("{{{field}}}"), value);
+            }
+            Some(out).filter(|text| !text.trim().is_empty())
+        })
+    })
+}
+
+/// The texts of a box of texts, and of the boxes inside it.
+fn stacked<'t>(stack: &'t StackLayer, texts: &mut Vec<&'t TextLayer>) {
+    for item in &stack.items {
+        match item {
+            StackItem::Text(text) => texts.push(text),
+            StackItem::Stack(inner) => stacked(inner, texts),
+        }
+    }
 }
 
 fn series_name(config: &Config, series: Option<&str>) -> Option<String> {
@@ -482,6 +519,48 @@ mod tests {
             prop_assert_eq!(event.get_categories(), category.map(|c| vec![c]));
             prop_assert_eq!(parsed.get_name(), Some(name.as_str()));
         }
+    }
+
+    fn card(template: &str, front_matter: &str) -> Option<String> {
+        let source = match template {
+            "chiffre" => include_str!("../../../assets/templates/chiffre.toml"),
+            _ => include_str!("../../../assets/templates/evenement.toml"),
+        };
+        let path = format!("assets/templates/{template}.toml");
+        let (template, diagnostics) = Template::parse(source, &path, template);
+        let template = template.unwrap_or_else(|| panic!("{diagnostics:?}"));
+        let text = format!("+++\n{front_matter}\n+++\nLégende.\n");
+        let (post, diagnostics) = Post::parse(
+            &text,
+            "posts/evenement/2026-12-17-soiree-dmp.md",
+            "evenement/2026-12-17-soiree-dmp",
+            chrono_tz::Europe::Paris,
+        );
+        let post = post.unwrap_or_else(|| panic!("{diagnostics:?}"));
+        headline(&template, &post)
+    }
+
+    #[test]
+    fn a_card_is_named_after_its_largest_text_that_the_post_fills() {
+        // An event's title sits in a box of texts, beside the brand's name.
+        assert_eq!(
+            card(
+                "evenement",
+                "template = \"evenement\"\n[visual]\ntitle = \"Soirée DMP\"\ndate = \"Jeudi 17 décembre\"\nplace = \"Maison de santé\""
+            )
+            .as_deref(),
+            Some("Soirée DMP")
+        );
+        assert_eq!(
+            card(
+                "chiffre",
+                "template = \"chiffre\"\n[visual]\nnumber = \"240 008\"\ncaption = \"DMP ouverts.\""
+            )
+            .as_deref(),
+            Some("240 008")
+        );
+        // Nothing the post fills: no title, the calendar shows the id.
+        assert_eq!(card("evenement", "template = \"evenement\""), None);
     }
 
     #[test]

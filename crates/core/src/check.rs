@@ -6,6 +6,7 @@
 //! files that parse.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -18,6 +19,7 @@ use crate::post::{Post, Visual};
 use crate::project::Project;
 use crate::render::layout::{choice_values, font_file, resolve_color};
 use crate::render::{Assets, Context, Problem, layout};
+use crate::scaffold::{EXAMPLE_CAPTIONS, NEW_CAPTION, PLACEHOLDERS};
 use crate::template::{FieldKind, Format, LayerKind, Paint, Template, placeholders};
 use rayon::prelude::*;
 
@@ -53,6 +55,9 @@ pub fn check(project: &Project, now: DateTime<Utc>) -> Vec<Diagnostic> {
         if !diagnostics[before..].iter().any(Diagnostic::is_error) {
             drawable.push(post);
         }
+        // An example left in place does not keep the card from being laid
+        // out: its other problems are said at once.
+        check_examples(config, project, post, &mut diagnostics);
     }
     // Laying out every card is the costly part: spread it over the cores.
     let context = Context {
@@ -73,7 +78,8 @@ pub fn check(project: &Project, now: DateTime<Utc>) -> Vec<Diagnostic> {
         })
         .collect();
     // A template's contrast problem is said once per layer, whatever the
-    // posts (a gradient may differ by a shade from one card to the next).
+    // posts (a gradient may differ by a shade from one card to the next);
+    // a problem of the brand, once per key of the configuration.
     let mut seen = std::collections::BTreeSet::new();
     let mut layouts = layouts;
     layouts.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
@@ -337,11 +343,28 @@ fn check_images(
     let path = template.path.as_str();
     for &(src, span, list_field) in images {
         let Some(src) = src else {
-            if brand.logo.is_none() {
-                diagnostics.push(
+            match &brand.logo {
+                None => diagnostics.push(
                     Diagnostic::error(path, Some(span.clone()), "ce calque dessine le logo, mais la marque n'en a pas")
                         .with_hint("ajoutez `logo = \"logos/….png\"` sous [brand] dans config/crieur.toml, ou donnez `src`"),
-                );
+                ),
+                // The logo is reported at its line of the configuration;
+                // here, the template's posts are kept from going out
+                // without it.
+                Some(logo) => {
+                    if let Some(problem) = image_problem(assets, logo.get_ref())
+                        && reported.insert(format!("logo:{}", logo.get_ref()))
+                    {
+                        diagnostics.push(
+                            Diagnostic::error(
+                                path,
+                                Some(span.clone()),
+                                problem.describe("logo de la marque", logo.get_ref()),
+                            )
+                            .with_hint("ce calque dessine le logo que nomme `logo` sous [brand] dans config/crieur.toml : corrigez-le là"),
+                        );
+                    }
+                }
             }
             continue;
         };
@@ -492,10 +515,12 @@ fn post_path_of(diagnostic: &Diagnostic) -> String {
 }
 
 /// Whether every text of the post's cards can be read by everyone
-/// (WCAG 1.4.3, RGAA 3.2): an error at the template's layer otherwise.
+/// (WCAG 1.4.3, RGAA 3.2): an error at the template's layer otherwise,
+/// and at the colour of the brand it comes from, if any.
 fn check_contrast(
+    context: Context<'_>,
     template: &Template,
-    format: Format,
+    (format, post): (Format, &Post),
     card: &crate::render::Card,
     cache: &crate::contrast::Cache,
 ) -> Vec<Diagnostic> {
@@ -514,30 +539,256 @@ fn check_contrast(
             };
             let fix = nearest_passing(reading.text, reading.background, reading.required);
             let ground = nearest_passing(reading.background, reading.text, reading.required);
+            let place = format!(
+                "modèle `{}`, format {format}, calque {}",
+                template.id,
+                index + 1
+            );
+            let measured = format!(
+                "texte {} sur {}, {} pour {} au moins",
+                hex(reading.text),
+                hex(reading.background),
+                ratio(reading.ratio),
+                ratio(reading.required)
+            );
+            let culprit =
+                brand_culprit(context.brand, template, layer, post, reading, (fix, ground));
+            let mut hint = format!(
+                "les couleurs les plus proches, de même teinte, qui se lisent bien : texte {} sur ce fond, ou ce texte sur un fond {} ; un texte lisible par tous (RGAA 3.2) demande 4,5:1, ou 3:1 pour un grand texte (au moins 1/15 de la largeur de l'image, 1/19 en gras)",
+                hex(fix),
+                hex(ground)
+            );
+            if let Some((name, color)) = &culprit {
+                hint.push_str(&format!(
+                    " ; `{name}` est une couleur de la marque : changez-la sous [brand.colors] dans config/crieur.toml, par exemple en {}",
+                    hex(*color)
+                ));
+                found.push(brand_contrast(
+                    context.brand,
+                    (name, *color),
+                    &measured,
+                    &place,
+                ));
+            }
             found.push(
                 Diagnostic::error(
                     &template.path,
                     Some(span),
                     format!(
-                        "contraste insuffisant : texte {} sur {}, {} pour {} au moins (modèle `{}`, format {format}, calque {}, texte de {} px)",
-                        hex(reading.text),
-                        hex(reading.background),
-                        ratio(reading.ratio),
-                        ratio(reading.required),
-                        template.id,
-                        index + 1,
+                        "contraste insuffisant : {measured} ({place}, texte de {} px)",
                         reading.size.round()
                     ),
                 )
-                .with_hint(format!(
-                    "les couleurs les plus proches, de même teinte, qui se lisent bien : texte {} sur ce fond, ou ce texte sur un fond {} ; un texte lisible par tous (RGAA 3.2) demande 4,5:1, ou 3:1 pour un grand texte (au moins 1/15 de la largeur de l'image, 1/19 en gras)",
-                    hex(fix),
-                    hex(ground)
-                )),
+                .with_hint(hint),
             );
         }
     }
     found
+}
+
+/// A text that does not read because of a colour of the brand, said at its
+/// line of the configuration with the colour that would read.
+fn brand_contrast(
+    brand: &crate::config::Brand,
+    (name, color): (&str, [u8; 3]),
+    measured: &str,
+    place: &str,
+) -> Diagnostic {
+    Diagnostic::error(
+        CONFIG_PATH,
+        brand.colors.get(name).map(toml::Spanned::span),
+        format!("contraste insuffisant avec la couleur `{name}` de la marque : {measured} ({place})"),
+    )
+    .with_hint(format!(
+        "la couleur la plus proche, de même teinte, qui se lit là : `{name} = \"{}\"` ; un texte lisible par tous (RGAA 3.2) demande 4,5:1, ou 3:1 pour un grand texte",
+        crate::contrast::hex(color)
+    ))
+}
+
+/// The brand colour a text that does not read comes from, with the colour
+/// that would read: the text's own colour or the one beneath it, whichever
+/// needs the smaller change (`fix` for the text, `ground` for beneath).
+/// `None` when neither is a colour of the brand.
+fn brand_culprit(
+    brand: &crate::config::Brand,
+    template: &Template,
+    layer: &crate::template::Layer,
+    post: &Post,
+    reading: &crate::contrast::Reading,
+    (fix, ground): ([u8; 3], [u8; 3]),
+) -> Option<(String, [u8; 3])> {
+    let is = |name: &str, rgb: [u8; 3]| {
+        brand.colors.contains_key(name)
+            && resolve_color(brand, name).is_some_and(|c| c[3] == 255 && c[..3] == rgb)
+    };
+    let patterns: Vec<&str> = match &layer.kind {
+        LayerKind::Text(text) => vec![text.color.get_ref().as_str()],
+        LayerKind::Icons(icons) => vec![icons.color.get_ref().as_str()],
+        LayerKind::Stack(stack) => stack
+            .texts()
+            .into_iter()
+            .map(|t| t.color.get_ref().as_str())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let values = crate::render::layout::values(template, post);
+    let text = patterns
+        .into_iter()
+        .map(|pattern| colour_name(pattern, &values))
+        .find(|name| is(name, reading.text));
+    // Several names may share the background's colour: those the template
+    // paints with come first.
+    let painted: Vec<String> = Named::of(template)
+        .paints
+        .iter()
+        .map(|paint| colour_name(paint.get_ref(), &values))
+        .collect();
+    let mut beneath: Vec<&String> = brand
+        .colors
+        .keys()
+        .filter(|name| is(name, reading.background))
+        .collect();
+    beneath.sort_by_key(|name| !painted.contains(name));
+    let distance = |a: [u8; 3], b: [u8; 3]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (i32::from(*x) - i32::from(y)).pow(2))
+            .sum::<i32>()
+    };
+    match (text, beneath.first()) {
+        (Some(_), Some(under))
+            if distance(reading.background, ground) < distance(reading.text, fix) =>
+        {
+            Some(((*under).clone(), ground))
+        }
+        (Some(text), _) => Some((text, fix)),
+        (None, Some(under)) => Some(((*under).clone(), ground)),
+        (None, None) => None,
+    }
+}
+
+/// A colour pattern with the post's values in place of its fields.
+fn colour_name(pattern: &str, values: &BTreeMap<&str, Visual>) -> String {
+    let mut name = pattern.to_owned();
+    for field in placeholders(pattern) {
+        if let Some(Visual::Text(value)) = values.get(field) {
+            name = name.replace(&format!("{{{field}}}"), value);
+        }
+    }
+    name
+}
+
+/// Splits the problems of a card into the post's and those of the brand's
+/// name: a text that shows the name and no field of the post, and that
+/// lays out once the name is left out.
+fn name_problems(
+    context: Context<'_>,
+    template: &Template,
+    (format, post): (Format, &Post),
+    problems: Vec<Problem>,
+) -> (Vec<Problem>, Vec<Problem>) {
+    let fieldless = |problem: &Problem| {
+        matches!(problem,
+            Problem::Overflow { fields, .. } | Problem::MissingGlyphs { fields, .. }
+                if fields.is_empty())
+    };
+    if context.brand.name.is_empty() || !problems.iter().any(fieldless) {
+        return (problems, Vec::new());
+    }
+    let nameless = crate::config::Brand {
+        name: String::new(),
+        name_span: None,
+        ..context.brand.clone()
+    };
+    let context = Context {
+        brand: &nameless,
+        ..context
+    };
+    let left = layout(context, template, format, post)
+        .err()
+        .unwrap_or_default();
+    problems
+        .into_iter()
+        .partition(|problem| !fieldless(problem) || left.contains(problem))
+}
+
+/// The first text of a format that shows the brand's name: its pattern,
+/// and the layer it lies in.
+fn name_layer(
+    template: &Template,
+    format: Format,
+) -> Option<(&toml::Spanned<String>, &crate::template::Layer)> {
+    let shows = |text: &'_ crate::template::TextLayer| {
+        text.text.iter().position(|pattern| {
+            placeholders(pattern.get_ref()).contains(&crate::render::layout::BRAND_PLACEHOLDER)
+        })
+    };
+    template.formats.get(&format)?.iter().find_map(|layer| {
+        let texts = match &layer.kind {
+            LayerKind::Text(text) => vec![text],
+            LayerKind::Stack(stack) => stack.texts(),
+            _ => Vec::new(),
+        };
+        texts
+            .into_iter()
+            .find_map(|text| shows(text).map(|index| (&text.text[index], layer)))
+    })
+}
+
+/// A problem of the brand's name on a template's cards, said where the
+/// name is written (`config/crieur.toml`) and at the layer that shows it,
+/// which keeps the posts of the template from going out.
+fn name_diagnostics(
+    brand: &crate::config::Brand,
+    template: &Template,
+    problem: &str,
+    formats: &[Format],
+) -> [Diagnostic; 2] {
+    let names: Vec<&str> = formats.iter().map(|f| f.as_str()).collect();
+    let plural = if names.len() > 1 { "s" } else { "" };
+    let names = names.join(", ");
+    let glyphs = problem.contains("absents de la police");
+    let layer = formats
+        .first()
+        .and_then(|format| name_layer(template, *format));
+    // About as many characters as the box takes, as `new` says of fields.
+    let room = layer.and_then(|(_, layer)| match &layer.kind {
+        LayerKind::Text(text) => {
+            let per_line = (text.rect.width / (text.min_size * 0.5)).floor().max(1.0) as usize;
+            Some(per_line * text.max_lines.max(1))
+        }
+        _ => None,
+    });
+    let config_hint = match (glyphs, room) {
+        (true, _) => "remplacez ces caractères dans `name`, ou choisissez pour ce texte une police qui les contient".to_owned(),
+        (false, Some(room)) => format!(
+            "raccourcissez `name` : il est écrit sur chaque image, où tiennent environ {room} caractères (il en a {})",
+            brand.name.chars().count()
+        ),
+        (false, None) => "raccourcissez `name` : il est écrit sur chaque image".to_owned(),
+    };
+    let template_hint = if glyphs {
+        "le nom est `name` sous [brand] dans config/crieur.toml : remplacez-y ces caractères, ou choisissez pour ce calque une police qui les contient"
+    } else {
+        "le nom est `name` sous [brand] dans config/crieur.toml : raccourcissez-le, ou agrandissez ce cadre"
+    };
+    [
+        Diagnostic::error(
+            CONFIG_PATH,
+            brand.name_span.clone(),
+            format!(
+                "images du modèle `{}` (format{plural} {names}) : {problem}",
+                template.id
+            ),
+        )
+        .with_hint(config_hint),
+        Diagnostic::error(
+            &template.path,
+            layer.map(|(pattern, _)| pattern.span()),
+            format!("image (format{plural} {names}) : {problem}"),
+        )
+        .with_hint(template_hint),
+    ]
 }
 
 /// Lays out each of the post's cards: what does not fit or cannot be
@@ -550,16 +801,33 @@ fn check_layout(
 ) -> Vec<Diagnostic> {
     // The same problem in several formats is said once, naming them all.
     let mut found: Vec<(String, Vec<Format>, Vec<String>)> = Vec::new();
+    let mut of_name: Vec<(String, Vec<Format>, Vec<String>)> = Vec::new();
     let mut contrast = Vec::new();
     for &format in template.formats.keys() {
         let problems = match layout(context, template, format, post) {
             Ok(card) => {
-                contrast.extend(check_contrast(template, format, &card, cache));
+                contrast.extend(check_contrast(
+                    context,
+                    template,
+                    (format, post),
+                    &card,
+                    cache,
+                ));
                 continue;
             }
             Err(problems) => problems,
         };
-        for problem in problems {
+        let (own, name) = name_problems(context, template, (format, post), problems);
+        for problem in name {
+            // `le texte …`: the text is the brand's name.
+            let message = problem.to_string();
+            let message = match message.strip_prefix("le texte") {
+                Some(rest) => format!("le nom de la marque{rest}"),
+                None => message,
+            };
+            group(&mut of_name, message, format, Vec::new());
+        }
+        for problem in own {
             let fields = match &problem {
                 Problem::Overflow { fields, .. } | Problem::MissingGlyphs { fields, .. } => {
                     fields.clone()
@@ -567,40 +835,63 @@ fn check_layout(
                 // Reported against the template itself.
                 Problem::Template(_) => continue,
             };
-            let message = problem.to_string();
-            match found.iter_mut().find(|(m, _, _)| *m == message) {
-                Some((_, formats, _)) => formats.push(format),
-                None => found.push((message, vec![format], fields)),
-            }
+            group(&mut found, problem.to_string(), format, fields);
         }
     }
+    let of_name = of_name.into_iter().flat_map(|(message, formats, _)| {
+        name_diagnostics(context.brand, template, &message, &formats)
+    });
     found
         .into_iter()
-        .map(|(message, formats, fields)| {
-            let span = fields
-                .iter()
-                .find_map(|field| post.visual.get(field))
-                .map_or_else(|| post.visual_span.clone(), |value| value.span());
-            let names: Vec<&str> = formats.iter().map(|f| f.as_str()).collect();
-            let plural = if names.len() > 1 { "s" } else { "" };
-            let hint = if message.contains("absents de la police") {
-                "remplacez ces caractères, ou choisissez une police qui les contient"
-            } else {
-                "raccourcissez le texte"
-            };
-            Diagnostic::error(
-                &post.path,
-                Some(span),
-                format!(
-                    "image ({}{plural} {}) : {message}",
-                    "format",
-                    names.join(", ")
-                ),
-            )
-            .with_hint(hint)
-        })
+        .map(|(message, formats, fields)| layout_diagnostic(post, &message, &formats, &fields))
+        .chain(of_name)
         .chain(contrast)
         .collect()
+}
+
+/// Adds a problem met in `format`, or the format to the same problem met
+/// in others.
+fn group(
+    found: &mut Vec<(String, Vec<Format>, Vec<String>)>,
+    message: String,
+    format: Format,
+    fields: Vec<String>,
+) {
+    match found.iter_mut().find(|(m, _, _)| *m == message) {
+        Some((_, formats, _)) => formats.push(format),
+        None => found.push((message, vec![format], fields)),
+    }
+}
+
+/// A problem of the post's cards, at the first of its fields the post
+/// gives, or at its `[visual]` line.
+fn layout_diagnostic(
+    post: &Post,
+    message: &str,
+    formats: &[Format],
+    fields: &[String],
+) -> Diagnostic {
+    let span = fields
+        .iter()
+        .find_map(|field| post.visual.get(field))
+        .map_or_else(|| post.visual_span.clone(), |value| value.span());
+    let names: Vec<&str> = formats.iter().map(|f| f.as_str()).collect();
+    let plural = if names.len() > 1 { "s" } else { "" };
+    let hint = if message.contains("absents de la police") {
+        "remplacez ces caractères, ou choisissez une police qui les contient"
+    } else {
+        "raccourcissez le texte"
+    };
+    Diagnostic::error(
+        &post.path,
+        Some(span),
+        format!(
+            "image ({}{plural} {}) : {message}",
+            "format",
+            names.join(", ")
+        ),
+    )
+    .with_hint(hint)
 }
 
 fn check_series(
@@ -767,6 +1058,122 @@ fn check_post_template(
     }
 }
 
+/// Texts `new` and `init` write as examples, still in a post: in its
+/// caption (or a network's), or as the whole value of a text field.
+fn check_examples(
+    config: &Config,
+    project: &Project,
+    post: &Post,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let path = post.path.as_str();
+    if let Some(example) = example_caption(&post.body, path) {
+        let span = project
+            .report
+            .source(path)
+            .and_then(|source| find_first_line(source, post.body_span.clone(), example))
+            .unwrap_or_else(|| first_line(post));
+        diagnostics.push(example_caption_error(path, span, "légende", example));
+    }
+    for (network, caption) in &post.captions {
+        if let Some(example) = example_caption(caption.get_ref(), path) {
+            let what = format!("légende `[caption.{network}]`");
+            diagnostics.push(example_caption_error(path, caption.span(), &what, example));
+        }
+    }
+    // A choice or a list is checked against its values already.
+    let Some(template) =
+        crate::post::template_of(post, config).and_then(|id| project.templates.get(id))
+    else {
+        return;
+    };
+    for (name, value) in &post.visual {
+        let (Some(field), Some(text)) = (template.fields.get(name), value.get_ref().as_text())
+        else {
+            continue;
+        };
+        if !matches!(field.kind, FieldKind::Text) || !is_placeholder(text) {
+            continue;
+        }
+        diagnostics.push(
+            Diagnostic::error(
+                path,
+                Some(value.span()),
+                format!(
+                    "champ `{name}` ({}) : texte d'exemple « {} » laissé tel quel",
+                    field.label,
+                    text.trim()
+                ),
+            )
+            .with_hint(format!(
+                "remplacez ce texte d'exemple par la valeur du champ : {}",
+                field.label
+            )),
+        );
+    }
+}
+
+/// Whether a value is only one of the placeholders hints show (`…`).
+fn is_placeholder(text: &str) -> bool {
+    PLACEHOLDERS.contains(&text.trim())
+}
+
+/// Runs of white space as one space, ends trimmed.
+fn squash(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The example a caption still holds, if any: only a placeholder, the
+/// caption `new` writes (with or without its full stop, among other
+/// text), or that of one of `init`'s example posts in any other file
+/// than its own.
+fn example_caption(caption: &str, path: &str) -> Option<&'static str> {
+    if let Some(placeholder) = PLACEHOLDERS.iter().copied().find(|p| *p == caption.trim()) {
+        return Some(placeholder);
+    }
+    let caption = squash(caption);
+    if caption.contains(NEW_CAPTION.trim_end_matches('.')) {
+        return Some(NEW_CAPTION);
+    }
+    EXAMPLE_CAPTIONS
+        .iter()
+        .find(|(file, example)| *file != path && caption.contains(&squash(example)))
+        .map(|(_, example)| *example)
+}
+
+/// The span of the first line of `example` within `region` of `source`.
+fn find_first_line(source: &str, region: Range<usize>, example: &str) -> Option<Range<usize>> {
+    let line = example.lines().next()?;
+    let line = line.trim_end_matches('.');
+    let start = region.start + source.get(region)?.find(line)?;
+    let end = start + line.len();
+    let end = if source[end..].starts_with('.') {
+        end + 1
+    } else {
+        end
+    };
+    Some(start..end)
+}
+
+/// A caption (`what`) that still holds an example.
+fn example_caption_error(path: &str, span: Range<usize>, what: &str, example: &str) -> Diagnostic {
+    let copied = EXAMPLE_CAPTIONS
+        .iter()
+        .find(|(_, caption)| *caption == example)
+        .map(|(file, _)| *file);
+    let message = match copied {
+        Some(file) => format!("{what} reprise du post d'exemple {file}"),
+        None => format!("{what} d'exemple laissée telle quelle : « {example} »"),
+    };
+    let hint = match copied {
+        Some(_) => "remplacez ce texte d'exemple par la légende de ce post",
+        None => {
+            "remplacez ce texte d'exemple par la légende du post : le texte que liront ses abonnés"
+        }
+    };
+    Diagnostic::error(path, Some(span), message).with_hint(hint)
+}
+
 /// Whether the channels a post names exist, and whether it goes to any
 /// (`channels`: its own, or its series').
 fn check_post_channels(
@@ -859,16 +1266,12 @@ fn check_post_date(
 }
 
 /// Whether the post gives every field its template requires, with a
-/// value that is not blank.
+/// value that is not blank: a field left out is said at `[visual]`, a
+/// field left empty at its own line.
 fn check_required_fields(post: &Post, template: &Template, diagnostics: &mut Vec<Diagnostic>) {
     let path = post.path.as_str();
     for field in template.required_fields() {
-        let missing = match post.visual.get(&field.name).map(|v| v.get_ref()) {
-            None => true,
-            Some(Visual::Text(text)) => text.trim().is_empty(),
-            Some(Visual::List(items)) => items.is_empty(),
-        };
-        if missing {
+        let Some(value) = post.visual.get(&field.name) else {
             diagnostics.push(
                 Diagnostic::error(
                     path,
@@ -883,7 +1286,44 @@ fn check_required_fields(post: &Post, template: &Template, diagnostics: &mut Vec
                     field.name
                 )),
             );
-        }
+            continue;
+        };
+        let hint = match value.get_ref() {
+            Visual::Text(text) if text.trim().is_empty() => match field.kind.choices() {
+                [] => "écrivez sa valeur entre les guillemets".to_owned(),
+                choices => format!(
+                    "écrivez entre les guillemets une valeur parmi : {}",
+                    choices
+                        .iter()
+                        .map(|c| c.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+            Visual::List(items) if items.is_empty() => {
+                let first = field
+                    .kind
+                    .choices()
+                    .first()
+                    .map_or("…", |c| c.value.as_str());
+                format!(
+                    "donnez-lui au moins une valeur : `{} = [\"{first}\"]`",
+                    field.name
+                )
+            }
+            _ => continue,
+        };
+        diagnostics.push(
+            Diagnostic::error(
+                path,
+                Some(value.span()),
+                format!(
+                    "champ `{}` ({}) vide : le modèle `{}` l'exige",
+                    field.name, field.label, template.id
+                ),
+            )
+            .with_hint(hint),
+        );
     }
 }
 
@@ -1323,6 +1763,37 @@ network = \"bluesky\"\n";
     /// A project made of `CONFIG` and the posts given as `(id, text)`,
     /// checked on a day before every date of the tests.
     fn check_posts(posts: &[(&str, &str)]) -> (Vec<Diagnostic>, Report) {
+        check_project(None, posts)
+    }
+
+    /// A template of one required text field, one choice (its alt text)
+    /// and one text with a default, drawn on a plain background.
+    const TEMPLATE: &str = "name = \"Chiffre\"\n\
+alt = \"{tone}\"\n\
+[fields.number]\n\
+label = \"Le chiffre\"\n\
+required = true\n\
+[fields.tone]\n\
+label = \"Le ton\"\n\
+kind = \"choice\"\n\
+choices = [\"calme\", \"vif\"]\n\
+[fields.source]\n\
+label = \"La source\"\n\
+default = \"CPTS\"\n\
+[[formats.carre.layers]]\n\
+kind = \"background\"\n\
+color = \"#FFFFFF\"\n";
+
+    /// A project made of `CONFIG`, the template `TEMPLATE` as `chiffre`
+    /// when `template` is given, and the posts.
+    fn check_project(template: Option<&str>, posts: &[(&str, &str)]) -> (Vec<Diagnostic>, Report) {
+        let mut templates = BTreeMap::new();
+        if let Some(text) = template {
+            let path = "assets/templates/chiffre.toml";
+            let (template, diagnostics) = Template::parse(text, path, "chiffre");
+            let template = template.unwrap_or_else(|| panic!("{diagnostics:?}"));
+            templates.insert("chiffre".to_owned(), template);
+        }
         let (config, diagnostics) = Config::parse(CONFIG, CONFIG_PATH);
         assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:?}");
         let mut report = Report::new();
@@ -1339,7 +1810,7 @@ network = \"bluesky\"\n";
         let project = Project {
             root: std::path::PathBuf::from("."),
             config,
-            templates: BTreeMap::new(),
+            templates,
             broken_templates: std::collections::BTreeSet::new(),
             post_files: parsed.len(),
             post_ids: parsed.iter().map(|post| post.id.clone()).collect(),
@@ -1459,6 +1930,160 @@ network = \"bluesky\"\n";
             )
         );
         assert_eq!(pointed(&report, long_ones[0]).1, (5, 1));
+    }
+
+    const FILLED: &str = "+++\n\
+publish_at = 2026-12-01T19:00:00\n\
+channels = [\"instagram\"]\n\
+template = \"chiffre\"\n\
+alt = \"Le chiffre : 12.\"\n\
+[visual]\n\
+number = \"12\"\n\
++++\n";
+
+    const BODY: &str = "Le chiffre de la semaine est 12.\n";
+
+    /// The errors in posts (the configuration's brand font is missing).
+    fn errors(diagnostics: &[Diagnostic]) -> Vec<&Diagnostic> {
+        diagnostics
+            .iter()
+            .filter(|d| d.is_error() && d.path.starts_with("posts/"))
+            .collect()
+    }
+
+    #[test]
+    fn a_caption_left_as_new_wrote_it_is_an_error_at_its_line() {
+        for body in [
+            "Écrivez ici la légende du post.\n",
+            "  Écrivez ici la légende du post.  \n",
+            "Écrivez ici la légende du post\n\nLe chiffre de la semaine est 12.\n",
+        ] {
+            let text = format!("{FILLED}{body}");
+            let (diagnostics, report) = check_project(Some(TEMPLATE), &[("a", &text)]);
+            let errors = errors(&diagnostics);
+            assert_eq!(errors.len(), 1, "{body:?}: {diagnostics:#?}");
+            assert_eq!(
+                errors[0].message,
+                "légende d'exemple laissée telle quelle : « Écrivez ici la légende du post. »"
+            );
+            let (pointed, (line, _)) = pointed(&report, errors[0]);
+            assert_eq!(line, 9, "{body:?}");
+            assert!(
+                pointed.starts_with("Écrivez ici la légende du post"),
+                "{pointed:?}"
+            );
+            assert!(
+                errors[0]
+                    .hint
+                    .as_deref()
+                    .is_some_and(|hint| hint.starts_with("remplacez ce texte d'exemple par")),
+                "{:?}",
+                errors[0].hint
+            );
+        }
+        let text = format!("{FILLED}{BODY}");
+        let (diagnostics, _) = check_project(Some(TEMPLATE), &[("a", &text)]);
+        assert!(errors(&diagnostics).is_empty(), "{diagnostics:#?}");
+    }
+
+    #[test]
+    fn a_network_caption_or_a_field_left_as_a_placeholder_is_an_error_at_its_value() {
+        let text = FILLED
+            .replace("number = \"12\"", "number = \" … \"")
+            .replace("[visual]", "[caption.instagram]\ntext = \"...\"\n[visual]")
+            + BODY;
+        let (diagnostics, report) = check_project(Some(TEMPLATE), &[("a", &text)]);
+        let field = with_message(
+            &diagnostics,
+            "champ `number` (Le chiffre) : texte d'exemple « … » laissé tel quel",
+        );
+        assert_eq!(field.len(), 1, "{diagnostics:#?}");
+        assert_eq!(pointed(&report, field[0]), ("\" … \"", (9, 10)));
+        let caption = with_message(&diagnostics, "légende `[caption.instagram]` d'exemple");
+        assert_eq!(caption.len(), 1, "{diagnostics:#?}");
+        assert_eq!(pointed(&report, caption[0]), ("\"...\"", (7, 8)));
+        // A choice that is no choice is said once, as such.
+        let text = FILLED.replace("number = \"12\"", "number = \"12\"\ntone = \"…\"") + BODY;
+        let (diagnostics, _) = check_project(Some(TEMPLATE), &[("a", &text)]);
+        let messages: Vec<&str> = errors(&diagnostics)
+            .into_iter()
+            .map(|d| d.message.as_str())
+            .collect();
+        assert_eq!(messages, ["valeur `…` impossible pour `tone`"]);
+    }
+
+    #[test]
+    fn the_caption_of_an_example_post_of_init_is_an_error_in_any_other_file() {
+        let (own, caption) = EXAMPLE_CAPTIONS[0];
+        let text = format!("{FILLED}{caption}\n");
+        let id = own.trim_start_matches("posts/").trim_end_matches(".md");
+        let (diagnostics, _) = check_project(Some(TEMPLATE), &[(id, &text)]);
+        assert!(errors(&diagnostics).is_empty(), "{diagnostics:#?}");
+        let (diagnostics, report) = check_project(Some(TEMPLATE), &[("chiffre/03-copie", &text)]);
+        let copied = with_message(&diagnostics, "légende reprise du post d'exemple");
+        assert_eq!(copied.len(), 1, "{diagnostics:#?}");
+        assert_eq!(
+            copied[0].message,
+            format!("légende reprise du post d'exemple {own}")
+        );
+        let first = caption.lines().next().unwrap();
+        assert_eq!(pointed(&report, copied[0]), (first, (9, 1)));
+    }
+
+    #[test]
+    fn an_empty_required_field_is_empty_at_its_own_line_and_a_missing_one_missing() {
+        let text = FILLED.replace("number = \"12\"", "number = \"  \"") + BODY;
+        let (diagnostics, report) = check_project(Some(TEMPLATE), &[("a", &text)]);
+        let empty = with_message(&diagnostics, "champ `number`");
+        assert_eq!(empty.len(), 1, "{diagnostics:#?}");
+        assert_eq!(
+            empty[0].message,
+            "champ `number` (Le chiffre) vide : le modèle `chiffre` l'exige"
+        );
+        assert_eq!(pointed(&report, empty[0]), ("\"  \"", (7, 10)));
+        assert_eq!(
+            empty[0].hint.as_deref(),
+            Some("écrivez sa valeur entre les guillemets")
+        );
+        let text = FILLED.replace("number = \"12\"\n", "") + BODY;
+        let (diagnostics, report) = check_project(Some(TEMPLATE), &[("a", &text)]);
+        let missing = with_message(&diagnostics, "champ `number`");
+        assert_eq!(missing.len(), 1, "{diagnostics:#?}");
+        assert!(
+            missing[0].message.contains("manquant"),
+            "{}",
+            missing[0].message
+        );
+        assert_eq!(pointed(&report, missing[0]), ("[visual]", (6, 1)));
+    }
+
+    #[test]
+    fn an_empty_or_example_alt_text_is_an_error_at_its_value() {
+        let text = FILLED.replace("alt = \"Le chiffre : 12.\"", "alt = \"\"") + BODY;
+        let (diagnostics, report) = check_project(Some(TEMPLATE), &[("a", &text)]);
+        let empty = with_message(&diagnostics, "texte alternatif");
+        assert_eq!(empty.len(), 1, "{diagnostics:#?}");
+        assert!(
+            empty[0].message.starts_with("texte alternatif vide"),
+            "{}",
+            empty[0].message
+        );
+        assert_eq!(pointed(&report, empty[0]), ("\"\"", (5, 7)));
+        let text = FILLED.replace(
+            "alt = \"Le chiffre : 12.\"",
+            "# Ce que montre l'image.\nalt = '''\n…'''",
+        ) + BODY;
+        let (diagnostics, report) = check_project(Some(TEMPLATE), &[("a", &text)]);
+        let example = with_message(&diagnostics, "texte alternatif d'exemple");
+        assert_eq!(example.len(), 1, "{diagnostics:#?}");
+        assert_eq!(pointed(&report, example[0]).1, (6, 7));
+        // Without `alt`, and no `tone` for the template's: at the header.
+        let text = FILLED.replace("alt = \"Le chiffre : 12.\"\n", "") + BODY;
+        let (diagnostics, report) = check_project(Some(TEMPLATE), &[("a", &text)]);
+        let missing = with_message(&diagnostics, "texte alternatif");
+        assert_eq!(missing.len(), 1, "{diagnostics:#?}");
+        assert!(missing[0].message.starts_with("texte alternatif manquant"));
+        assert_eq!(pointed(&report, missing[0]), ("+++", (1, 1)));
     }
 
     #[test]

@@ -9,13 +9,14 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::str::FromStr;
 
+use chrono::Datelike;
 use chrono_tz::Tz;
 use toml::Spanned;
-use toml::de::DeTable;
+use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::{Diagnostic, suggest};
 use crate::network::Network;
-use crate::schedule::Schedule;
+use crate::schedule::{Cadence, MAX_EVERY, Schedule, weekday_name};
 use crate::table::Reader;
 
 /// Where the configuration lives, relative to the project root.
@@ -98,8 +99,11 @@ impl Default for Typography {
 #[derive(Debug, Clone, Default)]
 pub struct Brand {
     pub name: String,
-    /// Named colours (`primary = "#E4632D"`), as `#RRGGBB` or `#RRGGBBAA`.
-    pub colors: BTreeMap<String, String>,
+    /// Where `name` is written, where a card it makes fail is told.
+    pub name_span: Option<Range<usize>>,
+    /// Named colours (`primary = "#E4632D"`), as `#RRGGBB` or `#RRGGBBAA`,
+    /// each with its span, where a text it makes unreadable is told.
+    pub colors: BTreeMap<String, Spanned<String>>,
     /// Named fonts (`title = "Lato-Black.ttf"`), files in `assets/fonts/`,
     /// each with the span of its file name, where a missing file is told.
     pub fonts: BTreeMap<String, Spanned<String>>,
@@ -264,7 +268,9 @@ const TOP_KEYS: &[&str] = &[
 ];
 const TYPOGRAPHY_KEYS: &[&str] = &["visuals", "captions"];
 const BRAND_KEYS: &[&str] = &["name", "colors", "fonts", "logo"];
-const SERIES_KEYS: &[&str] = &["name", "template", "cron", "channels", "hashtags", "repeat"];
+const SERIES_KEYS: &[&str] = &[
+    "name", "template", "cron", "every", "start", "channels", "hashtags", "repeat",
+];
 const CHANNEL_KEYS: &[&str] = &[
     "network",
     "name",
@@ -333,7 +339,14 @@ fn read_config(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Option<Read> {
     let before = reader.error_count();
     let mut channels = read_channels(reader, table, &mut broken);
     let broken_channels: Vec<String> = broken.keys().cloned().collect();
-    let series = read_series(reader, table, &channels, &mut broken, &broken_channels);
+    let series = read_series(
+        reader,
+        table,
+        timezone.unwrap_or(chrono_tz::UTC),
+        &channels,
+        &mut broken,
+        &broken_channels,
+    );
     let in_sections = reader.error_count() - before;
     let broken_before = broken.len();
     let publisher = read_publisher(reader, table, &mut channels, &mut broken);
@@ -494,10 +507,9 @@ fn read_brand(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Brand {
         return Brand::default();
     };
     reader.unknown_keys(brand, "brand", BRAND_KEYS);
-    let name = reader
-        .required_string(brand, "name", "brand", span)
-        .map(Spanned::into_inner)
-        .unwrap_or_default();
+    let name = reader.required_string(brand, "name", "brand", span);
+    let name_span = name.as_ref().map(Spanned::span);
+    let name = name.map(Spanned::into_inner).unwrap_or_default();
     let colors = string_map(reader, brand, "colors");
     for (key, color) in &colors {
         if !is_hex_color(color.get_ref()) {
@@ -516,10 +528,8 @@ fn read_brand(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Brand {
     let logo = reader.string(brand, "logo");
     Brand {
         name,
-        colors: colors
-            .into_iter()
-            .map(|(key, value)| (key, value.into_inner()))
-            .collect(),
+        name_span,
+        colors,
         fonts,
         logo,
     }
@@ -742,6 +752,7 @@ fn read_direct_url(
 fn read_series(
     reader: &mut Reader<'_>,
     table: &DeTable<'_>,
+    tz: Tz,
     channels: &BTreeMap<String, Channel>,
     broken: &mut BTreeMap<String, String>,
     broken_channels: &[String],
@@ -755,6 +766,7 @@ fn read_series(
         let template = reader.string(entry, "template");
         let cron = reader.required_string(entry, "cron", &section, span.clone());
         let schedule = cron.as_ref().and_then(|cron| read_schedule(reader, cron));
+        let cadence = read_cadence(reader, entry, schedule.as_ref(), tz);
         let series_channels = reader
             .strings(entry, "channels")
             .map(Spanned::into_inner)
@@ -787,7 +799,10 @@ fn read_series(
                     span: span.clone(),
                     name,
                     template,
-                    schedule,
+                    schedule: match cadence {
+                        Some(cadence) => schedule.with_cadence(cadence),
+                        None => schedule,
+                    },
                     cron_span: cron.span(),
                     channels: series_channels,
                     hashtags: hashtags.into_iter().map(Spanned::into_inner).collect(),
@@ -818,6 +833,105 @@ fn read_schedule(reader: &mut Reader<'_>, cron: &Spanned<String>) -> Option<Sche
             None
         }
     }
+}
+
+/// A series' `every` (weeks, 1 by default) and `start` (the date of its
+/// first slot, needed when `every` is over 1, on a day its timetable
+/// fires): the weeks its timetable keeps, or `None` for every week.
+/// Errors are reported at their line.
+fn read_cadence(
+    reader: &mut Reader<'_>,
+    entry: &DeTable<'_>,
+    schedule: Option<&Schedule>,
+    tz: Tz,
+) -> Option<Cadence> {
+    let every = reader.integer(entry, "every");
+    let start = read_start(reader, entry);
+    let weeks = match &every {
+        None => 1,
+        Some(every) => match u32::try_from(*every.get_ref()) {
+            Ok(weeks) if (1..=MAX_EVERY).contains(&weeks) => weeks,
+            _ => {
+                reader
+                    .error(
+                        every.span(),
+                        format!("`every` invalide : `{}`", every.get_ref()),
+                    )
+                    .hint = Some(format!(
+                    "un nombre de semaines entre 1 et {MAX_EVERY} : `every = 2` pour une semaine sur deux"
+                ));
+                return None;
+            }
+        },
+    };
+    let Some((start, span)) = start else {
+        let missing = Reader::get(entry, "start").is_none();
+        if let Some(every) = every.filter(|_| weeks > 1 && missing) {
+            reader
+                .error(
+                    every.span(),
+                    format!("`every = {weeks}` demande la date du premier créneau : `start` manque"),
+                )
+                .hint = Some(
+                "ajoutez `start = 2026-12-03` (sans guillemets) : un jour où la série publie, d'où partent les semaines comptées".to_owned(),
+            );
+        }
+        return None;
+    };
+    let schedule = schedule?;
+    if schedule.first_on(tz, start).is_none() {
+        let day = weekday_name(start.weekday());
+        let message = format!(
+            "`start` tombe le {day} {start}, un jour où la série ne publie pas (`{}`)",
+            schedule.expression()
+        );
+        let hint = match schedule.first_day_from(tz, start) {
+            Some(next) => format!(
+                "`start` est la date du premier créneau : un jour où `cron` publie, par exemple `start = {next}`, un {}",
+                weekday_name(next.weekday())
+            ),
+            None => "`start` est la date du premier créneau : un jour où `cron` publie".to_owned(),
+        };
+        reader.error(span, message).hint = Some(hint);
+        return None;
+    }
+    Some(Cadence {
+        every: weeks,
+        start,
+    })
+}
+
+/// A series' `start`, a date written without quotes, and its span.
+fn read_start(
+    reader: &mut Reader<'_>,
+    entry: &DeTable<'_>,
+) -> Option<(chrono::NaiveDate, Range<usize>)> {
+    let (_, value) = Reader::get(entry, "start")?;
+    let hint = "une date sans guillemets ni heure : `start = 2026-12-03`";
+    let date = match value.get_ref() {
+        DeValue::Datetime(datetime) if datetime.time.is_none() => datetime.date.and_then(|date| {
+            chrono::NaiveDate::from_ymd_opt(
+                i32::from(date.year),
+                u32::from(date.month),
+                u32::from(date.day),
+            )
+        }),
+        _ => None,
+    };
+    if date.is_none() {
+        let found = match value.get_ref() {
+            DeValue::Datetime(datetime) if datetime.date.is_none() => "une heure",
+            DeValue::Datetime(_) => "une date et une heure",
+            other => crate::table::type_name(other),
+        };
+        reader
+            .error(
+                value.span(),
+                format!("`start` doit être une date, pas {found}"),
+            )
+            .hint = Some(hint.to_owned());
+    }
+    date.map(|date| (date, value.span()))
 }
 
 /// Reports each of a series' hashtags that is not one well-formed hashtag.
@@ -1067,10 +1181,32 @@ kind = "outbox"
         let config = config.unwrap();
         assert_eq!(config.timezone, chrono_tz::Europe::Paris);
         assert_eq!(config.brand.name, "CPTS Mulhouse Agglomération");
-        assert_eq!(config.brand.colors["primary"], "#E4632D");
+        assert_eq!(config.brand.colors["primary"].get_ref(), "#E4632D");
         let series = &config.series["chiffre-de-la-semaine"];
         assert_eq!(series.schedule.expression(), "0 19 * * tue");
         assert_eq!(config.channels["facebook"].network, Network::Facebook);
+    }
+
+    #[test]
+    fn keeps_where_the_brand_s_name_and_colours_are_written() {
+        let text = VALID.replace(
+            "colors = { primary = \"#E4632D\" }\n",
+            "[brand.colors]\nprimary = \"#1F4E79\"\n\"ink\" = '#1D2733'\n",
+        );
+        let (config, diagnostics) = Config::parse(&text, "config/crieur.toml");
+        let brand = config.unwrap_or_else(|| panic!("{diagnostics:?}")).brand;
+        let name = brand.name_span.unwrap();
+        assert_eq!(&text[name], "\"CPTS Mulhouse Agglomération\"");
+        assert_eq!(&text[brand.colors["primary"].span()], "\"#1F4E79\"");
+        assert_eq!(&text[brand.colors["ink"].span()], "'#1D2733'");
+        let dotted = VALID.replace(
+            "[brand]\nname = \"CPTS Mulhouse Agglomération\"\ncolors = { primary = \"#E4632D\" }\n",
+            "brand.name = \"CPTS\"\nbrand.colors.primary = \"#E4632D\"\n",
+        );
+        let (config, diagnostics) = Config::parse(&dotted, "config/crieur.toml");
+        let brand = config.unwrap_or_else(|| panic!("{diagnostics:?}")).brand;
+        assert_eq!(&dotted[brand.name_span.unwrap()], "\"CPTS\"");
+        assert_eq!(&dotted[brand.colors["primary"].span()], "\"#E4632D\"");
     }
 
     #[test]
@@ -1160,6 +1296,94 @@ kind = "outbox"
         );
         assert!(errors(&text).iter().any(|m| m.contains("durée invalide")));
         assert_eq!(parse_duration("366d"), Some(chrono::Duration::days(366)));
+    }
+
+    fn with_series_lines(lines: &str) -> String {
+        VALID.replace(
+            "cron = \"0 19 * * tue\"",
+            &format!("cron = \"0 19 * * tue\"\n{lines}"),
+        )
+    }
+
+    #[test]
+    fn reads_every_other_week_from_its_start() {
+        let text = with_series_lines("every = 2\nstart = 2026-12-01");
+        let (config, diagnostics) = Config::parse(&text, CONFIG_PATH);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let series = &config.unwrap().series["chiffre-de-la-semaine"];
+        assert_eq!(
+            series.schedule.cadence(),
+            Some(Cadence {
+                every: 2,
+                start: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+            })
+        );
+        let (config, _) = Config::parse(VALID, CONFIG_PATH);
+        assert_eq!(
+            config.unwrap().series["chiffre-de-la-semaine"]
+                .schedule
+                .cadence(),
+            None
+        );
+    }
+
+    /// The one diagnostic of `text`: the text it points at, its message
+    /// and its hint.
+    fn only_error(text: &str) -> (String, String, String) {
+        let (config, diagnostics) = Config::parse(text, CONFIG_PATH);
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        let config = config.expect("only the series is left out");
+        assert!(config.broken.contains_key("series.chiffre-de-la-semaine"));
+        let diagnostic = &diagnostics[0];
+        let span = diagnostic.span.clone().unwrap();
+        (
+            text[span].to_owned(),
+            diagnostic.message.clone(),
+            diagnostic.hint.clone().unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn a_start_on_a_day_the_series_does_not_publish_is_an_error_at_its_line() {
+        let (at, message, hint) = only_error(&with_series_lines("every = 2\nstart = 2026-12-02"));
+        assert_eq!(at, "2026-12-02");
+        assert!(message.contains("le mercredi 2026-12-02"), "{message}");
+        assert!(hint.contains("`start = 2026-12-08`, un mardi"), "{hint}");
+    }
+
+    #[test]
+    fn every_other_week_needs_a_start_date() {
+        let (at, message, hint) = only_error(&with_series_lines("every = 2"));
+        assert_eq!(at, "2");
+        assert!(message.contains("`start` manque"), "{message}");
+        assert!(hint.contains("start = 2026-12-03"), "{hint}");
+    }
+
+    #[test]
+    fn refuses_a_wrong_every_or_start() {
+        for (lines, at, expected) in [
+            ("every = 0", "0", "`every` invalide"),
+            ("every = 53\nstart = 2026-12-01", "53", "`every` invalide"),
+            (
+                "every = \"2\"\nstart = 2026-12-01",
+                "\"2\"",
+                "doit être un nombre entier",
+            ),
+            (
+                "every = 2\nstart = \"2026-12-01\"",
+                "\"2026-12-01\"",
+                "`start` doit être une date, pas une chaîne",
+            ),
+            (
+                "every = 2\nstart = 2026-12-01T19:00:00",
+                "2026-12-01T19:00:00",
+                "pas une date et une heure",
+            ),
+        ] {
+            let (found, message, _) = only_error(&with_series_lines(lines));
+            assert_eq!(found, at, "{lines}");
+            assert!(message.contains(expected), "{lines}: {message}");
+        }
     }
 
     #[test]

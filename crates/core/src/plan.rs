@@ -5,9 +5,9 @@
 //! takes that instant; so does a series post the store pinned when it was
 //! queued. Each series' timetable gives slots; the series' posts that are
 //! still in its pool fill its free slots in the order of their file paths,
-//! and a slot with no post left is reported as empty (a series with
-//! `repeat = true` starts over from its first post instead). Drafts are
-//! left out.
+//! and a slot with no post left is reported as empty, with why (a series
+//! with `repeat = true` starts over from its first post instead). Drafts
+//! are left out.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -104,6 +104,21 @@ pub struct EmptySlot {
     #[serde(serialize_with = "rfc3339")]
     pub at: DateTime<Tz>,
     pub series: String,
+    /// Why no post fills it.
+    pub cause: Vacancy,
+}
+
+/// Why a slot of a series is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Vacancy {
+    /// The series has no post (drafts aside).
+    NoPost,
+    /// Every post of the series has gone out, is queued or took an earlier
+    /// slot, or has a date of its own.
+    UsedUp,
+    /// The post that would take the slot is a draft.
+    Draft { post: String },
 }
 
 fn rfc3339<S: Serializer>(at: &DateTime<Tz>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -159,7 +174,9 @@ pub fn plan_reserving(
         ..Plan::default()
     };
     for series in config.series.values() {
+        let first = plan.empty.len();
         plan_series(config, series, &live, window, pins, reserved, &mut plan);
+        explain(series, posts, pins, &mut plan.empty[first..]);
     }
     plan.slots
         .sort_by(|a, b| (a.at, &a.series, &a.post).cmp(&(b.at, &b.series, &b.post)));
@@ -247,8 +264,36 @@ fn plan_series(
             None => plan.empty.push(EmptySlot {
                 at,
                 series: series.id.clone(),
+                cause: Vacancy::NoPost,
             }),
         }
+    }
+}
+
+/// Why each of a series' empty slots (in time order) is empty: the
+/// series' drafts without a date, in path order, would take them first;
+/// past them, the series has no post left, or none at all.
+fn explain(series: &Series, posts: &[Post], pins: &Pins, empty: &mut [EmptySlot]) {
+    let members: Vec<&Post> = posts
+        .iter()
+        .filter(|post| {
+            post.series
+                .as_ref()
+                .is_some_and(|s| s.get_ref() == &series.id)
+        })
+        .collect();
+    let mut drafts = members.iter().filter(|post| {
+        post.draft && post.publish_at.is_none() && pins.get(&post.id).is_none_or(Vec::is_empty)
+    });
+    let used_up = members.iter().any(|post| !post.draft);
+    for slot in empty {
+        slot.cause = match drafts.next() {
+            Some(post) => Vacancy::Draft {
+                post: post.id.clone(),
+            },
+            None if used_up => Vacancy::UsedUp,
+            None => Vacancy::NoPost,
+        };
     }
 }
 
@@ -539,6 +584,77 @@ network = "linkedin"
                 "mar. 15/12/2026 19:00 c/a",
             ]
         );
+    }
+
+    #[test]
+    fn says_why_each_empty_slot_is_empty() {
+        let posts = vec![
+            post("c/a", "series = \"chiffre\""),
+            post("c/b", "series = \"chiffre\"\ndraft = true"),
+            post("c/c", "series = \"chiffre\"\ndraft = true"),
+        ];
+        let plan = plan(&config(), &posts, window((2026, 11, 23), (2026, 12, 16)));
+        let causes: Vec<(String, &str, Vacancy)> = plan
+            .empty
+            .iter()
+            .map(|slot| {
+                (
+                    format_local(&slot.at),
+                    slot.series.as_str(),
+                    slot.cause.clone(),
+                )
+            })
+            .collect();
+        let draft = |post: &str| Vacancy::Draft {
+            post: post.to_owned(),
+        };
+        assert_eq!(
+            causes,
+            vec![
+                ("jeu. 26/11/2026 12:30".to_owned(), "outil", Vacancy::NoPost),
+                ("mar. 01/12/2026 19:00".to_owned(), "chiffre", draft("c/b")),
+                ("jeu. 03/12/2026 12:30".to_owned(), "outil", Vacancy::NoPost),
+                ("mar. 08/12/2026 19:00".to_owned(), "chiffre", draft("c/c")),
+                ("jeu. 10/12/2026 12:30".to_owned(), "outil", Vacancy::NoPost),
+                (
+                    "mar. 15/12/2026 19:00".to_owned(),
+                    "chiffre",
+                    Vacancy::UsedUp
+                ),
+            ]
+        );
+        assert_eq!(
+            serde_json::to_string(&plan.empty[1]).unwrap(),
+            r#"{"at":"2026-12-01T19:00:00+01:00","series":"chiffre","cause":{"kind":"draft","post":"c/b"}}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&plan.empty[5].cause).unwrap(),
+            r#"{"kind":"used_up"}"#
+        );
+    }
+
+    #[test]
+    fn a_series_every_other_week_leaves_the_weeks_between_alone() {
+        let text = CONFIG.replace(
+            "cron = \"0 19 * * tue\"",
+            "cron = \"0 19 * * tue\"\nevery = 2\nstart = 2026-10-20",
+        );
+        let config = Config::parse(&text, "config/crieur.toml").0.unwrap();
+        let posts = vec![
+            post("c/a", "series = \"chiffre\""),
+            post("c/b", "series = \"chiffre\""),
+        ];
+        let plan = plan(&config, &posts, window((2026, 10, 12), (2026, 11, 12)));
+        let chiffre: Vec<String> = summary(&plan)
+            .into_iter()
+            .filter(|line| !line.contains("outil"))
+            .collect();
+        assert_eq!(
+            chiffre,
+            vec!["mar. 20/10/2026 19:00 c/a", "mar. 03/11/2026 19:00 c/b",]
+        );
+        assert_eq!(plan.slots[0].at.to_rfc3339(), "2026-10-20T19:00:00+02:00");
+        assert_eq!(plan.slots[1].at.to_rfc3339(), "2026-11-03T19:00:00+01:00");
     }
 
     #[test]

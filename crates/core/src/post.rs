@@ -35,7 +35,9 @@ pub struct Post {
     pub template: Option<Spanned<String>>,
     pub channels: Option<Vec<Spanned<String>>>,
     pub draft: bool,
-    pub alt: Option<String>,
+    /// The alt text the post gives, with its span, where its problems are
+    /// told.
+    pub alt: Option<Spanned<String>>,
     pub visual: BTreeMap<String, Spanned<Visual>>,
     /// Where `[visual]` is, or the opening `+++` when there is none.
     pub visual_span: Range<usize>,
@@ -215,7 +217,7 @@ fn read_post(
             .collect()
     });
     let draft = reader.bool(table, "draft").is_some_and(Spanned::into_inner);
-    let alt = reader.string(table, "alt").map(Spanned::into_inner);
+    let alt = reader.string(table, "alt").map(|v| file_span(reader, v));
     let publish_at = read_publish_at(reader, table, tz);
     let (visual, visual_span) = read_visual(reader, table, split);
     let captions = read_captions(reader, table);

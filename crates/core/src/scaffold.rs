@@ -19,6 +19,38 @@ use crate::template::{FieldKind, LayerKind, Template, placeholders};
 /// One file of a new project: its path under the project and its bytes.
 pub type File = (String, Vec<u8>);
 
+/// The caption `new` writes under the front matter, for the officer to
+/// replace: `check` refuses a caption that still holds it.
+pub const NEW_CAPTION: &str = "Écrivez ici la légende du post.";
+
+/// The values hints and comments show for a value to write (`alt = "…"`):
+/// `check` refuses a field, an alt text or a caption that is only one of
+/// them.
+pub const PLACEHOLDERS: [&str; 2] = ["…", "..."];
+
+/// The captions of the example posts `init` writes, by example.
+macro_rules! example_caption {
+    (espace) => {
+        "Aujourd'hui, près de 65,4 millions d'assurés disposent d'un profil sur Mon Espace Santé, le carnet de santé numérique de l'Assurance Maladie.\n\nOrdonnances, comptes rendus, vaccinations : tout y est réuni, et c'est vous qui choisissez avec quels professionnels de santé le partager."
+    };
+    (teleconsultations) => {
+        "Avec la crise sanitaire, la téléconsultation est entrée dans les habitudes : près de 8 % des consultations se sont faites à distance en 2020, contre moins de 1 % l'année d'avant.\n\nElle ne remplace pas la consultation au cabinet, mais elle la complète : suivi d'une maladie chronique, renouvellement d'ordonnance, conseil rapide."
+    };
+}
+
+/// The example posts `init` writes, each file with its caption. They are
+/// there to be copied: `check` refuses their caption in any other file.
+pub const EXAMPLE_CAPTIONS: [(&str, &str); 2] = [
+    (
+        "posts/chiffre/01-mon-espace-sante.md",
+        example_caption!(espace),
+    ),
+    (
+        "posts/chiffre/02-teleconsultations.md",
+        example_caption!(teleconsultations),
+    ),
+];
+
 const TEMPLATES: [(&str, &str); 3] = [
     (
         "chiffre",
@@ -252,34 +284,60 @@ pub fn config(init: &Init, palette: &Palette) -> String {
         colors.push_str(&format!("{} = {}\n", key(name), quoted(&hex(*color))));
     }
     format!(
-        r##"# crieur configuration: the brand, its series and channels.
-# Times in posts and timetables are local times of this zone.
+        r##"# Configuration de crieur : la marque, la série de posts et les comptes où
+# ils partent. Les lignes qui commencent par # sont des commentaires :
+# crieur ne les lit pas. Après chaque modification, lancez `crieur check`.
+
+# Le fuseau horaire : les dates et heures des posts et des séries sont
+# des heures de ce fuseau (heure d'été et d'hiver comprises).
 timezone = {zone}
 
+# La marque, que portent toutes les images.
 [brand]
+# Le nom de la structure, tel qu'il s'affiche.
 name = {name}
-# The logo drawn on every image, a PNG under assets/.
+# Le logo posé sur chaque image : un fichier PNG du dossier assets/.
+# Pour le changer, déposez le vôtre dans assets/logos/ et mettez son nom
+# ici (par exemple "logos/mon-logo.png").
 logo = {logo}
 
-# Fonts the templates refer to by name, files of assets/fonts/.
+# Les polices d'écriture, que les modèles d'image appellent par ces noms :
+# des fichiers du dossier assets/fonts/.
 [brand.fonts]
 display = "Lato-Black.ttf"
 heading = "Lato-Bold.ttf"
 body = "Inter-Regular.otf"
 strong = "Inter-SemiBold.otf"
 
-# Colours the templates refer to by name. `crieur check` refuses a text
-# that does not stand out from what lies beneath it (RGAA 3.2).
+# Les couleurs de la charte, que les modèles d'image appellent par ces
+# noms, en "#RRGGBB". Pour en changer une, remplacez son code. `crieur
+# check` refuse un texte qui ne se détache pas assez de ce qui est
+# dessous (RGAA, critère 3.2) et propose les couleurs proches qui
+# conviennent.
 [brand.colors]
 {colors}
-# The weekly figure, every Tuesday at 19:00.
+# Une série : des posts du même modèle, publiés à heures fixes. Ici, le
+# chiffre de la semaine, chaque mardi à 19 h. Ses posts sont les fichiers
+# de posts/ qui portent series = "chiffre-de-la-semaine" ; ils prennent
+# ses créneaux libres dans l'ordre de leurs noms (`crieur new` les écrit).
 [series.chiffre-de-la-semaine]
+# Le nom de la série, tel qu'il s'affiche.
 name = "Le chiffre de la semaine"
+# Le modèle d'image de ses posts : un fichier de assets/templates/.
 template = "chiffre"
+# Quand ses posts partent : minute, heure, jour du mois, mois, jour de la
+# semaine (* : tous). "0 19 * * tue" : le mardi à 19 h 00 ;
+# "30 12 * * mon,thu" : le lundi et le jeudi à 12 h 30.
 cron = "0 19 * * tue"
+# Les comptes où ses posts partent : des noms de la partie [channels].
 channels = ["facebook", "linkedin", "instagram"]
+# Les hashtags ajoutés à la fin de chaque légende.
 hashtags = ["#ChiffreDeLaSemaine"]
 
+# Les comptes où partent les posts, un par réseau. `network` dit le réseau
+# (facebook, instagram, linkedin, x, mastodon, bluesky ou threads), `name`
+# le nom que crieur affiche. Pour retirer un compte, supprimez sa partie
+# et son nom dans les `channels` des séries.
 [channels.facebook]
 network = "facebook"
 name = "Page Facebook"
@@ -292,8 +350,10 @@ name = "Page LinkedIn"
 network = "instagram"
 name = "Compte Instagram"
 
-# Where queued posts go: the outbox, a folder, until a Buffer account is
-# set up (see crieur's docs/reference.md).
+# Où vont les posts prêts à partir : pour l'instant dans la boîte d'envoi,
+# le dossier outbox/. Une fois un compte Buffer ouvert, mettez
+# kind = "buffer" et complétez comme l'explique la documentation de crieur
+# (docs/reference.md, commande `crieur publish`).
 [publisher]
 kind = "outbox"
 "##,
@@ -307,8 +367,9 @@ kind = "outbox"
 /// Mon Espace Santé's figures.
 const EXAMPLES: [(&str, &str); 2] = [
     (
-        "posts/chiffre/01-mon-espace-sante.md",
-        r#"+++
+        EXAMPLE_CAPTIONS[0].0,
+        concat!(
+            r#"+++
 series = "chiffre-de-la-semaine"
 alt = "Visuel « Le chiffre de la semaine » : 65,4 millions d'assurés disposent d'un profil sur Mon Espace Santé."
 
@@ -317,14 +378,15 @@ number = "65,4 millions"
 caption = "C'est le nombre d'assurés disposant d'un profil sur Mon Espace Santé."
 source = "Assurance Maladie"
 +++
-Aujourd'hui, près de 65,4 millions d'assurés disposent d'un profil sur Mon Espace Santé, le carnet de santé numérique de l'Assurance Maladie.
-
-Ordonnances, comptes rendus, vaccinations : tout y est réuni, et c'est vous qui choisissez avec quels professionnels de santé le partager.
 "#,
+            example_caption!(espace),
+            "\n"
+        ),
     ),
     (
-        "posts/chiffre/02-teleconsultations.md",
-        r#"+++
+        EXAMPLE_CAPTIONS[1].0,
+        concat!(
+            r#"+++
 series = "chiffre-de-la-semaine"
 alt = "Visuel « Le chiffre de la semaine » : près de 8 % des consultations se sont faites à distance en 2020."
 
@@ -333,10 +395,10 @@ number = "8 %"
 caption = "C'est la part des consultations faites en téléconsultation en 2020, contre moins de 1 % en 2019."
 source = "CPAM des Alpes-Maritimes, rapport 2020"
 +++
-Avec la crise sanitaire, la téléconsultation est entrée dans les habitudes : près de 8 % des consultations se sont faites à distance en 2020, contre moins de 1 % l'année d'avant.
-
-Elle ne remplace pas la consultation au cabinet, mais elle la complète : suivi d'une maladie chronique, renouvellement d'ordonnance, conseil rapide.
 "#,
+            example_caption!(teleconsultations),
+            "\n"
+        ),
     ),
 ];
 
@@ -498,6 +560,20 @@ fn expects(template: &Template, name: &str) -> String {
 /// Fields that name a post, which `--title` fills.
 const TITLE_FIELDS: &[&str] = &["title", "titre", "tool", "name", "nom"];
 
+/// The field `--title` fills: the text field that names the post, if the
+/// template has one, or else its first text field (`fields` in the
+/// template's order).
+fn titled_field<'f>(template: &Template, fields: &[&'f String]) -> Option<&'f str> {
+    let text = |name: &&&String| matches!(template.fields[name.as_str()].kind, FieldKind::Text);
+    fields
+        .iter()
+        .filter(text)
+        .find(|name| TITLE_FIELDS.contains(&name.as_str()))
+        .or_else(|| fields.iter().find(text))
+        .copied()
+        .map(String::as_str)
+}
+
 /// What `new` is asked to write.
 #[derive(Debug, Clone)]
 pub enum NewPost<'a> {
@@ -541,12 +617,7 @@ pub fn post_text(
                 .unwrap_or(usize::MAX)
         });
     }
-    // The title fills the field that names the post, if the template has
-    // one.
-    let titled = fields
-        .iter()
-        .find(|name| TITLE_FIELDS.contains(&name.as_str()))
-        .map(|name| name.as_str());
+    let titled = titled_field(template, &fields);
     for name in fields {
         let field = &template.fields[name];
         let value = match (&field.kind, title) {
@@ -566,57 +637,131 @@ pub fn post_text(
             key(name)
         ));
     }
-    out.push_str("+++\nÉcrivez ici la légende du post.\n");
+    out.push_str(&format!("+++\n{NEW_CAPTION}\n"));
     out
 }
 
+/// How long a file name made from a title may be, in characters.
+const SLUG_LENGTH: usize = 60;
+
+/// How long a file name made from a title of a single word may be: such a
+/// word is cut there, as no file name should be longer.
+const WORD_LENGTH: usize = 120;
+
 /// A file name from a title: lower case, unaccented, words joined by `-`.
+/// A long title is cut between two words, never inside a word nor inside
+/// a number written in groups (« 4 000 », « 65,4 »).
 pub fn slug(title: &str) -> String {
-    let mut slug = String::new();
+    let mut plain = String::new();
     for c in title.chars().flat_map(char::to_lowercase) {
-        let plain = match c {
-            'à' | 'â' | 'ä' => 'a',
-            'é' | 'è' | 'ê' | 'ë' => 'e',
-            'î' | 'ï' => 'i',
-            'ô' | 'ö' => 'o',
-            'ù' | 'û' | 'ü' => 'u',
-            'ç' => 'c',
-            'œ' => 'o',
-            c => c,
+        let letters = match c {
+            'à' | 'â' | 'ä' | 'á' | 'ã' | 'å' => "a",
+            'é' | 'è' | 'ê' | 'ë' => "e",
+            'î' | 'ï' | 'í' | 'ì' => "i",
+            'ô' | 'ö' | 'ó' | 'ò' | 'õ' => "o",
+            'ù' | 'û' | 'ü' | 'ú' => "u",
+            'ÿ' => "y",
+            'ç' => "c",
+            'ñ' => "n",
+            'œ' => "oe",
+            'æ' => "ae",
+            c if c.is_ascii_alphanumeric() => {
+                plain.push(c);
+                continue;
+            }
+            _ => "-",
         };
-        if plain.is_ascii_alphanumeric() {
-            slug.push(plain);
-        } else if !slug.ends_with('-') && !slug.is_empty() {
+        plain.push_str(letters);
+    }
+    let mut slug = String::new();
+    for unit in units(&plain) {
+        if !slug.is_empty() && slug.len() + 1 + unit.len() > SLUG_LENGTH {
+            break;
+        }
+        if !slug.is_empty() {
             slug.push('-');
         }
+        slug.push_str(&unit);
     }
-    let slug: String = slug.trim_matches('-').chars().take(60).collect();
-    let slug = slug.trim_end_matches('-').to_owned();
+    slug.truncate(WORD_LENGTH);
+    let slug = slug.trim_end_matches('-');
     if slug.is_empty() {
         "nouveau-post".to_owned()
     } else {
-        slug
+        slug.to_owned()
     }
 }
 
-/// The next file name in a folder whose posts are numbered `01-…`.
+/// The words of a plain text joined by `-`, a number's groups kept
+/// together: `pres-de-4-000-patients` gives `pres`, `de`, `4-000` and
+/// `patients`.
+fn units(plain: &str) -> Vec<String> {
+    let mut units: Vec<String> = Vec::new();
+    let mut after_digits = false;
+    for word in plain.split('-').filter(|word| !word.is_empty()) {
+        let digits = word.chars().all(|c| c.is_ascii_digit());
+        match units.last_mut() {
+            Some(unit) if digits && after_digits => {
+                unit.push('-');
+                unit.push_str(word);
+            }
+            _ => units.push(word.to_owned()),
+        }
+        after_digits = digits;
+    }
+    units
+}
+
+/// Whether a file name starts with a date, `2026-12-01-…`: the name of a
+/// one-off post, not a number.
+fn dated(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        bytes
+            .get(range)
+            .is_some_and(|part| part.iter().all(u8::is_ascii_digit))
+    };
+    digits(0..4)
+        && bytes.get(4) == Some(&b'-')
+        && digits(5..7)
+        && bytes.get(7) == Some(&b'-')
+        && digits(8..10)
+        && matches!(bytes.get(10), None | Some(b'-' | b'.'))
+}
+
+/// The number a file name starts with, `03-…` or `03.md` (3, written
+/// with 2 digits), if it is numbered.
+fn numbered(name: &str) -> Option<(usize, usize)> {
+    let digits = name.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || dated(name) || !matches!(name.as_bytes().get(digits), Some(b'-' | b'.')) {
+        return None;
+    }
+    Some((name[..digits].parse().ok()?, digits))
+}
+
+/// The next file name in a folder whose posts are numbered `01-…`: one
+/// more than the highest number the `existing` file names start with
+/// (whatever number the title holds), as wide as theirs.
 pub fn next_name(existing: &[String], title: Option<&str>) -> String {
-    let numbers: Vec<(usize, usize)> = existing
+    let numbers: Vec<(usize, usize)> = existing.iter().filter_map(|name| numbered(name)).collect();
+    let next = numbers
         .iter()
-        .filter_map(|name| {
-            let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
-            let rest = &name[digits.len()..];
-            // A date (2026-12-01-…) is not a number.
-            (!digits.is_empty()
-                && rest.starts_with('-')
-                && !rest[1..].starts_with(|c: char| c.is_ascii_digit()))
-            .then(|| Some((digits.parse().ok()?, digits.len())))
-            .flatten()
-        })
-        .collect();
-    let next = numbers.iter().map(|(n, _)| n + 1).max().unwrap_or(1);
+        .map(|(n, _)| n.saturating_add(1))
+        .max()
+        .unwrap_or(1);
     let width = numbers.iter().map(|(_, w)| *w).max().unwrap_or(2);
     format!("{next:0width$}-{}.md", slug(title.unwrap_or("")))
+}
+
+/// A new post's text with its instant written as `publish_at`, after its
+/// first line (`series = …` or `template = …`).
+pub fn with_publish_at(text: &str, at: DateTime<Tz>) -> String {
+    let line = format!("publish_at = {}\n", at.format("%Y-%m-%dT%H:%M:%S"));
+    let split = text
+        .strip_prefix("+++\n")
+        .and_then(|rest| rest.find('\n'))
+        .map_or(0, |end| "+++\n".len() + end + 1);
+    format!("{}{line}{}", &text[..split], &text[split..])
 }
 
 /// The series' folder under `posts/`: where most of its posts are, or its
@@ -765,5 +910,173 @@ mod tests {
         assert_eq!(initials("CPTS du Grand Nancy"), "GN");
         assert_eq!(initials("CPTS"), "C");
         assert_eq!(initials("Santé Val d'Oise"), "SVO");
+    }
+
+    #[test]
+    fn the_number_comes_from_the_file_names_never_from_the_title() {
+        let mut existing = vec![
+            "01-mon-espace-sante.md".to_owned(),
+            "02-teleconsultations.md".to_owned(),
+        ];
+        let first = next_name(&existing, Some("70 % des généralistes"));
+        assert_eq!(first, "03-70-des-generalistes.md");
+        existing.push(first);
+        let second = next_name(&existing, Some("32 000 e-CPS"));
+        assert_eq!(second, "04-32-000-e-cps.md");
+        existing.push(second);
+        // Dates are not numbers; a bare number is one.
+        existing.extend([
+            "2026-12-01-soiree.md".to_owned(),
+            "2026-12-02.md".to_owned(),
+            "05.md".to_owned(),
+        ]);
+        assert_eq!(
+            next_name(&existing, Some("2027 en chiffres")),
+            "06-2027-en-chiffres.md"
+        );
+        assert_eq!(
+            next_name(&["9-a.md".to_owned()], None),
+            "10-nouveau-post.md"
+        );
+        assert_eq!(
+            next_name(&["003-a.md".to_owned()], None),
+            "004-nouveau-post.md"
+        );
+        assert_eq!(
+            next_name(&["2026-12-01-a.md".to_owned()], Some("4 000")),
+            "01-4-000.md"
+        );
+    }
+
+    #[test]
+    fn a_long_title_is_cut_between_words_never_inside_a_number() {
+        let title = "Les médecins généralistes de la CPTS ont soigné près de 4 000 patients";
+        assert_eq!(
+            slug(title),
+            "les-medecins-generalistes-de-la-cpts-ont-soigne-pres-de"
+        );
+        assert_eq!(
+            slug("Près de 65,4 millions de profils"),
+            "pres-de-65-4-millions-de-profils"
+        );
+        assert_eq!(slug("Cœur et santé"), "coeur-et-sante");
+        // Wherever the limit falls, a word or a number is kept whole or
+        // left out.
+        for n in 1..=60 {
+            let title = format!("{} près de 4 000 000 patients", "x".repeat(n));
+            let cut = slug(&title);
+            assert!(cut.len() <= SLUG_LENGTH, "{cut}");
+            let full = format!("{}-pres-de-4-000-000-patients", "x".repeat(n));
+            assert!(full == cut || full.starts_with(&format!("{cut}-")), "{cut}");
+            assert!(!cut.contains('4') || cut.contains("4-000-000"), "{cut}");
+            assert!(!cut.ends_with("-pre") && !cut.ends_with("-patie"), "{cut}");
+        }
+        // A single word too long for a file name is all there is to cut.
+        assert_eq!(slug(&"a".repeat(300)).len(), WORD_LENGTH);
+        assert_eq!(slug(&"b".repeat(70)), "b".repeat(70));
+    }
+
+    /// The front matter of a new post, read as TOML.
+    fn front(post: &str) -> toml::Table {
+        let front = post
+            .strip_prefix("+++\n")
+            .and_then(|rest| rest.split_once("+++\n"))
+            .map(|(front, _)| front)
+            .unwrap();
+        front.parse().expect(front)
+    }
+
+    #[test]
+    fn the_title_fills_the_title_field_or_else_the_first_text_field() {
+        let at = chrono_tz::Europe::Paris
+            .with_ymd_and_hms(2026, 12, 8, 19, 0, 0)
+            .unwrap();
+        let kind = NewPost::OneOff {
+            at,
+            channels: vec!["facebook".to_owned()],
+        };
+        for (id, source) in TEMPLATES {
+            let (template, problems) = Template::parse(source, "t.toml", id);
+            let template = template.unwrap_or_else(|| panic!("{problems:?}"));
+            let post = post_text(&kind, &template, Some("32 000 e-CPS"), Some(source));
+            let table = front(&post);
+            let visual = table["visual"].as_table().unwrap();
+            let filled: Vec<&String> = visual
+                .iter()
+                .filter(|(_, value)| value.as_str() == Some("32 000 e-CPS"))
+                .map(|(name, _)| name)
+                .collect();
+            let expected = match id {
+                "chiffre" => "kicker",
+                "outil" => "tool",
+                _ => "title",
+            };
+            assert_eq!(filled, [expected], "{post}");
+        }
+    }
+
+    #[test]
+    fn an_instant_is_written_after_the_first_line() {
+        let at = chrono_tz::Europe::Paris
+            .with_ymd_and_hms(2026, 12, 8, 19, 0, 0)
+            .unwrap();
+        let text = "+++\nseries = \"s\"\nalt = \"\"\n+++\nLégende.\n";
+        let pinned = with_publish_at(text, at);
+        assert_eq!(
+            pinned,
+            "+++\nseries = \"s\"\npublish_at = 2026-12-08T19:00:00\nalt = \"\"\n+++\nLégende.\n"
+        );
+        assert!(front(&pinned)["publish_at"].is_datetime());
+    }
+
+    #[test]
+    fn the_configuration_is_explained_in_french() {
+        let colours = palette([0x1F, 0x4E, 0x79], [0xC5, 0x4B, 0x1A]);
+        let text = config(&init("CPTS du Grand Nancy"), &colours);
+        let table: toml::Table = text.parse().expect(&text);
+        for key in ["timezone", "brand", "series", "channels", "publisher"] {
+            assert!(table.contains_key(key), "{key}");
+        }
+        let comments: Vec<&str> = text
+            .lines()
+            .filter_map(|line| line.strip_prefix('#'))
+            .collect();
+        assert!(comments.len() > 20, "{text}");
+        for comment in &comments {
+            let words = format!(" {} ", comment.to_lowercase());
+            for english in [
+                " the ",
+                " of ",
+                " and ",
+                " to ",
+                " is ",
+                " its ",
+                " every ",
+                " where ",
+                " until ",
+                " colours ",
+                " refer ",
+                " by ",
+                " name ",
+                " under ",
+            ] {
+                assert!(!words.contains(english), "{english:?} in {comment:?}");
+            }
+        }
+        // Each setting an officer changes says what it does.
+        for key in [
+            "timezone",
+            "logo",
+            "cron",
+            "channels",
+            "hashtags",
+            "[publisher]",
+        ] {
+            let line = text.lines().position(|line| line.starts_with(key)).unwrap();
+            assert!(
+                text.lines().nth(line - 1).unwrap().starts_with('#'),
+                "{key}: {text}"
+            );
+        }
     }
 }

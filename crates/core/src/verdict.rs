@@ -157,6 +157,26 @@ impl Verdicts {
     pub fn count(&self, state: State) -> usize {
         self.posts.values().filter(|v| v.state == state).count()
     }
+
+    /// The ready posts whose date passed more than the grace before
+    /// `now`: they are sound, but no pass will send them any more (one
+    /// already sent stays sent).
+    pub fn gone_by(&self, project: &Project, now: DateTime<Utc>) -> BTreeSet<String> {
+        let Some(config) = &project.config else {
+            return BTreeSet::new();
+        };
+        project
+            .posts
+            .iter()
+            .filter(|post| self.is_ready(&post.id))
+            .filter(|post| {
+                post.publish_at
+                    .as_ref()
+                    .is_some_and(|at| now - at.get_ref().with_timezone(&Utc) > config.grace)
+            })
+            .map(|post| post.id.clone())
+            .collect()
+    }
 }
 
 /// The verdict of every post file of the project, from the project and the

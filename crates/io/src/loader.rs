@@ -17,6 +17,7 @@ use crieur_core::post::{POSTS_DIR, Post};
 use crieur_core::project::Project;
 use crieur_core::render::Assets;
 use crieur_core::render::picture::{Picture, PictureError};
+use crieur_core::system::io_error;
 use crieur_core::template::{TEMPLATES_DIR, Template};
 use crieur_core::typography::FontFace;
 
@@ -37,7 +38,7 @@ pub enum LoadError {
     /// No `config/crieur.toml` in the root given (as given).
     #[error("{}", not_a_project(.0))]
     NotAProject(PathBuf),
-    #[error("impossible de lire {} : {source}", path.display())]
+    #[error("impossible de lire {} : {}", path.display(), io_error(source))]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -56,16 +57,41 @@ const NEW_PROJECT: &[&str] = &[
 fn not_a_project(root: &Path) -> String {
     let given = root.to_string_lossy();
     let folder = given.trim_start_matches("./").trim_end_matches('/');
-    let (folder, config) = match folder {
-        "" | "." => ("ce dossier".to_owned(), CONFIG_PATH.to_owned()),
-        _ => (folder.to_owned(), format!("{folder}/{CONFIG_PATH}")),
+    let first = match folder {
+        // No `--root`, and no project here or above (`discover`).
+        "" if given.is_empty() => format!(
+            "ni ce dossier ni ceux au-dessus ne sont un projet crieur : {CONFIG_PATH} introuvable"
+        ),
+        "" | "." => format!("ce dossier n'est pas un projet crieur : {CONFIG_PATH} introuvable"),
+        _ => format!("{folder} n'est pas un projet crieur : {folder}/{CONFIG_PATH} introuvable"),
     };
     format!(
-        "{folder} n'est pas un projet crieur : {config} introuvable\n\
+        "{first}\n\
          \x20 - si le projet est ailleurs, lancez crieur dans son dossier, ou indiquez-le avec `--root DOSSIER`\n\
          \x20 - pour créer un projet, {}",
         NEW_PROJECT.join(", ")
     )
+}
+
+/// The project `start` lies in, found as git finds its repository: `start`
+/// itself, or the nearest folder above it that holds a `config/crieur.toml`.
+/// The way is given from `start` (`../..` from `posts/chiffre/` when
+/// `start` is `.`), so that paths shown from there stay right. `None` when
+/// no folder up to the file system's root holds a project.
+pub fn discover(start: &Path) -> Option<PathBuf> {
+    let here = start.canonicalize().ok()?;
+    let depth = here
+        .ancestors()
+        .position(|folder| folder.join(CONFIG_PATH).is_file())?;
+    if depth == 0 {
+        return Some(start.to_owned());
+    }
+    let up: PathBuf = std::iter::repeat_n("..", depth).collect();
+    Some(if start == Path::new(".") {
+        up
+    } else {
+        start.join(up)
+    })
 }
 
 /// Loads and parses every file of the project at `root`.
@@ -478,7 +504,7 @@ impl Refusal {
             Refusal::Io(error) => Diagnostic::error(
                 relative,
                 None,
-                format!("impossible de lire le fichier : {error}"),
+                format!("impossible de lire le fichier : {}", io_error(error)),
             ),
         }
     }
@@ -490,4 +516,33 @@ struct Walk<'w> {
     visited: &'w mut HashSet<PathBuf>,
     found: &'w mut Vec<String>,
     report: &'w mut Report,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_nearest_project_above_as_git_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let outer = dir.path().join("projet");
+        let deep = outer.join("posts/chiffre");
+        fs::create_dir_all(&deep).unwrap();
+        fs::create_dir_all(outer.join("config")).unwrap();
+        fs::write(outer.join(CONFIG_PATH), "").unwrap();
+        assert_eq!(discover(&outer), Some(outer.clone()));
+        assert_eq!(discover(&deep), Some(deep.join("../..")));
+        assert_eq!(
+            discover(&deep).unwrap().canonicalize().unwrap(),
+            outer.canonicalize().unwrap()
+        );
+        // A nearer project wins.
+        let inner = outer.join("posts");
+        fs::create_dir_all(inner.join("config")).unwrap();
+        fs::write(inner.join(CONFIG_PATH), "").unwrap();
+        assert_eq!(discover(&deep), Some(deep.join("..")));
+        // Outside any project: none.
+        assert_eq!(discover(dir.path()), None);
+        assert_eq!(discover(&dir.path().join("absent")), None);
+    }
 }

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::Response;
 use serde_json::{Value, json};
 
-use crate::Server;
+use crate::{Incoming, Server};
 
 pub const HANDLE: &str = "cpts-test.bsky.social";
 pub const PASSWORD: &str = "abcd-efgh-ijkl-mnop";
@@ -70,33 +70,22 @@ impl FakePds {
             axum::Router::new().fallback(move |request: axum::extract::Request| {
                 let state = state.clone();
                 async move {
-                    let (parts, body) = request.into_parts();
-                    let body = axum::body::to_bytes(body, 16 << 20)
-                        .await
-                        .unwrap_or_default();
-                    let header = |name: &str| {
-                        parts
-                            .headers
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned)
-                    };
-                    let query = parts
-                        .uri
-                        .query()
-                        .unwrap_or_default()
+                    let request = Incoming::read(request).await;
+                    let query = request
+                        .query
                         .split('&')
                         .filter_map(|pair| pair.split_once('='))
                         .map(|(k, v)| (k.to_owned(), v.to_owned()))
                         .collect();
                     let call = Call {
-                        method: parts.method.as_str().to_owned(),
-                        nsid: parts.uri.path().trim_start_matches("/xrpc/").to_owned(),
+                        nsid: request.path.trim_start_matches("/xrpc/").to_owned(),
                         query,
-                        bearer: header("authorization")
+                        bearer: request
+                            .header("authorization")
                             .and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned)),
-                        content_type: header("content-type").unwrap_or_default(),
-                        body: body.to_vec(),
+                        content_type: request.header("content-type").unwrap_or_default(),
+                        method: request.method,
+                        body: request.body,
                     };
                     let (status, value, latency) = {
                         let mut state = state.lock().unwrap();

@@ -423,26 +423,12 @@ fn schema() -> Valid<Schema> {
 
 /// Reads a request as the fake needs it.
 async fn incoming(request: axum::extract::Request) -> Incoming {
-    use axum::body::to_bytes;
-    let (parts, body) = request.into_parts();
-    let body = to_bytes(body, 64 * 1024 * 1024).await.unwrap_or_default();
+    let request = crate::server::Incoming::read(request).await;
     Incoming {
-        method: parts.method.to_string(),
-        path: parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    value.to_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect(),
-        body: String::from_utf8_lossy(&body).into_owned(),
+        path: request.path_and_query(),
+        method: request.method,
+        headers: request.headers,
+        body: String::from_utf8_lossy(&request.body).into_owned(),
     }
 }
 

@@ -25,5 +25,5 @@ mod wait;
 pub use command::{Killed, crieur, crieur_in};
 pub use copy::copy_dir;
 pub use kills::Kills;
-pub use server::{Server, free_port};
+pub use server::{Incoming, Server, free_port};
 pub use wait::{wait_every, wait_for};

@@ -15,7 +15,7 @@ use axum::http::Response;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::Server;
+use crate::{Incoming, Server};
 
 pub const TOKEN: &str = "jeton-de-test";
 
@@ -241,24 +241,14 @@ impl FakeMastodon {
             axum::Router::new().fallback(move |request: axum::extract::Request| {
                 let state = state.clone();
                 async move {
-                    let (parts, body) = request.into_parts();
-                    let body = axum::body::to_bytes(body, 16 << 20)
-                        .await
-                        .unwrap_or_default();
-                    let header = |name: &str| {
-                        parts
-                            .headers
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned)
-                    };
+                    let request = Incoming::read(request).await;
                     let call = Call {
-                        method: parts.method.as_str().to_owned(),
-                        path: parts.uri.path().to_owned(),
-                        query: parts.uri.query().unwrap_or_default().to_owned(),
-                        authorization: header("authorization"),
-                        key: header("idempotency-key"),
-                        body: body.to_vec(),
+                        authorization: request.header("authorization"),
+                        key: request.header("idempotency-key"),
+                        method: request.method,
+                        path: request.path,
+                        query: request.query,
+                        body: request.body,
                     };
                     let (status, headers, value, latency) = {
                         let mut state = state.lock().unwrap();

@@ -69,3 +69,57 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A request as the fakes read it: whole, its body included.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The query, without `?` (empty when there is none).
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Incoming {
+    /// Reads a request, its body up to 64 MiB.
+    pub async fn read(request: axum::extract::Request) -> Incoming {
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, 64 << 20)
+            .await
+            .unwrap_or_default();
+        Incoming {
+            method: parts.method.as_str().to_owned(),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().unwrap_or_default().to_owned(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        value.to_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect(),
+            body: body.to_vec(),
+        }
+    }
+
+    /// The first value of a header (names are lower case).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.clone())
+    }
+
+    /// The path and, if any, the query.
+    pub fn path_and_query(&self) -> String {
+        match self.query.as_str() {
+            "" => self.path.clone(),
+            query => format!("{}?{query}", self.path),
+        }
+    }
+}

@@ -285,7 +285,7 @@ pub fn resolve_color(brand: &Brand, name: &str) -> Option<Color> {
     let hex = if name.starts_with('#') {
         name
     } else {
-        brand.colors.get(name)?.as_str()
+        brand.colors.get(name)?.get_ref().as_str()
     };
     parse_hex(hex)
 }
@@ -955,7 +955,7 @@ fn move_down(ops: &mut [Op], shift: f32) {
 /// filled with the post's fields.
 pub fn alt_text(template: &Template, post: &Post) -> String {
     if let Some(alt) = &post.alt {
-        return alt.trim().to_owned();
+        return alt.get_ref().trim().to_owned();
     }
     let values = values(template, post);
     let text = match &template.alt {
@@ -1183,7 +1183,9 @@ max_lines = 3
     #[test]
     fn resolves_hex_and_brand_colours() {
         let mut brand = Brand::default();
-        brand.colors.insert("accent".into(), "#E4632D".into());
+        brand
+            .colors
+            .insert("accent".into(), toml::Spanned::new(0..0, "#E4632D".into()));
         assert_eq!(
             resolve_color(&brand, "accent"),
             Some([0xE4, 0x63, 0x2D, 255])

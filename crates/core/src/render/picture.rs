@@ -24,7 +24,8 @@ pub enum PictureError {
         megapixels(MAX_IMAGE_PIXELS)
     )]
     TooLarge { width: u32, height: u32 },
-    #[error("image PNG illisible : {0}")]
+    /// What is wrong with the file, in French ([`crate::system::png_error`]).
+    #[error("{0}")]
     Unreadable(String),
 }
 
@@ -65,7 +66,8 @@ impl Picture {
     /// memory of one row), so that a damaged file is reported now rather
     /// than when a card is drawn.
     pub fn from_png(png: Vec<u8>) -> Result<Picture, PictureError> {
-        let unreadable = |error: png::DecodingError| PictureError::Unreadable(error.to_string());
+        let unreadable =
+            |error: png::DecodingError| PictureError::Unreadable(crate::system::png_error(&error));
         let mut decoder = png::Decoder::new(std::io::Cursor::new(png.as_slice()));
         let (width, height) = {
             let info = decoder.read_header_info().map_err(unreadable)?;

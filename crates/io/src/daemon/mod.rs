@@ -136,7 +136,15 @@ async fn serve(daemon: Daemon, args: &Options) -> anyhow::Result<()> {
     if let Some(address) = args.health {
         let listener = tokio::net::TcpListener::bind(address)
             .await
-            .with_context(|| format!("impossible de servir la santé sur {address}"))?;
+            .map_err(|error| {
+                let why = crieur_core::system::bind_error(
+                    &error,
+                    address,
+                    "--health ADRESSE:PORT",
+                    "--health ADRESSE:PORT",
+                );
+                anyhow::anyhow!("impossible de servir /healthz et /metrics : {why}")
+            })?;
         let routes = health_routes(daemon.metrics.clone());
         tokio::spawn(server::serve(
             listener,
@@ -635,7 +643,10 @@ fn health(metrics: &Metrics, now: DateTime<Utc>) -> (u16, String) {
     } else if metrics.failing > 0 {
         (
             503,
-            format!("{} passage(s) en échec d'affilée\n", metrics.failing),
+            match metrics.failing {
+                1 => "1 passage en échec\n".to_owned(),
+                n => format!("{n} passages en échec d'affilée\n"),
+            },
         )
     } else if !fresh {
         (503, "pas de passage récent\n".to_owned())
@@ -848,7 +859,7 @@ mod tests {
         shared.lock().unwrap().failing = 2;
         let (status, answer) = server::testing::get(server.address, "/healthz");
         assert_eq!(status, 503);
-        assert!(answer.contains("2 passage(s) en échec"), "{answer}");
+        assert!(answer.contains("2 passages en échec d'affilée"), "{answer}");
         assert_eq!(server::testing::get(server.address, "/autre").0, 404);
     }
 }

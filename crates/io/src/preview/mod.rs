@@ -154,7 +154,11 @@ pub fn serve(root: &Path, address: SocketAddr, allow_hosts: &[String]) -> anyhow
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(address)
             .await
-            .with_context(|| format!("impossible d'écouter sur {address}"))?;
+            .map_err(|error| {
+                anyhow::anyhow!(crieur_core::system::bind_error(
+                    &error, address, "--port", "--bind"
+                ))
+            })?;
         let _watcher = watch(shared.clone())?;
         if !address.ip().is_loopback() {
             eprintln!("{}", network_warning(address));

@@ -38,6 +38,11 @@ function caption(text, fold) {
   return node;
 }
 
+/** "1 erreur", "2 erreurs", "0 erreur": French counts, the singular up to one. */
+function counted(n, word) {
+  return `${n} ${word}${n > 1 ? "s" : ""}`;
+}
+
 function drawProblems(snapshot) {
   const box = document.getElementById("problems");
   box.replaceChildren();
@@ -49,7 +54,7 @@ function drawProblems(snapshot) {
     box.append(el("p", { class: "none", text: "Aucun problème : tout est prêt." }));
     return;
   }
-  box.append(el("p", { text: `${errors} erreur(s), ${snapshot.problems.length - errors} avertissement(s).` }));
+  box.append(el("p", { text: `${counted(errors, "erreur")}, ${counted(snapshot.problems.length - errors, "avertissement")}.` }));
   for (const problem of snapshot.problems) {
     box.append(
       el("div", { class: `problem ${problem.severity}` },

@@ -1,8 +1,8 @@
 //! The outbox: a local stand-in for a scheduling service.
 //!
 //! Each queued post is a folder of `outbox/queued/` holding `post.json`
-//! (instant, channel, network, caption, alt text), `caption.txt` and
-//! `image.png`; the whole pipeline runs with no account. A folder's name is
+//! (instant, channel, network, caption, alt text), `caption.txt` and the
+//! image, `image.png` (or `image.jpg`, Instagram's JPEG); the whole pipeline runs with no account. A folder's name is
 //! its id, made from the instant, the channel and the post, so creating
 //! the same post twice finds the folder already there. Withdrawn posts move
 //! to `outbox/withdrawn/`; the daemon delivers due posts to `outbox/sent/`.
@@ -74,6 +74,7 @@ impl Outbox {
             ))
         };
         fs::create_dir_all(&folder).map_err(local)?;
+        let image = format!("image.{}", crate::media::extension(&outgoing.image));
         let entry = Entry {
             post: outgoing.post_id.clone(),
             channel: outgoing.channel.clone(),
@@ -81,13 +82,13 @@ impl Outbox {
             at: outgoing.at.to_rfc3339(),
             caption: outgoing.text.clone(),
             alt: outgoing.alt.clone(),
-            image: "image.png".to_owned(),
+            image: image.clone(),
         };
         let json = serde_json::to_vec_pretty(&entry)
             .map_err(|error| PublishError::Local(error.to_string()))?;
         // The image first, `post.json` last: a folder with a `post.json` is
         // complete.
-        write_durable(&folder.join("image.png"), &outgoing.image).map_err(local)?;
+        write_durable(&folder.join(&image), &outgoing.image).map_err(local)?;
         write_durable(&folder.join("caption.txt"), outgoing.text.as_bytes()).map_err(local)?;
         write_durable(&folder.join("post.json"), &json).map_err(local)?;
         Ok(())
@@ -256,5 +257,27 @@ mod tests {
         let id = outbox.create(&outgoing("Bonjour")).unwrap();
         outbox.deliver(&id).unwrap();
         assert_eq!(outbox.entries(SENT)[0].0, id);
+    }
+
+    #[test]
+    fn names_the_image_after_its_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut outbox = Outbox::new(dir.path().join("outbox"));
+        let png = outbox.create(&outgoing("Bonjour")).unwrap();
+        let jpeg = Outgoing {
+            channel: "instagram".into(),
+            network: Network::Instagram,
+            image: vec![0xFF, 0xD8, 0xFF, 0xE0],
+            ..outgoing("Bonjour")
+        };
+        let jpg = outbox.create(&jpeg).unwrap();
+        let folder = |id: &str| dir.path().join("outbox").join(QUEUED).join(id);
+        assert!(folder(&png).join("image.png").is_file());
+        assert!(folder(&jpg).join("image.jpg").is_file());
+        assert!(!folder(&jpg).join("image.png").exists());
+        let entries = outbox.entries(QUEUED);
+        let entry = |id: &str| &entries.iter().find(|(i, _)| i == id).unwrap().1;
+        assert_eq!(entry(&jpg).image, "image.jpg");
+        assert_eq!(entry(&png).image, "image.png");
     }
 }
