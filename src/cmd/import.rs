@@ -198,7 +198,47 @@ fn check_rows(
             .collect();
         problems.extend(import::relocate(made, sheet.template, &own, sheet.path));
     }
+    problems.extend(clashes(project, files, made, &checked, sheet, now));
     (with_new, problems)
+}
+
+/// The problems the new posts cause in existing files (two posts at one
+/// instant on one channel, told on whichever comes second), said at the
+/// row of the new post they name.
+fn clashes(
+    project: &Project,
+    files: &[(String, String)],
+    made: &[Made],
+    checked: &[Diagnostic],
+    sheet: &Sheet<'_>,
+    now: DateTime<Utc>,
+) -> Vec<Diagnostic> {
+    let before = crate::check::check(project, now);
+    let new = |path: &String| files.iter().any(|(new, _)| new == path);
+    let caused = checked
+        .iter()
+        .filter(|d| d.is_error() && !new(&d.path) && !before.contains(d));
+    let mut problems = Vec::new();
+    for diagnostic in caused {
+        for ((_, id), made) in files.iter().zip(made) {
+            if diagnostic.message.contains(&format!("`{id}`")) {
+                problems.push(
+                    Diagnostic::error(
+                        sheet.path,
+                        Some(made.row_span.clone()),
+                        format!(
+                            "ce post crée une erreur dans {} : {}",
+                            diagnostic.path, diagnostic.message
+                        ),
+                    )
+                    .with_hint(
+                        "changez la date de publication de cette ligne, ou retirez-lui ce canal",
+                    ),
+                );
+            }
+        }
+    }
+    problems
 }
 
 /// Says each file made (or that would be) and its slot in the coming year.

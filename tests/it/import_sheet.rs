@@ -232,3 +232,37 @@ fn problems_of_a_generated_post_are_told_in_terms_of_the_sheet() {
     assert!(errors.contains("--> chiffres.csv:2:1\n"), "{errors}");
     assert_eq!(crate::post_files(dir.path()), before);
 }
+
+#[test]
+fn a_row_at_the_instant_of_an_existing_post_is_refused_at_its_row() {
+    let dir = project();
+    let before = crate::post_files(dir.path());
+    // The series' first example post goes out on Tuesday 24 November at
+    // 19:00 on Facebook: an event at that instant on Facebook clashes.
+    let plan = crieur(dir.path(), &["plan", "--json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let first = &plan["slots"][0];
+    let at = chrono::DateTime::parse_from_rfc3339(first["at"].as_str().unwrap()).unwrap();
+    let existing = first["post"].as_str().unwrap();
+    let sheet = format!(
+        "Titre;Date;Lieu;Date de publication;Réseaux;Texte\n\
+         Soirée DMP;Mardi;Maison de santé;{};facebook;Venez nombreux.\n",
+        at.format("%d/%m/%Y %H:%M")
+    );
+    let output = import(dir.path(), sheet.as_bytes(), EVENT);
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{errors}");
+    // Told on the existing post by `check`, said at the row that causes it.
+    assert!(
+        errors.contains(&format!(
+            "erreur : ce post crée une erreur dans posts/{existing}.md : deux posts au même instant"
+        )),
+        "{errors}"
+    );
+    assert!(errors.contains(" --> chiffres.csv:2:1\n"), "{errors}");
+    assert!(
+        errors.contains("= aide : changez la date de publication de cette ligne"),
+        "{errors}"
+    );
+    assert_eq!(crate::post_files(dir.path()), before);
+}
