@@ -38,7 +38,7 @@ use apollo_compiler::{ExecutableDocument, Name, Schema, validation::Valid};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use crate::Server;
+use crate::{Clock, Server};
 
 pub const TOKEN: &str = "test-token-9c1f3b7e";
 pub const ORGANIZATION: &str = "org-cpts";
@@ -357,9 +357,9 @@ pub struct State {
     /// `send_due` fetches each post's images, as Buffer does at publish
     /// time, and fails the post when they do not answer.
     pub fetch_media: bool,
-    /// The fake's clock runs this far from the wall clock: a test moves it
-    /// beside `CRIEUR_NOW`, so that Buffer and crieur read the same time.
-    pub clock_offset: chrono::Duration,
+    /// The fake's clock: a test moves it beside `CRIEUR_NOW`, so that
+    /// Buffer and crieur read the same time.
+    pub clock: Clock,
     /// When each request came, on the fake's clock.
     pub request_times: Vec<DateTime<Utc>>,
 }
@@ -385,22 +385,16 @@ impl Default for State {
             latency: Duration::ZERO,
             budget: Budget::new(),
             fetch_media: false,
-            clock_offset: chrono::Duration::zero(),
+            clock: Clock::default(),
             request_times: Vec::new(),
         }
     }
 }
 
-/// The wall clock, which the fake's own clock is moved from.
-#[allow(clippy::disallowed_methods)]
-fn wall() -> DateTime<Utc> {
-    Utc::now()
-}
-
 impl State {
     /// The fake's clock.
     pub fn now(&self) -> DateTime<Utc> {
-        wall() + self.clock_offset
+        self.clock.now()
     }
 
     fn channel_mut(&mut self, id: &str) -> &mut Channel {
@@ -522,7 +516,7 @@ impl FakeBuffer {
 
     /// Moves the fake's clock so that it reads `at` now.
     pub fn set_now(&self, at: DateTime<Utc>) {
-        self.with(|state| state.clock_offset = at - wall());
+        self.with(|state| state.clock.set(at));
     }
 
     /// When each request came, on the fake's clock.

@@ -7,7 +7,8 @@
 //!   port, and [`free_port`] for a server the test does not own;
 //! - [`crieur`] and [`crieur_in`], the command that runs the binary as a
 //!   user does, in a clean environment;
-//! - [`Kills`], which kills passes at random points from a seed it prints.
+//! - [`Kills`], which kills passes at random points from a seed it prints;
+//! - [`Clock`], the fakes' own time, which a test sets beside `CRIEUR_NOW`.
 //!
 //! It depends on no crieur crate: the tests meet crieur over its command
 //! line and the services' HTTP APIs only.
@@ -16,12 +17,14 @@ pub mod bluesky;
 pub mod buffer;
 pub mod mastodon;
 
+mod clock;
 mod command;
 mod copy;
 mod kills;
 mod server;
 mod wait;
 
+pub use clock::Clock;
 pub use command::{Killed, crieur, crieur_in};
 pub use copy::copy_dir;
 pub use kills::Kills;

@@ -15,34 +15,9 @@ use axum::http::Response;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::{Incoming, Server};
+use crate::{Clock, Incoming, Server};
 
 pub const TOKEN: &str = "jeton-de-test";
-
-/// The instance's clock: the wall clock moved by the offset a test sets,
-/// so that the instance and crieur (moved by `CRIEUR_NOW`) read the same
-/// instants.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Clock {
-    offset: Duration,
-}
-
-impl Clock {
-    // A fake's own clock, set by the tests beside `CRIEUR_NOW`.
-    #[allow(clippy::disallowed_methods)]
-    fn wall() -> DateTime<Utc> {
-        Utc::now()
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        Self::wall() + self.offset
-    }
-
-    /// Moves the clock so that it reads `at` now.
-    pub fn set(&mut self, at: DateTime<Utc>) {
-        self.offset = at - Self::wall();
-    }
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct Media {
