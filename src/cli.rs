@@ -41,6 +41,9 @@ pub enum Command {
     /// Montre ce qui est programmé, publié, en attente, en retard, en
     /// échec ou supprimé, et quoi faire.
     Status(StatusArgs),
+    /// Sur le serveur : quel commit du dépôt suivi est publié ; reprend le
+    /// suivi après un arrêt.
+    Sync(SyncArgs),
     /// Liste les organisations et les canaux du compte Buffer.
     Channels,
     /// Publie à l'heure, sans surveillance : repasse à chaque modification
@@ -204,6 +207,19 @@ pub struct PublishArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Accepte une branche réécrite : le serveur publiera ce commit (celui
+    /// que `crieur status` montre), et retirera les posts qui n'y sont plus.
+    #[arg(long, value_name = "COMMIT", conflicts_with = "resume")]
+    pub accept: Option<String>,
+
+    /// Reprend le suivi arrêté par des fichiers modifiés à la main sur le
+    /// serveur (mis de côté), une fois ces changements mis dans le dépôt.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Écrit les publications en JSON sur la sortie standard.
     #[arg(long)]
@@ -231,6 +247,13 @@ pub struct RenderArgs {
     /// modèles.
     #[arg(long)]
     pub layout_json: bool,
+
+    /// Ne dessine que les posts changés depuis REF (branche, étiquette ou
+    /// commit git), fichiers non validés et nouveaux compris ; un modèle
+    /// changé désigne ses posts, la configuration, une police ou une image
+    /// tous les posts.
+    #[arg(long, value_name = "REF", conflicts_with = "posts")]
+    pub changed_since: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -243,9 +266,30 @@ pub enum FormatArg {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Écrit les problèmes en JSON sur la sortie standard.
-    #[arg(long)]
+    /// Format des problèmes : texte lisible, JSON, annotations de GitHub
+    /// Actions ou rapport de qualité du code de GitLab.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text, value_name = "FORMAT")]
+    pub format: CheckFormat,
+
+    /// Écrit les problèmes en JSON sur la sortie standard (comme `--format
+    /// json`).
+    // Kept from before `--format`, for the scripts that use it.
+    #[arg(long, hide = true, conflicts_with = "format")]
     pub json: bool,
+}
+
+/// How `check` writes the problems it finds. (Plain comments on the
+/// variants: clap would show doc comments, in English, in the help.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    // For a person: each problem with its source line and a caret.
+    Text,
+    // A JSON array of located diagnostics.
+    Json,
+    // GitHub Actions workflow commands, one annotation per problem.
+    Github,
+    // A GitLab Code Quality report.
+    Gitlab,
 }
 
 #[derive(Debug, Args)]
@@ -388,7 +432,9 @@ fn french_arg(arg: Arg) -> Arg {
             .map(|value| value.get_name().to_owned())
             .collect();
         if !values.is_empty() {
-            notes.push(format!("valeurs : {}", values.join(", ")));
+            // A no-break space before the colon, as French sets it: a
+            // wrapped line never starts with it.
+            notes.push(format!("valeurs\u{a0}: {}", values.join(", ")));
         }
     }
     if !arg.is_hide_default_value_set() && !arg.get_default_values().is_empty() {
@@ -397,7 +443,7 @@ fn french_arg(arg: Arg) -> Arg {
             .iter()
             .map(|value| value.to_string_lossy().into_owned())
             .collect();
-        notes.push(format!("par défaut : {}", defaults.join(", ")));
+        notes.push(format!("par défaut\u{a0}: {}", defaults.join(", ")));
     }
     if notes.is_empty() {
         return arg;
@@ -405,7 +451,7 @@ fn french_arg(arg: Arg) -> Arg {
     let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
     arg.hide_default_value(true)
         .hide_possible_values(true)
-        .help(format!("{help} ({})", notes.join(" ; ")))
+        .help(format!("{help} ({})", notes.join("\u{a0}; ")))
 }
 
 /// Why the command line leads to no command: help or version to print on

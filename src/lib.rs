@@ -16,4 +16,4 @@ pub use crieur_core::{
     network, plan, post, project, publisher, ratelimit, render, scaffold, schedule, system, table,
     template, timing, typography, verdict,
 };
-pub use crieur_io::{clock, daemon, file, loader, media, net, preview, publish, store};
+pub use crieur_io::{clock, daemon, file, follow, loader, media, net, preview, publish, store};

@@ -35,7 +35,9 @@ pub fn root(given: Option<std::path::PathBuf>) -> std::path::PathBuf {
 
 pub fn load(root: &std::path::Path) -> anyhow::Result<Project> {
     let mut project = crate::loader::load(root)?;
-    project.report.set_display_prefix(display_prefix(root));
+    // On a server, the checkout of the commit being published.
+    let prefix = display_prefix(&project.root);
+    project.report.set_display_prefix(prefix);
     Ok(project)
 }
 

@@ -11,6 +11,7 @@ pub mod plan;
 pub mod publish;
 pub mod render;
 pub mod status;
+pub mod sync;
 
 use crate::cli::{Cli, Command};
 
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Render(args) => render::run(root, &args),
         Command::Publish(args) => publish::run(root, &args),
         Command::Status(args) => status::run(root, &args),
+        Command::Sync(args) => sync::run(root, &args),
         Command::Channels => publish::channels(root),
         Command::Preview(args) => {
             crate::preview::serve(

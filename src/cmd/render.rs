@@ -9,19 +9,30 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::cli::{FormatArg, RenderArgs};
-use crate::config::Config;
+use crate::config::{CONFIG_PATH, Config};
 use crate::file::write_atomic;
-use crate::post::Post;
-use crate::post::template_of;
+use crate::loader::{ASSETS_DIR, FONTS_DIR};
+use crate::post::{POSTS_DIR, Post, template_of};
 use crate::project::Project;
 use crate::render::{self, Context, alt_text, layout};
-use crate::template::{Format, Template};
+use crate::template::{Format, TEMPLATES_DIR, Template};
 
 use super::context::Outcome;
 
 pub fn run(root: &Path, args: &RenderArgs) -> anyhow::Result<Outcome> {
     let project = super::context::load_checked(root)?;
-    let selected = select(&project, &args.posts)?;
+    let selected = match &args.changed_since {
+        Some(reference) => {
+            let files = changed_files(&project.root, reference)?;
+            let selected = select_changed(&project, &files)?;
+            if selected.is_empty() {
+                eprintln!("Aucun post n'a changé depuis `{reference}` : aucune image dessinée.");
+                return Ok(Outcome::Success);
+            }
+            selected
+        }
+        None => select(&project, &args.posts)?,
+    };
     let verdicts = crate::verdict::judge(&project, &project.report);
     let Some(config) = project.config.as_ref() else {
         super::context::print_report(&project.report);
@@ -103,6 +114,161 @@ fn select(project: &Project, names: &[String]) -> anyhow::Result<Vec<String>> {
         selected.push(id.to_owned());
     }
     Ok(selected)
+}
+
+/// The posts the files changed select, as [`select`] would take them
+/// without names (drafts left out): a post whose file changed, the posts
+/// of a changed template, and every post when the configuration, a font or
+/// an image changed, which the cards all draw with.
+fn select_changed(project: &Project, files: &BTreeSet<String>) -> anyhow::Result<Vec<String>> {
+    if let Some(file) = files.iter().find(|file| draws_every_card(file)) {
+        eprintln!(
+            "{} a changé : tous les posts sont dessinés.",
+            project.report.display_path(file)
+        );
+        return select(project, &[]);
+    }
+    let templates: BTreeSet<&str> = files
+        .iter()
+        .filter_map(|file| {
+            file.strip_prefix(TEMPLATES_DIR)?
+                .strip_prefix('/')?
+                .strip_suffix(".toml")
+        })
+        .collect();
+    let mut by_template = BTreeSet::new();
+    if let Some(config) = &project.config {
+        for post in &project.posts {
+            if template_of(post, config).is_some_and(|id| templates.contains(id)) {
+                by_template.insert(post.id.as_str());
+            }
+        }
+    }
+    for template in &templates {
+        eprintln!("Le modèle `{template}` a changé : ses posts sont dessinés.");
+    }
+    Ok(select(project, &[])?
+        .into_iter()
+        .filter(|id| {
+            files.contains(&format!("{POSTS_DIR}/{id}.md")) || by_template.contains(id.as_str())
+        })
+        .collect())
+}
+
+/// Whether a changed file is one every card is drawn with: the
+/// configuration (brand, colours, fonts), a font, or an image (a logo, an
+/// icon, a picture), as the loader finds them.
+fn draws_every_card(file: &str) -> bool {
+    file == CONFIG_PATH
+        || (file.starts_with(&format!("{FONTS_DIR}/"))
+            && (file.ends_with(".ttf") || file.ends_with(".otf")))
+        || (file.starts_with(&format!("{ASSETS_DIR}/")) && file.ends_with(".png"))
+}
+
+/// The files that differ between `reference` and the working tree, with
+/// those staged or not and the new ones git does not ignore, as paths
+/// relative to the project's root; files outside the project are left out.
+fn changed_files(root: &Path, reference: &str) -> anyhow::Result<BTreeSet<String>> {
+    // The project's folder inside the repository (`site/`, or empty): git
+    // names files from the repository's top.
+    let prefix = git(root, &["rev-parse", "--show-prefix"])?
+        .map_err(|detail| anyhow::anyhow!(not_a_repository(&detail)))?;
+    let prefix = prefix.trim_end_matches('\n');
+    // A reference that starts with `-` would be read as an option.
+    let commit = if reference.starts_with('-') {
+        None
+    } else {
+        git(
+            root,
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("{reference}^{{commit}}"),
+            ],
+        )?
+        .ok()
+    };
+    let Some(commit) = commit else {
+        bail!(unknown_reference(reference));
+    };
+    let commit = commit.trim();
+    // `-z`: names as they are, not quoted (accents); no renames, so that a
+    // renamed post counts as the new file it is.
+    let listings = [
+        &[
+            "diff",
+            "--name-only",
+            "--no-renames",
+            "--no-ext-diff",
+            "-z",
+            commit,
+            "--",
+            ".",
+        ][..],
+        &[
+            "ls-files",
+            "--others",
+            "--exclude-standard",
+            "--full-name",
+            "-z",
+            "--",
+            ".",
+        ],
+    ];
+    let mut files = BTreeSet::new();
+    for listing in listings {
+        let names = git(root, listing)?
+            .map_err(|detail| anyhow::anyhow!("git {} a échoué ({detail})", listing[0]))?;
+        files.extend(
+            names
+                .split('\0')
+                .filter_map(|name| name.strip_prefix(prefix))
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    Ok(files)
+}
+
+/// Runs `git ARGS` in `dir`: what it writes on standard output, or, when
+/// it fails, the first line it writes on standard error.
+fn git(dir: &Path, args: &[&str]) -> anyhow::Result<Result<String, String>> {
+    // The current folder is the empty path to `Path::join`, not to a child.
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("impossible de lancer git, dont `--changed-since` a besoin : installez-le")?;
+    if output.status.success() {
+        return Ok(Ok(String::from_utf8_lossy(&output.stdout).into_owned()));
+    }
+    let said = String::from_utf8_lossy(&output.stderr);
+    let first = said.lines().next().unwrap_or_default();
+    Ok(Err(first.trim_start_matches("fatal: ").to_owned()))
+}
+
+fn not_a_repository(detail: &str) -> String {
+    format!(
+        "`--changed-since` compare les fichiers à ceux d'un commit, mais le projet n'est pas dans un dépôt git (git : {detail})\n\
+         \x20 - lancez la commande dans un clone du dépôt\n\
+         \x20 - ou nommez les posts à dessiner : `crieur render POST…`"
+    )
+}
+
+fn unknown_reference(reference: &str) -> String {
+    format!(
+        "référence git inconnue : `{reference}` (`--changed-since`)\n\
+         \x20 - vérifiez le nom de la branche, de l'étiquette ou du commit\n\
+         \x20 - pour une branche distante, récupérez-la d'abord : `git fetch origin`\n\
+         \x20 - en intégration continue, récupérez tout l'historique : `fetch-depth: 0` pour actions/checkout (GitHub), `GIT_DEPTH: 0` (GitLab)"
+    )
 }
 
 struct Job<'a> {

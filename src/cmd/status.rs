@@ -26,6 +26,28 @@ struct Row<'a> {
 }
 
 pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
+    // On a server: the followed repository first; before its first fetch
+    // there is no project to say more of.
+    let following = match crate::follow::server(root)? {
+        Some(follow) => {
+            let follower = crate::follow::Follower::new(root, follow);
+            let store = Store::open_existing(&follower.state())?;
+            let following = crate::follow::Following::read(&follower.follow, store.as_ref());
+            if follower.tree().is_err() {
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "sync": following, "deliveries": [], "blocked": [] })
+                    );
+                } else {
+                    super::sync::print(&following, chrono_tz::Europe::Paris);
+                }
+                return Ok(Outcome::Invalid);
+            }
+            Some(following)
+        }
+        None => None,
+    };
     let project = super::context::load_checked(root)?;
     let verdicts = crate::verdict::judge(&project, &project.report);
     let blocked: Vec<Blocked<'_>> = verdicts
@@ -51,11 +73,15 @@ pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     };
     if args.json {
         let rows: Vec<Row<'_>> = deliveries.iter().map(|d| row(d, &urls)).collect();
-        println!(
-            "{}",
-            serde_json::json!({ "deliveries": rows, "blocked": blocked })
-        );
-        return Ok(outcome(&deliveries, &blocked));
+        let mut answer = serde_json::json!({ "deliveries": rows, "blocked": blocked });
+        if let Some(following) = &following {
+            answer["sync"] = serde_json::to_value(following)?;
+        }
+        println!("{answer}");
+        return Ok(stopped(outcome(&deliveries, &blocked), following.as_ref()));
+    }
+    if let Some(following) = &following {
+        super::sync::print(following, config.timezone);
     }
     print_blocked(&blocked);
     let Some(store) = store else {
@@ -66,7 +92,15 @@ pub fn run(root: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     };
     print_daemon(&store, &state, config.timezone);
     print_sections(&deliveries, &urls, config.timezone);
-    Ok(outcome(&deliveries, &blocked))
+    Ok(stopped(outcome(&deliveries, &blocked), following.as_ref()))
+}
+
+/// Exit code 1 too when following the repository stopped.
+fn stopped(outcome: Outcome, following: Option<&crate::follow::Following>) -> Outcome {
+    match following {
+        Some(following) if following.stopped.is_some() => Outcome::Invalid,
+        _ => outcome,
+    }
 }
 
 /// A post left out for its errors, as `status --json` prints it.

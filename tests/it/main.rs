@@ -15,6 +15,8 @@ mod discovery;
 mod exactly_once;
 mod fake_buffer_tests;
 mod first_month;
+mod follow;
+mod forge;
 mod fortnight;
 mod hostile;
 mod import_sheet;
@@ -27,6 +29,7 @@ mod secrets;
 mod series;
 mod timing;
 mod traps;
+mod zones;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

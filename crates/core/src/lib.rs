@@ -30,6 +30,7 @@ pub mod ratelimit;
 pub mod render;
 pub mod scaffold;
 pub mod schedule;
+pub mod sync;
 pub mod system;
 pub mod table;
 pub mod template;

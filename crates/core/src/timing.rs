@@ -87,6 +87,25 @@ pub fn next_wake(
         .max(now)
 }
 
+/// Deliveries past their instant and the grace that have still not gone
+/// out nor reached a final state (sent, withdrawn, deleted, refused,
+/// missed): something is stuck, and `/healthz` says so.
+pub fn overdue(deliveries: &[Delivery], now: DateTime<Utc>, grace: Duration) -> Vec<&Delivery> {
+    deliveries
+        .iter()
+        .filter(|d| {
+            matches!(
+                d.status,
+                Status::Creating
+                    | Status::Queued
+                    | Status::Editing
+                    | Status::Waiting
+                    | Status::Late
+            ) && now - d.at > grace
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +267,32 @@ mod tests {
             next_wake(&deliveries, now, now, false, None),
             now + pass_every()
         );
+    }
+
+    #[test]
+    fn overdue_is_past_the_grace_and_not_settled() {
+        let at = paris(2026, 12, 1, 19, 0);
+        let grace = Duration::hours(1);
+        let mut sent = queued("sent", at);
+        sent.status = Status::Sent;
+        let mut missed = queued("missed", at);
+        missed.status = Status::Missed;
+        let mut late = queued("late", at);
+        late.status = Status::Late;
+        let all = [
+            queued("queued", at),
+            sent,
+            missed,
+            late,
+            queued("later", at + Duration::days(1)),
+        ];
+        let names = |now| {
+            overdue(&all, now, grace)
+                .iter()
+                .map(|d| d.post_id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert!(names(at + Duration::minutes(59)).is_empty());
+        assert_eq!(names(at + Duration::minutes(61)), ["queued", "late"]);
     }
 }

@@ -10,6 +10,7 @@
 pub mod clock;
 pub mod daemon;
 pub mod file;
+pub mod follow;
 pub mod loader;
 pub mod media;
 pub mod net;

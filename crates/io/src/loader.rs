@@ -38,6 +38,9 @@ pub enum LoadError {
     /// No `config/crieur.toml` in the root given (as given).
     #[error("{}", not_a_project(.0))]
     NotAProject(PathBuf),
+    /// A server's configuration that cannot be followed yet, or has errors.
+    #[error(transparent)]
+    Follow(#[from] crate::follow::FollowError),
     #[error("impossible de lire {} : {}", path.display(), io_error(source))]
     Io {
         path: PathBuf,
@@ -94,12 +97,45 @@ pub fn discover(start: &Path) -> Option<PathBuf> {
     })
 }
 
-/// Loads and parses every file of the project at `root`.
+/// Loads and parses every file of the project at `root`. On a server
+/// (a configuration with `[sync]`), the project is the commit of the
+/// followed repository being published, its checkout resolved once
+/// ([`crate::follow`]), with the files crieur writes kept under the
+/// server's folder.
 pub fn load(root: &Path) -> Result<Project, LoadError> {
     let config_path = root.join(CONFIG_PATH);
     if !config_path.is_file() {
         return Err(LoadError::NotAProject(root.to_owned()));
     }
+    match crate::follow::server(root)? {
+        Some(follow) => {
+            let follower = crate::follow::Follower::new(root, follow);
+            let tree = follower.tree()?;
+            load_tree(&tree, Some(&follower))
+        }
+        None => load_tree(root, None),
+    }
+}
+
+/// The files a project's configuration names and crieur writes (the
+/// state store, the outbox, a local image folder), placed under the
+/// server's folder rather than in a checkout.
+fn relocate(config: &mut Config, follower: &crate::follow::Follower) {
+    use crieur_core::config::{Media, PublisherKind};
+    config.state = follower.state().to_string_lossy().into_owned();
+    let place = |dir: &mut String| *dir = follower.dir.join(&*dir).to_string_lossy().into_owned();
+    if let PublisherKind::Outbox { dir } = &mut config.publisher.kind {
+        place(dir);
+    }
+    if let Some(Media::Local { dir, .. }) = &mut config.media {
+        place(dir);
+    }
+}
+
+fn load_tree(
+    root: &Path,
+    follower: Option<&crate::follow::Follower>,
+) -> Result<Project, LoadError> {
     let canonical_root = root.canonicalize().map_err(|source| LoadError::Io {
         path: root.to_owned(),
         source,
@@ -110,8 +146,11 @@ pub fn load(root: &Path) -> Result<Project, LoadError> {
     let mut report = Report::new();
 
     let config = files.read(CONFIG_PATH, &mut report).and_then(|text| {
-        let (config, diagnostics) = Config::parse(&text, CONFIG_PATH);
+        let (mut config, diagnostics) = Config::parse(&text, CONFIG_PATH);
         report.extend(diagnostics);
+        if let (Some(config), Some(follower)) = (&mut config, follower) {
+            relocate(config, follower);
+        }
         config
     });
 

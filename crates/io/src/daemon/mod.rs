@@ -17,12 +17,18 @@
 //! finishes its call in flight and records it; the loop stops between two
 //! steps, never inside one. A lock next to the state store keeps to one
 //! daemon per project.
+//!
+//! On a server whose configuration names a repository (`[sync]`), the
+//! loop also fetches it on its rhythm and moves to a new commit only by
+//! fast-forward, between two passes ([`Daemon::follow`]); no file watcher
+//! then, since the checkout changes only that way.
 
 mod child;
 
 use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
@@ -42,13 +48,15 @@ use prometheus_client::registry::Registry;
 use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
+use crate::follow::{Follower, meta};
 use crate::net::{self, server};
 use crate::publish::outbox::Outbox;
 use crate::publish::pass;
 use crate::store::{Settle, Store};
 use crieur_core::budget::Budget;
-use crieur_core::config::PublisherKind;
+use crieur_core::config::{Config, PublisherKind};
 use crieur_core::delivery::Status;
+use crieur_core::sync::{Move, Stop};
 use crieur_core::timing::{self, Due};
 
 /// The lock file, next to the state store.
@@ -74,6 +82,21 @@ struct Metrics {
     state_missing: bool,
     /// Posts the last pass left out for their errors.
     blocked: u64,
+    /// Deliveries past their instant and the grace, not gone out.
+    overdue: usize,
+    /// The followed repository, on a server that follows one.
+    sync: Option<SyncView>,
+}
+
+/// What `/healthz` and `/metrics` say of the followed repository.
+#[derive(Debug, Default, Clone)]
+struct SyncView {
+    commit: String,
+    commit_time: Option<DateTime<Utc>>,
+    last_fetch: Option<DateTime<Utc>>,
+    /// Why following makes the daemon unhealthy, if it does.
+    trouble: Option<String>,
+    stopped: bool,
 }
 
 /// How the daemon serves and logs (from `crieur daemon`'s options).
@@ -96,30 +119,48 @@ pub enum LogFormat {
 
 pub fn run(root: &Path, args: &Options) -> anyhow::Result<()> {
     init_logs(args.log_format);
-    let project = crate::loader::load(root)?;
-    let Some(config) = project.config.clone() else {
-        bail!(
-            "la configuration a des erreurs : corrigez-les (voir `crieur check`) avant de lancer le démon"
-        );
+    let follower = crate::follow::server(root)?.map(|follow| Follower::new(root, follow));
+    // Each pass loads the project afresh; only its settings are kept.
+    let config = match &follower {
+        None => {
+            let project = crate::loader::load(root)?;
+            let Some(config) = project.config else {
+                bail!(
+                    "la configuration a des erreurs : corrigez-les (voir `crieur check`) avant de lancer le démon"
+                );
+            };
+            Some(config)
+        }
+        // Before the first fetch there is no project yet.
+        Some(_) => crate::loader::load(root)
+            .ok()
+            .and_then(|project| project.config),
     };
-    // Each pass loads the project afresh; nothing of it is kept between.
-    drop(project);
-    crate::clock::start(config.timezone)?;
-    let state = root.join(&config.state);
+    let tz = config
+        .as_ref()
+        .map_or(chrono_tz::Europe::Paris, |config| config.timezone);
+    let started = crate::clock::start(tz)?;
+    let state = match (&follower, &config) {
+        (Some(follower), _) => follower.state(),
+        (None, Some(config)) => root.join(&config.state),
+        (None, None) => unreachable!("a project without a configuration stops above"),
+    };
     let _lock = lock(&state)?;
     let store = Store::open(&state)?;
-    let daemon = Daemon {
+    let mut daemon = Daemon {
         root: root.to_owned(),
         state,
         store,
         metrics: Arc::new(Mutex::new(Metrics::default())),
-        grace: config.grace,
-        budget: config.publisher.budget.clone(),
-        outbox: match &config.publisher.kind {
-            PublisherKind::Outbox { dir } => Some(Outbox::new(root.join(dir))),
-            PublisherKind::Buffer { .. } => None,
-        },
+        grace: chrono::Duration::hours(1),
+        budget: Budget::default(),
+        outbox: None,
+        follower,
+        started,
     };
+    if let Some(config) = &config {
+        daemon.configure(config);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         // The state store's work, one step at a time.
@@ -155,17 +196,32 @@ async fn serve(daemon: Daemon, args: &Options) -> anyhow::Result<()> {
         info!(%address, "santé servie sur /healthz et /metrics");
     }
     let (stop, stopped) = watch::channel(false);
+    // The same stop, for the git commands run on blocking threads.
+    let halt = Arc::new(AtomicBool::new(false));
     let mut signals = net::Signals::new().context("signaux SIGTERM et SIGINT")?;
+    let halting = halt.clone();
     tokio::spawn(async move {
         let signal = signals.recv().await;
         info!(signal, "arrêt demandé : fin de l'appel en cours");
+        halting.store(true, Ordering::Relaxed);
         stop.send_replace(true);
     });
     let changes = Arc::new(Notify::new());
-    let _watcher = watch_files(&daemon.root, changes.clone())?;
+    let _watcher = match &daemon.follower {
+        None => Some(watch_files(&daemon.root, changes.clone())?),
+        Some(follower) => {
+            info!(
+                dépôt = %follower.follow.git,
+                branche = %follower.follow.branch,
+                toutes_les = %crieur_core::config::format_duration(follower.follow.every),
+                "suivi du dépôt"
+            );
+            None
+        }
+    };
     info!(root = %daemon.root.display(), "démon démarré");
     Shared(Arc::new(Mutex::new(daemon)))
-        .run(stopped, &changes)
+        .run(stopped, &changes, halt)
         .await;
     Ok(())
 }
@@ -178,6 +234,10 @@ struct Daemon {
     grace: chrono::Duration,
     budget: Budget,
     outbox: Option<Outbox>,
+    /// The repository followed, on a server.
+    follower: Option<Follower>,
+    /// When the daemon started: a fetch that never succeeded counts from there.
+    started: DateTime<Utc>,
 }
 
 /// The daemon's state, worked on from tokio's blocking threads.
@@ -203,26 +263,37 @@ impl Shared {
 
     /// The timetable loop: a pass when one is due, the outbox's deliveries,
     /// the heartbeat, then a wait for the next instant, a change or a stop.
-    async fn run(&self, mut stop: watch::Receiver<bool>, changes: &Notify) {
-        let root = self
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .root
-            .clone();
+    async fn run(&self, mut stop: watch::Receiver<bool>, changes: &Notify, halt: Arc<AtomicBool>) {
+        let (root, every) = {
+            let daemon = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            let every = daemon.follower.as_ref().map(|f| f.follow.every);
+            (daemon.root.clone(), every)
+        };
         let mut pass_due = true;
         let mut last_pass = crate::clock::now();
+        let mut next_fetch = crate::clock::now();
         loop {
             if *stop.borrow() {
                 return;
             }
+            if let Some(every) = every
+                && crate::clock::now() >= next_fetch
+            {
+                let halt = halt.clone();
+                if self.with(move |daemon| daemon.follow(&halt)).await {
+                    pass_due = true;
+                }
+                next_fetch = crate::clock::now() + every;
+            }
+            let halting = halt.clone();
             let due = self
                 .with(move |daemon| {
                     daemon.watch_state();
                     let now = crate::clock::now();
                     let publisher_due =
                         daemon.publisher_wake(last_pass).is_some_and(|at| at <= now);
-                    pass_due || publisher_due || now - last_pass >= timing::pass_every()
+                    let due = pass_due || publisher_due || now - last_pass >= timing::pass_every();
+                    due && daemon.ready_for_pass(&halting)
                 })
                 .await;
             if due {
@@ -240,6 +311,10 @@ impl Shared {
             let next = self
                 .with(move |daemon| daemon.deliver_and_plan(last_pass))
                 .await;
+            let next = match every {
+                Some(_) => next.min(next_fetch),
+                None => next,
+            };
             let wait = (next - crate::clock::now())
                 .to_std()
                 .unwrap_or(StdDuration::ZERO);
@@ -267,6 +342,212 @@ impl Shared {
 }
 
 impl Daemon {
+    /// Takes the settings the daemon keeps from the project's
+    /// configuration: the grace, the request budget, the outbox.
+    fn configure(&mut self, config: &Config) {
+        self.grace = config.grace;
+        self.budget = config.publisher.budget.clone();
+        self.outbox = match &config.publisher.kind {
+            PublisherKind::Outbox { dir } => Some(Outbox::new(self.root.join(dir))),
+            PublisherKind::Buffer { .. } => None,
+        };
+    }
+
+    fn meta(&self, key: &str) -> String {
+        self.store.meta(key).ok().flatten().unwrap_or_default()
+    }
+
+    fn set(&self, key: &str, value: &str) {
+        if let Err(error) = self.store.set_meta(key, value) {
+            self.failure(&error.to_string());
+        }
+    }
+
+    /// Whether a pass may run: always, but on a server before the first
+    /// commit is checked out. A checkout changed by hand is set aside
+    /// first, so the pass reads the commit's own files.
+    fn ready_for_pass(&mut self, halt: &AtomicBool) -> bool {
+        let Some(follower) = self.follower.clone() else {
+            return true;
+        };
+        if follower.published().is_none() {
+            return false;
+        }
+        self.check_hand(&follower, halt);
+        true
+    }
+
+    /// Sets aside files changed by hand in the checkout and stops
+    /// following until a person resumes it.
+    fn check_hand(&mut self, follower: &Follower, halt: &AtomicBool) {
+        let files = match follower.changed_by_hand(halt) {
+            Ok(files) if files.is_empty() => return,
+            Ok(files) => files,
+            Err(error) => {
+                self.failure(&error.to_string());
+                return;
+            }
+        };
+        match follower.set_aside(crate::clock::now(), halt) {
+            Ok(kept) => {
+                let stop = Stop::ChangedByHand {
+                    files,
+                    kept: kept.display().to_string(),
+                };
+                self.stop_following(&stop, "hand");
+            }
+            Err(error) => self.failure(&error.to_string()),
+        }
+    }
+
+    fn stop_following(&mut self, stop: &Stop, kind: &str) {
+        let message = stop.message();
+        if self.meta(meta::STOPPED) != message {
+            error!(que_faire = %stop.hint(), "{message}");
+        }
+        self.set(meta::STOPPED, &message);
+        self.set(meta::STOPPED_HINT, &stop.hint());
+        self.set(meta::STOP_KIND, kind);
+    }
+
+    fn resume_following(&mut self) {
+        if !self.meta(meta::STOPPED).is_empty() {
+            info!("suivi du dépôt repris");
+        }
+        for key in [meta::STOPPED, meta::STOPPED_HINT, meta::STOP_KIND] {
+            self.set(key, "");
+        }
+    }
+
+    /// Fetches the followed repository and moves to its commit when that is
+    /// a fast-forward (or what a person accepted); returns whether the
+    /// commit being published changed. A failing fetch, a rewrite or a
+    /// stop keeps the commit there is: nothing is withdrawn for it.
+    fn follow(&mut self, halt: &AtomicBool) -> bool {
+        let Some(follower) = self.follower.clone() else {
+            return false;
+        };
+        let now = crate::clock::now();
+        if !self.meta(meta::RESUME).is_empty() {
+            if self.meta(meta::STOP_KIND) == "hand" {
+                self.resume_following();
+            }
+            self.set(meta::RESUME, "");
+        }
+        if follower.published().is_some() {
+            self.check_hand(&follower, halt);
+        }
+        let moved = match follower.fetch(halt) {
+            Err(error) => {
+                let message = error.to_string();
+                let last = self.meta(meta::FETCHED);
+                if crieur_core::sync::trouble(None, parse_instant(&last), self.started, now)
+                    .is_some()
+                {
+                    error!(dernière_réussite = %last, "le dépôt ne peut plus être récupéré : {message}");
+                } else {
+                    warn!(
+                        "récupération du dépôt impossible, nouvel essai au prochain tour : {message}"
+                    );
+                }
+                self.set(meta::FETCH_ERROR, &message);
+                false
+            }
+            Ok(remote) => {
+                self.set(
+                    meta::FETCHED,
+                    &now.to_rfc3339_opts(SecondsFormat::Secs, true),
+                );
+                self.set(meta::FETCH_ERROR, "");
+                self.step(&follower, &remote, halt)
+            }
+        };
+        self.count(now, false);
+        moved
+    }
+
+    /// After a fetch: the one rule of following ([`crieur_core::sync::decide`]).
+    fn step(&mut self, follower: &Follower, remote: &str, halt: &AtomicBool) -> bool {
+        let kind = self.meta(meta::STOP_KIND);
+        if kind == "hand" && !self.meta(meta::STOPPED).is_empty() {
+            return false;
+        }
+        let published = follower.published();
+        let descends = published
+            .as_deref()
+            .is_some_and(|from| follower.descends(from, remote, halt).unwrap_or(false));
+        let accepted = Some(self.meta(meta::ACCEPT)).filter(|id| !id.is_empty());
+        match crieur_core::sync::decide(published.as_deref(), remote, descends, accepted.as_deref())
+        {
+            Move::Stay => {
+                if kind == "rewrite" {
+                    self.resume_following();
+                }
+                self.record_commit(follower, remote, halt);
+                false
+            }
+            Move::Forward(id) => match follower.checkout(&id, halt) {
+                Ok(_) => {
+                    if let Ok(Some(config)) =
+                        crate::loader::load(&self.root).map(|project| project.config)
+                    {
+                        self.configure(&config);
+                    }
+                    self.resume_following();
+                    self.set(meta::ACCEPT, "");
+                    self.record_commit(follower, &id, halt);
+                    true
+                }
+                Err(error) => {
+                    self.failure(&format!("impossible d'extraire le commit {id} : {error}"));
+                    false
+                }
+            },
+            Move::Stop(stop) => {
+                self.stop_following(&stop, "rewrite");
+                false
+            }
+        }
+    }
+
+    /// Records the commit being published (for `status`), and logs it when
+    /// it is new.
+    fn record_commit(&mut self, follower: &Follower, id: &str, halt: &AtomicBool) {
+        if self.meta(meta::COMMIT) == id {
+            return;
+        }
+        match follower.commit(id, halt) {
+            Ok(commit) => {
+                info!(
+                    commit = %commit.id,
+                    auteur = %commit.author,
+                    date = %commit.time,
+                    titre = %commit.title,
+                    "commit publié"
+                );
+                self.set(meta::COMMIT, &commit.id);
+                self.set(meta::AUTHOR, &commit.author);
+                self.set(meta::TIME, &commit.time);
+                self.set(meta::TITLE, &commit.title);
+            }
+            Err(error) => self.failure(&error.to_string()),
+        }
+    }
+
+    /// What following says now, for `/healthz` and `/metrics`.
+    fn sync_view(&self, now: DateTime<Utc>) -> Option<SyncView> {
+        self.follower.as_ref()?;
+        let stopped = self.meta(meta::STOPPED);
+        let last_fetch = parse_instant(&self.meta(meta::FETCHED));
+        Some(SyncView {
+            commit: self.meta(meta::COMMIT),
+            commit_time: parse_instant(&self.meta(meta::TIME)),
+            last_fetch,
+            trouble: crieur_core::sync::trouble(Some(&stopped), last_fetch, self.started, now),
+            stopped: !stopped.is_empty(),
+        })
+    }
+
     /// Delivers what is due in the outbox, then records and returns the
     /// instant of the next wake.
     fn deliver_and_plan(&mut self, last_pass: DateTime<Utc>) -> DateTime<Utc> {
@@ -426,6 +707,8 @@ impl Daemon {
     fn count(&self, now: DateTime<Utc>, passed: bool) {
         let deliveries = self.store.deliveries().unwrap_or_default();
         let made = self.store.requests().unwrap_or_default();
+        let sync = self.sync_view(now);
+        let overdue = timing::overdue(&deliveries, now, self.grace).len();
         let mut metrics = self.lock_metrics();
         metrics.by_status.clear();
         for status in Status::ALL {
@@ -449,6 +732,8 @@ impl Daemon {
                 (window.name(), used, left)
             })
             .collect();
+        metrics.sync = sync;
+        metrics.overdue = overdue;
         metrics.blocked = self
             .store
             .meta(crate::publish::pass::BLOCKED)
@@ -508,6 +793,13 @@ pub fn publisher_wake(
         .flatten()
         .filter(|at| *at > last_pass)
         .min()
+}
+
+/// An instant the state store holds (RFC 3339).
+fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|at| at.with_timezone(&Utc))
 }
 
 /// Takes the project's lock, or says who holds it.
@@ -648,6 +940,16 @@ fn health(metrics: &Metrics, now: DateTime<Utc>) -> (u16, String) {
                 n => format!("{n} passages en échec d'affilée\n"),
             },
         )
+    } else if let Some(trouble) = metrics.sync.as_ref().and_then(|sync| sync.trouble.as_ref()) {
+        (503, format!("{trouble}\n"))
+    } else if metrics.overdue > 0 {
+        (
+            503,
+            match metrics.overdue {
+                1 => "1 post en retard : son heure et le délai de grâce sont passés, il n'est pas parti\n".to_owned(),
+                n => format!("{n} posts en retard : leur heure et le délai de grâce sont passés, ils ne sont pas partis\n"),
+            },
+        )
     } else if !fresh {
         (503, "pas de passage récent\n".to_owned())
     } else {
@@ -728,6 +1030,33 @@ fn prometheus(metrics: &Metrics) -> String {
         "Posts left out for their errors: their slots stay empty",
         gauge(i64::try_from(metrics.blocked).unwrap_or(i64::MAX)),
     );
+    registry.register(
+        "crieur_overdue_posts",
+        "Deliveries past their time and grace that have not gone out",
+        gauge(count(metrics.overdue)),
+    );
+    if let Some(sync) = &metrics.sync {
+        registry.register(
+            "crieur_sync_commit",
+            "The commit of the followed repository being published",
+            family(vec![(vec![("commit", sync.commit.clone())], 1)]),
+        );
+        registry.register(
+            "crieur_sync_commit_timestamp_seconds",
+            "When the commit being published was made",
+            gauge(sync.commit_time.map_or(0, |at| at.timestamp())),
+        );
+        registry.register(
+            "crieur_sync_last_fetch_timestamp_seconds",
+            "When the followed repository was last fetched successfully",
+            gauge(sync.last_fetch.map_or(0, |at| at.timestamp())),
+        );
+        registry.register(
+            "crieur_sync_following",
+            "Whether the daemon follows the repository (0: stopped, see status)",
+            gauge(i64::from(!sync.stopped)),
+        );
+    }
     let mut out = String::new();
     // Writing to a String cannot fail.
     let _ = encode(&mut out, &registry);
@@ -860,6 +1189,28 @@ mod tests {
         let (status, answer) = server::testing::get(server.address, "/healthz");
         assert_eq!(status, 503);
         assert!(answer.contains("2 passages en échec d'affilée"), "{answer}");
+        {
+            let mut metrics = shared.lock().unwrap();
+            metrics.failing = 0;
+            metrics.overdue = 1;
+        }
+        let (status, answer) = server::testing::get(server.address, "/healthz");
+        assert_eq!(status, 503);
+        assert!(answer.contains("1 post en retard"), "{answer}");
+        {
+            let mut metrics = shared.lock().unwrap();
+            metrics.overdue = 0;
+            metrics.sync = Some(SyncView {
+                trouble: Some("la branche a été réécrite".into()),
+                stopped: true,
+                ..SyncView::default()
+            });
+        }
+        let (status, answer) = server::testing::get(server.address, "/healthz");
+        assert_eq!(status, 503);
+        assert!(answer.contains("réécrite"), "{answer}");
+        let (_, answer) = server::testing::get(server.address, "/metrics");
+        assert!(answer.contains("crieur_sync_following 0"), "{answer}");
         assert_eq!(server::testing::get(server.address, "/autre").0, 404);
     }
 }
