@@ -226,6 +226,11 @@ fn a_commit_publishes_and_a_deleting_commit_withdraws_within_one_round() {
     wait_for("healthy", Duration::from_secs(10), || {
         health(&address).0 == 200
     });
+    let (_, said) = health(&address);
+    assert!(
+        said.starts_with("ok\ncommit publié : ") && said.contains("de Marie Dupont"),
+        "{said}"
+    );
 
     // A post added on the laptop, merged on the forge.
     forge.write_post("c");

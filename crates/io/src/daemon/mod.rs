@@ -92,6 +92,7 @@ struct Metrics {
 #[derive(Debug, Default, Clone)]
 struct SyncView {
     commit: String,
+    author: String,
     commit_time: Option<DateTime<Utc>>,
     last_fetch: Option<DateTime<Utc>>,
     /// Why following makes the daemon unhealthy, if it does.
@@ -541,6 +542,7 @@ impl Daemon {
         let last_fetch = parse_instant(&self.meta(meta::FETCHED));
         Some(SyncView {
             commit: self.meta(meta::COMMIT),
+            author: self.meta(meta::AUTHOR),
             commit_time: parse_instant(&self.meta(meta::TIME)),
             last_fetch,
             trouble: crieur_core::sync::trouble(Some(&stopped), last_fetch, self.started, now),
@@ -953,8 +955,29 @@ fn health(metrics: &Metrics, now: DateTime<Utc>) -> (u16, String) {
     } else if !fresh {
         (503, "pas de passage récent\n".to_owned())
     } else {
-        (200, "ok\n".to_owned())
+        (200, format!("ok\n{}", following(metrics.sync.as_ref())))
     }
+}
+
+/// Which commit is published and when the repository was last fetched,
+/// after `/healthz`'s first line, on a server.
+fn following(sync: Option<&SyncView>) -> String {
+    let Some(sync) = sync else {
+        return String::new();
+    };
+    let at = |instant: Option<DateTime<Utc>>| {
+        instant.map_or_else(
+            || "jamais".to_owned(),
+            |at| at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        )
+    };
+    format!(
+        "commit publié : {} de {} ({})\ndernière récupération réussie : {}\n",
+        crieur_core::sync::short(&sync.commit),
+        sync.author,
+        at(sync.commit_time),
+        at(sync.last_fetch)
+    )
 }
 
 /// The metrics in the OpenMetrics text format, which Prometheus scrapes.
