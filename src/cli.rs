@@ -41,11 +41,17 @@ pub enum Command {
     /// Montre ce qui est programmé, publié, en attente, en retard, en
     /// échec ou supprimé, et quoi faire.
     Status(StatusArgs),
+    /// Le bilan de la communication pour le rapport d'activité : ce qui est
+    /// parti, par série, canal et mois, et comment cela a été reçu.
+    Report(ReportArgs),
     /// Sur le serveur : quel commit du dépôt suivi est publié ; reprend le
     /// suivi après un arrêt.
     Sync(SyncArgs),
     /// Liste les organisations et les canaux du compte Buffer.
     Channels,
+    /// Notifications de `[notify]` : `--test` envoie un message d'essai par
+    /// chaque moyen configuré (e-mail, webhook).
+    Notify(NotifyArgs),
     /// Publie à l'heure, sans surveillance : repasse à chaque modification
     /// des fichiers et au moins toutes les 10 minutes.
     Daemon(DaemonArgs),
@@ -217,6 +223,51 @@ pub struct SyncArgs {
     /// serveur (mis de côté), une fois ces changements mis dans le dépôt.
     #[arg(long)]
     pub resume: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// Envoie tout de suite un message d'essai par chaque moyen configuré
+    /// et dit lesquels ont marché.
+    #[arg(long)]
+    pub test: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Année du bilan. Par défaut : l'année en cours.
+    #[arg(long, value_name = "AAAA", value_parser = year, conflicts_with_all = ["from", "until"])]
+    pub year: Option<i32>,
+
+    /// Début de la période (heure locale du projet) : 2026-01-01.
+    #[arg(long, value_name = "DATE", requires = "until")]
+    pub from: Option<String>,
+
+    /// Fin de la période, exclue : 2027-01-01.
+    #[arg(long, value_name = "DATE", requires = "from")]
+    pub until: Option<String>,
+
+    /// Écrit le bilan en JSON sur la sortie standard.
+    #[arg(long, conflicts_with_all = ["csv", "html"])]
+    pub json: bool,
+
+    /// Écrit une ligne par publication en CSV, pour un tableur.
+    #[arg(long, conflicts_with = "html")]
+    pub csv: bool,
+
+    /// Écrit le bilan en page HTML imprimable (A4), à coller dans Word ou
+    /// LibreOffice.
+    #[arg(long, value_name = "FICHIER")]
+    pub html: Option<PathBuf>,
+
+    /// N'interroge aucun réseau : le bilan des chiffres déjà relevés.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Relève les chiffres des réseaux si le dernier relevé a un jour, sans
+    /// écrire de bilan (ce que lance le démon).
+    #[arg(long, hide = true, conflicts_with_all = ["json", "csv", "html", "offline"])]
+    pub refresh_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -669,6 +720,13 @@ fn french_error(error: &clap::Error) -> (String, Vec<String>) {
 }
 
 /// A number of weeks.
+fn year(text: &str) -> Result<i32, String> {
+    text.parse()
+        .ok()
+        .filter(|year| (1970..=9999).contains(year))
+        .ok_or_else(|| "une année sur quatre chiffres est attendue (2026)".to_owned())
+}
+
 fn whole_number(text: &str) -> Result<u32, String> {
     text.parse()
         .map_err(|_| "un nombre entier positif est attendu".to_owned())

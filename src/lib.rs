@@ -13,7 +13,10 @@ pub mod cmd;
 
 pub use crieur_core::{
     access, budget, calendar, caption, check, config, contrast, delivery, diagnostic, diff, import,
-    network, plan, post, project, publisher, ratelimit, render, scaffold, schedule, system, table,
-    template, timing, typography, verdict,
+    network, notify, plan, post, project, publisher, ratelimit, render, report, scaffold, schedule,
+    system, table, template, timing, typography, verdict,
 };
-pub use crieur_io::{clock, daemon, file, follow, loader, media, net, preview, publish, store};
+pub use crieur_io::{
+    clock, daemon, file, follow, loader, media, net, notify as notifier, preview, publish,
+    report as reporter, store,
+};

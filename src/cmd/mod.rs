@@ -7,9 +7,11 @@ pub mod context;
 pub mod import;
 pub mod init;
 pub mod new;
+pub mod notify;
 pub mod plan;
 pub mod publish;
 pub mod render;
+pub mod report;
 pub mod status;
 pub mod sync;
 
@@ -27,8 +29,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Render(args) => render::run(root, &args),
         Command::Publish(args) => publish::run(root, &args),
         Command::Status(args) => status::run(root, &args),
+        Command::Report(args) => report::run(root, &args),
         Command::Sync(args) => sync::run(root, &args),
         Command::Channels => publish::channels(root),
+        Command::Notify(args) => notify::run(root, &args),
         Command::Preview(args) => {
             crate::preview::serve(
                 root,

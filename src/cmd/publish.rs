@@ -10,6 +10,7 @@ use crate::config::{CONFIG_PATH, Config, PublisherKind};
 use crate::delivery::Status;
 use crate::diagnostic::{Report, Severity};
 use crate::media;
+use crate::notifier::{Notifier, NotifyError};
 use crate::project::Project;
 use crate::publish::buffer::{Buffer, Options as BufferOptions};
 use crate::publish::pass::{self, Named, Options, PassError, Summary};
@@ -88,11 +89,68 @@ pub fn run(root: &Path, args: &PublishArgs) -> anyhow::Result<Outcome> {
         config,
         &project.report,
     );
+    if !args.dry_run {
+        notify(&store, &state, config, &summary, now);
+    }
     Ok(if summary.needs_attention() {
         Outcome::Invalid
     } else {
         Outcome::Success
     })
+}
+
+/// How long a pass run by a person waits for its notifications to leave;
+/// what has not left by then goes at the next pass.
+const NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Records the credentials the pass saw refused, then tells the officer
+/// what went wrong or cleared, unless the daemon runs the pass (the daemon
+/// tells them itself). Never changes the pass's outcome: a failure is
+/// said, and the message waits in the queue.
+fn notify(store: &Store, state: &Path, config: &Config, summary: &Summary, now: DateTime<Utc>) {
+    if let Err(error) = crate::notifier::record_refusals(store, &summary.refused) {
+        eprintln!("notifications : {error}");
+    }
+    if std::env::var(crate::notifier::VARIABLE).is_ok_and(|who| who == "daemon") {
+        return;
+    }
+    let Some(notify) = &config.notify else {
+        return;
+    };
+    let notifier = Notifier::new(notify, config.timezone);
+    match crate::notifier::gather(store, 0, "")
+        .and_then(|found| notifier.announce(store, &found, now))
+    {
+        Ok(Some(message)) => eprintln!("notification : {}", message.title),
+        Ok(None) => {}
+        Err(error) => eprintln!("notifications : {error}"),
+    }
+    if !crate::notifier::due(store, now) {
+        return;
+    }
+    let (done, flushed) = std::sync::mpsc::channel();
+    let state = state.to_owned();
+    std::thread::spawn(move || {
+        let flushed = Store::open(&state)
+            .map_err(NotifyError::from)
+            .and_then(|store| notifier.flush(&store, now));
+        let _ = done.send(flushed);
+    });
+    match flushed.recv_timeout(NOTIFY_WAIT) {
+        Ok(Ok(flushed)) => {
+            for (way, error, next) in flushed.failed {
+                eprintln!(
+                    "notification non envoyée ({}) : {error} ; nouvel essai après le {}",
+                    way.label(),
+                    crate::plan::format_local(&next.with_timezone(&config.timezone))
+                );
+            }
+        }
+        Ok(Err(error)) => eprintln!("notifications : {error}"),
+        Err(_) => eprintln!(
+            "notifications : l'envoi tarde ; le message reste en file et repart au prochain passage"
+        ),
+    }
 }
 
 fn publish_error(error: PublishError) -> anyhow::Error {
@@ -143,7 +201,7 @@ fn print_config_errors(project: &Project) {
 }
 
 /// Waits for, then holds, the project's pass lock.
-fn pass_lock(state: &Path) -> anyhow::Result<std::fs::File> {
+pub(super) fn pass_lock(state: &Path) -> anyhow::Result<std::fs::File> {
     let dir = state.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
         .with_context(|| format!("impossible de créer {}", dir.display()))?;

@@ -208,6 +208,22 @@ fn print_daemon(store: &Store, state: &Path, tz: chrono_tz::Tz) {
             crate::plan::format_local(&until.with_timezone(&tz))
         );
     }
+    print_notifications(store, tz);
+}
+
+/// The notifications that could not leave yet, and when they try again.
+fn print_notifications(store: &Store, tz: chrono_tz::Tz) {
+    for pending in store.pending_notifications().unwrap_or_default() {
+        let Some(error) = &pending.last_error else {
+            continue;
+        };
+        let way = crate::notifier::Way::parse(&pending.channel)
+            .map_or_else(|| pending.channel.clone(), |way| way.label().to_owned());
+        println!(
+            "Notification en attente ({way}) : échec : {error} ; nouvel essai après le {}.",
+            crate::plan::format_local(&pending.next_try.with_timezone(&tz))
+        );
+    }
 }
 
 fn print_sections(deliveries: &[Delivery], urls: &BTreeMap<Key, String>, tz: chrono_tz::Tz) {

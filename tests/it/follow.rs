@@ -273,6 +273,13 @@ fn a_commit_publishes_and_a_deleting_commit_withdraws_within_one_round() {
 #[test]
 fn a_rewritten_history_withdraws_nothing_until_a_person_accepts_it() {
     let forge = Forge::new();
+    // The project asks to be told: once of the stop, once of its end.
+    let webhook = crieur_testing::webhook::WebhookSink::start();
+    let config = forge.laptop().join("config/crieur.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("[notify]\nwebhook = \"{}\"\n", webhook.url()));
+    std::fs::write(&config, text).unwrap();
+    forge.push("Prévenir la chargée de communication");
     let address = format!("127.0.0.1:{}", free_port());
     let mut daemon = forge.daemon(&address, None);
     wait_for("the first commit published", WITHIN_ONE_ROUND, || {
@@ -302,6 +309,16 @@ fn a_rewritten_history_withdraws_nothing_until_a_person_accepts_it() {
             && text.contains(&format!("crieur sync --accept {}", &rewritten[..10])),
         "{text}"
     );
+    let told = webhook.bodies();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("le suivi du dépôt est arrêté")
+                && m.contains("crieur sync --accept")),
+        "{}",
+        told[0]
+    );
     // Nothing was withdrawn because of it, and later passes keep it so.
     std::thread::sleep(Duration::from_secs(2));
     assert!(
@@ -320,6 +337,14 @@ fn a_rewritten_history_withdraws_nothing_until_a_person_accepts_it() {
     wait_for("the accepted history published", WITHIN_ONE_ROUND, || {
         forge.status_of("chiffre/a").as_deref() == Some("withdrawn")
     });
+    wait_for("its end told", Duration::from_secs(30), || {
+        webhook.bodies().len() >= 2
+    });
+    let told = webhook.bodies();
+    assert_eq!(
+        told[1]["title"], "crieur : tout est rentré dans l'ordre",
+        "{told:?}"
+    );
     wait_for("healthy again", Duration::from_secs(10), || {
         health(&address).0 == 200
     });

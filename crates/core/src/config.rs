@@ -35,6 +35,8 @@ pub struct Config {
     pub state: String,
     /// How late the daemon may still deliver a post after downtime.
     pub grace: chrono::Duration,
+    /// Who hears when something goes wrong (`[notify]`), if anyone.
+    pub notify: Option<crate::notify::Notify>,
     /// Series and channels left out because of their errors, by section
     /// (`series.<id>`, `channels.<id>`), with the first error: what
     /// depends on them is disabled, the rest goes on.
@@ -265,6 +267,7 @@ const TOP_KEYS: &[&str] = &[
     "media",
     "state",
     "daemon",
+    "notify",
 ];
 const TYPOGRAPHY_KEYS: &[&str] = &["visuals", "captions"];
 const BRAND_KEYS: &[&str] = &["name", "colors", "fonts", "logo"];
@@ -352,6 +355,9 @@ fn read_config(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Option<Read> {
     let publisher = read_publisher(reader, table, &mut channels, &mut broken);
     // Each channel the publisher disables adds one error of its own.
     let broken_errors = in_sections + broken.len() - broken_before;
+    let before_notify = reader.error_count();
+    let notify = read_notify(reader, table, &mut broken);
+    let broken_errors = broken_errors + reader.error_count() - before_notify;
     let typography = read_typography(reader, table);
     let media = read_media(reader, table, &publisher);
     let state = match reader.table(table, "state") {
@@ -388,10 +394,27 @@ fn read_config(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Option<Read> {
             media,
             state,
             grace,
+            notify,
             broken,
         },
         broken_errors,
     })
+}
+
+/// `[notify]`: its errors are reported, but leave out only the section,
+/// like a broken channel's (listed in `broken` as `notify`): a
+/// notification never stops publishing.
+fn read_notify(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    broken: &mut BTreeMap<String, String>,
+) -> Option<crate::notify::Notify> {
+    let before = reader.error_count();
+    let notify = crate::notify::read(reader, table);
+    if reader.error_count() > before {
+        broken.insert("notify".to_owned(), reader.last_error().unwrap_or_default());
+    }
+    notify
 }
 
 fn read_media(
@@ -1185,6 +1208,19 @@ kind = "outbox"
         let series = &config.series["chiffre-de-la-semaine"];
         assert_eq!(series.schedule.expression(), "0 19 * * tue");
         assert_eq!(config.channels["facebook"].network, Network::Facebook);
+    }
+
+    #[test]
+    fn a_mistake_in_notify_leaves_out_only_notifications() {
+        let text = format!("{VALID}[notify]\nwebhook = \"ftp://x\"\n");
+        let (config, diagnostics) = Config::parse(&text, "config/crieur.toml");
+        let config = config.expect("publishing goes on");
+        assert!(config.notify.is_none());
+        assert!(config.broken.contains_key("notify"));
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        let text = format!("{VALID}[notify]\nwebhook = \"https://ntfy.sh/cpts\"\n");
+        let (config, _) = Config::parse(&text, "config/crieur.toml");
+        assert!(config.unwrap().notify.is_some());
     }
 
     #[test]

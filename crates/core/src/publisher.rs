@@ -83,6 +83,39 @@ pub struct Report {
     pub complete: bool,
 }
 
+/// A post that went out, whose engagement is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentPost {
+    /// The publisher's id of the post.
+    pub remote_id: String,
+    /// The publisher's id of its channel (Buffer's), if it has one.
+    pub channel_remote_id: String,
+    pub at: DateTime<Utc>,
+    /// Its public address, when known: Mastodon's published status is
+    /// found by it.
+    pub url: Option<String>,
+}
+
+/// What a network said of one sent post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// Its figures, as far as the network reports them.
+    Figures(crate::report::Figures),
+    /// The network no longer has it: deleted after it went out.
+    Gone,
+}
+
+/// What the publishers said of the posts asked about, by remote id; a post
+/// neither read nor gone was not answered for (figures not yet computed,
+/// a listing cut short).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Engagements {
+    pub read: BTreeMap<String, Reading>,
+    /// The publishers that could not be read (`Publisher::holder`), with
+    /// why, in French.
+    pub failed: Vec<(String, String)>,
+}
+
 /// Why a call to the publisher failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PublishError {
@@ -219,6 +252,13 @@ pub trait Publisher {
 
     /// The account's channels, for publishers that have them.
     fn channels(&mut self) -> Result<Option<Vec<RemoteChannel>>, PublishError>;
+
+    /// The engagement of posts that went out, read in as few requests as
+    /// it can and within its request budget. Publishers that know nothing
+    /// of it (the outbox) read nothing.
+    fn engagement(&mut self, _posts: &[SentPost]) -> Result<Engagements, PublishError> {
+        Ok(Engagements::default())
+    }
 
     /// The instants of the requests made since the last call, for the
     /// request budget.

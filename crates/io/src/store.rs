@@ -19,6 +19,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crieur_core::delivery::{Delivery, Key, Status, Write, WriteState};
+use crieur_core::report::{Engagement, Figures};
 
 /// The schema, one migration per entry, applied in order; `PRAGMA
 /// user_version` says how many were applied. Append only.
@@ -74,6 +75,43 @@ const MIGRATIONS: &[&str] = &[
         updated_at TEXT NOT NULL
     );
     CREATE INDEX writes_open ON writes (state);",
+    // 5: notifications. `announced` holds each problem told to a person
+    // (the problem itself as JSON, to say when it clears), so that none
+    // is told twice; `notifications` is the queue of messages to send,
+    // retried with backoff until the relay or the webhook answers.
+    "CREATE TABLE announced (
+        key TEXT PRIMARY KEY,
+        problem TEXT NOT NULL,
+        announced_at TEXT NOT NULL,
+        cleared_at TEXT
+    );
+    CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL
+    );",
+    // 6: the engagement of each sent delivery as last read from its
+    // network, with the instant it was read: a report is made again from
+    // it alone (`report --offline`). `gone`: deleted from the network
+    // after it went out, its last figures kept. A figure the network does
+    // not report stays NULL.
+    "CREATE TABLE engagement (
+        post_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        at TEXT NOT NULL,
+        read_at TEXT NOT NULL,
+        reactions INTEGER,
+        shares INTEGER,
+        comments INTEGER,
+        reach INTEGER,
+        impressions INTEGER,
+        gone INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (post_id, channel, at)
+    );",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -589,6 +627,229 @@ impl Store {
     }
 }
 
+/// A message waiting in the notifications' queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub id: i64,
+    /// `email` or `webhook`.
+    pub channel: String,
+    /// The message, as JSON.
+    pub payload: String,
+    pub attempts: u32,
+    pub next_try: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What one pass tells: the problems newly announced (key and JSON), the
+/// keys that cleared, and the messages to queue (channel and JSON).
+#[derive(Debug, Default)]
+pub struct Announcement {
+    pub new: Vec<(String, String)>,
+    pub cleared: Vec<String>,
+    pub queued: Vec<(String, String)>,
+}
+
+impl Store {
+    /// The problems announced and not cleared: key and JSON.
+    pub fn announced(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut statement = self.connection.prepare(
+            "SELECT key, problem FROM announced WHERE cleared_at IS NULL ORDER BY announced_at, key",
+        )?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records what a pass tells, all at once: a message is queued exactly
+    /// when its problems are marked announced.
+    pub fn announce(&self, what: &Announcement, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let transaction = self.connection.unchecked_transaction()?;
+        for (key, problem) in &what.new {
+            transaction.execute(
+                "INSERT INTO announced (key, problem, announced_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE SET problem = excluded.problem,
+                    announced_at = excluded.announced_at, cleared_at = NULL",
+                params![key, problem, instant(now)],
+            )?;
+        }
+        for key in &what.cleared {
+            transaction.execute(
+                "UPDATE announced SET cleared_at = ?2 WHERE key = ?1",
+                params![key, instant(now)],
+            )?;
+        }
+        for (channel, payload) in &what.queued {
+            transaction.execute(
+                "INSERT INTO notifications (channel, payload, next_try, created_at)
+                 VALUES (?1, ?2, ?3, ?3)",
+                params![channel, payload, instant(now)],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Every message waiting to be sent, oldest first.
+    pub fn pending_notifications(&self) -> Result<Vec<Pending>, StoreError> {
+        let mut statement = self.connection.prepare(
+            "SELECT id, channel, payload, attempts, next_try, last_error, created_at
+             FROM notifications ORDER BY id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, u32>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, Option<String>>(5)?,
+                row.get::<_, String>(6)?,
+            ))
+        })?;
+        let mut pending = Vec::new();
+        for row in rows {
+            let (id, channel, payload, attempts, next_try, last_error, created_at) = row?;
+            pending.push(Pending {
+                id,
+                channel,
+                payload,
+                attempts,
+                next_try: parse_instant(&next_try)?,
+                last_error,
+                created_at: parse_instant(&created_at)?,
+            });
+        }
+        Ok(pending)
+    }
+
+    /// A message sent: it leaves the queue.
+    pub fn notification_sent(&self, id: i64) -> Result<(), StoreError> {
+        self.connection
+            .execute("DELETE FROM notifications WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// A message that could not be sent: tried again at `next_try`.
+    pub fn notification_failed(
+        &self,
+        id: i64,
+        error: &str,
+        next_try: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.connection.execute(
+            "UPDATE notifications SET attempts = attempts + 1, last_error = ?2, next_try = ?3
+             WHERE id = ?1",
+            params![id, error, instant(next_try)],
+        )?;
+        Ok(())
+    }
+}
+
+fn to_sql(value: Option<u64>) -> Option<i64> {
+    value.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+fn from_sql(value: Option<i64>) -> Option<u64> {
+    value.and_then(|v| u64::try_from(v).ok())
+}
+
+impl Store {
+    /// Records a delivery's figures as read at `read_at`. A figure the
+    /// network did not give this time keeps the one read before.
+    pub fn record_engagement(
+        &self,
+        key: &Key,
+        figures: &Figures,
+        read_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.connection.execute(
+            "INSERT INTO engagement (post_id, channel, at, read_at, reactions, shares, comments, reach, impressions, gone)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0)
+             ON CONFLICT (post_id, channel, at) DO UPDATE SET
+                read_at = excluded.read_at,
+                reactions = COALESCE(excluded.reactions, engagement.reactions),
+                shares = COALESCE(excluded.shares, engagement.shares),
+                comments = COALESCE(excluded.comments, engagement.comments),
+                reach = COALESCE(excluded.reach, engagement.reach),
+                impressions = COALESCE(excluded.impressions, engagement.impressions),
+                gone = 0",
+            params![
+                key.post_id,
+                key.channel,
+                instant(key.at),
+                instant(read_at),
+                to_sql(figures.reactions),
+                to_sql(figures.shares),
+                to_sql(figures.comments),
+                to_sql(figures.reach),
+                to_sql(figures.impressions),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a delivery deleted from its network after it went out; its
+    /// last figures (and when they were read) are kept.
+    pub fn engagement_gone(&self, key: &Key, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.connection.execute(
+            "INSERT INTO engagement (post_id, channel, at, read_at, gone) VALUES (?1, ?2, ?3, ?4, 1)
+             ON CONFLICT (post_id, channel, at) DO UPDATE SET gone = 1",
+            params![key.post_id, key.channel, instant(key.at), instant(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Every delivery's last figures.
+    pub fn engagement(&self) -> Result<BTreeMap<Key, Engagement>, StoreError> {
+        let mut statement = self.connection.prepare(
+            "SELECT post_id, channel, at, read_at, reactions, shares, comments, reach, impressions, gone
+             FROM engagement",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                [4, 5, 6, 7, 8].map(|i| row.get::<_, Option<i64>>(i).ok().flatten()),
+                row.get::<_, bool>(9)?,
+            ))
+        })?;
+        let mut all = BTreeMap::new();
+        for row in rows {
+            let (
+                post_id,
+                channel,
+                at,
+                read_at,
+                [reactions, shares, comments, reach, impressions],
+                gone,
+            ) = row?;
+            let key = Key {
+                post_id,
+                channel,
+                at: parse_instant(&at)?,
+            };
+            let figures = Figures {
+                reactions: from_sql(reactions),
+                shares: from_sql(shares),
+                comments: from_sql(comments),
+                reach: from_sql(reach),
+                impressions: from_sql(impressions),
+            };
+            all.insert(
+                key,
+                Engagement {
+                    figures,
+                    read_at: parse_instant(&read_at)?,
+                    gone,
+                },
+            );
+        }
+        Ok(all)
+    }
+}
+
 /// The outcome of a call, for [`Store::settle`].
 #[derive(Debug, Clone, Copy)]
 pub struct Settle<'a> {
@@ -662,6 +923,34 @@ mod tests {
     }
 
     #[test]
+    fn announces_a_problem_once_and_queues_its_message_with_it() {
+        let store = Store::in_memory().unwrap();
+        let what = Announcement {
+            new: vec![("k".into(), "{}".into())],
+            cleared: Vec::new(),
+            queued: vec![("email".into(), "{\"title\":\"t\"}".into())],
+        };
+        store.announce(&what, at(1)).unwrap();
+        assert_eq!(store.announced().unwrap(), vec![("k".into(), "{}".into())]);
+        let pending = store.pending_notifications().unwrap();
+        assert_eq!(pending.len(), 1);
+        store
+            .notification_failed(pending[0].id, "relais injoignable", at(2))
+            .unwrap();
+        let pending = store.pending_notifications().unwrap();
+        assert_eq!((pending[0].attempts, pending[0].next_try), (1, at(2)));
+        assert_eq!(pending[0].last_error.as_deref(), Some("relais injoignable"));
+        store.notification_sent(pending[0].id).unwrap();
+        assert!(store.pending_notifications().unwrap().is_empty());
+        let cleared = Announcement {
+            cleared: vec!["k".into()],
+            ..Announcement::default()
+        };
+        store.announce(&cleared, at(3)).unwrap();
+        assert!(store.announced().unwrap().is_empty());
+    }
+
+    #[test]
     fn keeps_the_public_address_of_a_sent_post() {
         let store = Store::in_memory().unwrap();
         store
@@ -675,6 +964,24 @@ mod tests {
         let urls = store.public_urls().unwrap();
         assert_eq!(urls.len(), 1);
         assert_eq!(urls[&key(1)], url);
+    }
+
+    #[test]
+    fn keeps_the_last_figures_of_a_post_deleted_after_it_went_out() {
+        let store = Store::in_memory().unwrap();
+        let figures = Figures::from_mastodon(5, 2, 1);
+        store.record_engagement(&key(1), &figures, at(2)).unwrap();
+        store
+            .record_engagement(&key(1), &Figures::default(), at(3))
+            .unwrap();
+        store.engagement_gone(&key(1), at(4)).unwrap();
+        store.engagement_gone(&key(2), at(4)).unwrap();
+        let all = store.engagement().unwrap();
+        assert_eq!(all[&key(1)].figures, figures);
+        assert_eq!(all[&key(1)].read_at, at(3));
+        assert!(all[&key(1)].gone);
+        assert!(all[&key(2)].figures.is_empty());
+        assert!(all[&key(2)].gone);
     }
 
     #[test]

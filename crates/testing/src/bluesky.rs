@@ -39,6 +39,13 @@ pub struct State {
     pub echo_password: bool,
     /// Calls with a session answer 403 quoting the token they carried.
     pub echo_session: bool,
+    /// Figures set for a record key (likes, reposts, replies, quotes), in
+    /// place of [`FIGURES`].
+    pub figures: BTreeMap<String, [u64; 4]>,
+    /// `app.bsky.feed.getPosts` answers 502, as an AppView down does.
+    pub failing_reads: bool,
+    /// `getPosts` requests received, each with its number of URIs.
+    pub get_posts: Vec<usize>,
     /// The session's tokens, unique to this process (the mask of secrets
     /// is the process's: two fakes must not give the same one).
     pub access: String,
@@ -51,10 +58,19 @@ pub struct FakePds {
     _server: Server,
 }
 
+/// The figures a post has until a test sets others (likes, reposts,
+/// replies, quotes): fixed, so that totals are known.
+pub const FIGURES: [u64; 4] = [7, 2, 1, 1];
+
+/// URIs `app.bsky.feed.getPosts` takes at once.
+pub const POSTS_AT_ONCE: usize = 25;
+
 struct Call {
     method: String,
     nsid: String,
     query: BTreeMap<String, String>,
+    /// The query as sent: `getPosts` repeats `uris`.
+    raw_query: String,
     bearer: Option<String>,
     content_type: String,
     body: Vec<u8>,
@@ -78,6 +94,7 @@ impl FakePds {
                         .map(|(k, v)| (k.to_owned(), v.to_owned()))
                         .collect();
                     let call = Call {
+                        raw_query: request.query.clone(),
                         nsid: request.path.trim_start_matches("/xrpc/").to_owned(),
                         query,
                         bearer: request
@@ -201,6 +218,7 @@ fn handle(call: &Call, state: &mut State) -> Answer {
                 None => error(400, "RecordNotFound", "Could not locate record"),
             }
         }
+        "app.bsky.feed.getPosts" if call.method == "GET" => get_posts(call, state),
         "com.atproto.repo.deleteRecord" => {
             let rkey = json["rkey"].as_str().unwrap_or_default();
             state.records.remove(rkey);
@@ -208,6 +226,45 @@ fn handle(call: &Call, state: &mut State) -> Answer {
         }
         _ => error(404, "XRPCNotSupported", "Method Not Implemented"),
     }
+}
+
+/// `app.bsky.feed.getPosts`: a `PostView` for each URI whose record
+/// exists, in the order asked; at most 25 URIs.
+fn get_posts(call: &Call, state: &mut State) -> Answer {
+    let uris: Vec<String> = url::form_urlencoded::parse(call.raw_query.as_bytes())
+        .filter(|(key, _)| key == "uris")
+        .map(|(_, value)| value.into_owned())
+        .collect();
+    state.get_posts.push(uris.len());
+    if state.failing_reads {
+        return error(502, "UpstreamFailure", "Bad gateway");
+    }
+    if uris.len() > POSTS_AT_ONCE {
+        return error(
+            400,
+            "InvalidRequest",
+            "uris must not have more than 25 elements",
+        );
+    }
+    let prefix = format!("at://{DID}/app.bsky.feed.post/");
+    let posts: Vec<Value> = uris
+        .iter()
+        .filter_map(|uri| {
+            let rkey = uri.strip_prefix(&prefix)?;
+            let record = state.records.get(rkey)?;
+            let [likes, reposts, replies, quotes] =
+                state.figures.get(rkey).copied().unwrap_or(FIGURES);
+            Some(json!({
+                "uri": uri, "cid": "bafyrei",
+                "author": { "did": DID, "handle": HANDLE },
+                "record": record,
+                "likeCount": likes, "repostCount": reposts,
+                "replyCount": replies, "quoteCount": quotes,
+                "indexedAt": record["createdAt"],
+            }))
+        })
+        .collect();
+    (200, json!({ "posts": posts }))
 }
 
 /// A record key as the PDS accepts it.

@@ -362,6 +362,74 @@ pub struct State {
     pub clock: Clock,
     /// When each request came, on the fake's clock.
     pub request_times: Vec<DateTime<Utc>>,
+    /// Figures set for a post (`type`, `value`), in place of those of
+    /// [`default_metrics`].
+    pub metrics: BTreeMap<String, Vec<(String, f64)>>,
+}
+
+/// The figures Buffer reports for a sent post of a service, until a test
+/// sets others: fixed, so that totals are known. Each network gives its
+/// own set, as Buffer's normalised metrics do (LinkedIn gives no reach,
+/// Instagram no shares).
+pub fn default_metrics(service: &str) -> Vec<(String, f64)> {
+    let set: &[(&str, f64)] = match service {
+        "facebook" => &[
+            ("reactions", 12.0),
+            ("comments", 3.0),
+            ("shares", 2.0),
+            ("reach", 340.0),
+            ("impressions", 500.0),
+            ("likes", 9.0),
+            ("engagementRate", 3.4),
+        ],
+        "linkedin" => &[
+            ("reactions", 8.0),
+            ("comments", 1.0),
+            ("reposts", 1.0),
+            ("impressions", 250.0),
+            ("clicks", 6.0),
+            ("engagementRate", 6.2),
+        ],
+        "instagram" => &[
+            ("reactions", 20.0),
+            ("comments", 2.0),
+            ("saves", 4.0),
+            ("reach", 410.0),
+            ("impressions", 600.0),
+        ],
+        _ => &[("reactions", 1.0), ("comments", 0.0)],
+    };
+    set.iter()
+        .map(|(kind, value)| ((*kind).to_owned(), *value))
+        .collect()
+}
+
+/// A sent post's figures as `Post.metrics` gives them; null before it is
+/// sent.
+fn with_metrics(state: &State, post: &StoredPost, mut value: Value) -> Value {
+    if post.status != "sent" {
+        return value;
+    }
+    let service = state
+        .channels
+        .get(&post.channel_id)
+        .map_or("facebook", |c| c.service.as_str());
+    let metrics = state
+        .metrics
+        .get(&post.id)
+        .cloned()
+        .unwrap_or_else(|| default_metrics(service));
+    value["metrics"] = Value::Array(
+        metrics
+            .iter()
+            .map(|(kind, number)| {
+                let unit = if kind == "engagementRate" { "percentage" } else { "count" };
+                json!({"type": kind, "name": kind, "description": kind, "value": number, "unit": unit})
+            })
+            .collect(),
+    );
+    value["metricsUpdatedAt"] = json!(post.sent_at);
+    value
 }
 
 impl Default for State {
@@ -387,6 +455,7 @@ impl Default for State {
             fetch_media: false,
             clock: Clock::default(),
             request_times: Vec::new(),
+            metrics: BTreeMap::new(),
         }
     }
 }
@@ -579,6 +648,19 @@ impl FakeBuffer {
     /// `send_due` fetches images first (off by default).
     pub fn set_fetch_media(&self, on: bool) {
         self.with(|state| state.fetch_media = on);
+    }
+
+    /// The figures Buffer reports for a post once sent (`type`, `value`).
+    pub fn set_metrics(&self, post_id: &str, metrics: &[(&str, f64)]) {
+        self.with(|state| {
+            state.metrics.insert(
+                post_id.to_owned(),
+                metrics
+                    .iter()
+                    .map(|(kind, value)| ((*kind).to_owned(), *value))
+                    .collect(),
+            )
+        });
     }
 
     /// Someone deleted the post in Buffer's app: it vanishes.
@@ -1148,7 +1230,11 @@ fn root_field(state: &mut State, field: &str, arguments: &Value) -> Result<Value
         "post" => {
             let id = input["id"].as_str().unwrap_or_default();
             match state.posts.get(id) {
-                Some(post) => Ok(post_json(post, state.channels.get(&post.channel_id))),
+                Some(post) => Ok(with_metrics(
+                    state,
+                    post,
+                    post_json(post, state.channels.get(&post.channel_id)),
+                )),
                 None => Err(failure("Post not found", "NOT_FOUND")),
             }
         }
@@ -1481,7 +1567,7 @@ fn list_posts(state: &State, arguments: &Value) -> Result<Value, Value> {
         .iter()
         .map(|(post, key)| {
             json!({
-                "node": post_json(post, state.channels.get(&post.channel_id)),
+                "node": with_metrics(state, post, post_json(post, state.channels.get(&post.channel_id))),
                 "cursor": cursor(*key)
             })
         })

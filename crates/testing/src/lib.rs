@@ -8,7 +8,9 @@
 //! - [`crieur`] and [`crieur_in`], the command that runs the binary as a
 //!   user does, in a clean environment;
 //! - [`Kills`], which kills passes at random points from a seed it prints;
-//! - [`Clock`], the fakes' own time, which a test sets beside `CRIEUR_NOW`.
+//! - [`Clock`], the fakes' own time, which a test sets beside `CRIEUR_NOW`;
+//! - sinks for notifications: an SMTP relay ([`smtp::SmtpSink`]) and a
+//!   webhook ([`webhook::WebhookSink`]).
 //!
 //! It depends on no crieur crate: the tests meet crieur over its command
 //! line and the services' HTTP APIs only.
@@ -16,6 +18,8 @@
 pub mod bluesky;
 pub mod buffer;
 pub mod mastodon;
+pub mod smtp;
+pub mod webhook;
 
 mod clock;
 mod command;

@@ -40,7 +40,17 @@ pub struct Published {
     pub text: String,
     pub at: DateTime<Utc>,
     pub media: Vec<String>,
+    pub favourites: u64,
+    pub reblogs: u64,
+    pub replies: u64,
 }
+
+/// The figures a status has until a test sets others (favourites,
+/// reblogs, replies): fixed, so that totals are known.
+pub const FIGURES: (u64, u64, u64) = (4, 2, 1);
+
+/// Statuses `GET /api/v1/statuses?id[]=…` answers at once.
+pub const STATUSES_AT_ONCE: usize = 20;
 
 /// An answer kept for its `Idempotency-Key`, with the instant it was made.
 #[derive(Debug, Clone)]
@@ -74,6 +84,8 @@ pub struct State {
     pub processing_looks: usize,
     /// Every request, as `METHOD /path?query`.
     pub requests: Vec<String>,
+    /// Reading statuses by id answers 503, as an instance down does.
+    pub failing_reads: bool,
     /// The instance's address, for the `Link` headers.
     url: String,
     next: u64,
@@ -93,6 +105,7 @@ impl Default for State {
             clock: Clock::default(),
             processing_looks: 2,
             requests: Vec::new(),
+            failing_reads: false,
             url: String::new(),
             next: 0,
         }
@@ -113,6 +126,9 @@ impl State {
             text: text.to_owned(),
             at,
             media,
+            favourites: FIGURES.0,
+            reblogs: FIGURES.1,
+            replies: FIGURES.2,
         });
         id
     }
@@ -193,6 +209,9 @@ impl State {
             "language": "fr",
             "reblog": null,
             "media_attachments": self.attachments(&status.media),
+            "favourites_count": status.favourites,
+            "reblogs_count": status.reblogs,
+            "replies_count": status.replies,
         })
     }
 }
@@ -400,6 +419,7 @@ fn handle(call: &Call, state: &mut State) -> Answer {
                 (200, Vec::new(), json!({}))
             }
         }
+        ("GET", ["api", "v1", "statuses"]) => statuses(call, state),
         ("GET", ["api", "v1", "statuses", id]) => {
             match state.published.iter().find(|s| s.id == *id) {
                 Some(found) => (200, Vec::new(), state.status_json(found)),
@@ -408,6 +428,27 @@ fn handle(call: &Call, state: &mut State) -> Answer {
         }
         _ => error(404, "Not found"),
     }
+}
+
+/// `GET /api/v1/statuses?id[]=…` (Mastodon 4.3): the statuses found, in
+/// the order asked; ids it does not have are left out.
+fn statuses(call: &Call, state: &State) -> Answer {
+    if state.failing_reads {
+        return error(503, "Service Unavailable");
+    }
+    let ids: Vec<String> = url::form_urlencoded::parse(call.query.as_bytes())
+        .filter(|(key, _)| key == "id[]")
+        .map(|(_, value)| value.into_owned())
+        .collect();
+    if ids.len() > STATUSES_AT_ONCE {
+        return error(422, "Too many ids");
+    }
+    let found: Vec<Value> = ids
+        .iter()
+        .filter_map(|id| state.published.iter().find(|s| &s.id == id))
+        .map(|s| state.status_json(s))
+        .collect();
+    (200, Vec::new(), json!(found))
 }
 
 /// One page of `ids` (newest first), as Mastodon pages: `limit` (20 by

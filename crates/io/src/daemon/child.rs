@@ -1,4 +1,5 @@
-//! Running one pass as a child `crieur publish` with `tokio::process`,
+//! Running one pass as a child `crieur publish` (and the daily reading of
+//! the networks' figures as a child `crieur report --refresh-only`) with `tokio::process`,
 //! reading its output as it comes (a pass that writes a lot must never
 //! block on a full pipe) and passing a stop on.
 
@@ -16,6 +17,17 @@ pub type Finished = (Option<i32>, String, String);
 /// turning true) is sent on as SIGTERM: the child finishes the call in
 /// flight, records it, and exits; this waits for it.
 pub async fn run_pass(root: &Path, stop: watch::Receiver<bool>) -> std::io::Result<Finished> {
+    run(root, &["publish"], stop).await
+}
+
+/// Runs `crieur --root ROOT report --refresh-only`: the networks' figures
+/// read again, when the last reading is a day old, under the pass lock.
+pub async fn run_refresh(root: &Path, stop: watch::Receiver<bool>) -> std::io::Result<Finished> {
+    run(root, &["report", "--refresh-only"], stop).await
+}
+
+/// Runs `crieur --root ROOT <args>` as a pass is run.
+async fn run(root: &Path, args: &[&str], stop: watch::Receiver<bool>) -> std::io::Result<Finished> {
     let exe = std::env::current_exe().unwrap_or_else(|_| "crieur".into());
     let mut command = Command::new(exe);
     // The pass reads the daemon's clock, not the instant the daemon was
@@ -23,10 +35,12 @@ pub async fn run_pass(root: &Path, stop: watch::Receiver<bool>) -> std::io::Resu
     if let Some(now) = crate::clock::for_child() {
         command.env(crate::clock::VARIABLE, now);
     }
+    // The daemon tells of the pass's problems itself, once.
+    command.env(crate::notify::VARIABLE, "daemon");
     let mut child = command
         .arg("--root")
         .arg(root)
-        .arg("publish")
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

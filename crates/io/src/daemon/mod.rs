@@ -50,6 +50,7 @@ use tracing::{error, info, warn};
 
 use crate::follow::{Follower, meta};
 use crate::net::{self, server};
+use crate::notify::Notifier;
 use crate::publish::outbox::Outbox;
 use crate::publish::pass;
 use crate::store::{Settle, Store};
@@ -158,6 +159,8 @@ pub fn run(root: &Path, args: &Options) -> anyhow::Result<()> {
         outbox: None,
         follower,
         started,
+        notifier: None,
+        flushing: Arc::new(AtomicBool::new(false)),
     };
     if let Some(config) = &config {
         daemon.configure(config);
@@ -239,6 +242,10 @@ struct Daemon {
     follower: Option<Follower>,
     /// When the daemon started: a fetch that never succeeded counts from there.
     started: DateTime<Utc>,
+    /// Who hears when something goes wrong (`[notify]`).
+    notifier: Option<Notifier>,
+    /// Whether notifications are being sent, on their own thread.
+    flushing: Arc<AtomicBool>,
 }
 
 /// The daemon's state, worked on from tokio's blocking threads.
@@ -305,6 +312,10 @@ impl Shared {
                     .await;
                 last_pass = now;
                 pass_due = false;
+                if self.with(|daemon| daemon.engagement_due()).await {
+                    let finished = child::run_refresh(&root, stop.clone()).await;
+                    self.with(|daemon| daemon.record_refresh(finished)).await;
+                }
             }
             if *stop.borrow() {
                 return;
@@ -348,6 +359,10 @@ impl Daemon {
     fn configure(&mut self, config: &Config) {
         self.grace = config.grace;
         self.budget = config.publisher.budget.clone();
+        self.notifier = config
+            .notify
+            .as_ref()
+            .map(|notify| Notifier::new(notify, config.timezone));
         self.outbox = match &config.publisher.kind {
             PublisherKind::Outbox { dir } => Some(Outbox::new(self.root.join(dir))),
             PublisherKind::Buffer { .. } => None,
@@ -555,6 +570,7 @@ impl Daemon {
     fn deliver_and_plan(&mut self, last_pass: DateTime<Utc>) -> DateTime<Utc> {
         let now = crate::clock::now();
         self.due(now);
+        self.notify(now);
         let deliveries = self.store.deliveries().unwrap_or_default();
         let next = timing::next_wake(
             &deliveries,
@@ -565,6 +581,43 @@ impl Daemon {
         );
         self.heartbeat(NEXT_WAKE, &next);
         next
+    }
+
+    /// Tells what went wrong or cleared since the last word (and the
+    /// weekly digest when due), then sends what is due on a thread of its
+    /// own: the loop never waits for a relay or a webhook, and one send
+    /// runs at a time.
+    fn notify(&mut self, now: DateTime<Utc>) {
+        let Some(notifier) = self.notifier.clone() else {
+            return;
+        };
+        let failing = self.lock_metrics().failing;
+        let last_error = self.meta(LAST_ERROR);
+        let told = crate::notify::gather(&self.store, failing, &last_error)
+            .and_then(|problems| notifier.announce(&self.store, &problems, now))
+            .and_then(|_| notifier.digest(&self.store, now));
+        if let Err(error) = told {
+            warn!("notifications : {error}");
+        }
+        if !crate::notify::due(&self.store, now) || self.flushing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let state = self.state.clone();
+        let flushing = self.flushing.clone();
+        let spawned = std::thread::Builder::new()
+            .name("crieur-notify".into())
+            .spawn(move || {
+                let sent = Store::open(&state)
+                    .map_err(crate::notify::NotifyError::from)
+                    .and_then(|store| notifier.flush(&store, crate::clock::now()));
+                if let Err(error) = sent {
+                    warn!("notifications : {error}");
+                }
+                flushing.store(false, Ordering::Release);
+            });
+        if spawned.is_err() {
+            self.flushing.store(false, Ordering::Release);
+        }
     }
 
     fn publisher_wake(&self, last_pass: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -647,6 +700,27 @@ impl Daemon {
         }
         self.heartbeat(LAST_PASS, &now);
         self.count(now, true);
+    }
+
+    /// Whether the networks' figures are a day old: read again after this
+    /// pass, in a child of its own.
+    fn engagement_due(&self) -> bool {
+        crate::publish::engagement::due(&self.store, crate::clock::now()).unwrap_or(false)
+    }
+
+    /// Logs what the reading of the figures said.
+    fn record_refresh(&mut self, finished: std::io::Result<child::Finished>) {
+        match finished {
+            Ok((code, _, err)) => {
+                for line in err.lines().filter(|line| !line.trim().is_empty()) {
+                    warn!("{line}");
+                }
+                if code == Some(0) {
+                    info!("chiffres des réseaux relevés");
+                }
+            }
+            Err(error) => warn!("impossible de relever les chiffres des réseaux : {error}"),
+        }
     }
 
     /// Delivers the outbox's due posts.

@@ -35,6 +35,7 @@ use notify::Watcher as _;
 use tokio::sync::watch;
 
 use crate::net::server::{self, Limits};
+use crate::store::Store;
 use crieur_core::project::Project;
 use crieur_core::render::{self, Context};
 use crieur_core::template::Format;
@@ -205,6 +206,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/events", get(events))
         .route("/logo.png", get(logo))
         .route("/image/{format}/{*id}", get(image))
+        .route("/bilan", get(report))
         .fallback(|| async { missing() })
         .with_state(shared)
 }
@@ -337,6 +339,31 @@ async fn logo(Extract(shared): Extract<Arc<Shared>>) -> Response<Body> {
     }
 }
 
+/// `/bilan`: the activity report's page for the current year, as
+/// `crieur report --html` writes it, from the store alone (the preview
+/// asks no network).
+async fn report(Extract(shared): Extract<Arc<Shared>>) -> Response<Body> {
+    let project = shared.state().project.clone();
+    let root = shared.root.clone();
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let _ = sender.send(report_page(&project, &root));
+    });
+    match receiver.await.ok().flatten() {
+        Some(page) => answer(page, "text/html; charset=utf-8", "no-store"),
+        None => missing(),
+    }
+}
+
+fn report_page(project: &Project, root: &Path) -> Option<String> {
+    let config = project.config.as_ref()?;
+    let tz = config.timezone;
+    let year = chrono::Datelike::year(&crate::clock::now().with_timezone(&tz));
+    let period = crieur_core::report::Period::year(year, tz)?;
+    let store = Store::open_existing(&root.join(&config.state)).ok()?;
+    crate::report::page(project, store.as_ref(), period).ok()
+}
+
 /// `/image/<format>/<post id>.png`: a post the project loaded, drawn once
 /// per content, on rayon's threads.
 async fn image(
@@ -455,6 +482,28 @@ mod tests {
         assert_eq!(status, 200);
         assert!(snapshot.contains("\"posts\""));
         drop(held);
+    }
+
+    #[test]
+    fn serves_this_years_report_from_the_store() {
+        use crieur_core::delivery::{Key, Status};
+        let project = project();
+        let key = Key {
+            post_id: "chiffre/05-e-cps".into(),
+            channel: "facebook".into(),
+            at: crate::clock::now() - chrono::Duration::minutes(5),
+        };
+        let store = Store::open(&project.path().join("state/crieur.sqlite")).unwrap();
+        store.record(&key, Status::Sent, "h", None, key.at).unwrap();
+        let figures = crieur_core::report::Figures::from_mastodon(4, 2, 1);
+        store.record_engagement(&key, &figures, key.at).unwrap();
+        drop(store);
+        let (_shared, server) = preview(project.path(), Limits::default());
+        let (status, page) = get(server.address, "/bilan");
+        assert_eq!(status, 200);
+        assert!(page.contains("<html lang=\"fr\">"), "{page}");
+        assert!(page.contains("a publié 1 post (1 publication)"), "{page}");
+        assert!(page.contains("src=\"data:image/png;base64,"), "{page}");
     }
 
     #[test]

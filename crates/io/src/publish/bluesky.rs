@@ -618,6 +618,79 @@ fn transient(error: PublishError) -> PublishError {
     }
 }
 
+/// How many posts one `app.bsky.feed.getPosts` takes.
+const POSTS_AT_ONCE: usize = 25;
+
+/// A post view's figures, when it gives the four counts.
+fn post_figures(view: &Value) -> Option<crieur_core::report::Figures> {
+    Some(crieur_core::report::Figures::from_bluesky(
+        view["likeCount"].as_u64()?,
+        view["repostCount"].as_u64()?,
+        view["replyCount"].as_u64()?,
+        view["quoteCount"].as_u64().unwrap_or(0),
+    ))
+}
+
+impl Bluesky {
+    /// The figures of sent posts, 25 a request through the PDS (which
+    /// passes `app.bsky.*` calls on to the AppView); a post missing from
+    /// the answer is gone.
+    fn read_engagement(
+        &mut self,
+        posts: &[crieur_core::publisher::SentPost],
+    ) -> Result<crieur_core::publisher::Engagements, PublishError> {
+        use crieur_core::publisher::Reading;
+        let mut found = crieur_core::publisher::Engagements::default();
+        let keys: Vec<&str> = posts
+            .iter()
+            .map(|p| p.remote_id.as_str())
+            .filter(|rkey| is_tid(rkey))
+            .collect();
+        if keys.is_empty() {
+            return Ok(found);
+        }
+        let did = self.login(false)?.did;
+        let uri = |rkey: &str| format!("at://{did}/{POSTS}/{rkey}");
+        for chunk in keys.chunks(POSTS_AT_ONCE) {
+            let query: Vec<String> = chunk
+                .iter()
+                .map(|rkey| {
+                    format!(
+                        "uris={}",
+                        url::form_urlencoded::byte_serialize(uri(rkey).as_bytes())
+                            .collect::<String>()
+                    )
+                })
+                .collect();
+            let nsid = format!("app.bsky.feed.getPosts?{}", query.join("&"));
+            let answer = self.authed(reqwest::Method::GET, &nsid, None)?;
+            if answer.status != 200 {
+                return Err(self.fault(&answer));
+            }
+            let views = answer.body["posts"].as_array().cloned().unwrap_or_default();
+            for rkey in chunk {
+                let wanted = uri(rkey);
+                match views
+                    .iter()
+                    .find(|v| v["uri"].as_str() == Some(wanted.as_str()))
+                {
+                    None => {
+                        found.read.insert((*rkey).to_owned(), Reading::Gone);
+                    }
+                    Some(view) => {
+                        if let Some(figures) = post_figures(view) {
+                            found
+                                .read
+                                .insert((*rkey).to_owned(), Reading::Figures(figures));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
 impl Publisher for Bluesky {
     fn name(&self) -> &'static str {
         "Bluesky"
@@ -754,6 +827,13 @@ impl Publisher for Bluesky {
     ) -> Result<Option<Vec<crieur_core::publisher::RemoteChannel>>, PublishError> {
         Ok(None)
     }
+
+    fn engagement(
+        &mut self,
+        posts: &[crieur_core::publisher::SentPost],
+    ) -> Result<crieur_core::publisher::Engagements, PublishError> {
+        self.read_engagement(posts)
+    }
 }
 
 #[cfg(test)]
@@ -855,6 +935,55 @@ mod tests {
             image_url: None,
             token: None,
         }
+    }
+
+    fn sent(rkey: &str) -> crieur_core::publisher::SentPost {
+        crieur_core::publisher::SentPost {
+            remote_id: rkey.to_owned(),
+            channel_remote_id: String::new(),
+            at: crate::clock::now(),
+            url: None,
+        }
+    }
+
+    #[test]
+    fn reads_figures_25_posts_a_request_and_marks_a_deleted_post_gone() {
+        use crieur_core::publisher::Reading;
+        use crieur_core::report::Figures;
+        let pds = fake::FakePds::start();
+        let keys: Vec<String> = (0..30u64)
+            .map(|i| tid(1_700_000_000_000_000 + i, 1))
+            .collect();
+        pds.with(|state| {
+            for key in keys.iter().skip(1) {
+                state.records.insert(
+                    key.clone(),
+                    serde_json::json!({"text": "x", "createdAt": "2026-11-01T10:00:00Z"}),
+                );
+            }
+            state.figures.insert(keys[2].clone(), [10, 3, 2, 1]);
+        });
+        let mut bluesky = client(&pds, fake::PASSWORD);
+        let posts: Vec<_> = keys.iter().map(|k| sent(k)).collect();
+        let found = bluesky.engagement(&posts).unwrap();
+        assert_eq!(pds.with(|state| state.get_posts.clone()), vec![25, 5]);
+        assert_eq!(found.read[&keys[0]], Reading::Gone);
+        assert_eq!(
+            found.read[&keys[1]],
+            Reading::Figures(Figures::from_bluesky(7, 2, 1, 1))
+        );
+        assert_eq!(
+            found.read[&keys[2]],
+            Reading::Figures(Figures {
+                reactions: Some(10),
+                shares: Some(4),
+                comments: Some(2),
+                reach: None,
+                impressions: None,
+            })
+        );
+        pds.with(|state| state.failing_reads = true);
+        assert!(bluesky.engagement(&posts).is_err());
     }
 
     fn client(pds: &fake::FakePds, password: &str) -> Bluesky {

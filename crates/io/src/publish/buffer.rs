@@ -22,7 +22,8 @@ use crate::net;
 use crieur_core::budget::Budget;
 use crieur_core::network::Network;
 use crieur_core::publisher::{
-    Outgoing, PublishError, Publisher, RemoteChannel, RemotePost, RemoteStatus, Report,
+    Engagements, Outgoing, PublishError, Publisher, Reading, RemoteChannel, RemotePost,
+    RemoteStatus, Report, SentPost,
 };
 use crieur_core::ratelimit;
 
@@ -60,6 +61,16 @@ pub const POST: &str = "query Post($input: PostInput!) {
 pub const POSTS: &str = "query Posts($input: PostsInput!, $first: Int, $after: String) {
   posts(input: $input, first: $first, after: $after) {
     edges { node { id text dueAt status channelId error { message } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}";
+
+/// The sent posts of a listing with their figures: what `Post.metrics`
+/// holds (refreshed by Buffer once a day; null until first computed).
+pub const POST_METRICS: &str =
+    "query PostMetrics($input: PostsInput!, $first: Int, $after: String) {
+  posts(input: $input, first: $first, after: $after) {
+    edges { node { id status metrics { type value } metricsUpdatedAt } }
     pageInfo { hasNextPage endCursor }
   }
 }";
@@ -487,6 +498,118 @@ pub fn posts_request(
     }
 }
 
+/// The `PostMetrics` query of a listing of sent posts.
+pub fn metrics_request(
+    organization: &str,
+    channels: &[String],
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    after: Option<&str>,
+) -> Request {
+    let mut request = posts_request(organization, channels, from, until, after);
+    request.query = POST_METRICS;
+    request.variables["input"]["filter"]["status"] = json!(["sent"]);
+    request
+}
+
+/// A post's figures, when Buffer has computed them.
+fn figures(node: &Value) -> Option<crieur_core::report::Figures> {
+    let metrics: Vec<(String, f64)> = node["metrics"]
+        .as_array()?
+        .iter()
+        .filter_map(|metric| {
+            Some((
+                metric["type"].as_str()?.to_owned(),
+                metric["value"].as_f64()?,
+            ))
+        })
+        .collect();
+    Some(crieur_core::report::Figures::from_buffer(&metrics))
+}
+
+impl Buffer {
+    /// How many requests reading figures may take now: half of what is
+    /// left in the tightest window, so that publishing keeps the rest.
+    fn spare(&self, now: DateTime<Utc>) -> usize {
+        let left = self
+            .options
+            .budget
+            .left(&self.made, now)
+            .iter()
+            .map(|(_, left)| *left)
+            .min()
+            .unwrap_or(0);
+        usize::try_from(left / 2).unwrap_or(0)
+    }
+
+    /// The figures of sent posts, from listings of the sent posts of their
+    /// channels and time span, pages of a hundred, within the budget's
+    /// spare requests. A post missing from a whole listing is gone.
+    fn read_engagement(&mut self, posts: &[SentPost]) -> Result<Engagements, PublishError> {
+        let mut found = Engagements::default();
+        let (Some(from), Some(until)) = (
+            posts.iter().map(|p| p.at).min(),
+            posts.iter().map(|p| p.at).max(),
+        ) else {
+            return Ok(found);
+        };
+        let mut channels: Vec<String> = posts
+            .iter()
+            .map(|p| p.channel_remote_id.clone())
+            .filter(|c| !c.is_empty())
+            .collect();
+        channels.sort();
+        channels.dedup();
+        let pages = (posts.len().div_ceil(PAGE) + 2).min(self.spare(crate::clock::now()));
+        if pages == 0 {
+            return Err(PublishError::Transient(
+                "limite de requêtes Buffer presque atteinte : les chiffres seront relus plus tard"
+                    .to_owned(),
+            ));
+        }
+        let margin = chrono::Duration::minutes(1);
+        let mut after: Option<String> = None;
+        let mut listed = std::collections::BTreeSet::new();
+        for _ in 0..pages {
+            let request = metrics_request(
+                &self.organization,
+                &channels,
+                from - margin,
+                until + margin,
+                after.as_deref(),
+            );
+            let data = self.send(&request, true)?;
+            for edge in data
+                .pointer("/posts/edges")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let node = &edge["node"];
+                let Some(id) = node["id"].as_str() else {
+                    continue;
+                };
+                listed.insert(id.to_owned());
+                if let Some(figures) = figures(node) {
+                    found.read.insert(id.to_owned(), Reading::Figures(figures));
+                }
+            }
+            let page = data.pointer("/posts/pageInfo");
+            after = page
+                .and_then(|p| p["endCursor"].as_str())
+                .map(str::to_owned);
+            let more = page.and_then(|p| p["hasNextPage"].as_bool()) == Some(true);
+            if !more || after.is_none() {
+                for post in posts.iter().filter(|p| !listed.contains(&p.remote_id)) {
+                    found.read.insert(post.remote_id.clone(), Reading::Gone);
+                }
+                return Ok(found);
+            }
+        }
+        Ok(found)
+    }
+}
+
 /// One post of a listing.
 fn remote_post(node: &Value) -> Option<RemotePost> {
     Some(RemotePost {
@@ -788,6 +911,10 @@ impl Publisher for Buffer {
     fn channels(&mut self) -> Result<Option<Vec<RemoteChannel>>, PublishError> {
         let organization = self.organization.clone();
         self.organization_channels(&organization).map(Some)
+    }
+
+    fn engagement(&mut self, posts: &[SentPost]) -> Result<Engagements, PublishError> {
+        self.read_engagement(posts)
     }
 
     fn take_requests(&mut self) -> Vec<DateTime<Utc>> {

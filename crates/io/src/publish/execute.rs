@@ -487,6 +487,9 @@ impl Executor<'_, '_> {
             }
             PublishError::ChannelRefused(message) if creating => {
                 // A person must give the channel working credentials.
+                self.summary
+                    .refused
+                    .insert(key.channel.clone(), message.clone());
                 self.wait(key, &item.hash, &format!("en attente : {message}"), true)
             }
             PublishError::Transient(message) if creating => {

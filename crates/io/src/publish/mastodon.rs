@@ -640,6 +640,79 @@ impl Mastodon {
     }
 }
 
+/// How many statuses one `GET /api/v1/statuses?id[]=…` asks for (Mastodon
+/// 4.3 and later answer up to this many at once).
+const STATUSES_AT_ONCE: usize = 20;
+
+/// The id of the status a sent post became: its own for one sent at its
+/// time (`p<id>`), else the last segment of its public address (a
+/// scheduled status gets a new id once published).
+fn published_id(post: &crieur_core::publisher::SentPost) -> Option<String> {
+    if let Some(Remote { kind: 'p', id, .. }) = Remote::parse(&post.remote_id) {
+        return Some(id.to_owned());
+    }
+    let url = url::Url::parse(post.url.as_deref()?).ok()?;
+    let last = url.path_segments()?.rev().find(|s| !s.is_empty())?;
+    (last.chars().all(|c| c.is_ascii_alphanumeric())).then(|| last.to_owned())
+}
+
+/// A status's figures, when it gives all three counts.
+fn status_figures(status: &Value) -> Option<crieur_core::report::Figures> {
+    Some(crieur_core::report::Figures::from_mastodon(
+        status["favourites_count"].as_u64()?,
+        status["reblogs_count"].as_u64()?,
+        status["replies_count"].as_u64()?,
+    ))
+}
+
+impl Mastodon {
+    /// The figures of sent statuses, twenty a request; a status the
+    /// instance no longer has is gone.
+    fn read_engagement(
+        &mut self,
+        posts: &[crieur_core::publisher::SentPost],
+    ) -> Result<crieur_core::publisher::Engagements, PublishError> {
+        use crieur_core::publisher::Reading;
+        let mut found = crieur_core::publisher::Engagements::default();
+        let ids: Vec<(&str, String)> = posts
+            .iter()
+            .filter_map(|post| Some((post.remote_id.as_str(), published_id(post)?)))
+            .collect();
+        for chunk in ids.chunks(STATUSES_AT_ONCE) {
+            let query: Vec<String> = chunk
+                .iter()
+                .map(|(_, id)| format!("id%5B%5D={id}"))
+                .collect();
+            let path = format!("/api/v1/statuses?{}", query.join("&"));
+            let answer = self.call(reqwest::Method::GET, &path, Body::Empty, None)?;
+            if answer.status != 200 {
+                return Err(self.fault(&answer));
+            }
+            let Value::Array(statuses) = answer.body else {
+                return Err(garbled("statuts"));
+            };
+            for (remote, id) in chunk {
+                let status = statuses
+                    .iter()
+                    .find(|s| text_of(&s["id"]).as_deref() == Some(id.as_str()));
+                match status {
+                    None => {
+                        found.read.insert((*remote).to_owned(), Reading::Gone);
+                    }
+                    Some(status) => {
+                        if let Some(figures) = status_figures(status) {
+                            found
+                                .read
+                                .insert((*remote).to_owned(), Reading::Figures(figures));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
 /// How many items a page of a listing asks for (Mastodon's most).
 const PAGE: usize = 40;
 /// The most pages read of one listing, so that a server cannot keep
@@ -1055,6 +1128,13 @@ impl Publisher for Mastodon {
     ) -> Result<Option<Vec<crieur_core::publisher::RemoteChannel>>, PublishError> {
         Ok(None)
     }
+
+    fn engagement(
+        &mut self,
+        posts: &[crieur_core::publisher::SentPost],
+    ) -> Result<crieur_core::publisher::Engagements, PublishError> {
+        self.read_engagement(posts)
+    }
 }
 
 #[cfg(test)]
@@ -1109,6 +1189,57 @@ mod tests {
             image_url: None,
             token: None,
         }
+    }
+
+    #[test]
+    fn reads_figures_of_published_statuses_and_marks_a_deleted_one_gone() {
+        use crieur_core::publisher::{Reading, SentPost};
+        use crieur_core::report::Figures;
+        let fake = fake::FakeMastodon::start();
+        let at = later();
+        let ids: Vec<String> = (0..22)
+            .map(|i| fake.with(|state| state.publish(&format!("statut {i}"), at, Vec::new())))
+            .collect();
+        fake.with(|state| {
+            state.published.retain(|s| s.id != ids[0]);
+            state.published[0].favourites = 9;
+        });
+        let posts: Vec<SentPost> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| SentPost {
+                // Sent at its time, or scheduled and found by its address.
+                remote_id: if i % 2 == 0 {
+                    format!("p{id}")
+                } else {
+                    format!("s9{i}..")
+                },
+                channel_remote_id: String::new(),
+                at,
+                url: Some(format!("https://piaille.example/@cpts/{id}")),
+            })
+            .collect();
+        let mut mastodon = client(&fake, fake::TOKEN);
+        let found = mastodon.engagement(&posts).unwrap();
+        let reads = fake.with(|state| {
+            state
+                .requests
+                .iter()
+                .filter(|r| r.starts_with("GET /api/v1/statuses?"))
+                .count()
+        });
+        assert_eq!(reads, 2, "twenty statuses a request");
+        assert_eq!(found.read[&posts[0].remote_id], Reading::Gone);
+        assert_eq!(
+            found.read[&posts[1].remote_id],
+            Reading::Figures(Figures::from_mastodon(9, 2, 1))
+        );
+        assert_eq!(
+            found.read[&posts[2].remote_id],
+            Reading::Figures(Figures::from_mastodon(4, 2, 1))
+        );
+        fake.with(|state| state.failing_reads = true);
+        assert!(mastodon.engagement(&posts).is_err());
     }
 
     fn client(fake: &fake::FakeMastodon, token: &str) -> Mastodon {

@@ -12,6 +12,7 @@
 
 pub mod bluesky;
 pub mod buffer;
+pub mod engagement;
 pub mod execute;
 pub mod holds;
 pub mod mastodon;
@@ -30,8 +31,8 @@ use chrono::{DateTime, Utc};
 
 use crieur_core::config::{Config, PublisherKind};
 pub use crieur_core::publisher::{
-    Outgoing, PublishError, Publisher, RemoteChannel, RemotePost, RemoteStatus, Report, normalise,
-    text_hash,
+    Engagements, Outgoing, PublishError, Publisher, Reading, RemoteChannel, RemotePost,
+    RemoteStatus, Report, SentPost, normalise, text_hash,
 };
 
 /// The publisher the configuration names, with the channels that publish

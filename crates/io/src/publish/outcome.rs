@@ -65,6 +65,8 @@ pub struct Summary {
     /// Versions found at a network that were not their delivery's current
     /// one (an interruption, then an edit or a withdrawal), deleted.
     pub orphans: Vec<Named>,
+    /// Channels whose credentials the network refused, with its words.
+    pub refused: BTreeMap<String, String>,
     /// In a dry run: each step, in French.
     pub steps: Vec<String>,
 }

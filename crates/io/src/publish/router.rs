@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crieur_core::publisher::{
-    Outgoing, PublishError, Publisher, RemoteChannel, RemotePost, Report,
+    Engagements, Outgoing, PublishError, Publisher, RemoteChannel, RemotePost, Report, SentPost,
 };
 
 pub struct Router {
@@ -168,6 +168,54 @@ impl Publisher for Router {
             }));
         }
         Ok(posts)
+    }
+
+    /// Each publisher reads its own posts; one that fails is named in
+    /// `failed` and the others are read all the same.
+    fn engagement(&mut self, posts: &[SentPost]) -> Result<Engagements, PublishError> {
+        let mut by_channel: BTreeMap<String, Vec<SentPost>> = BTreeMap::new();
+        let mut rest = Vec::new();
+        for post in posts {
+            match direct_parts(&post.remote_id) {
+                Some((name, id)) if self.direct.contains_key(name) => {
+                    by_channel
+                        .entry(name.to_owned())
+                        .or_default()
+                        .push(SentPost {
+                            remote_id: id.to_owned(),
+                            ..post.clone()
+                        });
+                }
+                _ => rest.push(post.clone()),
+            }
+        }
+        let mut all = Engagements::default();
+        if !rest.is_empty() {
+            match self.default.engagement(&rest) {
+                Ok(found) => all = found,
+                Err(error) => all
+                    .failed
+                    .push((self.default.name().to_owned(), error.to_string())),
+            }
+        }
+        for (channel, posts) in by_channel {
+            let publisher = self.direct.get_mut(&channel).expect("checked");
+            match publisher.engagement(&posts) {
+                Ok(found) => {
+                    all.read.extend(
+                        found
+                            .read
+                            .into_iter()
+                            .map(|(id, reading)| (direct_id(&channel, &id), reading)),
+                    );
+                    all.failed.extend(found.failed);
+                }
+                Err(error) => all
+                    .failed
+                    .push((publisher.holder(&channel), error.to_string())),
+            }
+        }
+        Ok(all)
     }
 
     fn report(
