@@ -36,6 +36,7 @@ fn card(repo: &Path) {
         brand: &config.brand,
         assets: &project.assets,
         french: config.typography.visuals,
+        no_break: &config.typography.no_break,
     };
     let source = repo.join("posts/chiffre/2026-12-01-mon-espace-sante.md");
     let out = tempfile::tempdir().unwrap();

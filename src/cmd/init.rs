@@ -206,6 +206,7 @@ fn draw_logo(name: &str, palette: &Palette) -> anyhow::Result<Vec<u8>> {
         brand: &brand,
         assets: &assets,
         french: false,
+        no_break: &[],
     };
     let card = render::layout(context, &template, Format::Carre, &post).map_err(|problems| {
         anyhow::anyhow!(

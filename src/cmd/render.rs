@@ -329,6 +329,7 @@ fn layout_json(config: &Config, project: &Project, jobs: &[Job<'_>]) -> anyhow::
         brand: &config.brand,
         assets: &project.assets,
         french: config.typography.visuals,
+        no_break: &config.typography.no_break,
     };
     let mut images = Vec::new();
     for job in jobs {
@@ -367,6 +368,7 @@ fn render_all(
         brand: &config.brand,
         assets: &project.assets,
         french: config.typography.visuals,
+        no_break: &config.typography.no_break,
     };
     let progress = if jobs.len() > 1 && std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(Some(jobs.len() as u64), ProgressDrawTarget::stderr())

@@ -64,6 +64,7 @@ pub fn check(project: &Project, now: DateTime<Utc>) -> Vec<Diagnostic> {
         brand: &config.brand,
         assets: &project.assets,
         french: config.typography.visuals,
+        no_break: &config.typography.no_break,
     };
     let contrast = crate::contrast::Cache::default();
     let layouts: Vec<Diagnostic> = drawable

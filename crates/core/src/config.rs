@@ -80,19 +80,26 @@ impl Media {
 }
 
 /// Where French typographic rules apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Typography {
     /// To the text drawn on images (default: yes).
     pub visuals: bool,
     /// To captions (default: no, they go out as written).
     pub captions: bool,
+    /// Names a card never breaks across lines: those of `no_break`, then
+    /// « Mon Espace Santé » and the brand's name.
+    pub no_break: Vec<String>,
 }
+
+/// Names kept on one line on every card, besides the brand's own.
+pub const NO_BREAK: &[&str] = &["Mon Espace Santé"];
 
 impl Default for Typography {
     fn default() -> Self {
         Typography {
             visuals: true,
             captions: false,
+            no_break: NO_BREAK.iter().map(|name| (*name).to_owned()).collect(),
         }
     }
 }
@@ -269,7 +276,7 @@ const TOP_KEYS: &[&str] = &[
     "daemon",
     "notify",
 ];
-const TYPOGRAPHY_KEYS: &[&str] = &["visuals", "captions"];
+const TYPOGRAPHY_KEYS: &[&str] = &["visuals", "captions", "no_break"];
 const BRAND_KEYS: &[&str] = &["name", "colors", "fonts", "logo"];
 const SERIES_KEYS: &[&str] = &[
     "name", "template", "cron", "every", "start", "channels", "hashtags", "repeat",
@@ -358,7 +365,8 @@ fn read_config(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Option<Read> {
     let before_notify = reader.error_count();
     let notify = read_notify(reader, table, &mut broken);
     let broken_errors = broken_errors + reader.error_count() - before_notify;
-    let typography = read_typography(reader, table);
+    let mut typography = read_typography(reader, table);
+    typography.no_break.push(brand.name.clone());
     let media = read_media(reader, table, &publisher);
     let state = match reader.table(table, "state") {
         Some((state, _)) => {
@@ -489,6 +497,17 @@ fn read_typography(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Typography {
     };
     reader.unknown_keys(typography, "typography", TYPOGRAPHY_KEYS);
     let defaults = Typography::default();
+    let mut no_break: Vec<String> = reader
+        .strings(typography, "no_break")
+        .map(|names| {
+            names
+                .into_inner()
+                .into_iter()
+                .map(Spanned::into_inner)
+                .collect()
+        })
+        .unwrap_or_default();
+    no_break.extend(defaults.no_break);
     Typography {
         visuals: reader
             .bool(typography, "visuals")
@@ -496,6 +515,7 @@ fn read_typography(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Typography {
         captions: reader
             .bool(typography, "captions")
             .map_or(defaults.captions, Spanned::into_inner),
+        no_break,
     }
 }
 

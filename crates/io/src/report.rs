@@ -122,6 +122,7 @@ fn thumbnail(project: &Project, id: &str) -> Option<Thumbnail> {
         brand: &config.brand,
         assets: &project.assets,
         french: config.typography.visuals,
+        no_break: &config.typography.no_break,
     };
     let card = render::layout(context, template, format, post).ok()?;
     let png = render::encode_png(render::draw(&card)).ok()?;

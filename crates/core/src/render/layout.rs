@@ -34,6 +34,8 @@ pub struct Context<'a> {
     pub assets: &'a Assets,
     /// Apply French typographic rules to the text drawn.
     pub french: bool,
+    /// Names never broken across lines ([`crate::config::Typography::no_break`]).
+    pub no_break: &'a [String],
 }
 
 /// `{brand}` in a template stands for the brand's name.
@@ -541,6 +543,36 @@ fn prepare(context: Context<'_>, text: &str, uppercase: bool) -> String {
     if uppercase { text.to_uppercase() } else { text }
 }
 
+/// `text` fitted in `frame`, the names of [`Context::no_break`] whole at
+/// the largest size they fit at; a name too long for its box even at the
+/// smallest size breaks like any other words.
+fn fit_names_whole(
+    context: Context<'_>,
+    face: &FontFace,
+    text: &str,
+    frame: &Frame,
+) -> Result<Block, Overflow> {
+    let whole = names_kept_whole(context, text);
+    match Paragraph::cached(face, &whole).fit(frame) {
+        Err(Overflow::Word { .. }) if whole != text => Paragraph::cached(face, text).fit(frame),
+        fitted => fitted,
+    }
+}
+
+/// `text` with the names of [`Context::no_break`] kept on one line.
+fn names_kept_whole(context: Context<'_>, text: &str) -> String {
+    if context.french {
+        let names: Vec<String> = context
+            .no_break
+            .iter()
+            .map(|name| french::apply(name))
+            .collect();
+        french::keep_whole(text, &names)
+    } else {
+        french::keep_whole(text, context.no_break)
+    }
+}
+
 /// A text fitted in its box, not yet placed.
 struct Fitted<'a> {
     face: &'a FontFace,
@@ -590,9 +622,8 @@ fn fit_text<'a>(
         line_height: layer.line_height,
         wrap: layer.wrap,
     };
-    let block = Paragraph::cached(face, &text)
-        .fit(&frame)
-        .map_err(|overflow| Problem::Overflow {
+    let block =
+        fit_names_whole(context, face, &text, &frame).map_err(|overflow| Problem::Overflow {
             fields: fields.clone(),
             overflow,
         })?;
@@ -928,12 +959,10 @@ fn fit_label(
 ) -> Result<Block, Problem> {
     let label = display(field, &Visual::Text(item.to_owned()));
     let text = prepare(context, &label, false);
-    Paragraph::cached(face, &text)
-        .fit(frame)
-        .map_err(|overflow| Problem::Overflow {
-            fields: vec![layer.field.get_ref().clone()],
-            overflow,
-        })
+    fit_names_whole(context, face, &text, frame).map_err(|overflow| Problem::Overflow {
+        fields: vec![layer.field.get_ref().clone()],
+        overflow,
+    })
 }
 
 /// Moves images and texts down by `shift` pixels.
@@ -1099,6 +1128,7 @@ max_lines = 3
             brand: &brand,
             assets: &assets,
             french: true,
+            no_break: &[],
         };
         layout(context, &template, Format::Paysage, &post).unwrap()
     }

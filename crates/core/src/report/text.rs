@@ -6,7 +6,6 @@ use chrono::{DateTime, Datelike, NaiveDate};
 use super::model::{Figures, Period, Report, Totals};
 use crate::typography::french::{MONTHS, NNBSP};
 
-
 /// A count as French writes it: digits grouped by threes from 1 000,
 /// with a narrow no-break space (`12 400`).
 pub fn number(value: u64) -> String {

@@ -59,6 +59,45 @@ pub const TITLES: &[&str] = &[
     "Me", "Mgr", "St", "Ste",
 ];
 
+/// Articles, prepositions, conjunctions and determiners: a line never
+/// ends on one in display text, and seldom in running text ("des / outils"
+/// reads as a broken phrase).
+pub const LINKING: &[&str] = &[
+    "à", "au", "aux", "avec", "ce", "ces", "cet", "cette", "chez", "dans", "de", "des", "du", "en",
+    "entre", "et", "la", "le", "les", "leur", "leurs", "ma", "mais", "mes", "mon", "ni", "nos",
+    "notre", "ou", "où", "par", "pour", "sa", "sans", "ses", "son", "sous", "sur", "ta", "tes",
+    "ton", "un", "une", "vers", "vos", "votre", "qui", "que", "dont", "d’", "l’", "qu’",
+];
+
+/// Keeps each of `names` (product and proper names: « Mon Espace Santé »,
+/// the brand's name) on one line: the spaces inside them become no-break
+/// spaces. Matched without regard to case, so that capitals drawn by a
+/// template keep them whole too.
+pub fn keep_whole(text: &str, names: &[String]) -> String {
+    let mut out = text.to_owned();
+    for name in names.iter().filter(|name| name.contains(' ')) {
+        let lower = out.to_lowercase();
+        let wanted = name.to_lowercase();
+        // Lowercasing may change byte lengths (rarely, in French): then
+        // the name is left as it is rather than cut at a wrong place.
+        if lower.len() != out.len() || wanted.len() != name.len() {
+            continue;
+        }
+        let mut from = 0;
+        let mut joined = String::with_capacity(out.len());
+        while let Some(at) = lower[from..].find(&wanted) {
+            let start = from + at;
+            let end = start + wanted.len();
+            joined.push_str(&out[from..start]);
+            joined.push_str(&out[start..end].replace(' ', "\u{a0}"));
+            from = end;
+        }
+        joined.push_str(&out[from..]);
+        out = joined;
+    }
+    out
+}
+
 /// Words after which a four-digit number is a year ("en 1789").
 const YEAR_WORDS: &[&str] = &[
     "en",
@@ -224,10 +263,13 @@ fn group_digits(text: &str) -> String {
             end += 1;
         }
         let mut grouped_by_writer = false;
+        // The writer's first group ("1" of "1 234 567") has one to three
+        // digits; each group after it, three.
+        let first_group = digits.len();
         loop {
             let is_space = |c: char| c == ' ' || c == NBSP || c == NNBSP;
             let group = end + 1..end + 4;
-            let grouped = digits.len() <= 3 || digits.len().is_multiple_of(3);
+            let grouped = first_group <= 3 && (digits.len() - first_group).is_multiple_of(3);
             if grouped
                 && end < chars.len()
                 && is_space(chars[end])
@@ -335,6 +377,8 @@ mod tests {
     #[case::ten_thousand("10000", "10^000")]
     #[case::four_digits("1700 assurés en 2020", "1^700 assurés en 2020")]
     #[case::four_digits_grouped_by_the_writer("Plus de 1 700", "Plus de 1^700")]
+    #[case::seven_digits_grouped_by_the_writer("1 234 567 patients", "1^234^567 patients")]
+    #[case::eight_digits_grouped_by_the_writer("12 345 678", "12^345^678")]
     #[case::a_year_stays_whole("Ma Santé 2022, rapport 2020", "Ma Santé 2022, rapport 2020")]
     #[case::an_old_year_after_en("en 1789 et depuis 1848", "en 1789 et depuis 1848")]
     #[case::a_year_after_a_month("janvier 2027", "janvier 2027")]
@@ -361,5 +405,22 @@ mod tests {
     fn is_idempotent() {
         let text = "Qu'est-ce que « Mon Espace Santé » ? 240008 DMP : 8 % !";
         assert_eq!(apply(&apply(text)), apply(text));
+    }
+
+    #[test]
+    fn keeps_product_and_proper_names_whole_whatever_their_case() {
+        let names = vec!["Mon Espace Santé".to_owned(), "CPTS Sud Alsace".to_owned()];
+        assert_eq!(
+            visible(&keep_whole(
+                "Un profil sur Mon Espace Santé, avec la CPTS Sud Alsace.",
+                &names
+            )),
+            "Un profil sur Mon_Espace_Santé, avec la CPTS_Sud_Alsace."
+        );
+        assert_eq!(
+            visible(&keep_whole("MON ESPACE SANTÉ", &names)),
+            "MON_ESPACE_SANTÉ"
+        );
+        assert_eq!(keep_whole("Mon espace", &names), "Mon espace");
     }
 }

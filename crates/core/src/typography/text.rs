@@ -23,7 +23,7 @@ use harfrust::{Buffer, Direction, Language, Script, ShapeOptions, ShapePlan, Sha
 use skrifa::Font;
 use unicode_linebreak::{BreakOpportunity, linebreaks};
 
-use super::french::{MAGNITUDES, MONTHS, NARROW_SPACE_EM, NNBSP, TITLES, UNITS};
+use super::french::{LINKING, MAGNITUDES, MONTHS, NARROW_SPACE_EM, NNBSP, TITLES, UNITS};
 
 thread_local! {
     /// Shaped paragraphs by font and text.
@@ -243,6 +243,15 @@ pub struct Frame {
     pub wrap: Wrap,
 }
 
+impl Frame {
+    /// Running text (captions, summaries): wrapped `pretty` over four lines
+    /// or more. Any other text is display text (titles, numbers, kickers,
+    /// labels, dates, places), where no line ends on a linking word.
+    pub fn running(&self) -> bool {
+        self.wrap == Wrap::Pretty && self.max_lines >= 4
+    }
+}
+
 /// How the words of a paragraph are shared among its lines, once the
 /// number of lines is the smallest that holds them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -374,7 +383,17 @@ fn poor_break(before: &str, after: &str, spaced: bool) -> bool {
     let unit =
         UNITS.contains(&next_word) || MAGNITUDES.contains(&next_word.to_lowercase().as_str());
     let title = TITLES.contains(&last);
-    one_letter || opening || (day && month) || (number && unit) || title
+    // « décembre / 2026 »: a date stays whole.
+    let year = next_word.len() == 4 && next_word.chars().all(|c| c.is_ascii_digit());
+    let month_year = MONTHS.contains(&last.to_lowercase().as_str()) && year;
+    one_letter || opening || (day && month) || (number && unit) || title || month_year
+}
+
+/// Whether a line ending on `before` ends on an article, a preposition or a
+/// conjunction (« des / outils », « Sur le site de / la CPTS »).
+fn linking_end(before: &str, spaced: bool) -> bool {
+    let last = before.rsplit(char::is_whitespace).next().unwrap_or("");
+    spaced && LINKING.contains(&last.to_lowercase().as_str())
 }
 
 /// A piece of text between two break opportunities.
@@ -395,6 +414,9 @@ struct Segment {
     /// Ending a line here breaks a rule (a one-letter word, a day and its
     /// month…): done only when nothing else fits.
     poor_break: bool,
+    /// Ending a line here leaves a linking word at its end: a poor break
+    /// in display text, avoided where it costs no line in running text.
+    linking: bool,
 }
 
 /// Text prepared for fitting at any size: shaped once, cut at its break
@@ -439,6 +461,7 @@ impl Paragraph {
                 text: start..start + trimmed.len(),
                 ends_word: trimmed.len() < piece.len() || end == text.len(),
                 poor_break: false,
+                linking: false,
             });
             start = end;
         }
@@ -450,7 +473,10 @@ impl Paragraph {
                     &text[after.text.clone()],
                     before.ends_word,
                 );
+            let linking =
+                !before.mandatory && linking_end(&text[before.text.clone()], before.ends_word);
             segments[index - 1].poor_break = poor;
+            segments[index - 1].linking = linking;
         }
         Paragraph {
             text: text.to_owned(),
@@ -514,14 +540,14 @@ impl Paragraph {
         let room = ((frame.height + 0.01) / line_height).floor().max(1.0) as usize;
         let most = frame.max_lines.min(room).min(self.segments.len());
         if self.segments.len() > MAX_SEGMENTS_CHOSEN || most > MAX_LINES_CHOSEN {
-            let poor = self.poor_lines(&greedy, scale, frame.width);
+            let poor = self.poor_lines(&greedy, scale, frame);
             return Ok(Breaks {
                 lines: greedy,
                 poor,
             });
         }
         Ok(self.choose(scale, frame, most).unwrap_or_else(|| {
-            let poor = self.poor_lines(&greedy, scale, frame.width);
+            let poor = self.poor_lines(&greedy, scale, frame);
             Breaks {
                 lines: greedy,
                 poor,
@@ -558,8 +584,9 @@ impl Paragraph {
     }
 
     /// How many rules the lines break.
-    fn poor_lines(&self, lines: &[std::ops::Range<usize>], scale: f32, width: f32) -> usize {
+    fn poor_lines(&self, lines: &[std::ops::Range<usize>], scale: f32, frame: &Frame) -> usize {
         let words = self.words();
+        let (width, running) = (frame.width, frame.running());
         lines
             .iter()
             .map(|line| {
@@ -567,7 +594,7 @@ impl Paragraph {
                 let advance: f32 = segments.iter().map(|s| s.advance).sum();
                 let trailing = segments.last().map_or(0.0, |s| s.trailing);
                 let full = (advance - trailing) * scale / width.max(1.0);
-                self.line_faults(line.start, line.end, f64::from(full), &words)
+                self.line_faults((line.start, line.end), f64::from(full), &words, running)
             })
             .sum()
     }
@@ -594,14 +621,23 @@ impl Paragraph {
     }
 
     /// The rules a line of segments `start..end`, `full` of its width,
-    /// breaks: ending at a poor break, or less than half full, unless it
-    /// ends its paragraph; being a lone word ending a paragraph of five or
-    /// more.
-    fn line_faults(&self, start: usize, end: usize, full: f64, words: &Words) -> usize {
+    /// breaks, weighed: ending at a poor break (a day without its month…,
+    /// or a linking word outside `running` text) counts twice, being less
+    /// than half full once, unless it ends its paragraph; being a lone word
+    /// ending a paragraph of five or more, once. A short line reads better
+    /// than a broken phrase.
+    fn line_faults(
+        &self,
+        (start, end): (usize, usize),
+        full: f64,
+        words: &Words,
+        running: bool,
+    ) -> usize {
         let last = &self.segments[end - 1];
         let paragraph_ends = last.mandatory || end == self.segments.len();
         if !paragraph_ends {
-            return usize::from(last.poor_break) + usize::from(full < 0.5);
+            let broken = last.poor_break || (last.linking && !running);
+            return 2 * usize::from(broken) + usize::from(full < 0.5);
         }
         let first = words.paragraph[end - 1];
         let in_line = words.ended[end] - words.ended[start];
@@ -614,6 +650,7 @@ impl Paragraph {
     fn choose(&self, scale: f32, frame: &Frame, most: usize) -> Option<Breaks> {
         let count = self.segments.len();
         let words = self.words();
+        let running = frame.running();
         let width = f64::from(frame.width);
         // Prefix sums of the advances, in pixels.
         let mut before = Vec::with_capacity(count + 1);
@@ -646,7 +683,14 @@ impl Paragraph {
                     // A short last line costs a little.
                     Wrap::Pretty => (slack - 0.75).max(0.0).powi(2),
                 };
-                let faults = self.line_faults(start, end, 1.0 - slack, &words);
+                let faults = self.line_faults((start, end), 1.0 - slack, &words, running);
+                // In running text, a line ending on a linking word costs
+                // more than any spacing: avoided wherever it costs no line.
+                let cost = if running && last.linking && !paragraph_ends {
+                    cost + 1.0
+                } else {
+                    cost
+                };
                 // Line k starts at segment k - 1 at the earliest.
                 for lines in 1..=most.min(start + 1) {
                     let (previous_faults, previous_cost, _) = best[lines - 1][start];
@@ -723,13 +767,25 @@ impl Paragraph {
         let min = frame.min_size.ceil() as u32;
         let max = (frame.max_size.floor() as u32).max(min);
         let at_min = self.break_lines(min as f32, frame)?;
+        // The fewest faults any size gives, sampled every 8 pixels from
+        // the largest down (a short line at the smallest size may be a
+        // fault a larger one avoids): a smaller size rather than a bad
+        // break.
+        let mut fewest = at_min.poor;
+        let mut sample = max;
+        while fewest > 0 && sample > min {
+            if let Ok(breaks) = self.break_lines(sample as f32, frame) {
+                fewest = fewest.min(breaks.poor);
+            }
+            sample = sample.saturating_sub(8);
+        }
         // Fitting is monotonic in practice: binary search over whole
         // pixels, placing the glyphs only at the size found: the largest
-        // size whose lines break no more rules than at the smallest (none,
-        // most often).
+        // size whose lines break no more rules than the fewest (none, most
+        // often).
         let fits = |size: u32| {
             self.break_lines(size as f32, frame)
-                .is_ok_and(|breaks| breaks.poor <= at_min.poor)
+                .is_ok_and(|breaks| breaks.poor <= fewest)
         };
         let (mut low, mut high) = (min, max);
         while low < high {
@@ -914,6 +970,12 @@ mod tests {
     #[case::day_and_month("Réunion de la commission le mardi 19 janvier 2027 en visio", "19")]
     #[case::number_and_unit("Une plateforme pour des profils: 65,4 millions de profils", "65,4")]
     #[case::title_and_name("Réunion de la commission avec Dr Martin et ses confrères", "Dr")]
+    #[case::article("Voici la cartographie des outils numériques", "des")]
+    #[case::preposition("Rendez-vous sur le site de la CPTS pour tout savoir du projet", "de")]
+    #[case::month_and_year(
+        "La prochaine réunion plénière aura lieu en janvier 2027 à Mulhouse",
+        "janvier"
+    )]
     fn does_not_end_a_line_on(#[case] text: &str, #[case] word: &str) {
         let face = inter();
         // The width at which filling lines in order ends the first line on
@@ -934,10 +996,10 @@ mod tests {
     #[test]
     fn breaks_a_compound_at_its_hyphen_only_when_nothing_else_fits() {
         let face = inter();
-        let text = "ouverts dans les Alpes-Maritimes fin 2020";
-        let width = face.shape("ouverts dans les Alpes-").advance() * 40.0 / face.upem + 1.0;
+        let text = "dossiers ouverts Alpes-Maritimes fin 2020";
+        let width = face.shape("dossiers ouverts Alpes-").advance() * 40.0 / face.upem + 1.0;
         let before = greedy(&face, text, 40.0, width);
-        assert_eq!(before[0], "ouverts dans les Alpes-", "{before:?}");
+        assert_eq!(before[0], "dossiers ouverts Alpes-", "{before:?}");
         let after = lines(&face, text, 40.0, width, Wrap::Pretty);
         assert!(after.iter().all(|line| !line.ends_with('-')), "{after:?}");
         // Alone on too narrow a line, the compound breaks at its hyphen.
@@ -949,9 +1011,9 @@ mod tests {
     #[test]
     fn balances_the_lines_of_a_title() {
         let face = face("assets/fonts/Lato-Black.ttf");
-        let text = "Guide de bon usage de la téléconsultation et du télésoin";
+        let text = "Téléconsultation assistée : nouvelles permanences infirmières hebdomadaires";
         let width = face
-            .shape("Guide de bon usage de la téléconsultation")
+            .shape("Téléconsultation assistée : nouvelles permanences")
             .advance()
             * 60.0
             / face.upem

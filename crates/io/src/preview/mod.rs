@@ -417,6 +417,7 @@ fn draw(project: &Project, id: &str, format: Format) -> Option<Vec<u8>> {
         brand: &config.brand,
         assets: &project.assets,
         french: config.typography.visuals,
+        no_break: &config.typography.no_break,
     };
     let card = render::layout(context, template, format, post).ok()?;
     render::encode_png(render::draw(&card)).ok()

@@ -441,6 +441,7 @@ fn contrast_of(
         brand: &config.brand,
         assets: &project.assets,
         french: config.typography.visuals,
+        no_break: &config.typography.no_break,
     };
     template
         .formats

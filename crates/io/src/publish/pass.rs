@@ -474,6 +474,7 @@ fn prepare(
         brand: &config.brand,
         assets: &project.assets,
         french: config.typography.visuals,
+        no_break: &config.typography.no_break,
     };
     let jpeg = |network: Network| network == Network::Instagram;
     let mut needed: Vec<(&Post, &Template, Format, bool)> = planned
