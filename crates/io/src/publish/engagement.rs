@@ -141,7 +141,7 @@ pub fn refresh(
             .max();
         refreshed.failed.push(Failure {
             holder,
-            message,
+            message: read_only(&message),
             at: now.to_rfc3339(),
             shown: shown.map(|at| at.to_rfc3339()),
         });
@@ -150,4 +150,14 @@ pub fn refresh(
     let json = serde_json::to_string(&refreshed.failed).unwrap_or_else(|_| "[]".to_owned());
     store.set_meta(FAILED, &json)?;
     Ok(refreshed)
+}
+
+/// What a publisher's client says of a request whose outcome is unknown
+/// (« la requête a peut-être abouti ») means nothing for a reading, which
+/// changes nothing at the network: said without it.
+fn read_only(message: &str) -> String {
+    message
+        .replace(" : la requête a peut-être abouti", "")
+        .trim()
+        .to_owned()
 }
