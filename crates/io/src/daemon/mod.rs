@@ -1057,11 +1057,6 @@ fn following(sync: Option<&SyncView>) -> String {
 /// The metrics in the OpenMetrics text format, which Prometheus scrapes.
 fn prometheus(metrics: &Metrics) -> String {
     type Labels = Vec<(&'static str, String)>;
-    let gauge = |value: i64| {
-        let gauge = Gauge::<i64>::default();
-        gauge.set(value);
-        gauge
-    };
     let family = |values: Vec<(Labels, i64)>| {
         let family = Family::<Labels, Gauge>::default();
         for (labels, value) in values {
@@ -1133,31 +1128,47 @@ fn prometheus(metrics: &Metrics) -> String {
         gauge(count(metrics.overdue)),
     );
     if let Some(sync) = &metrics.sync {
-        registry.register(
-            "crieur_sync_commit",
-            "The commit of the followed repository being published",
-            family(vec![(vec![("commit", sync.commit.clone())], 1)]),
-        );
-        registry.register(
-            "crieur_sync_commit_timestamp_seconds",
-            "When the commit being published was made",
-            gauge(sync.commit_time.map_or(0, |at| at.timestamp())),
-        );
-        registry.register(
-            "crieur_sync_last_fetch_timestamp_seconds",
-            "When the followed repository was last fetched successfully",
-            gauge(sync.last_fetch.map_or(0, |at| at.timestamp())),
-        );
-        registry.register(
-            "crieur_sync_following",
-            "Whether the daemon follows the repository (0: stopped, see status)",
-            gauge(i64::from(!sync.stopped)),
-        );
+        register_sync(&mut registry, sync);
     }
     let mut out = String::new();
     // Writing to a String cannot fail.
     let _ = encode(&mut out, &registry);
     out
+}
+
+/// A gauge that reads `value`.
+fn gauge(value: i64) -> Gauge<i64> {
+    let gauge = Gauge::<i64>::default();
+    gauge.set(value);
+    gauge
+}
+
+/// The followed repository's metrics, on a server.
+fn register_sync(registry: &mut Registry, sync: &SyncView) {
+    let commit = Family::<Vec<(&'static str, String)>, Gauge>::default();
+    commit
+        .get_or_create(&vec![("commit", sync.commit.clone())])
+        .set(1);
+    registry.register(
+        "crieur_sync_commit",
+        "The commit of the followed repository being published",
+        commit,
+    );
+    registry.register(
+        "crieur_sync_commit_timestamp_seconds",
+        "When the commit being published was made",
+        gauge(sync.commit_time.map_or(0, |at| at.timestamp())),
+    );
+    registry.register(
+        "crieur_sync_last_fetch_timestamp_seconds",
+        "When the followed repository was last fetched successfully",
+        gauge(sync.last_fetch.map_or(0, |at| at.timestamp())),
+    );
+    registry.register(
+        "crieur_sync_following",
+        "Whether the daemon follows the repository (0: stopped, see status)",
+        gauge(i64::from(!sync.stopped)),
+    );
 }
 
 fn init_logs(format: LogFormat) {
