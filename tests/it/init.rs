@@ -94,7 +94,7 @@ fn init_makes_a_project_that_checks_plans_and_renders() {
 }
 
 #[test]
-fn washed_out_colours_are_derived_until_every_template_reads() {
+fn washed_out_colours_are_kept_and_every_template_reads() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("pale");
     let output = init(
@@ -109,7 +109,17 @@ fn washed_out_colours_are_derived_until_every_template_reads() {
         ],
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stdout(&output).contains("ajustée"), "{}", stdout(&output));
+    // The brand's colours are kept as given; what goes on them reads.
+    let said = stdout(&output);
+    assert!(
+        said.contains("les chiffres s'écrivent en gris foncé"),
+        "{said}"
+    );
+    let config = std::fs::read_to_string(root.join("config/crieur.toml")).unwrap();
+    assert!(
+        config.contains("primary = \"#FFE066\"") && config.contains("accent = \"#7FD1AE\""),
+        "{config}"
+    );
     fill(&root, "outil/messagerie.md", OUTIL);
     fill(&root, "annonces/soiree.md", EVENEMENT);
     let check = crieur(&root, &["check"]);

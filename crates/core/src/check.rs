@@ -618,8 +618,10 @@ fn brand_culprit(
     reading: &crate::contrast::Reading,
     (fix, ground): ([u8; 3], [u8; 3]),
 ) -> Option<(String, [u8; 3])> {
+    // A colour of the brand, or a role it may name (the hint then says to
+    // name it).
     let is = |name: &str, rgb: [u8; 3]| {
-        brand.colors.contains_key(name)
+        !name.starts_with('#')
             && resolve_color(brand, name).is_some_and(|c| c[3] == 255 && c[..3] == rgb)
     };
     let patterns: Vec<&str> = match &layer.kind {

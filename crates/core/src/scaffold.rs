@@ -147,63 +147,165 @@ fn mix(a: [u8; 3], b: [u8; 3], t: f64) -> [u8; 3] {
     [m(a[0], b[0]), m(a[1], b[1]), m(a[2], b[2])]
 }
 
-/// The colours every template names, readable wherever they are used:
-/// white text on the primary and the accent (4.5:1), the accent as large
-/// text on white (3:1), the light accent as text on the primary (4.5:1).
+/// The colours every template names. The brand's two colours are kept as
+/// given, and decorative shapes (stripes, rules, fills) use them exactly;
+/// contrast comes from choosing what goes on each colour: white or dark
+/// text on the primary and on the accent, the accent as text only where it
+/// reads (on the primary), the primary for a figure on paper when the
+/// accent is too pale there, a darker shade of the primary only for small
+/// text on paper. The categories of the `outil` template take hues spread
+/// around the primary's, each with the text that reads on it.
 pub fn palette(primary: [u8; 3], accent: [u8; 3]) -> Palette {
     let white = [255, 255, 255];
     let ink = [0x1D, 0x27, 0x33];
     let mut notes = Vec::new();
-    let mut readable = |name: &str, color: [u8; 3], against: [u8; 3], needed: f64| {
-        let fixed = nearest_passing(color, against, needed);
-        if fixed != color {
-            notes.push(format!(
-                "couleur {name} {} ajustée en {} : le texte posé dessus doit atteindre un contraste de {} (RGAA)",
-                hex(color),
-                hex(fixed),
-                crate::contrast::format(needed)
-            ));
-        }
-        fixed
+    let mist = mix(primary, white, 0.94);
+    let deep = mix(primary, [0, 0, 0], 0.25);
+    let primary_ink = text_on(&[primary, deep]);
+    let accent_ink = text_on(&[accent]);
+    let highlight = if ratio(accent, white) >= LARGE {
+        accent
+    } else {
+        let (color, said) = if ratio(primary, white) >= LARGE {
+            (primary, "dans la couleur principale")
+        } else {
+            (ink, "en gris foncé")
+        };
+        notes.push(format!(
+            "les chiffres s'écrivent {said} : la couleur d'accent {} ne se lit pas sur le blanc ({}) ; elle garde les bandeaux et les filets",
+            hex(accent),
+            crate::contrast::format(ratio(accent, white))
+        ));
+        color
     };
-    let mut primary = readable("principale", primary, white, NORMAL);
-    // The primary is also text on its own light tint (`mist`).
-    let mut mist = mix(primary, white, 0.94);
+    let accent_on_primary = if ratio(accent, primary) >= LARGE && ratio(accent, deep) >= LARGE {
+        accent
+    } else {
+        primary_ink
+    };
+    // Small text (the brand's name) on paper and on the primary's tint.
+    let mut primary_text = primary;
     for _ in 0..8 {
-        if ratio(primary, mist) >= NORMAL {
+        let worst = if ratio(primary_text, mist) < ratio(primary_text, white) {
+            mist
+        } else {
+            white
+        };
+        if ratio(primary_text, worst) >= NORMAL {
             break;
         }
-        primary = nearest_passing(primary, mist, NORMAL);
-        mist = mix(primary, white, 0.94);
+        primary_text = nearest_passing(primary_text, worst, NORMAL);
     }
-    let accent = readable("d'accent", accent, white, NORMAL);
-    let deep = mix(primary, [0, 0, 0], 0.25);
-    let accent_light = nearest_passing(mix(accent, white, 0.4), primary, NORMAL);
-    debug_assert!(ratio(accent, white) >= LARGE);
-    Palette {
-        colors: vec![
-            ("primary", primary),
-            ("accent", accent),
-            ("accent-light", accent_light),
-            ("deep", deep),
-            ("ink", ink),
-            ("muted", [0x5B, 0x66, 0x75]),
-            ("paper", white),
-            ("mist", mist),
-            ("white", white),
-            ("medical", [0xC8, 0x47, 0x1B]),
-            ("coordination", [0xF2, 0x9F, 0x3D]),
-            ("communication", [0x2F, 0x7D, 0x3B]),
-            ("pilotage", [0x5A, 0xAF, 0xD9]),
-            ("cabinet", [0x1D, 0x7F, 0x77]),
-            ("medical-ink", white),
-            ("coordination-ink", ink),
-            ("communication-ink", white),
-            ("pilotage-ink", ink),
-            ("cabinet-ink", white),
-        ],
-        notes,
+    if primary_text != primary {
+        notes.push(format!(
+            "le nom de la structure, en petit, s'écrit en {} : une nuance plus foncée de la couleur principale {}, qui se lit sur le blanc",
+            hex(primary_text),
+            hex(primary)
+        ));
     }
+    let mut colors = vec![
+        ("primary", primary),
+        ("accent", accent),
+        ("primary-ink", primary_ink),
+        ("accent-ink", accent_ink),
+        ("highlight", highlight),
+        ("accent-on-primary", accent_on_primary),
+        ("primary-text", primary_text),
+        ("deep", deep),
+        ("ink", ink),
+        ("muted", [0x5B, 0x66, 0x75]),
+        ("paper", white),
+        ("mist", mist),
+        ("white", white),
+    ];
+    let categories = categories(primary);
+    colors.extend(categories.iter().map(|(name, color, _)| (*name, *color)));
+    colors.extend(categories.iter().map(|(_, _, ink)| *ink));
+    Palette { colors, notes }
+}
+
+/// A category's name and colour, and its text colour's name and colour.
+type Category = (&'static str, [u8; 3], (&'static str, [u8; 3]));
+
+/// The category colours of the `outil` template, by name, each with the
+/// text colour that reads on it: five hues a fifth of the colour wheel
+/// apart, starting from the primary's, at one lightness and saturation, so
+/// that they sit together with the brand.
+fn categories(primary: [u8; 3]) -> Vec<Category> {
+    const NAMES: [(&str, &str); 5] = [
+        ("medical", "medical-ink"),
+        ("coordination", "coordination-ink"),
+        ("communication", "communication-ink"),
+        ("pilotage", "pilotage-ink"),
+        ("cabinet", "cabinet-ink"),
+    ];
+    let (hue, saturation, _) = hsl(primary);
+    let saturation = saturation.clamp(0.45, 0.7);
+    NAMES
+        .iter()
+        .enumerate()
+        .map(|(index, (name, ink_name))| {
+            // Starting a tenth of a turn away keeps the first apart from
+            // the primary itself, which colours the rest of the card.
+            let turn = (hue + 0.1 + index as f64 / 5.0).fract();
+            let color = from_hsl(turn, saturation, 0.45);
+            (*name, color, (*ink_name, text_on(&[color])))
+        })
+        .collect()
+}
+
+/// White or the dark ink, whichever reads on every one of `grounds`
+/// (white first: the brand's grounds are most often dark).
+fn text_on(grounds: &[[u8; 3]]) -> [u8; 3] {
+    let white = [255, 255, 255];
+    let ink = [0x1D, 0x27, 0x33];
+    let worst = |text: [u8; 3]| {
+        grounds
+            .iter()
+            .map(|ground| ratio(text, *ground))
+            .fold(f64::INFINITY, f64::min)
+    };
+    if worst(white) >= NORMAL || worst(white) >= worst(ink) {
+        white
+    } else {
+        ink
+    }
+}
+
+/// Hue (a fraction of a turn), saturation and lightness.
+fn hsl([r, g, b]: [u8; 3]) -> (f64, f64, f64) {
+    let [r, g, b] = [r, g, b].map(|c| f64::from(c) / 255.0);
+    let (max, min) = (r.max(g).max(b), r.min(g).min(b));
+    let lightness = (max + min) / 2.0;
+    let delta = max - min;
+    if delta == 0.0 {
+        return (0.0, 0.0, lightness);
+    }
+    let saturation = delta / (1.0 - (2.0 * lightness - 1.0).abs());
+    let hue = if max == r {
+        ((g - b) / delta).rem_euclid(6.0)
+    } else if max == g {
+        (b - r) / delta + 2.0
+    } else {
+        (r - g) / delta + 4.0
+    };
+    (hue / 6.0, saturation, lightness)
+}
+
+fn from_hsl(hue: f64, saturation: f64, lightness: f64) -> [u8; 3] {
+    let chroma = (1.0 - (2.0 * lightness - 1.0).abs()) * saturation;
+    let sector = hue.rem_euclid(1.0) * 6.0;
+    let x = chroma * (1.0 - (sector.rem_euclid(2.0) - 1.0).abs());
+    let (r, g, b) = match sector as u32 {
+        0 => (chroma, x, 0.0),
+        1 => (x, chroma, 0.0),
+        2 => (0.0, chroma, x),
+        3 => (0.0, x, chroma),
+        4 => (x, 0.0, chroma),
+        _ => (chroma, 0.0, x),
+    };
+    let m = lightness - chroma / 2.0;
+    [r, g, b].map(|c| ((c + m) * 255.0).round().clamp(0.0, 255.0) as u8)
 }
 
 /// A TOML string, as the serializer writes it: quotes, backslashes and
@@ -792,19 +894,61 @@ mod tests {
     use chrono::TimeZone;
 
     #[test]
-    fn a_pale_colour_is_darkened_until_white_text_reads_on_it() {
+    fn the_brand_s_colours_are_kept_and_texts_chosen_to_read_on_them() {
+        // Plum and gold.
+        let plum = [0x7A, 0x1F, 0x5C];
+        let gold = [0xF2, 0xB7, 0x05];
+        let brand = palette(plum, gold);
+        let get = |name: &str| brand.colors.iter().find(|(n, _)| *n == name).unwrap().1;
+        assert_eq!((get("primary"), get("accent")), (plum, gold));
+        assert_eq!(get("primary-ink"), [255; 3]);
+        // Dark text on gold; gold as text on plum; plum for figures on
+        // paper, where gold does not read.
+        assert_eq!(get("accent-ink"), [0x1D, 0x27, 0x33]);
+        assert_eq!(get("accent-on-primary"), gold);
+        assert_eq!(get("highlight"), plum);
+        assert_eq!(get("primary-text"), plum);
+        assert_eq!(brand.notes.len(), 1, "{:?}", brand.notes);
+        for (name, ink) in [
+            ("medical", "medical-ink"),
+            ("coordination", "coordination-ink"),
+            ("communication", "communication-ink"),
+            ("pilotage", "pilotage-ink"),
+            ("cabinet", "cabinet-ink"),
+        ] {
+            assert!(ratio(get(ink), get(name)) >= NORMAL, "{name}");
+        }
+        // Pale colours are kept too: dark text goes on them, and the
+        // brand's name takes a darker shade, as small text.
         let pale = palette([0xFF, 0xE0, 0x66], [0xFF, 0xB0, 0xC0]);
         let get = |name: &str| pale.colors.iter().find(|(n, _)| *n == name).unwrap().1;
-        assert!(ratio(get("primary"), [255; 3]) >= NORMAL);
-        assert!(ratio(get("accent"), [255; 3]) >= NORMAL);
-        assert!(ratio(get("accent-light"), get("primary")) >= NORMAL);
-        assert_eq!(pale.notes.len(), 2, "{:?}", pale.notes);
-        // Colours that pass are kept.
+        assert_eq!(get("primary"), [0xFF, 0xE0, 0x66]);
+        assert_eq!(get("primary-ink"), [0x1D, 0x27, 0x33]);
+        assert!(ratio(get("primary-text"), get("mist")) >= NORMAL);
+        assert!(ratio(get("highlight"), [255; 3]) >= LARGE);
+        assert!(ratio(get("accent-on-primary"), get("primary")) >= LARGE);
+        // The default brand's colours go everywhere as they are.
         let kept = palette(
             parse_colour(DEFAULT_PRIMARY).unwrap(),
             parse_colour(DEFAULT_ACCENT).unwrap(),
         );
         assert!(kept.notes.is_empty(), "{:?}", kept.notes);
+    }
+
+    #[test]
+    fn hues_go_round_and_back() {
+        for color in [
+            [0x7A, 0x1F, 0x5C],
+            [0x1F, 0x4E, 0x79],
+            [0xF2, 0xB7, 0x05],
+            [0, 0, 0],
+        ] {
+            let (h, s, l) = hsl(color);
+            let back = from_hsl(h, s, l);
+            for (a, b) in color.iter().zip(back) {
+                assert!(a.abs_diff(b) <= 1, "{color:?} {back:?}");
+            }
+        }
     }
 
     fn init(name: &str) -> Init {

@@ -282,12 +282,36 @@ fn substitute(
     Some(out)
 }
 
-/// A colour: `#RRGGBB`, `#RRGGBBAA`, or a brand colour's name.
+/// The roles the shipped templates give colours, and the colour each
+/// takes when a brand does not name it: a brand made before the roles
+/// keeps its cards as they were.
+pub const ROLES: &[(&str, &str)] = &[
+    // Text on the primary colour (and on `deep`).
+    ("primary-ink", "white"),
+    // Text on the accent colour.
+    ("accent-ink", "white"),
+    // Large text in the accent's place on paper (a figure): the accent
+    // where it reads there, else the primary.
+    ("highlight", "accent"),
+    // The accent as text on the primary (a call to action).
+    ("accent-on-primary", "accent-light"),
+    // The primary as small text on paper and on `mist` (the brand's name).
+    ("primary-text", "primary"),
+];
+
+/// A colour: `#RRGGBB`, `#RRGGBBAA`, or a brand colour's name; a role the
+/// brand does not name takes its fallback ([`ROLES`]).
 pub fn resolve_color(brand: &Brand, name: &str) -> Option<Color> {
     let hex = if name.starts_with('#') {
         name
     } else {
-        brand.colors.get(name)?.get_ref().as_str()
+        match brand.colors.get(name) {
+            Some(color) => color.get_ref().as_str(),
+            None => {
+                let (_, fallback) = ROLES.iter().find(|(role, _)| *role == name)?;
+                return resolve_color(brand, fallback);
+            }
+        }
     };
     parse_hex(hex)
 }
