@@ -533,21 +533,62 @@ pub fn project_files(init: &Init, palette: &Palette) -> Vec<File> {
     files
 }
 
-/// The initials a drawn logo shows: the first letters of the name's words
-/// (up to three), leaving out short linking words and « CPTS ».
+/// The initials a drawn logo shows: those of the place the name names (up
+/// to three words), its significant words. Left out: linking words, « CPTS »
+/// and the words every such structure shares (« Santé », « Communauté »,
+/// « Agglomération »…), then a bare direction (« Sud », « Nord »…) when a
+/// place remains: « CPTS Sud Alsace » gives « A », not « SA », which reads
+/// as « société anonyme ».
 pub fn initials(name: &str) -> String {
-    const SKIP: &[&str] = &[
-        "de", "du", "des", "la", "le", "les", "et", "d", "l", "en", "sur",
+    const LINKING: &[&str] = &[
+        "de", "du", "des", "la", "le", "les", "et", "d", "l", "en", "sur", "au", "aux",
     ];
-    let mut words: Vec<&str> = name
+    const GENERIC: &[&str] = &[
+        "cpts",
+        "communauté",
+        "communaute",
+        "professionnelle",
+        "professionnelles",
+        "territoriale",
+        "territoriales",
+        "santé",
+        "sante",
+        "agglomération",
+        "agglomeration",
+        "agglo",
+        "pays",
+        "territoire",
+        "secteur",
+        "bassin",
+        "métropole",
+        "metropole",
+    ];
+    const DIRECTIONS: &[&str] = &["nord", "sud", "est", "ouest", "centre"];
+    let words: Vec<&str> = name
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty() && !SKIP.contains(&w.to_lowercase().as_str()))
+        .filter(|w| !w.is_empty() && !LINKING.contains(&w.to_lowercase().as_str()))
         .collect();
-    // Every CPTS is one: the rest of the name tells this one apart.
-    if words.len() > 1 {
-        words.retain(|w| !w.eq_ignore_ascii_case("cpts"));
-    }
-    let letters: String = words
+    let keep = |skipped: &[&str], words: &[&str]| -> Vec<String> {
+        words
+            .iter()
+            .filter(|w| !skipped.contains(&w.to_lowercase().as_str()))
+            .map(|w| (*w).to_owned())
+            .collect()
+    };
+    let significant = keep(GENERIC, &words);
+    let places = keep(
+        DIRECTIONS,
+        &significant.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let chosen = [
+        places,
+        significant,
+        words.iter().map(|w| (*w).to_owned()).collect(),
+    ]
+    .into_iter()
+    .find(|words| !words.is_empty())
+    .unwrap_or_default();
+    let letters: String = chosen
         .iter()
         .take(3)
         .filter_map(|w| w.chars().next())
@@ -1053,7 +1094,14 @@ mod tests {
         assert_eq!(next_name(&[], None), "01-nouveau-post.md");
         assert_eq!(initials("CPTS du Grand Nancy"), "GN");
         assert_eq!(initials("CPTS"), "C");
-        assert_eq!(initials("Santé Val d'Oise"), "SVO");
+        assert_eq!(initials("Santé Val d'Oise"), "VO");
+        assert_eq!(initials("CPTS Sud Alsace"), "A");
+        assert_eq!(initials("CPTS Mulhouse Agglomération"), "M");
+        assert_eq!(initials("CPTS Sud"), "S");
+        assert_eq!(
+            initials("Communauté Professionnelle Territoriale de Santé"),
+            "CPT"
+        );
     }
 
     #[test]
