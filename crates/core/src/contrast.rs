@@ -95,7 +95,8 @@ pub fn nearest_passing(color: [u8; 3], background: [u8; 3], required: f64) -> [u
     )
 }
 
-fn to_hsl([r, g, b]: [u8; 3]) -> (f64, f64, f64) {
+/// Hue (a fraction of a turn), saturation and lightness.
+pub fn to_hsl([r, g, b]: [u8; 3]) -> (f64, f64, f64) {
     let (r, g, b) = (
         f64::from(r) / 255.0,
         f64::from(g) / 255.0,
@@ -123,7 +124,9 @@ fn to_hsl([r, g, b]: [u8; 3]) -> (f64, f64, f64) {
     (h, s, l)
 }
 
-fn from_hsl(h: f64, s: f64, l: f64) -> [u8; 3] {
+/// The sRGB colour of a hue (a fraction of a turn), saturation and
+/// lightness.
+pub fn from_hsl(h: f64, s: f64, l: f64) -> [u8; 3] {
     let byte = |v: f64| (v * 255.0).round().clamp(0.0, 255.0) as u8;
     if s == 0.0 {
         return [byte(l); 3];

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::config::{Config, Series};
-use crate::contrast::{LARGE, NORMAL, hex, nearest_passing, ratio};
+use crate::contrast::{LARGE, NORMAL, from_hsl, hex, nearest_passing, ratio, to_hsl};
 use crate::template::{FieldKind, LayerKind, Template, placeholders};
 
 /// One file of a new project: its path under the project and its bytes.
@@ -239,7 +239,7 @@ fn categories(primary: [u8; 3]) -> Vec<Category> {
         ("pilotage", "pilotage-ink"),
         ("cabinet", "cabinet-ink"),
     ];
-    let (hue, saturation, _) = hsl(primary);
+    let (hue, saturation, _) = to_hsl(primary);
     let saturation = saturation.clamp(0.45, 0.7);
     NAMES
         .iter()
@@ -270,42 +270,6 @@ fn text_on(grounds: &[[u8; 3]]) -> [u8; 3] {
     } else {
         ink
     }
-}
-
-/// Hue (a fraction of a turn), saturation and lightness.
-fn hsl([r, g, b]: [u8; 3]) -> (f64, f64, f64) {
-    let [r, g, b] = [r, g, b].map(|c| f64::from(c) / 255.0);
-    let (max, min) = (r.max(g).max(b), r.min(g).min(b));
-    let lightness = (max + min) / 2.0;
-    let delta = max - min;
-    if delta == 0.0 {
-        return (0.0, 0.0, lightness);
-    }
-    let saturation = delta / (1.0 - (2.0 * lightness - 1.0).abs());
-    let hue = if max == r {
-        ((g - b) / delta).rem_euclid(6.0)
-    } else if max == g {
-        (b - r) / delta + 2.0
-    } else {
-        (r - g) / delta + 4.0
-    };
-    (hue / 6.0, saturation, lightness)
-}
-
-fn from_hsl(hue: f64, saturation: f64, lightness: f64) -> [u8; 3] {
-    let chroma = (1.0 - (2.0 * lightness - 1.0).abs()) * saturation;
-    let sector = hue.rem_euclid(1.0) * 6.0;
-    let x = chroma * (1.0 - (sector.rem_euclid(2.0) - 1.0).abs());
-    let (r, g, b) = match sector as u32 {
-        0 => (chroma, x, 0.0),
-        1 => (x, chroma, 0.0),
-        2 => (0.0, chroma, x),
-        3 => (0.0, x, chroma),
-        4 => (x, 0.0, chroma),
-        _ => (chroma, 0.0, x),
-    };
-    let m = lightness - chroma / 2.0;
-    [r, g, b].map(|c| ((c + m) * 255.0).round().clamp(0.0, 255.0) as u8)
 }
 
 /// A TOML string, as the serializer writes it: quotes, backslashes and
@@ -974,22 +938,6 @@ mod tests {
             parse_colour(DEFAULT_ACCENT).unwrap(),
         );
         assert!(kept.notes.is_empty(), "{:?}", kept.notes);
-    }
-
-    #[test]
-    fn hues_go_round_and_back() {
-        for color in [
-            [0x7A, 0x1F, 0x5C],
-            [0x1F, 0x4E, 0x79],
-            [0xF2, 0xB7, 0x05],
-            [0, 0, 0],
-        ] {
-            let (h, s, l) = hsl(color);
-            let back = from_hsl(h, s, l);
-            for (a, b) in color.iter().zip(back) {
-                assert!(a.abs_diff(b) <= 1, "{color:?} {back:?}");
-            }
-        }
     }
 
     fn init(name: &str) -> Init {
