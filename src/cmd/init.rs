@@ -192,6 +192,7 @@ fn draw_logo(name: &str, palette: &Palette) -> anyhow::Result<Vec<u8>> {
         )]
         .into(),
         logo: None,
+        derived_categories: None,
     };
     let face = FontFace::from_bytes(
         "Lato-Black.ttf",

@@ -118,6 +118,10 @@ pub struct Brand {
     pub fonts: BTreeMap<String, Spanned<String>>,
     /// The logo, a PNG path relative to `assets/`.
     pub logo: Option<Spanned<String>>,
+    /// Where `categories = "derived"` asks for the `outil` template's
+    /// category colours to be derived from the primary (those the colours
+    /// do not name); `None` when it does not.
+    pub derived_categories: Option<Range<usize>>,
 }
 
 /// A recurring kind of post, on its own timetable.
@@ -277,7 +281,7 @@ const TOP_KEYS: &[&str] = &[
     "notify",
 ];
 const TYPOGRAPHY_KEYS: &[&str] = &["visuals", "captions", "no_break"];
-const BRAND_KEYS: &[&str] = &["name", "colors", "fonts", "logo"];
+const BRAND_KEYS: &[&str] = &["name", "colors", "fonts", "logo", "categories"];
 const SERIES_KEYS: &[&str] = &[
     "name", "template", "cron", "every", "start", "channels", "hashtags", "repeat",
 ];
@@ -569,12 +573,25 @@ fn read_brand(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Brand {
     }
     let fonts = string_map(reader, brand, "fonts");
     let logo = reader.string(brand, "logo");
+    let derived_categories = reader.string(brand, "categories").and_then(|value| {
+        if value.get_ref() == "derived" {
+            return Some(value.span());
+        }
+        reader
+            .error(value.span(), format!("valeur inconnue `{}`", value.get_ref()))
+            .hint = Some(
+            "`categories = \"derived\"` donne aux catégories du modèle `outil` des couleurs tirées de la couleur principale ; sinon, retirez la ligne et nommez-les dans [brand.colors]"
+                .to_owned(),
+        );
+        None
+    });
     Brand {
         name,
         name_span,
         colors,
         fonts,
         logo,
+        derived_categories,
     }
 }
 

@@ -227,6 +227,30 @@ pub fn palette(primary: [u8; 3], accent: [u8; 3]) -> Palette {
 /// A category's name and colour, and its text colour's name and colour.
 type Category = (&'static str, [u8; 3], (&'static str, [u8; 3]));
 
+/// Adds to a brand that asks for them (`categories = "derived"`) the
+/// category colours its colours do not name, derived from its primary as
+/// for a new project; a colour it names is kept.
+pub fn derive_categories(brand: &mut crate::config::Brand) {
+    let Some(span) = brand.derived_categories.clone() else {
+        return;
+    };
+    let Some(primary) = brand
+        .colors
+        .get("primary")
+        .and_then(|color| parse_colour(color.get_ref()))
+    else {
+        return;
+    };
+    for (name, color, (ink_name, ink)) in categories(primary) {
+        for (name, color) in [(name, color), (ink_name, ink)] {
+            brand
+                .colors
+                .entry(name.to_owned())
+                .or_insert_with(|| toml::Spanned::new(span.clone(), hex(color)));
+        }
+    }
+}
+
 /// The category colours of the `outil` template, by name, each with the
 /// text colour that reads on it: five hues a fifth of the colour wheel
 /// apart, starting from the primary's, at one lightness and saturation, so
@@ -938,6 +962,25 @@ mod tests {
             parse_colour(DEFAULT_ACCENT).unwrap(),
         );
         assert!(kept.notes.is_empty(), "{:?}", kept.notes);
+    }
+
+    #[test]
+    fn a_project_may_ask_for_derived_categories_and_keeps_those_it_names() {
+        let text = "timezone = \"Europe/Paris\"\n[brand]\nname = \"CPTS\"\ncategories = \"derived\"\n[brand.colors]\nprimary = \"#7A1F5C\"\nmedical = \"#C8471B\"\n[publisher]\nkind = \"outbox\"\n";
+        let (config, diagnostics) = crate::config::Config::parse(text, "config/crieur.toml");
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let mut brand = config.unwrap().brand;
+        derive_categories(&mut brand);
+        let get = |name: &str| parse_colour(brand.colors[name].get_ref()).unwrap();
+        assert_eq!(get("medical"), [0xC8, 0x47, 0x1B]);
+        let derived = categories([0x7A, 0x1F, 0x5C]);
+        assert_eq!(get("pilotage"), derived[3].1);
+        assert!(ratio(get("pilotage-ink"), get("pilotage")) >= NORMAL);
+        let (_, diagnostics) = crate::config::Config::parse(
+            &text.replace("\"derived\"", "\"oui\""),
+            "config/crieur.toml",
+        );
+        assert!(diagnostics[0].message.contains("valeur inconnue `oui`"));
     }
 
     fn init(name: &str) -> Init {

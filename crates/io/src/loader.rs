@@ -148,6 +148,9 @@ fn load_tree(
     let config = files.read(CONFIG_PATH, &mut report).and_then(|text| {
         let (mut config, diagnostics) = Config::parse(&text, CONFIG_PATH);
         report.extend(diagnostics);
+        if let Some(config) = &mut config {
+            crieur_core::scaffold::derive_categories(&mut config.brand);
+        }
         if let (Some(config), Some(follower)) = (&mut config, follower) {
             relocate(config, follower);
         }
