@@ -32,12 +32,7 @@ fn card(repo: &Path) {
     let project = crieur::loader::load(repo).expect("the example project");
     let config = project.config.as_ref().expect("a valid config");
     let template = &project.templates["chiffre"];
-    let context = Context {
-        brand: &config.brand,
-        assets: &project.assets,
-        french: config.typography.visuals,
-        no_break: &config.typography.no_break,
-    };
+    let context = Context::of(config, &project.assets);
     let source = repo.join("posts/chiffre/2026-12-01-mon-espace-sante.md");
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("card.png");

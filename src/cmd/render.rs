@@ -325,12 +325,7 @@ struct ImageLayout<'a> {
 
 /// The texts of every job's card, as `--layout-json` prints them.
 fn layout_json(config: &Config, project: &Project, jobs: &[Job<'_>]) -> anyhow::Result<String> {
-    let context = Context {
-        brand: &config.brand,
-        assets: &project.assets,
-        french: config.typography.visuals,
-        no_break: &config.typography.no_break,
-    };
+    let context = Context::of(config, &project.assets);
     let mut images = Vec::new();
     for job in jobs {
         let card = layout(context, job.template, job.format, job.post).map_err(|problems| {
@@ -364,12 +359,7 @@ fn render_all(
     } else {
         project.root.join(out)
     };
-    let context = Context {
-        brand: &config.brand,
-        assets: &project.assets,
-        french: config.typography.visuals,
-        no_break: &config.typography.no_break,
-    };
+    let context = Context::of(config, &project.assets);
     let progress = if jobs.len() > 1 && std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(Some(jobs.len() as u64), ProgressDrawTarget::stderr())
     } else {

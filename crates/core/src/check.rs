@@ -60,12 +60,7 @@ pub fn check(project: &Project, now: DateTime<Utc>) -> Vec<Diagnostic> {
         check_examples(config, project, post, &mut diagnostics);
     }
     // Laying out every card is the costly part: spread it over the cores.
-    let context = Context {
-        brand: &config.brand,
-        assets: &project.assets,
-        french: config.typography.visuals,
-        no_break: &config.typography.no_break,
-    };
+    let context = Context::of(config, &project.assets);
     let contrast = crate::contrast::Cache::default();
     let layouts: Vec<Diagnostic> = drawable
         .par_iter()

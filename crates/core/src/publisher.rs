@@ -145,8 +145,9 @@ pub enum PublishError {
     #[error("{0}")]
     Transient(String),
     /// The request may have reached the publisher, but no usable answer
-    /// came back: whether it acted is unknown.
-    #[error("{0}")]
+    /// came back: whether it acted is unknown. The text says what came
+    /// back; the message adds that the request may have gone through.
+    #[error("{0} : la requête a peut-être abouti")]
     Unclear(String),
     /// The publisher says the request itself is malformed: a bug in crieur.
     #[error("{message} (requête : {request})")]
@@ -157,6 +158,18 @@ pub enum PublishError {
     /// A local failure (disk...).
     #[error("{0}")]
     Local(String),
+}
+
+impl PublishError {
+    /// The error of a call that cannot have changed anything at the
+    /// publisher (an upload not yet used, a reading): an unclear answer is
+    /// then only a fault that may pass.
+    pub fn nothing_done(self) -> PublishError {
+        match self {
+            PublishError::Unclear(what) => PublishError::Transient(what),
+            other => other,
+        }
+    }
 }
 
 /// A place queued posts go to.

@@ -255,12 +255,9 @@ impl Follower {
 
     /// Whether `to` descends from `from` (or is it).
     pub fn descends(&self, from: &str, to: &str, stop: &AtomicBool) -> Result<bool, FollowError> {
-        match self.git_status(&["merge-base", "--is-ancestor", from, to], stop)? {
-            0 => Ok(true),
-            1 => Ok(false),
-            // `from` unknown to the clone (a clone made anew): not provable.
-            _ => Ok(false),
-        }
+        // 1: not an ancestor; any other failure (`from` unknown to a clone
+        // made anew) proves nothing either.
+        Ok(self.git_status(&["merge-base", "--is-ancestor", from, to], stop)? == 0)
     }
 
     /// What a commit says of itself.

@@ -118,12 +118,7 @@ fn thumbnail(project: &Project, id: &str) -> Option<Thumbnail> {
     let template =
         crieur_core::post::template_of(post, config).and_then(|t| project.templates.get(t))?;
     let format = *template.formats.keys().next()?;
-    let context = Context {
-        brand: &config.brand,
-        assets: &project.assets,
-        french: config.typography.visuals,
-        no_break: &config.typography.no_break,
-    };
+    let context = Context::of(config, &project.assets);
     let card = render::layout(context, template, format, post).ok()?;
     let png = render::encode_png(render::draw(&card)).ok()?;
     let small = image::load_from_memory(&png)

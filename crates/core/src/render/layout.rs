@@ -38,6 +38,19 @@ pub struct Context<'a> {
     pub no_break: &'a [String],
 }
 
+impl<'a> Context<'a> {
+    /// What a project's configuration says of its cards: its brand, its
+    /// typographic rules and the names it keeps whole.
+    pub fn of(config: &'a crate::config::Config, assets: &'a Assets) -> Context<'a> {
+        Context {
+            brand: &config.brand,
+            assets,
+            french: config.typography.visuals,
+            no_break: &config.typography.no_break,
+        }
+    }
+}
+
 /// `{brand}` in a template stands for the brand's name.
 pub const BRAND_PLACEHOLDER: &str = "brand";
 

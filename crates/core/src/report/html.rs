@@ -217,27 +217,7 @@ fn comparison(report: &Report, out: &mut String) {
         escape(&period_words(&report.span.previous())),
         escape(&period_words(&report.span))
     );
-    let rows = [
-        ("Posts", Some(before.posts as u64), Some(now.posts as u64)),
-        (
-            "Publications",
-            Some(before.sent as u64),
-            Some(now.sent as u64),
-        ),
-        ("Réactions", before.figures.reactions, now.figures.reactions),
-        ("Partages", before.figures.shares, now.figures.shares),
-        (
-            "Commentaires",
-            before.figures.comments,
-            now.figures.comments,
-        ),
-        (
-            "Personnes atteintes",
-            before.figures.reach,
-            now.figures.reach,
-        ),
-        ("Vues", before.figures.impressions, now.figures.impressions),
-    ];
+    let rows = now.compared(before);
     for (name, before, now) in rows {
         let _ = write!(
             out,

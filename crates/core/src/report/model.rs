@@ -263,6 +263,25 @@ pub struct Totals {
     pub figures: Figures,
 }
 
+impl Totals {
+    /// Each figure of `before` beside this period's, named as a person
+    /// reads it (« Posts », « Réactions »…), for the comparison the text
+    /// and the page show.
+    pub fn compared(&self, before: &Totals) -> [(&'static str, Option<u64>, Option<u64>); 7] {
+        let count = |n: usize| Some(n as u64);
+        let (was, is) = (&before.figures, &self.figures);
+        [
+            ("Posts", count(before.posts), count(self.posts)),
+            ("Publications", count(before.sent), count(self.sent)),
+            ("Réactions", was.reactions, is.reactions),
+            ("Partages", was.shares, is.shares),
+            ("Commentaires", was.comments, is.comments),
+            ("Personnes atteintes", was.reach, is.reach),
+            ("Vues", was.impressions, is.impressions),
+        ]
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct SeriesRow {
     /// `None` for posts outside any series.

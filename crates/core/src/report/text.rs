@@ -158,30 +158,14 @@ fn comparison(report: &Report, out: &mut Vec<String>) {
         "Par rapport à la période précédente ({})",
         period_words(&span)
     ));
-    let rows: [(&str, Option<u64>, Option<u64>); 7] = [
-        ("posts", Some(before.posts as u64), Some(now.posts as u64)),
-        (
-            "publications",
-            Some(before.sent as u64),
-            Some(now.sent as u64),
-        ),
-        ("réactions", before.figures.reactions, now.figures.reactions),
-        ("partages", before.figures.shares, now.figures.shares),
-        (
-            "commentaires",
-            before.figures.comments,
-            now.figures.comments,
-        ),
-        (
-            "personnes atteintes",
-            before.figures.reach,
-            now.figures.reach,
-        ),
-        ("vues", before.figures.impressions, now.figures.impressions),
-    ];
+    let rows = now.compared(before);
     for (name, before, now) in rows {
         if before.is_some() || now.is_some() {
-            out.push(format!("  - {name} : {}", change(before, now)));
+            out.push(format!(
+                "  - {} : {}",
+                name.to_lowercase(),
+                change(before, now)
+            ));
         }
     }
 }

@@ -55,7 +55,7 @@ use crate::publish::outbox::Outbox;
 use crate::publish::pass;
 use crate::store::{Settle, Store};
 use crieur_core::budget::Budget;
-use crieur_core::config::{Config, PublisherKind};
+use crieur_core::config::{Config, DEFAULT_STATE, PublisherKind};
 use crieur_core::delivery::Status;
 use crieur_core::sync::{Move, Stop};
 use crieur_core::timing::{self, Due};
@@ -144,8 +144,7 @@ pub fn run(root: &Path, args: &Options) -> anyhow::Result<()> {
     let started = crate::clock::start(tz)?;
     let state = match (&follower, &config) {
         (Some(follower), _) => follower.state(),
-        (None, Some(config)) => root.join(&config.state),
-        (None, None) => unreachable!("a project without a configuration stops above"),
+        (None, config) => root.join(config.as_ref().map_or(DEFAULT_STATE, |c| c.state.as_str())),
     };
     let _lock = lock(&state)?;
     let store = Store::open(&state)?;

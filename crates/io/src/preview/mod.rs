@@ -413,12 +413,7 @@ fn draw(project: &Project, id: &str, format: Format) -> Option<Vec<u8>> {
     let post = project.posts.iter().find(|post| post.id == id)?;
     let template =
         crieur_core::post::template_of(post, config).and_then(|t| project.templates.get(t))?;
-    let context = Context {
-        brand: &config.brand,
-        assets: &project.assets,
-        french: config.typography.visuals,
-        no_break: &config.typography.no_break,
-    };
+    let context = Context::of(config, &project.assets);
     let card = render::layout(context, template, format, post).ok()?;
     render::encode_png(render::draw(&card)).ok()
 }

@@ -437,12 +437,7 @@ fn contrast_of(
     post: &crieur_core::post::Post,
     cache: &crieur_core::contrast::Cache,
 ) -> Vec<ContrastView> {
-    let context = crieur_core::render::Context {
-        brand: &config.brand,
-        assets: &project.assets,
-        french: config.typography.visuals,
-        no_break: &config.typography.no_break,
-    };
+    let context = crieur_core::render::Context::of(config, &project.assets);
     template
         .formats
         .keys()

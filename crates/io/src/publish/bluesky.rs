@@ -360,9 +360,7 @@ impl Bluesky {
                 .body(bytes);
         }
         let unclear = |why: String| {
-            PublishError::Unclear(format!(
-                "pas de réponse utilisable de Bluesky ({why}) : la requête a peut-être abouti"
-            ))
+            PublishError::Unclear(format!("pas de réponse utilisable de Bluesky ({why})"))
         };
         let net::Exchange {
             status,
@@ -422,7 +420,7 @@ impl Bluesky {
         match answer.status {
             200 => self.keep(&answer.body),
             400 | 401 => Err(self.unauthorized("Bluesky refuse l'identifiant ou le mot de passe")),
-            _ => Err(transient(self.fault(&answer))),
+            _ => Err(self.fault(&answer).nothing_done()),
         }
     }
 
@@ -488,9 +486,7 @@ impl Bluesky {
                 kind: "Bluesky".to_owned(),
                 message,
             },
-            status => PublishError::Unclear(format!(
-                "erreur {status} de Bluesky : la requête a peut-être abouti"
-            )),
+            status => PublishError::Unclear(format!("erreur {status} de Bluesky")),
         }
     }
 
@@ -535,7 +531,7 @@ impl Bluesky {
             Some((mime, bytes)),
         )?;
         if answer.status != 200 || answer.body["blob"].is_null() {
-            return Err(transient(self.fault(&answer)));
+            return Err(self.fault(&answer).nothing_done());
         }
         let alt: String = outgoing.alt.chars().take(MAX_ALT).collect();
         Ok(json!({
@@ -607,14 +603,6 @@ impl Bluesky {
             record["embed"] = card;
         }
         Ok(record)
-    }
-}
-
-/// Nothing was sent: the delivery waits.
-fn transient(error: PublishError) -> PublishError {
-    match error {
-        PublishError::Unclear(message) => PublishError::Transient(message),
-        other => other,
     }
 }
 
@@ -762,7 +750,7 @@ impl Publisher for Bluesky {
             },
             Err(error) => match self.exists(&rkey) {
                 Ok(true) => Ok(rkey),
-                Ok(false) => Err(transient(error)),
+                Ok(false) => Err(error.nothing_done()),
                 Err(_) => Err(error),
             },
         }

@@ -352,10 +352,10 @@ impl Buffer {
                 network_fault(&error)
             }
             net::Failed::Body(too_long) => Fault::Retry(PublishError::Unclear(format!(
-                "réponse illisible de Buffer ({too_long}) : la requête a peut-être abouti"
+                "réponse illisible de Buffer ({too_long})"
             ))),
             net::Failed::Abandoned => Fault::Final(PublishError::Unclear(
-                "arrêt demandé pendant l'appel à Buffer : la requête a peut-être abouti".into(),
+                "arrêt demandé pendant l'appel à Buffer".into(),
             )),
         })?;
         let text = String::from_utf8_lossy(&body);
@@ -693,7 +693,7 @@ fn answer(
         // is unknown.
         let shown: String = text.chars().take(80).collect();
         return Err(Fault::Retry(PublishError::Unclear(format!(
-            "réponse illisible de Buffer (HTTP {status}{}) : la requête a peut-être abouti",
+            "réponse illisible de Buffer (HTTP {status}{})",
             message.as_ref().map_or_else(
                 || if shown.trim().is_empty() {
                     ", vide".to_owned()
@@ -717,7 +717,7 @@ fn answer(
     match data {
         Some(data) if !data.is_null() => Ok(data),
         _ => Err(Fault::Retry(PublishError::Unclear(format!(
-            "réponse de Buffer sans données ({}) : la requête a peut-être abouti",
+            "réponse de Buffer sans données ({})",
             detail()
         )))),
     }
@@ -743,7 +743,7 @@ fn payload(data: &Value, field: &str) -> Result<Value, PublishError> {
             "erreur inattendue chez Buffer : {message}"
         ))),
         "" => Err(PublishError::Unclear(
-            "réponse de Buffer sans type : la requête a peut-être abouti".to_owned(),
+            "réponse de Buffer sans type".to_owned(),
         )),
         other => Err(PublishError::Refused {
             kind: other.to_owned(),
@@ -773,7 +773,7 @@ fn network_fault(error: &reqwest::Error) -> Fault {
         )))
     } else {
         Fault::Retry(PublishError::Unclear(format!(
-            "pas de réponse de Buffer ({text}) : la requête a peut-être abouti"
+            "pas de réponse de Buffer ({text})"
         )))
     }
 }
@@ -805,11 +805,7 @@ impl Publisher for Buffer {
             .pointer("/post/id")
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .ok_or_else(|| {
-                PublishError::Unclear(
-                    "réponse de Buffer sans identifiant : la requête a peut-être abouti".into(),
-                )
-            })
+            .ok_or_else(|| PublishError::Unclear("réponse de Buffer sans identifiant".into()))
     }
 
     fn edit(&mut self, remote_id: &str, outgoing: &Outgoing) -> Result<(), PublishError> {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::store::{Store, StoreError};
 use crieur_core::config::Config;
 use crieur_core::delivery::Status;
-use crieur_core::publisher::{Engagements, Publisher, Reading, SentPost};
+use crieur_core::publisher::{Engagements, PublishError, Publisher, Reading, SentPost};
 
 /// `meta`: when the figures were last read (RFC 3339).
 pub const REFRESHED: &str = "engagement.refreshed_at";
@@ -110,7 +110,11 @@ pub fn refresh(
             url: urls.get(&d.key()).cloned(),
         })
         .collect();
-    let answer = publisher.engagement(&posts);
+    // A reading changes nothing at the network: an unclear answer is only
+    // a failed reading.
+    let answer = publisher
+        .engagement(&posts)
+        .map_err(PublishError::nothing_done);
     store.record_requests(&publisher.take_requests())?;
     let found = answer.unwrap_or_else(|error| Engagements {
         failed: vec![(publisher.name().to_owned(), error.to_string())],
@@ -141,7 +145,7 @@ pub fn refresh(
             .max();
         refreshed.failed.push(Failure {
             holder,
-            message: read_only(&message),
+            message,
             at: now.to_rfc3339(),
             shown: shown.map(|at| at.to_rfc3339()),
         });
@@ -150,14 +154,4 @@ pub fn refresh(
     let json = serde_json::to_string(&refreshed.failed).unwrap_or_else(|_| "[]".to_owned());
     store.set_meta(FAILED, &json)?;
     Ok(refreshed)
-}
-
-/// What a publisher's client says of a request whose outcome is unknown
-/// (« la requête a peut-être abouti ») means nothing for a reading, which
-/// changes nothing at the network: said without it.
-fn read_only(message: &str) -> String {
-    message
-        .replace(" : la requête a peut-être abouti", "")
-        .trim()
-        .to_owned()
 }

@@ -195,9 +195,7 @@ impl Mastodon {
                 .body(bytes),
         };
         let unclear = |why: String| {
-            PublishError::Unclear(format!(
-                "pas de réponse utilisable de Mastodon ({why}) : la requête a peut-être abouti"
-            ))
+            PublishError::Unclear(format!("pas de réponse utilisable de Mastodon ({why})"))
         };
         let net::Exchange {
             status,
@@ -238,9 +236,7 @@ impl Mastodon {
                 kind: "Mastodon".to_owned(),
                 message,
             },
-            status => PublishError::Unclear(format!(
-                "erreur {status} de Mastodon : la requête a peut-être abouti"
-            )),
+            status => PublishError::Unclear(format!("erreur {status} de Mastodon")),
         }
     }
 
@@ -311,7 +307,7 @@ impl Mastodon {
         match answer.status {
             200 | 206 => Ok(Some(answer.status == 200 && !answer.body["url"].is_null())),
             404 => Ok(None),
-            _ => Err(transient(self.fault(&answer))),
+            _ => Err(self.fault(&answer).nothing_done()),
         }
     }
 
@@ -341,7 +337,7 @@ impl Mastodon {
             None,
         )?;
         if !matches!(answer.status, 200 | 202) {
-            return Err(transient(self.fault(&answer)));
+            return Err(self.fault(&answer).nothing_done());
         }
         let id = text_of(&answer.body["id"]).ok_or_else(|| garbled("image"))?;
         if !id.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -909,17 +905,7 @@ fn text_of(value: &Value) -> Option<String> {
 }
 
 fn garbled(what: &str) -> PublishError {
-    PublishError::Unclear(format!(
-        "réponse illisible de Mastodon ({what}) : la requête a peut-être abouti"
-    ))
-}
-
-/// An image that did not go up: nothing was posted, so the delivery waits.
-fn transient(error: PublishError) -> PublishError {
-    match error {
-        PublishError::Unclear(message) => PublishError::Transient(message),
-        other => other,
-    }
+    PublishError::Unclear(format!("réponse illisible de Mastodon ({what})"))
 }
 
 impl Publisher for Mastodon {
@@ -1043,7 +1029,7 @@ impl Publisher for Mastodon {
         let media = if outgoing.image.is_empty() {
             None
         } else {
-            Some(self.upload(outgoing).map_err(transient)?)
+            Some(self.upload(outgoing).map_err(PublishError::nothing_done)?)
         };
         let posted = self.post(outgoing, media.clone())?;
         // Attached now: the memo of the image is done with.

@@ -470,12 +470,7 @@ fn prepare(
     config: &Config,
     planned: Vec<Planned<'_>>,
 ) -> (Vec<Want>, PreparedAll) {
-    let context = Context {
-        brand: &config.brand,
-        assets: &project.assets,
-        french: config.typography.visuals,
-        no_break: &config.typography.no_break,
-    };
+    let context = Context::of(config, &project.assets);
     let jpeg = |network: Network| network == Network::Instagram;
     let mut needed: Vec<(&Post, &Template, Format, bool)> = planned
         .iter()
