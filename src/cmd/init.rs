@@ -208,6 +208,8 @@ fn draw_logo(name: &str, palette: &Palette) -> anyhow::Result<Vec<u8>> {
         assets: &assets,
         french: false,
         no_break: &[],
+        sizes: None,
+        caps: None,
     };
     let card = render::layout(context, &template, Format::Carre, &post).map_err(|problems| {
         anyhow::anyhow!(

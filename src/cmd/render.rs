@@ -14,6 +14,7 @@ use crate::file::write_atomic;
 use crate::loader::{ASSETS_DIR, FONTS_DIR};
 use crate::post::{POSTS_DIR, Post, template_of};
 use crate::project::Project;
+use crate::render::layout::Sizes;
 use crate::render::{self, Context, alt_text, layout};
 use crate::template::{Format, TEMPLATES_DIR, Template};
 
@@ -325,7 +326,8 @@ struct ImageLayout<'a> {
 
 /// The texts of every job's card, as `--layout-json` prints them.
 fn layout_json(config: &Config, project: &Project, jobs: &[Job<'_>]) -> anyhow::Result<String> {
-    let context = Context::of(config, &project.assets);
+    let sizes = series_sizes(config, project, jobs);
+    let context = Context::of(config, &project.assets).with_sizes(&sizes);
     let mut images = Vec::new();
     for job in jobs {
         let card = layout(context, job.template, job.format, job.post).map_err(|problems| {
@@ -347,6 +349,13 @@ fn layout_json(config: &Config, project: &Project, jobs: &[Job<'_>]) -> anyhow::
     Ok(serde_json::to_string_pretty(&Layouts { images })?)
 }
 
+/// The sizes the texts of the jobs' series take.
+fn series_sizes(config: &Config, project: &Project, jobs: &[Job<'_>]) -> Sizes {
+    let posts: Vec<&Post> = jobs.iter().map(|job| job.post).collect();
+    let context = Context::of(config, &project.assets);
+    Sizes::around(context, (config, &project.templates), &project.posts, &posts)
+}
+
 /// Renders every job on every core; returns the files written, sorted.
 fn render_all(
     config: &Config,
@@ -359,7 +368,8 @@ fn render_all(
     } else {
         project.root.join(out)
     };
-    let context = Context::of(config, &project.assets);
+    let sizes = series_sizes(config, project, jobs);
+    let context = Context::of(config, &project.assets).with_sizes(&sizes);
     let progress = if jobs.len() > 1 && std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(Some(jobs.len() as u64), ProgressDrawTarget::stderr())
     } else {

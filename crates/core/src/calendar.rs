@@ -71,6 +71,7 @@ fn stacked<'t>(stack: &'t StackLayer, texts: &mut Vec<&'t TextLayer>) {
         match item {
             StackItem::Text(text) => texts.push(text),
             StackItem::Stack(inner) => stacked(inner, texts),
+            StackItem::Rule(_) | StackItem::Icons(_) => {}
         }
     }
 }

@@ -61,6 +61,9 @@ pub fn check(project: &Project, now: DateTime<Utc>) -> Vec<Diagnostic> {
     }
     // Laying out every card is the costly part: spread it over the cores.
     let context = Context::of(config, &project.assets);
+    // Every card of a series sets each text at its series' size.
+    let sizes = crate::render::layout::Sizes::of(context, (config, &project.templates), &drawable);
+    let context = context.with_sizes(&sizes);
     let contrast = crate::contrast::Cache::default();
     let layouts: Vec<Diagnostic> = drawable
         .par_iter()
@@ -272,6 +275,12 @@ impl<'t> Named<'t> {
                     for text in stack.texts() {
                         named.fonts.push(&text.font);
                         named.colors.push(&text.color);
+                    }
+                    for icons in stack.icons() {
+                        named.fonts.push(&icons.font);
+                        named.colors.push(&icons.color);
+                        let field = Some(icons.field.get_ref().as_str());
+                        named.images.push((Some(&icons.src), &layer.span, field));
                     }
                 }
             }

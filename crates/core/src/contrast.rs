@@ -318,6 +318,7 @@ fn beneath(card: &Card, index: usize, cache: &Cache) -> (String, std::sync::Arc<
         ops,
         sources: Vec::new(),
         fields: Vec::new(),
+        scaled: Vec::new(),
     };
     let drawn = std::sync::Arc::new(Background {
         width: width as usize,

@@ -36,6 +36,10 @@ pub struct Template {
     pub fields: BTreeMap<String, Field>,
     /// The formats the template offers, each with its layers.
     pub formats: BTreeMap<Format, Vec<Layer>>,
+    /// The type scale (`scale`), largest first: the sizes its texts take.
+    /// Empty when the template declares none: its texts take any whole
+    /// size between their smallest and largest.
+    pub scale: Vec<f32>,
 }
 
 #[derive(Debug, Clone)]
@@ -216,6 +220,21 @@ pub struct TextLayer {
     pub uppercase: bool,
     /// How the words are shared among the lines.
     pub wrap: Wrap,
+    /// The steps of the template's scale this text may take, largest
+    /// first: those between `min_size` and `max_size`. Empty for a text of
+    /// one size, or in a template without a scale.
+    pub steps: Vec<f32>,
+    /// A qualifier before a number ("Plus de", "Près de", "Environ") is
+    /// set on its own line above it, at this fraction of its size.
+    pub qualifier: Option<f32>,
+}
+
+impl TextLayer {
+    /// What identifies this text among the template's: where it is
+    /// declared in the file. Every card of a series sets it at one size.
+    pub fn key(&self) -> usize {
+        self.text.first().map_or(0, |pattern| pattern.span().start)
+    }
 }
 
 /// Texts (and boxes of texts) set one under the other, `gap` apart, in a
@@ -247,6 +266,21 @@ pub enum StackItem {
     Text(TextLayer),
     /// A box of its own (`kind = "stack"`), placed as `align` says.
     Stack(StackLayer),
+    /// A short bar between two texts (`kind = "rule"`), placed as `align`
+    /// says.
+    Rule(RuleItem),
+    /// A row of icons and their labels (`kind = "icons"`), from the top.
+    Icons(IconsLayer),
+}
+
+/// A bar in a stack: an accent under a figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleItem {
+    pub width: f32,
+    pub height: f32,
+    pub paint: Paint,
+    pub radius: f32,
+    pub align: Align,
 }
 
 impl StackLayer {
@@ -257,6 +291,20 @@ impl StackLayer {
             match item {
                 StackItem::Text(text) => texts.push(text),
                 StackItem::Stack(stack) => texts.extend(stack.texts()),
+                StackItem::Rule(_) | StackItem::Icons(_) => {}
+            }
+        }
+        texts
+    }
+
+    /// Every text of the stack, to change.
+    fn texts_mut(&mut self) -> Vec<&mut TextLayer> {
+        let mut texts = Vec::new();
+        for item in &mut self.items {
+            match item {
+                StackItem::Text(text) => texts.push(text),
+                StackItem::Stack(stack) => texts.extend(stack.texts_mut()),
+                StackItem::Rule(_) | StackItem::Icons(_) => {}
             }
         }
         texts
@@ -266,11 +314,26 @@ impl StackLayer {
     pub fn paints(&self) -> Vec<&Paint> {
         let mut paints: Vec<&Paint> = self.paint.iter().collect();
         for item in &self.items {
-            if let StackItem::Stack(stack) = item {
-                paints.extend(stack.paints());
+            match item {
+                StackItem::Stack(stack) => paints.extend(stack.paints()),
+                StackItem::Rule(rule) => paints.push(&rule.paint),
+                StackItem::Text(_) | StackItem::Icons(_) => {}
             }
         }
         paints
+    }
+
+    /// Every row of icons of the stack, those of the boxes inside included.
+    pub fn icons(&self) -> Vec<&IconsLayer> {
+        let mut icons = Vec::new();
+        for item in &self.items {
+            match item {
+                StackItem::Stack(stack) => icons.extend(stack.icons()),
+                StackItem::Icons(row) => icons.push(row),
+                StackItem::Text(_) | StackItem::Rule(_) => {}
+            }
+        }
+        icons
     }
 }
 
@@ -304,7 +367,7 @@ pub const LINE_HEIGHTS: std::ops::RangeInclusive<f32> = 0.5..=3.0;
 /// The most lines a text box may have.
 pub const MAX_LINES: f32 = 100.0;
 
-const TEMPLATE_KEYS: &[&str] = &["name", "description", "alt", "fields", "formats"];
+const TEMPLATE_KEYS: &[&str] = &["name", "description", "alt", "scale", "fields", "formats"];
 const FIELD_KEYS: &[&str] = &["label", "required", "kind", "choices", "default"];
 const KINDS: &[&str] = &["text", "choice", "list"];
 const LAYER_KINDS: &[&str] = &["background", "rect", "image", "text", "icons", "stack"];
@@ -322,6 +385,7 @@ const TEXT_KEYS: &[&str] = &[
     "line_height",
     "uppercase",
     "wrap",
+    "qualifier",
 ];
 const GEOMETRY: &[&str] = &["x", "y", "width", "height"];
 
@@ -355,6 +419,7 @@ fn read_template(reader: &mut Reader<'_>, table: &DeTable<'_>, id: &str) -> Temp
     if let Some(alt) = &alt {
         check_placeholders(reader, alt, &fields);
     }
+    let scale = read_scale(reader, table);
     let mut formats = BTreeMap::new();
     for (format_name, entry, span) in reader.tables(table, "formats") {
         let Ok(format) = format_name.get_ref().parse::<Format>() else {
@@ -369,7 +434,8 @@ fn read_template(reader: &mut Reader<'_>, table: &DeTable<'_>, id: &str) -> Temp
         };
         let section = format!("formats.{format}");
         reader.unknown_keys(entry, &section, &["layers"]);
-        let layers = read_layers(reader, entry, &fields, format);
+        let mut layers = read_layers(reader, entry, &fields, format);
+        assign_steps(reader, &mut layers, &scale);
         if layers.is_empty() {
             reader
                 .error(span, format!("le format `{format}` n'a aucun calque"))
@@ -391,6 +457,86 @@ fn read_template(reader: &mut Reader<'_>, table: &DeTable<'_>, id: &str) -> Temp
         alt: alt.map(Spanned::into_inner),
         fields,
         formats,
+        scale,
+    }
+}
+
+/// The template's type scale, `scale = [30, 36, 44, …]`: the sizes its
+/// texts take, largest first; empty when it declares none.
+fn read_scale(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Vec<f32> {
+    let Some((_, value)) = Reader::get(table, "scale") else {
+        return Vec::new();
+    };
+    let hint = "une liste de tailles en pixels : `scale = [30, 36, 44, 54, 66, 80]`";
+    let DeValue::Array(items) = value.get_ref() else {
+        reader
+            .error(value.span(), "`scale` doit être une liste de tailles")
+            .hint = Some(hint.to_owned());
+        return Vec::new();
+    };
+    let mut scale = Vec::new();
+    for item in items.iter() {
+        let size = match item.get_ref() {
+            DeValue::Integer(integer) => integer.as_str().replace('_', "").parse::<f32>().ok(),
+            DeValue::Float(float) => float.as_str().replace('_', "").parse::<f32>().ok(),
+            _ => None,
+        };
+        match size {
+            Some(size) if (MIN_TEXT_SIZE..=MAX_SCALE_STEP).contains(&size) => scale.push(size),
+            _ => {
+                reader
+                    .error(
+                        item.span(),
+                        format!(
+                            "un pas de `scale` doit être une taille entre {} et {} pixels",
+                            MIN_TEXT_SIZE, MAX_SCALE_STEP
+                        ),
+                    )
+                    .hint = Some(hint.to_owned());
+            }
+        }
+    }
+    scale.sort_by(|a, b| b.total_cmp(a));
+    scale.dedup();
+    scale
+}
+
+/// The largest step a scale may have: the tallest image's height.
+const MAX_SCALE_STEP: f32 = 1350.0;
+
+/// Gives each text of `layers` the steps of `scale` between its smallest
+/// and largest sizes; a text whose range holds no step is an error.
+fn assign_steps(reader: &mut Reader<'_>, layers: &mut [Layer], scale: &[f32]) {
+    if scale.is_empty() {
+        return;
+    }
+    for layer in layers {
+        let span = layer.span.clone();
+        let texts: Vec<&mut TextLayer> = match &mut layer.kind {
+            LayerKind::Text(text) => vec![text],
+            LayerKind::Stack(stack) => stack.texts_mut(),
+            _ => Vec::new(),
+        };
+        for text in texts {
+            if text.min_size >= text.max_size {
+                continue;
+            }
+            text.steps = scale
+                .iter()
+                .copied()
+                .filter(|step| (text.min_size..=text.max_size).contains(step))
+                .collect();
+            if text.steps.is_empty() {
+                reader.error(
+                    span.clone(),
+                    format!(
+                        "aucun pas de `scale` entre `min_size` {} et `max_size` {}",
+                        text.min_size, text.max_size
+                    ),
+                )
+                .hint = Some("ajoutez un pas à `scale`, ou élargissez `min_size`..`max_size`".to_owned());
+            }
+        }
     }
 }
 
@@ -697,18 +843,34 @@ fn read_icons_layer(
     format: Format,
 ) -> Option<LayerKind> {
     let mut keys = GEOMETRY.to_vec();
-    keys.extend([
-        "field",
-        "src",
-        "icon_size",
-        "gap",
-        "font",
-        "color",
-        "text_size",
-        "valign",
-    ]);
+    keys.extend(ICONS_KEYS);
+    keys.push("valign");
     reader.unknown_keys(table, section, &with_common(&keys));
     let rect = read_rect(reader, table, span.clone(), format)?;
+    let valign = read_valign(reader, table);
+    read_icons(reader, table, (section, span), fields, (format, rect))
+        .map(|icons| LayerKind::Icons(IconsLayer { valign, ..icons }))
+}
+
+/// The keys of a row of icons, in an `icons` layer or a stack.
+const ICONS_KEYS: [&str; 7] = [
+    "field",
+    "src",
+    "icon_size",
+    "gap",
+    "font",
+    "color",
+    "text_size",
+];
+
+/// A row of icons in `rect`, from the top.
+fn read_icons(
+    reader: &mut Reader<'_>,
+    table: &DeTable<'_>,
+    (section, span): (&str, Range<usize>),
+    fields: &BTreeMap<String, Field>,
+    (format, rect): (Format, Rect),
+) -> Option<IconsLayer> {
     let field = reader.required_string(table, "field", section, span.clone())?;
     check_list_field(reader, &field, fields);
     let src = reader.required_string(table, "src", section, span.clone())?;
@@ -723,7 +885,7 @@ fn read_icons_layer(
     {
         check_legible(reader, table, "text_size", size, format);
     }
-    Some(LayerKind::Icons(IconsLayer {
+    Some(IconsLayer {
         rect,
         field,
         src,
@@ -733,8 +895,8 @@ fn read_icons_layer(
         font,
         color,
         text_size: text_size.unwrap_or_else(|| legible_size(format)),
-        valign: read_valign(reader, table),
-    }))
+        valign: VAlign::Top,
+    })
 }
 
 /// Reports an icons layer's `field` that is unknown or not of kind `list`.
@@ -871,9 +1033,31 @@ fn read_stack_item(
     format: Format,
     inner: Rect,
 ) -> Option<StackItem> {
-    let nested = reader
-        .string(item, "kind")
-        .is_some_and(|kind| kind.get_ref() == "stack");
+    let kind = reader.string(item, "kind");
+    match kind.as_ref().map(|kind| kind.get_ref().as_str()) {
+        None | Some("text" | "stack") => {}
+        Some("rule") => return read_rule(reader, item, span, fields, format, inner),
+        Some("icons") => {
+            let mut keys = vec!["kind", "height"];
+            keys.extend(ICONS_KEYS);
+            let section = "élément icons d'un calque stack";
+            reader.unknown_keys(item, section, &keys);
+            let height = item_height(reader, item, inner);
+            let rect = Rect { height, ..inner };
+            return read_icons(reader, item, (section, span), fields, (format, rect))
+                .map(StackItem::Icons);
+        }
+        Some(other) => {
+            reader
+                .error(
+                    kind.as_ref().map_or(span.clone(), Spanned::span),
+                    format!("type d'élément inconnu `{other}` dans un calque stack"),
+                )
+                .hint = suggest(other, &["text", "stack", "rule", "icons"]);
+            return None;
+        }
+    }
+    let nested = kind.is_some_and(|kind| kind.get_ref() == "stack");
     let mut keys = if nested {
         vec![
             "kind", "color", "gradient", "radius", "padding", "gap", "align", "hug", "items",
@@ -883,20 +1067,62 @@ fn read_stack_item(
     };
     keys.push("height");
     reader.unknown_keys(item, "élément d'un calque stack", &keys);
-    let height = number_in(
-        reader,
-        item,
-        "height",
-        1.0..=inner.height.max(1.0),
-        " (la hauteur du calque, marges ôtées)",
-    )
-    .unwrap_or(inner.height);
+    let height = item_height(reader, item, inner);
     let rect = Rect { height, ..inner };
     if nested {
         read_stack(reader, item, span, fields, format, rect).map(StackItem::Stack)
     } else {
         read_text_layer(reader, item, span, fields, format, rect).map(StackItem::Text)
     }
+}
+
+/// The height an item of a stack may take: its `height`, or the whole.
+fn item_height(reader: &mut Reader<'_>, item: &DeTable<'_>, inner: Rect) -> f32 {
+    number_in(
+        reader,
+        item,
+        "height",
+        1.0..=inner.height.max(1.0),
+        " (la hauteur du calque, marges ôtées)",
+    )
+    .unwrap_or(inner.height)
+}
+
+/// A bar in a stack (`kind = "rule"`): its width and height, colour,
+/// rounding and alignment.
+fn read_rule(
+    reader: &mut Reader<'_>,
+    item: &DeTable<'_>,
+    span: Range<usize>,
+    fields: &BTreeMap<String, Field>,
+    format: Format,
+    inner: Rect,
+) -> Option<StackItem> {
+    reader.unknown_keys(
+        item,
+        "élément rule d'un calque stack",
+        &["kind", "width", "height", "color", "gradient", "radius", "align"],
+    );
+    let why = " (la largeur du calque, marges ôtées)";
+    let width = number_in(reader, item, "width", 1.0..=inner.width.max(1.0), why);
+    let why = " (la hauteur du calque, marges ôtées)";
+    let height = number_in(reader, item, "height", 1.0..=inner.height.max(1.0), why);
+    let (Some(width), Some(height)) = (width, height) else {
+        reader
+            .error(span, "un élément `rule` doit donner `width` et `height`")
+            .hint = Some("`width = 140`, `height = 10`".to_owned());
+        return None;
+    };
+    let paint = read_paint(reader, item, span, fields)?;
+    let radius = read_radius(reader, item, format);
+    let align = read_align(reader, item);
+    Some(StackItem::Rule(RuleItem {
+        width,
+        height,
+        paint,
+        radius,
+        align,
+    }))
 }
 
 /// `padding = 24` (all round) or `padding = [28, 14]` (across, down);
@@ -1044,6 +1270,8 @@ fn read_text_layer(
             .bool(table, "uppercase")
             .is_some_and(Spanned::into_inner),
         wrap,
+        steps: Vec::new(),
+        qualifier: number_in(reader, table, "qualifier", 0.2..=0.8, " fois la taille du texte"),
     })
 }
 

@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::picture::Picture;
+pub use super::scale::Sizes;
 use crate::config::Brand;
 use crate::post::{Post, Visual};
 use crate::template::{
-    Align, Field, FieldKind, Fit, Format, IconsLayer, LayerKind, Paint, Rect, StackItem,
-    StackLayer, Template, TextLayer, VAlign, placeholders,
+    Align, Field, FieldKind, Fit, Format, IconsLayer, LayerKind, Paint, Rect, RuleItem,
+    StackItem, StackLayer, Template, TextLayer, VAlign, placeholders,
 };
 use crate::typography::{Block, FontFace, Frame, Overflow, Paragraph, Wrap, french};
 
@@ -36,6 +37,12 @@ pub struct Context<'a> {
     pub french: bool,
     /// Names never broken across lines ([`crate::config::Typography::no_break`]).
     pub no_break: &'a [String],
+    /// The size each text of a series takes ([`Sizes`]); none: each card
+    /// takes its own.
+    pub sizes: Option<&'a Sizes>,
+    /// The sizes of this card's series in its format, by text
+    /// ([`TextLayer::key`]): set by [`layout`] from `sizes`.
+    pub caps: Option<&'a BTreeMap<usize, f32>>,
 }
 
 impl<'a> Context<'a> {
@@ -47,6 +54,16 @@ impl<'a> Context<'a> {
             assets,
             french: config.typography.visuals,
             no_break: &config.typography.no_break,
+            sizes: None,
+            caps: None,
+        }
+    }
+
+    /// The same, the texts of a series set at the sizes `sizes` gives.
+    pub fn with_sizes(self, sizes: &'a Sizes) -> Context<'a> {
+        Context {
+            sizes: Some(sizes),
+            ..self
         }
     }
 }
@@ -67,6 +84,9 @@ pub struct Card {
     pub sources: Vec<usize>,
     /// The field each [`Op::Text`] shows, by the op's index.
     pub fields: Vec<(usize, String)>,
+    /// The size of each text set on the template's scale, by
+    /// [`TextLayer::key`]: what [`Sizes`] reads.
+    pub scaled: Vec<(usize, f32)>,
 }
 
 /// A text as a card sets it: what `crieur render --layout-json` prints.
@@ -363,6 +383,11 @@ pub fn layout(
     };
     let mut values = values(template, post);
     values.insert(BRAND_PLACEHOLDER, Visual::Text(context.brand.name.clone()));
+    let caps = match (context.sizes, &post.series) {
+        (Some(sizes), Some(series)) => sizes.caps(series.get_ref(), &template.id, format),
+        _ => None,
+    };
+    let context = Context { caps, ..context };
     let mut drawing = Drawing::default();
     let mut sources = Vec::new();
     for (index, layer) in layers.iter().enumerate() {
@@ -382,6 +407,7 @@ pub fn layout(
             ops: drawing.ops,
             sources,
             fields: drawing.fields,
+            scaled: drawing.scaled,
         })
     } else {
         Err(drawing.problems)
@@ -394,16 +420,40 @@ struct Drawing {
     ops: Vec<Op>,
     /// The field each [`Op::Text`] shows, by the op's index.
     fields: Vec<(usize, String)>,
+    /// The size of each text set on the scale, by its key.
+    scaled: Vec<(usize, f32)>,
     problems: Vec<Problem>,
+}
+
+/// An operation, with what it shows when it is a text: its field, and its
+/// key when it is set on the template's scale.
+struct Shown {
+    op: Op,
+    field: Option<String>,
+    key: Option<usize>,
+}
+
+impl Shown {
+    /// An operation that shows no text.
+    fn plain(op: Op) -> Shown {
+        Shown {
+            op,
+            field: None,
+            key: None,
+        }
+    }
 }
 
 impl Drawing {
     /// Adds an operation, with the field it shows if it is a text.
-    fn push(&mut self, op: Op, field: Option<String>) {
-        if let Some(field) = field {
+    fn push(&mut self, shown: Shown) {
+        if let Some(field) = shown.field {
             self.fields.push((self.ops.len(), field));
         }
-        self.ops.push(op);
+        if let (Some(key), Op::Text { block, .. }) = (shown.key, &shown.op) {
+            self.scaled.push((key, block.size));
+        }
+        self.ops.push(shown.op);
     }
 }
 
@@ -426,7 +476,7 @@ fn draw_layer(
                     paint: fill,
                     radius: 0.0,
                 };
-                drawing.push(op, None);
+                drawing.push(Shown::plain(op));
             }
         }
         LayerKind::Rect {
@@ -440,26 +490,21 @@ fn draw_layer(
                     paint: fill,
                     radius: *radius,
                 };
-                drawing.push(op, None);
+                drawing.push(Shown::plain(op));
             }
         }
         LayerKind::Image { rect, src, fit } => {
             match image_op(context, template, values, src.as_ref(), *rect, *fit) {
-                Ok(Some(op)) => drawing.push(op, None),
+                Ok(Some(op)) => drawing.push(Shown::plain(op)),
                 Ok(None) => {}
                 Err(problem) => drawing.problems.push(problem),
             }
         }
-        LayerKind::Text(text) => match fit_text(context, template, values, text) {
+        LayerKind::Text(text) => match fit_text(context, template, values, (text, false)) {
             Ok(Some(fitted)) => {
-                let origins = place(&fitted.block, text.rect, text.align, text.valign);
-                let op = Op::Text {
-                    face: fitted.face.clone(),
-                    block: fitted.block,
-                    origins,
-                    color: fitted.color,
-                };
-                drawing.push(op, Some(fitted.field));
+                for shown in fitted.ops(text.rect, text.align, text.valign) {
+                    drawing.push(shown);
+                }
             }
             Ok(None) => {}
             Err(problem) => drawing.problems.push(problem),
@@ -469,7 +514,11 @@ fn draw_layer(
                 for op in more {
                     let field =
                         matches!(op, Op::Text { .. }).then(|| icons.field.get_ref().clone());
-                    drawing.push(op, field);
+                    drawing.push(Shown {
+                        op,
+                        field,
+                        key: None,
+                    });
                 }
             }
             Err(problem) => drawing.problems.push(problem),
@@ -477,8 +526,8 @@ fn draw_layer(
         LayerKind::Stack(stack) => {
             match stack_ops(context, template, values, stack, &mut drawing.problems) {
                 Ok(more) => {
-                    for (op, field) in more {
-                        drawing.push(op, field);
+                    for shown in more {
+                        drawing.push(shown);
                     }
                 }
                 Err(problem) => drawing.problems.push(problem),
@@ -587,11 +636,13 @@ fn fit_names_whole(
     context: Context<'_>,
     face: &FontFace,
     text: &str,
-    frame: &Frame,
+    (frame, steps): (&Frame, &[f32]),
 ) -> Result<Block, Overflow> {
     let whole = names_kept_whole(context, text);
-    match Paragraph::cached(face, &whole).fit(frame) {
-        Err(Overflow::Word { .. }) if whole != text => Paragraph::cached(face, text).fit(frame),
+    match Paragraph::cached(face, &whole).fit_steps(frame, steps) {
+        Err(Overflow::Word { .. }) if whole != text => {
+            Paragraph::cached(face, text).fit_steps(frame, steps)
+        }
         fitted => fitted,
     }
 }
@@ -617,15 +668,67 @@ struct Fitted<'a> {
     color: Color,
     /// The fields it shows, joined by `+`.
     field: String,
+    /// Its key when it is set on the template's scale.
+    key: Option<usize>,
+    /// The qualifier set smaller above it ("Plus de"), if any.
+    lead: Option<Block>,
+}
+
+impl Fitted<'_> {
+    fn height(&self) -> f32 {
+        self.block.height() + self.lead.as_ref().map_or(0.0, Block::height)
+    }
+
+    fn width(&self) -> f32 {
+        let lead = self.lead.as_ref().map_or(0.0, Block::width);
+        self.block.width().max(lead)
+    }
+
+    /// Its operations, placed in `rect`: the text, then its qualifier
+    /// above it.
+    fn ops(self, rect: Rect, align: Align, valign: VAlign) -> Vec<Shown> {
+        let lead_height = self.lead.as_ref().map_or(0.0, Block::height);
+        let top = match valign {
+            VAlign::Top => rect.y,
+            VAlign::Middle => rect.y + (rect.height - self.height()) / 2.0,
+            VAlign::Bottom => rect.y + rect.height - self.height(),
+        };
+        let below = Rect {
+            y: top + lead_height,
+            height: self.block.height(),
+            ..rect
+        };
+        let text = |block: Block, area: Rect, key: Option<usize>| Shown {
+            op: Op::Text {
+                face: self.face.clone(),
+                origins: place(&block, area, align, VAlign::Top),
+                block,
+                color: self.color,
+            },
+            field: Some(self.field.clone()),
+            key,
+        };
+        let mut ops = vec![text(self.block.clone(), below, self.key)];
+        if let Some(lead) = self.lead.clone() {
+            let above = Rect {
+                y: top,
+                height: lead_height,
+                ..rect
+            };
+            ops.push(text(lead, above, None));
+        }
+        ops
+    }
 }
 
 /// The text of a layer for this post, fitted in its box; `None` when no
-/// alternative has all its fields.
+/// alternative has all its fields. `loose`: a qualifier's line is added to
+/// the box, not taken from it (in a stack, which checks the whole).
 fn fit_text<'a>(
     context: Context<'a>,
     template: &Template,
     values: &BTreeMap<&str, Visual>,
-    layer: &TextLayer,
+    (layer, loose): (&TextLayer, bool),
 ) -> Result<Option<Fitted<'a>>, Problem> {
     // The first alternative whose fields all have a value.
     let Some((pattern, text)) = layer.text.iter().find_map(|pattern| {
@@ -650,27 +753,87 @@ fn fit_text<'a>(
             chars: missing,
         });
     }
+    let key = (!layer.steps.is_empty()).then(|| layer.key());
+    let cap = key
+        .and_then(|key| context.caps?.get(&key).copied())
+        .unwrap_or(layer.max_size);
     let frame = Frame {
         width: layer.rect.width,
         height: layer.rect.height,
         min_size: layer.min_size,
-        max_size: layer.max_size,
+        max_size: layer.max_size.min(cap).max(layer.min_size),
         max_lines: layer.max_lines,
         line_height: layer.line_height,
         wrap: layer.wrap,
     };
-    let block =
-        fit_names_whole(context, face, &text, &frame).map_err(|overflow| Problem::Overflow {
-            fields: fields.clone(),
-            overflow,
-        })?;
+    let fitted = |text: &str, frame: &Frame| {
+        fit_names_whole(context, face, text, (frame, &layer.steps))
+    };
+    let (block, lead) = match qualified(context, (template, layer), face, (&text, &frame, loose)) {
+        Some(split) => split,
+        None => (
+            fitted(&text, &frame).map_err(|overflow| Problem::Overflow {
+                fields: fields.clone(),
+                overflow,
+            })?,
+            None,
+        ),
+    };
     Ok(Some(Fitted {
         face,
         block,
         color,
         field: names.join("+"),
+        key,
+        lead,
     }))
 }
+
+/// A text that opens with a qualifier ("Plus de 1 200"), when its layer
+/// sets qualifiers apart: the rest fitted in the room the qualifier leaves,
+/// and the qualifier, on its own line above at the layer's fraction of the
+/// rest's size (the scale's step just under it). `None` when there is no
+/// qualifier, or the text does not fit so.
+fn qualified(
+    context: Context<'_>,
+    (template, layer): (&Template, &TextLayer),
+    face: &FontFace,
+    (text, frame, loose): (&str, &Frame, bool),
+) -> Option<(Block, Option<Block>)> {
+    let ratio = layer.qualifier?;
+    let (lead, rest) = french::qualifier(text)?;
+    // One line of the qualifier takes about `ratio` of a line of the rest.
+    let share = 1.0 + ratio * QUALIFIER_LINE_HEIGHT / frame.line_height;
+    let room = Frame {
+        height: if loose {
+            frame.height
+        } else {
+            frame.height / share
+        },
+        ..*frame
+    };
+    let block = fit_names_whole(context, face, rest, (&room, &layer.steps)).ok()?;
+    let wanted = (block.size * ratio).round();
+    let size = template
+        .scale
+        .iter()
+        .copied()
+        .find(|step| *step <= wanted)
+        .unwrap_or(wanted)
+        .max(crate::template::MIN_TEXT_SIZE);
+    let lead_frame = Frame {
+        min_size: size,
+        max_size: size,
+        max_lines: 1,
+        line_height: QUALIFIER_LINE_HEIGHT,
+        ..*frame
+    };
+    let lead = Paragraph::cached(face, lead).fit(&lead_frame).ok()?;
+    (loose || lead.height() + block.height() <= frame.height + 0.01).then_some((block, Some(lead)))
+}
+
+/// The line height of a qualifier, a multiple of its size.
+const QUALIFIER_LINE_HEIGHT: f32 = 1.15;
 
 /// The baseline origin of each line of `block` in `rect`.
 fn place(block: &Block, rect: Rect, align: Align, valign: VAlign) -> Vec<(f32, f32)> {
@@ -706,22 +869,39 @@ struct Measured<'a> {
 enum Piece<'a> {
     Text(&'a TextLayer, Fitted<'a>),
     Stack(&'a StackLayer, Measured<'a>),
+    Rule(&'a RuleItem),
+    /// A row of icons, laid out where the template declares it.
+    Icons(&'a IconsLayer, Vec<Op>),
 }
 
 impl Piece<'_> {
     fn height(&self) -> f32 {
         match self {
-            Piece::Text(_, text) => text.block.height(),
+            Piece::Text(_, text) => text.height(),
             Piece::Stack(stack, measured) => measured.height + 2.0 * stack.padding.1,
+            Piece::Rule(rule) => rule.height,
+            Piece::Icons(row, ops) => extent(ops).map_or(0.0, |(_, bottom)| bottom - row.rect.y),
         }
     }
 
     fn width(&self) -> f32 {
         match self {
-            Piece::Text(_, text) => text.block.width(),
+            Piece::Text(_, text) => text.width(),
             Piece::Stack(stack, measured) => outer_width(stack, measured),
+            Piece::Rule(rule) => rule.width,
+            Piece::Icons(row, ops) => extent(ops).map_or(0.0, |(right, _)| right - row.rect.x),
         }
     }
+}
+
+/// How far right and down a row of icons reaches.
+fn extent(ops: &[Op]) -> Option<(f32, f32)> {
+    ops.iter()
+        .filter_map(|op| match op {
+            Op::Image { rect, .. } => Some((rect.x + rect.width, rect.y + rect.height)),
+            _ => None,
+        })
+        .reduce(|a, b| (a.0.max(b.0), a.1.max(b.1)))
 }
 
 /// A box's width: its content's and padding with `hug`, else its own.
@@ -734,29 +914,38 @@ fn outer_width(stack: &StackLayer, measured: &Measured<'_>) -> f32 {
 }
 
 /// Fits the texts of a stack and of the boxes inside; `None` when none of
-/// them has a value.
+/// them has a value. `loose`: a qualifier's line is added to its text's
+/// room, not taken from it.
 fn measure<'a>(
     context: Context<'a>,
     template: &Template,
     values: &BTreeMap<&str, Visual>,
-    stack: &'a StackLayer,
+    (stack, loose): (&'a StackLayer, bool),
 ) -> Result<Option<Measured<'a>>, Problem> {
     let mut pieces = Vec::new();
     for item in &stack.items {
         match item {
             StackItem::Text(layer) => {
-                if let Some(text) = fit_text(context, template, values, layer)? {
+                if let Some(text) = fit_text(context, template, values, (layer, loose))? {
                     pieces.push(Piece::Text(layer, text));
                 }
             }
             StackItem::Stack(inner) => {
-                if let Some(measured) = measure(context, template, values, inner)? {
+                if let Some(measured) = measure(context, template, values, (inner, loose))? {
                     pieces.push(Piece::Stack(inner, measured));
+                }
+            }
+            StackItem::Rule(rule) => pieces.push(Piece::Rule(rule)),
+            StackItem::Icons(row) => {
+                let ops = icons_ops(context, template, values, row)?;
+                if !ops.is_empty() {
+                    pieces.push(Piece::Icons(row, ops));
                 }
             }
         }
     }
-    if pieces.is_empty() {
+    // A rule alone marks nothing.
+    if pieces.iter().all(|piece| matches!(piece, Piece::Rule(_))) {
         return Ok(None);
     }
     let gaps = stack.gap * (pieces.len() - 1) as f32;
@@ -801,19 +990,16 @@ fn emit(
     if let Some(paint) = &stack.paint
         && let Some(fill) = resolve_paint(context, template, values, paint, &mut out.problems)
     {
-        out.ops.push((
-            Op::Fill {
-                rect: Some(Rect {
-                    x,
-                    y,
-                    width,
-                    height,
-                }),
-                paint: fill,
-                radius: stack.radius,
-            },
-            None,
-        ));
+        out.ops.push(Shown::plain(Op::Fill {
+            rect: Some(Rect {
+                x,
+                y,
+                width,
+                height,
+            }),
+            paint: fill,
+            radius: stack.radius,
+        }));
     }
     let inner = width - 2.0 * across;
     let mut top = y + down;
@@ -827,16 +1013,38 @@ fn emit(
                     width: inner,
                     height: piece_height,
                 };
-                let origins = place(&text.block, area, layer.align, VAlign::Top);
-                out.ops.push((
-                    Op::Text {
-                        face: text.face.clone(),
-                        block: text.block,
-                        origins,
-                        color: text.color,
-                    },
-                    Some(text.field),
-                ));
+                out.ops.extend(text.ops(area, layer.align, VAlign::Top));
+            }
+            Piece::Icons(row, mut ops) => {
+                shift(&mut ops, x + across - row.rect.x, top - row.rect.y);
+                let field = row.field.get_ref();
+                out.ops.extend(ops.into_iter().map(|op| Shown {
+                    field: matches!(op, Op::Text { .. }).then(|| field.clone()),
+                    op,
+                    key: None,
+                }));
+            }
+            Piece::Rule(rule) => {
+                let offset = match rule.align {
+                    Align::Left => 0.0,
+                    Align::Center => ((inner - rule.width) / 2.0).round(),
+                    Align::Right => inner - rule.width,
+                };
+                let rect = Rect {
+                    x: x + across + offset,
+                    y: top,
+                    width: rule.width.min(inner),
+                    height: rule.height,
+                };
+                if let Some(fill) =
+                    resolve_paint(context, template, values, &rule.paint, &mut out.problems)
+                {
+                    out.ops.push(Shown::plain(Op::Fill {
+                        rect: Some(rect),
+                        paint: fill,
+                        radius: rule.radius,
+                    }));
+                }
             }
             Piece::Stack(nested, measured) => {
                 let box_width = outer_width(nested, &measured).min(inner);
@@ -862,7 +1070,7 @@ fn emit(
 /// What a stack draws, each text with its field, and the problems met.
 #[derive(Default)]
 struct Output {
-    ops: Vec<(Op, Option<String>)>,
+    ops: Vec<Shown>,
     problems: Vec<Problem>,
 }
 
@@ -874,8 +1082,14 @@ fn stack_ops(
     values: &BTreeMap<&str, Visual>,
     stack: &StackLayer,
     problems: &mut Vec<Problem>,
-) -> Result<Vec<(Op, Option<String>)>, Problem> {
-    let Some(measured) = measure(context, template, values, stack)? else {
+) -> Result<Vec<Shown>, Problem> {
+    // A qualifier takes room of its own first, and, when the stack would
+    // not hold it so, room from its figure.
+    let measured = match measure(context, template, values, (stack, true)) {
+        Err(Problem::Overflow { .. }) => measure(context, template, values, (stack, false)),
+        measured => measured,
+    };
+    let Some(measured) = measured? else {
         return Ok(Vec::new());
     };
     let rect = stack.rect;
@@ -975,13 +1189,13 @@ fn icons_ops(
     }
     // Rows are laid from the top; move them down as the layer says.
     let used = y + row_height - rect.y;
-    let shift = match layer.valign {
+    let shift_down = match layer.valign {
         VAlign::Top => 0.0,
         VAlign::Middle => ((rect.height - used) / 2.0).round(),
         VAlign::Bottom => rect.height - used,
     };
-    if shift > 0.0 {
-        move_down(&mut ops, shift);
+    if shift_down > 0.0 {
+        shift(&mut ops, 0.0, shift_down);
     }
     Ok(ops)
 }
@@ -996,20 +1210,24 @@ fn fit_label(
 ) -> Result<Block, Problem> {
     let label = display(field, &Visual::Text(item.to_owned()));
     let text = prepare(context, &label, false);
-    fit_names_whole(context, face, &text, frame).map_err(|overflow| Problem::Overflow {
+    fit_names_whole(context, face, &text, (frame, &[])).map_err(|overflow| Problem::Overflow {
         fields: vec![layer.field.get_ref().clone()],
         overflow,
     })
 }
 
-/// Moves images and texts down by `shift` pixels.
-fn move_down(ops: &mut [Op], shift: f32) {
+/// Moves images and texts `across` pixels right and `down` pixels down.
+fn shift(ops: &mut [Op], across: f32, down: f32) {
     for op in ops {
         match op {
-            Op::Image { rect, .. } => rect.y += shift,
+            Op::Image { rect, .. } => {
+                rect.x += across;
+                rect.y += down;
+            }
             Op::Text { origins, .. } => {
                 for origin in origins {
-                    origin.1 += shift;
+                    origin.0 += across;
+                    origin.1 += down;
                 }
             }
             Op::Fill { .. } => {}
@@ -1166,6 +1384,8 @@ max_lines = 3
             assets: &assets,
             french: true,
             no_break: &[],
+            sizes: None,
+            caps: None,
         };
         layout(context, &template, Format::Paysage, &post).unwrap()
     }

@@ -6,6 +6,7 @@
 pub mod canvas;
 pub mod layout;
 pub mod picture;
+pub mod scale;
 
 use std::io::Write as _;
 

@@ -99,6 +99,55 @@ pub fn keep_whole(text: &str, names: &[String]) -> String {
 }
 
 /// Words after which a four-digit number is a year ("en 1789").
+/// The words that qualify a figure set before it ("Plus de 1 200"),
+/// lower case; each may end in `de` or `d'`.
+pub const QUALIFIERS: &[&str] = &[
+    "plus de",
+    "plus d'",
+    "près de",
+    "près d'",
+    "moins de",
+    "moins d'",
+    "environ",
+    "au moins",
+    "presque",
+    "jusqu'à",
+    "quelque",
+    "autour de",
+];
+
+/// A figure's qualifier and the figure: `Plus de 1 200` gives `Plus de`
+/// and `1 200`. `None` when the text does not open with a qualifier
+/// followed by a figure.
+pub fn qualifier(text: &str) -> Option<(&str, &str)> {
+    QUALIFIERS.iter().find_map(|word| {
+        let end = prefix_end(text, word)?;
+        let rest = &text[end..];
+        let figure = rest.trim_start();
+        let spaced = figure.len() < rest.len() || word.ends_with('\'');
+        (spaced && figure.starts_with(|c: char| c.is_ascii_digit()))
+            .then(|| (text[..end].trim_end(), figure))
+    })
+}
+
+/// Where `word` (lower case) ends at the start of `text`, whatever the
+/// case, the apostrophe and the kind of space.
+fn prefix_end(text: &str, word: &str) -> Option<usize> {
+    let mut chars = text.char_indices();
+    for wanted in word.chars() {
+        let (_, c) = chars.next()?;
+        let same = match wanted {
+            ' ' => c.is_whitespace(),
+            '\'' => c == '\'' || c == '’',
+            _ => c.to_lowercase().eq(std::iter::once(wanted)),
+        };
+        if !same {
+            return None;
+        }
+    }
+    Some(chars.next().map_or(text.len(), |(index, _)| index))
+}
+
 const YEAR_WORDS: &[&str] = &[
     "en",
     "depuis",
@@ -422,5 +471,16 @@ mod tests {
             "MON_ESPACE_SANTÉ"
         );
         assert_eq!(keep_whole("Mon espace", &names), "Mon espace");
+    }
+
+    #[test]
+    fn sets_a_qualifier_apart_from_its_figure() {
+        assert_eq!(qualifier("Plus de 1 200"), Some(("Plus de", "1 200")));
+        assert_eq!(qualifier("PRÈS DE 65 %"), Some(("PRÈS DE", "65 %")));
+        assert_eq!(qualifier("Plus d’1 million"), Some(("Plus d’", "1 million")));
+        assert_eq!(qualifier("Environ\u{a0}40"), Some(("Environ", "40")));
+        assert_eq!(qualifier("Plus de la moitié"), None);
+        assert_eq!(qualifier("Environ40"), None);
+        assert_eq!(qualifier("1 200"), None);
     }
 }

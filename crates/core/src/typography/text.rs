@@ -804,6 +804,45 @@ impl Paragraph {
         Ok(self.block(low as f32, frame, lines))
     }
 
+    /// The largest of `steps` (a type scale's, largest first) within the
+    /// frame's sizes at which the text fits and its lines break no rule,
+    /// or break the fewest; with no step there, any whole size
+    /// ([`Paragraph::fit`]).
+    pub fn fit_steps(&self, frame: &Frame, steps: &[f32]) -> Result<Block, Overflow> {
+        let frame = &Frame {
+            line_height: sane(frame.line_height, 1.2, LINE_HEIGHTS),
+            ..*frame
+        };
+        let mut usable = steps
+            .iter()
+            .copied()
+            .filter(|step| (frame.min_size..=frame.max_size).contains(step) && *step <= MAX_SIZE)
+            .peekable();
+        if usable.peek().is_none() {
+            return self.fit(frame);
+        }
+        let mut best: Option<(usize, f32, Breaks)> = None;
+        let mut last = None;
+        for step in usable {
+            match self.break_lines(step, frame) {
+                Ok(breaks) if breaks.poor == 0 => {
+                    return Ok(self.block(step, frame, breaks.lines));
+                }
+                Ok(breaks) => {
+                    if best.as_ref().is_none_or(|(poor, ..)| breaks.poor < *poor) {
+                        best = Some((breaks.poor, step, breaks));
+                    }
+                }
+                Err(overflow) => last = Some(overflow),
+            }
+        }
+        match (best, last) {
+            (Some((_, step, breaks)), _) => Ok(self.block(step, frame, breaks.lines)),
+            (None, Some(overflow)) => Err(overflow),
+            (None, None) => self.fit(frame),
+        }
+    }
+
     /// The paragraph of `text` in `face`, shaped once per thread and kept:
     /// a card's texts recur across its formats, and kickers and footers
     /// across cards.

@@ -414,6 +414,13 @@ fn draw(project: &Project, id: &str, format: Format) -> Option<Vec<u8>> {
     let template =
         crieur_core::post::template_of(post, config).and_then(|t| project.templates.get(t))?;
     let context = Context::of(config, &project.assets);
+    let sizes = render::layout::Sizes::around(
+        context,
+        (config, &project.templates),
+        &project.posts,
+        &[post],
+    );
+    let context = context.with_sizes(&sizes);
     let card = render::layout(context, template, format, post).ok()?;
     render::encode_png(render::draw(&card)).ok()
 }

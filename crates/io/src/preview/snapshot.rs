@@ -438,6 +438,13 @@ fn contrast_of(
     cache: &crieur_core::contrast::Cache,
 ) -> Vec<ContrastView> {
     let context = crieur_core::render::Context::of(config, &project.assets);
+    let sizes = crieur_core::render::layout::Sizes::around(
+        context,
+        (config, &project.templates),
+        &project.posts,
+        &[post],
+    );
+    let context = context.with_sizes(&sizes);
     template
         .formats
         .keys()

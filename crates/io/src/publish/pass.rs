@@ -29,6 +29,7 @@ use crieur_core::post::Post;
 use crieur_core::post::template_of;
 use crieur_core::project::Project;
 use crieur_core::publisher::{Outgoing, PublishError, Publisher, RemoteChannel, Report};
+use crieur_core::render::layout::Sizes;
 use crieur_core::render::{self, Context, alt_text, layout};
 use crieur_core::template::{Format, Template};
 use crieur_core::verdict::Verdicts;
@@ -471,6 +472,9 @@ fn prepare(
     planned: Vec<Planned<'_>>,
 ) -> (Vec<Want>, PreparedAll) {
     let context = Context::of(config, &project.assets);
+    let posts: Vec<&Post> = planned.iter().map(|p| p.post).collect();
+    let sizes = Sizes::around(context, (config, &project.templates), &project.posts, &posts);
+    let context = context.with_sizes(&sizes);
     let jpeg = |network: Network| network == Network::Instagram;
     let mut needed: Vec<(&Post, &Template, Format, bool)> = planned
         .iter()

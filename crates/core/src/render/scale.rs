@@ -1,0 +1,152 @@
+//! One type scale per series: side by side in a feed, the cards of a
+//! series set each text at the same size.
+//!
+//! A template declares its steps (`scale`); each card alone takes, for each
+//! text, the largest step at which it fits and breaks well. [`Sizes`] then
+//! picks, for each text of a series in a format, the size most of its cards
+//! reach: a card whose text would not fit there takes the step (or steps)
+//! below, and no card is set larger than its series.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rayon::prelude::*;
+
+use super::layout::{Context, layout};
+use crate::config::Config;
+use crate::post::{Post, template_of};
+use crate::template::{Format, Template};
+
+/// Text key -> size, for one series, template and format.
+type Caps = BTreeMap<usize, f32>;
+
+/// The size each text of each series takes, by series, template, format
+/// and text ([`crate::template::TextLayer::key`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sizes {
+    series: BTreeMap<String, BTreeMap<String, BTreeMap<Format, Caps>>>,
+}
+
+impl Sizes {
+    /// The sizes of the series of `posts`: each post laid out alone, then
+    /// for each text the size most of its series' cards reach. Pass every
+    /// post of the series concerned (a series is judged whole); posts
+    /// without a series, or whose template is unknown, are left out.
+    pub fn of(
+        context: Context<'_>,
+        (config, templates): (&Config, &BTreeMap<String, Template>),
+        posts: &[&Post],
+    ) -> Sizes {
+        let context = Context {
+            sizes: None,
+            caps: None,
+            ..context
+        };
+        // Laying every card out is the costly part: spread over the cores.
+        let cards: Vec<(&str, &str, Format, Vec<(usize, f32)>)> = posts
+            .par_iter()
+            .flat_map_iter(|post| {
+                let series = post.series.as_ref().map(|series| series.get_ref().as_str());
+                let template = template_of(post, config).and_then(|id| templates.get(id));
+                let (Some(series), Some(template)) = (series, template) else {
+                    return Vec::new();
+                };
+                template
+                    .formats
+                    .keys()
+                    .filter_map(|&format| {
+                        let card = layout(context, template, format, post).ok()?;
+                        Some((series, template.id.as_str(), format, card.scaled))
+                    })
+                    .collect()
+            })
+            .collect();
+        // Series -> template -> format -> text -> the size on each card.
+        let mut reached: BTreeMap<&str, BTreeMap<&str, BTreeMap<Format, BTreeMap<usize, Vec<f32>>>>> =
+            BTreeMap::new();
+        for (series, template, format, scaled) in cards {
+            let texts = reached
+                .entry(series)
+                .or_default()
+                .entry(template)
+                .or_default()
+                .entry(format)
+                .or_default();
+            for (key, size) in scaled {
+                texts.entry(key).or_default().push(size);
+            }
+        }
+        let series = reached
+            .into_iter()
+            .map(|(series, templates)| {
+                let templates = templates
+                    .into_iter()
+                    .map(|(template, formats)| {
+                        let formats = formats
+                            .into_iter()
+                            .map(|(format, texts)| {
+                                let caps = texts
+                                    .into_iter()
+                                    .map(|(key, sizes)| (key, most_reach(sizes)))
+                                    .collect();
+                                (format, caps)
+                            })
+                            .collect();
+                        (template.to_owned(), formats)
+                    })
+                    .collect();
+                (series.to_owned(), templates)
+            })
+            .collect();
+        Sizes { series }
+    }
+
+    /// The sizes of the series of the `wanted` posts, judged on every post
+    /// of `all` in those series.
+    pub fn around(
+        context: Context<'_>,
+        (config, templates): (&Config, &BTreeMap<String, Template>),
+        all: &[Post],
+        wanted: &[&Post],
+    ) -> Sizes {
+        let series: BTreeSet<&str> = wanted
+            .iter()
+            .filter_map(|post| post.series.as_ref())
+            .map(|series| series.get_ref().as_str())
+            .collect();
+        let posts: Vec<&Post> = all
+            .iter()
+            .filter(|post| {
+                post.series
+                    .as_ref()
+                    .is_some_and(|s| series.contains(s.get_ref().as_str()))
+            })
+            .collect();
+        Sizes::of(context, (config, templates), &posts)
+    }
+
+    /// The sizes of a series' texts on a template's cards in a format.
+    pub fn caps(&self, series: &str, template: &str, format: Format) -> Option<&Caps> {
+        self.series.get(series)?.get(template)?.get(&format)
+    }
+}
+
+/// The largest size more than half of the cards reach.
+fn most_reach(mut sizes: Vec<f32>) -> f32 {
+    sizes.sort_by(|a, b| b.total_cmp(a));
+    sizes[sizes.len() / 2]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_series_takes_the_size_most_of_its_cards_reach() {
+        assert_eq!(most_reach(vec![220.0]), 220.0);
+        // Two cards: both at the smaller, rather than one of each.
+        assert_eq!(most_reach(vec![220.0, 170.0]), 170.0);
+        assert_eq!(most_reach(vec![170.0, 220.0, 150.0]), 170.0);
+        // One long text does not shrink the series.
+        assert_eq!(most_reach(vec![220.0, 220.0, 220.0, 220.0, 110.0]), 220.0);
+    }
+}
