@@ -16,7 +16,7 @@ use crate::diagnostic::Diagnostic;
 use crate::post::Post;
 use crate::render::alt_text;
 use crate::scaffold::PLACEHOLDERS;
-use crate::template::{LayerKind, Template, placeholders};
+use crate::template::{Layer, Template, placeholders};
 
 /// The longest alt text networks take.
 pub const MAX_ALT: usize = 1_500;
@@ -82,10 +82,7 @@ pub fn main_text(template: &Template, post: &Post) -> Option<String> {
     let layers = template.formats.values().next()?;
     let largest = layers
         .iter()
-        .filter_map(|layer| match &layer.kind {
-            LayerKind::Text(text) => Some(text),
-            _ => None,
-        })
+        .flat_map(Layer::texts)
         .max_by(|a, b| a.max_size.total_cmp(&b.max_size))?;
     largest.text.iter().find_map(|pattern| {
         let mut out = pattern.get_ref().clone();

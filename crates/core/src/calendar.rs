@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::plan::Plan;
 use crate::post::Post;
 use crate::project::Project;
-use crate::template::{LayerKind, StackItem, StackLayer, Template, TextLayer, placeholders};
+use crate::template::{Layer, Template, TextLayer, placeholders};
 
 /// An event's length in calendars: a post goes out at an instant.
 fn length() -> Duration {
@@ -43,14 +43,13 @@ pub fn title(project: &Project, config: &Config, post: &Post) -> String {
 /// fills (a series' figure, an event's title); the brand's name, which
 /// every card of the project shows, is no post's title.
 fn headline(template: &Template, post: &Post) -> Option<String> {
-    let mut texts = Vec::new();
-    for layer in template.formats.values().next()? {
-        match &layer.kind {
-            LayerKind::Text(text) => texts.push(text),
-            LayerKind::Stack(stack) => stacked(stack, &mut texts),
-            _ => {}
-        }
-    }
+    let mut texts: Vec<&TextLayer> = template
+        .formats
+        .values()
+        .next()?
+        .iter()
+        .flat_map(Layer::texts)
+        .collect();
     // Stable: of texts of one size, the first declared.
     texts.sort_by(|a, b| b.max_size.total_cmp(&a.max_size));
     texts.into_iter().find_map(|text| {
@@ -63,17 +62,6 @@ fn headline(template: &Template, post: &Post) -> Option<String> {
             Some(out).filter(|text| !text.trim().is_empty())
         })
     })
-}
-
-/// The texts of a box of texts, and of the boxes inside it.
-fn stacked<'t>(stack: &'t StackLayer, texts: &mut Vec<&'t TextLayer>) {
-    for item in &stack.items {
-        match item {
-            StackItem::Text(text) => texts.push(text),
-            StackItem::Stack(inner) => stacked(inner, texts),
-            StackItem::Rule(_) | StackItem::Icons(_) => {}
-        }
-    }
 }
 
 fn series_name(config: &Config, series: Option<&str>) -> Option<String> {

@@ -237,6 +237,17 @@ impl TextLayer {
     }
 }
 
+impl Layer {
+    /// The texts the layer sets, those of a stack and its boxes included.
+    pub fn texts(&self) -> Vec<&TextLayer> {
+        match &self.kind {
+            LayerKind::Text(text) => vec![text],
+            LayerKind::Stack(stack) => stack.texts(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// Texts (and boxes of texts) set one under the other, `gap` apart, in a
 /// box as tall as they are (and, with `hug`, as wide as their longest
 /// line): a text whose fields have no value takes no room. The box sits in
