@@ -483,11 +483,7 @@ fn no_text_is_smaller_than_a_36th_of_the_width() {
     // A template that asks for less is told so by `check`.
     let template = project.path().join("assets/templates/chiffre.toml");
     let text = std::fs::read_to_string(&template).unwrap();
-    let smaller = text.replacen(
-        "min_size = 34\nmax_size = 34",
-        "min_size = 20\nmax_size = 34",
-        1,
-    );
+    let smaller = text.replacen("\nsize = 34\n", "\nmin_size = 20\nmax_size = 34\n", 1);
     assert_ne!(smaller, text);
     std::fs::write(&template, smaller).unwrap();
     let output = crieur(project.path(), &["check"]);
