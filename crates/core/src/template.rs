@@ -538,14 +538,17 @@ fn assign_steps(reader: &mut Reader<'_>, layers: &mut [Layer], scale: &[f32]) {
                 .filter(|step| (text.min_size..=text.max_size).contains(step))
                 .collect();
             if text.steps.is_empty() {
-                reader.error(
-                    span.clone(),
-                    format!(
-                        "aucun pas de `scale` entre `min_size` {} et `max_size` {}",
-                        text.min_size, text.max_size
-                    ),
-                )
-                .hint = Some("ajoutez un pas à `scale`, ou élargissez `min_size`..`max_size`".to_owned());
+                reader
+                    .error(
+                        span.clone(),
+                        format!(
+                            "aucun pas de `scale` entre `min_size` {} et `max_size` {}",
+                            text.min_size, text.max_size
+                        ),
+                    )
+                    .hint = Some(
+                    "ajoutez un pas à `scale`, ou élargissez `min_size`..`max_size`".to_owned(),
+                );
             }
         }
     }
@@ -1112,7 +1115,9 @@ fn read_rule(
     reader.unknown_keys(
         item,
         "élément rule d'un calque stack",
-        &["kind", "width", "height", "color", "gradient", "radius", "align"],
+        &[
+            "kind", "width", "height", "color", "gradient", "radius", "align",
+        ],
     );
     let why = " (la largeur du calque, marges ôtées)";
     let width = number_in(reader, item, "width", 1.0..=inner.width.max(1.0), why);
@@ -1282,7 +1287,13 @@ fn read_text_layer(
             .is_some_and(Spanned::into_inner),
         wrap,
         steps: Vec::new(),
-        qualifier: number_in(reader, table, "qualifier", 0.2..=0.8, " fois la taille du texte"),
+        qualifier: number_in(
+            reader,
+            table,
+            "qualifier",
+            0.2..=0.8,
+            " fois la taille du texte",
+        ),
     })
 }
 
@@ -1833,5 +1844,99 @@ size = 30
             vec!["source", "year"]
         );
         assert!(placeholders("plain").is_empty());
+    }
+
+    #[test]
+    fn gives_each_text_the_steps_of_the_scale_within_its_sizes() {
+        let text = TEMPLATE.replacen("[fields.", "scale = [30, 60, 90, 140, 200]\n\n[fields.", 1);
+        let (template, diagnostics) = parse(&text);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let template = template.unwrap();
+        assert_eq!(template.scale, [200.0, 140.0, 90.0, 60.0, 30.0]);
+        let steps: Vec<Vec<f32>> = template.formats[&Format::Carre]
+            .iter()
+            .flat_map(Layer::texts)
+            .map(|text| text.steps.clone())
+            .collect();
+        assert!(steps.contains(&vec![140.0, 90.0, 60.0]), "{steps:?}");
+    }
+
+    #[rstest::rstest]
+    #[case::not_a_list("scale = 40", "`scale` doit être une liste de tailles")]
+    #[case::not_a_size(
+        "scale = [40, \"grand\"]",
+        "un pas de `scale` doit être une taille entre 4 et 1350 pixels"
+    )]
+    #[case::no_step_in_range(
+        "scale = [20, 400]",
+        "aucun pas de `scale` entre `min_size` 60 et `max_size` 140"
+    )]
+    fn rejects_a_scale(#[case] scale: &str, #[case] expected: &str) {
+        let text = TEMPLATE.replacen("[fields.", &format!("{scale}\n\n[fields."), 1);
+        let (_, diagnostics) = parse(&text);
+        assert!(
+            diagnostics.iter().any(|d| d.message.contains(expected)),
+            "{diagnostics:?}"
+        );
+    }
+
+    #[test]
+    fn reads_rules_icons_and_qualifiers_in_a_stack() {
+        let stack = r##"
+[[formats.carre.layers]]
+kind = "stack"
+x = 80
+y = 600
+width = 920
+height = 300
+
+[[formats.carre.layers.items]]
+field = "tool"
+height = 120
+font = "body"
+color = "ink"
+min_size = 60
+max_size = 100
+qualifier = 0.3
+
+[[formats.carre.layers.items]]
+kind = "rule"
+width = 140
+height = 10
+color = "accent"
+align = "center"
+
+[[formats.carre.layers.items]]
+kind = "icons"
+field = "marks"
+src = "icons/{value}.png"
+height = 80
+font = "body"
+color = "ink"
+text_size = 30
+"##;
+        let text = format!("{TEMPLATE}{stack}");
+        let (template, diagnostics) = parse(&text);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let layers = &template.unwrap().formats[&Format::Carre];
+        let LayerKind::Stack(stack) = &layers.last().unwrap().kind else {
+            panic!("a stack layer")
+        };
+        let StackItem::Text(figure) = &stack.items[0] else {
+            panic!("a text")
+        };
+        assert_eq!(figure.qualifier, Some(0.3));
+        let StackItem::Rule(rule) = &stack.items[1] else {
+            panic!("a rule")
+        };
+        assert_eq!(
+            (rule.width, rule.height, rule.align),
+            (140.0, 10.0, Align::Center)
+        );
+        let StackItem::Icons(icons) = &stack.items[2] else {
+            panic!("a row of icons")
+        };
+        assert_eq!(icons.rect.height, 80.0);
+        assert_eq!(stack.icons().len(), 1);
     }
 }

@@ -11,8 +11,8 @@ pub use super::scale::Sizes;
 use crate::config::Brand;
 use crate::post::{Post, Visual};
 use crate::template::{
-    Align, Field, FieldKind, Fit, Format, IconsLayer, LayerKind, Paint, Rect, RuleItem,
-    StackItem, StackLayer, Template, TextLayer, VAlign, placeholders,
+    Align, Field, FieldKind, Fit, Format, IconsLayer, LayerKind, Paint, Rect, RuleItem, StackItem,
+    StackLayer, Template, TextLayer, VAlign, placeholders,
 };
 use crate::typography::{Block, FontFace, Frame, Overflow, Paragraph, Wrap, french};
 
@@ -766,9 +766,8 @@ fn fit_text<'a>(
         line_height: layer.line_height,
         wrap: layer.wrap,
     };
-    let fitted = |text: &str, frame: &Frame| {
-        fit_names_whole(context, face, text, (frame, &layer.steps))
-    };
+    let fitted =
+        |text: &str, frame: &Frame| fit_names_whole(context, face, text, (frame, &layer.steps));
     let (block, lead) = match qualified(context, (template, layer), face, (&text, &frame, loose)) {
         Some(split) => split,
         None => (
@@ -1487,5 +1486,191 @@ max_lines = 3
             tidy("Le chiffre : 65,4 millions.  . Source ()"),
             "Le chiffre : 65,4 millions. Source"
         );
+    }
+
+    const FIGURE: &str = r##"
+name = "Chiffre"
+scale = [34, 48, 68, 96, 136]
+[fields.number]
+required = true
+[fields.caption]
+
+[[formats.paysage.layers]]
+kind = "stack"
+x = 60
+y = 40
+width = 1080
+height = 500
+valign = "middle"
+gap = 20
+
+[[formats.paysage.layers.items]]
+field = "number"
+height = 200
+font = "Lato-Black.ttf"
+color = "#C0392B"
+min_size = 34
+max_size = 136
+qualifier = 0.35
+
+[[formats.paysage.layers.items]]
+kind = "rule"
+width = 120
+height = 8
+color = "#1F4E79"
+
+[[formats.paysage.layers.items]]
+field = "caption"
+height = 150
+font = "Lato-Black.ttf"
+color = "#222222"
+min_size = 34
+max_size = 48
+max_lines = 3
+"##;
+
+    fn assets() -> Assets {
+        let file = "Lato-Black.ttf";
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../assets/fonts")
+            .join(file);
+        let mut assets = Assets::default();
+        assets.fonts.insert(
+            file.to_owned(),
+            FontFace::from_bytes(file, std::fs::read(path).unwrap()).unwrap(),
+        );
+        assets
+    }
+
+    fn figure_post(id: &str, number: &str) -> Post {
+        let text = format!(
+            "+++\nseries = \"s\"\ntemplate = \"f\"\n[visual]\nnumber = \"{number}\"\ncaption = \"Une phrase.\"\n+++\nTexte.\n"
+        );
+        let (post, diagnostics) = Post::parse(&text, "posts/f.md", id, chrono_tz::Europe::Paris);
+        post.unwrap_or_else(|| panic!("{diagnostics:?}"))
+    }
+
+    fn figure() -> Template {
+        let (template, diagnostics) = Template::parse(FIGURE, "assets/templates/f.toml", "f");
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        template.unwrap()
+    }
+
+    #[test]
+    fn texts_take_the_steps_of_the_scale() {
+        let template = figure();
+        let (assets, brand) = (assets(), Brand::default());
+        let context = Context {
+            brand: &brand,
+            assets: &assets,
+            french: true,
+            no_break: &[],
+            sizes: None,
+            caps: None,
+        };
+        let card = layout(
+            context,
+            &template,
+            Format::Paysage,
+            &figure_post("a", "12 %"),
+        )
+        .unwrap();
+        let texts = card.texts();
+        assert_eq!(texts[0].size, 136.0, "{texts:?}");
+        // The rule lies between the figure and the sentence.
+        let rule = card.ops.iter().find_map(|op| match op {
+            Op::Fill {
+                rect: Some(rect), ..
+            } => Some(*rect),
+            _ => None,
+        });
+        let rule = rule.expect("a rule");
+        assert!(rule.y >= texts[0].rect[1] as f32 + texts[0].rect[3] as f32);
+        assert!(rule.y + rule.height <= texts[1].rect[1] as f32);
+        assert!([34.0, 48.0].contains(&texts[1].size), "{texts:?}");
+    }
+
+    #[test]
+    fn a_qualifier_goes_smaller_on_its_own_line() {
+        let template = figure();
+        let (assets, brand) = (assets(), Brand::default());
+        let context = Context {
+            brand: &brand,
+            assets: &assets,
+            french: true,
+            no_break: &[],
+            sizes: None,
+            caps: None,
+        };
+        let post = figure_post("a", "Plus de 1 200");
+        let texts = layout(context, &template, Format::Paysage, &post)
+            .unwrap()
+            .texts();
+        let figure = texts
+            .iter()
+            .find(|t| t.lines == ["1\u{202f}200"])
+            .unwrap_or_else(|| panic!("{texts:?}"));
+        let lead = texts
+            .iter()
+            .find(|t| t.lines == ["Plus de"])
+            .expect("the qualifier");
+        assert_eq!(figure.size, 136.0);
+        // 0.35 of 136, 47.6, rounds to 48: a step of the scale.
+        assert_eq!(lead.size, 48.0);
+        assert!(lead.rect[1] + lead.rect[3] <= figure.rect[1] + 0.01);
+    }
+
+    #[test]
+    fn every_card_of_a_series_sets_a_text_at_one_size() {
+        let template = figure();
+        let (assets, brand) = (assets(), Brand::default());
+        let context = Context {
+            brand: &brand,
+            assets: &assets,
+            french: true,
+            no_break: &[],
+            sizes: None,
+            caps: None,
+        };
+        let posts = [
+            figure_post("a", "12 %"),
+            figure_post("b", "3 000"),
+            figure_post("c", "240 008 consultations de télémédecine"),
+        ];
+        let size = |context: Context<'_>, post: &Post| {
+            layout(context, &template, Format::Paysage, post)
+                .unwrap()
+                .texts()[0]
+                .size
+        };
+        let alone: Vec<f32> = posts.iter().map(|post| size(context, post)).collect();
+        assert_eq!(&alone[..2], [136.0, 136.0]);
+        assert!(alone[2] < 136.0, "{alone:?}");
+        let config = crate::config::Config::parse(
+            "timezone = \"Europe/Paris\"\n[brand]\nname = \"CPTS\"\n[series.s]\ncron = \"0 19 * * tue\"\nchannels = [\"facebook\"]\n[channels.facebook]\nnetwork = \"facebook\"\n",
+            "config/crieur.toml",
+        )
+        .0
+        .expect("a configuration");
+        let templates = BTreeMap::from([("f".to_owned(), template.clone())]);
+        let all: Vec<&Post> = posts.iter().collect();
+        let sizes = Sizes::of(context, (&config, &templates), &all);
+        let context = context.with_sizes(&sizes);
+        let set: Vec<f32> = posts.iter().map(|post| size(context, post)).collect();
+        // Two of three reach 136: the series takes it; the long one keeps
+        // the size it fits at.
+        assert_eq!(set, alone);
+        // A series where most cards are long sets the short one smaller.
+        let posts = [
+            figure_post("a", "12 %"),
+            figure_post("b", "240 008 consultations de télémédecine"),
+            figure_post("c", "240 009 consultations de télémédecine"),
+        ];
+        let all: Vec<&Post> = posts.iter().collect();
+        let sizes = Sizes::of(context, (&config, &templates), &all);
+        let context = context.with_sizes(&sizes);
+        let set: Vec<f32> = posts.iter().map(|post| size(context, post)).collect();
+        assert_eq!(set[0], set[1], "{set:?}");
+        assert_eq!(set[1], set[2], "{set:?}");
     }
 }

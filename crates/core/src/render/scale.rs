@@ -61,8 +61,10 @@ impl Sizes {
             })
             .collect();
         // Series -> template -> format -> text -> the size on each card.
-        let mut reached: BTreeMap<&str, BTreeMap<&str, BTreeMap<Format, BTreeMap<usize, Vec<f32>>>>> =
-            BTreeMap::new();
+        let mut reached: BTreeMap<
+            &str,
+            BTreeMap<&str, BTreeMap<Format, BTreeMap<usize, Vec<f32>>>>,
+        > = BTreeMap::new();
         for (series, template, format, scaled) in cards {
             let texts = reached
                 .entry(series)
