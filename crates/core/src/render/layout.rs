@@ -1024,13 +1024,8 @@ fn emit(
                 }));
             }
             Piece::Rule(rule) => {
-                let offset = match rule.align {
-                    Align::Left => 0.0,
-                    Align::Center => ((inner - rule.width) / 2.0).round(),
-                    Align::Right => inner - rule.width,
-                };
                 let rect = Rect {
-                    x: x + across + offset,
+                    x: x + across + offset(rule.align, inner, rule.width),
                     y: top,
                     width: rule.width.min(inner),
                     height: rule.height,
@@ -1047,11 +1042,7 @@ fn emit(
             }
             Piece::Stack(nested, measured) => {
                 let box_width = outer_width(nested, &measured).min(inner);
-                let offset = match nested.align {
-                    Align::Left => 0.0,
-                    Align::Center => ((inner - box_width) / 2.0).round(),
-                    Align::Right => inner - box_width,
-                };
+                let offset = offset(nested.align, inner, box_width);
                 emit(
                     context,
                     template,
@@ -1063,6 +1054,15 @@ fn emit(
             }
         }
         top += piece_height + stack.gap;
+    }
+}
+
+/// How far from the left of `room` something `width` wide sits.
+fn offset(align: Align, room: f32, width: f32) -> f32 {
+    match align {
+        Align::Left => 0.0,
+        Align::Center => ((room - width) / 2.0).round(),
+        Align::Right => room - width,
     }
 }
 
