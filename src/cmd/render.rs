@@ -353,7 +353,12 @@ fn layout_json(config: &Config, project: &Project, jobs: &[Job<'_>]) -> anyhow::
 fn series_sizes(config: &Config, project: &Project, jobs: &[Job<'_>]) -> Sizes {
     let posts: Vec<&Post> = jobs.iter().map(|job| job.post).collect();
     let context = Context::of(config, &project.assets);
-    Sizes::around(context, (config, &project.templates), &project.posts, &posts)
+    Sizes::around(
+        context,
+        (config, &project.templates),
+        &project.posts,
+        &posts,
+    )
 }
 
 /// Renders every job on every core; returns the files written, sorted.

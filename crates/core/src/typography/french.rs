@@ -477,7 +477,10 @@ mod tests {
     fn sets_a_qualifier_apart_from_its_figure() {
         assert_eq!(qualifier("Plus de 1 200"), Some(("Plus de", "1 200")));
         assert_eq!(qualifier("PRÈS DE 65 %"), Some(("PRÈS DE", "65 %")));
-        assert_eq!(qualifier("Plus d’1 million"), Some(("Plus d’", "1 million")));
+        assert_eq!(
+            qualifier("Plus d’1 million"),
+            Some(("Plus d’", "1 million"))
+        );
         assert_eq!(qualifier("Environ\u{a0}40"), Some(("Environ", "40")));
         assert_eq!(qualifier("Plus de la moitié"), None);
         assert_eq!(qualifier("Environ40"), None);

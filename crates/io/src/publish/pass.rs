@@ -473,7 +473,12 @@ fn prepare(
 ) -> (Vec<Want>, PreparedAll) {
     let context = Context::of(config, &project.assets);
     let posts: Vec<&Post> = planned.iter().map(|p| p.post).collect();
-    let sizes = Sizes::around(context, (config, &project.templates), &project.posts, &posts);
+    let sizes = Sizes::around(
+        context,
+        (config, &project.templates),
+        &project.posts,
+        &posts,
+    );
     let context = context.with_sizes(&sizes);
     let jpeg = |network: Network| network == Network::Instagram;
     let mut needed: Vec<(&Post, &Template, Format, bool)> = planned
