@@ -10,7 +10,7 @@
 //!   should start with a capital (`#MonEspaceSanté`). Words are found with
 //!   the French function words and the words of the project's own texts.
 
-use std::collections::BTreeSet;
+use rustc_hash::FxHashSet;
 
 use crate::diagnostic::Diagnostic;
 use crate::post::Post;
@@ -31,14 +31,14 @@ const GLUE: &[&str] = &[
 /// The words hashtags are split into.
 #[derive(Debug, Default)]
 pub struct Words {
-    words: BTreeSet<String>,
+    words: FxHashSet<String>,
 }
 
 impl Words {
     /// The words of some texts (three letters or more), with the glue
     /// words.
     pub fn from_texts<'t>(texts: impl IntoIterator<Item = &'t str>) -> Words {
-        let mut words: BTreeSet<String> = GLUE.iter().map(|w| (*w).to_owned()).collect();
+        let mut words: FxHashSet<String> = GLUE.iter().map(|w| (*w).to_owned()).collect();
         // Hashtags themselves are not words: `#monespacesanté` must not
         // vouch for itself.
         let tokens = texts
@@ -47,8 +47,17 @@ impl Words {
             .filter(|token| !token.starts_with('#'));
         for token in tokens {
             for word in token.split(|c: char| !c.is_alphanumeric()) {
-                if word.chars().count() >= 3 {
-                    words.insert(word.to_lowercase());
+                // Most words recur from post to post: no copy of one known.
+                if word.chars().count() < 3 {
+                    continue;
+                }
+                if word.chars().any(char::is_uppercase) {
+                    let lower = word.to_lowercase();
+                    if !words.contains(&lower) {
+                        words.insert(lower);
+                    }
+                } else if !words.contains(word) {
+                    words.insert(word.to_owned());
                 }
             }
         }

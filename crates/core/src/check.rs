@@ -17,7 +17,9 @@ use crate::network::Network;
 use crate::plan::{Plan, Window, channels_of, format_local, plan_with};
 use crate::post::{Post, Visual};
 use crate::project::Project;
+use crate::render::layout::Sizes;
 use crate::render::layout::{choice_values, font_file, resolve_color};
+use crate::render::scale::Scaled;
 use crate::render::{Assets, Context, Problem, layout};
 use crate::scaffold::{EXAMPLE_CAPTIONS, NEW_CAPTION, PLACEHOLDERS};
 use crate::template::{FieldKind, Format, LayerKind, Paint, Template, placeholders};
@@ -61,18 +63,38 @@ pub fn check(project: &Project, now: DateTime<Utc>) -> Vec<Diagnostic> {
     }
     // Laying out every card is the costly part: spread it over the cores.
     let context = Context::of(config, &project.assets);
-    // Every card of a series sets each text at its series' size.
-    let sizes = crate::render::layout::Sizes::of(context, (config, &project.templates), &drawable);
-    let context = context.with_sizes(&sizes);
     let contrast = crate::contrast::Cache::default();
-    let layouts: Vec<Diagnostic> = drawable
+    let alone: Vec<(&Post, &Template, Laid)> = drawable
         .par_iter()
-        .flat_map_iter(|post| {
+        .filter_map(|post| {
             let template =
-                crate::post::template_of(post, config).and_then(|id| sound_templates.get(id));
-            match template {
-                Some(template) => check_layout(context, template, post, &contrast),
-                None => Vec::new(),
+                crate::post::template_of(post, config).and_then(|id| sound_templates.get(id))?;
+            Some((
+                *post,
+                *template,
+                check_layout(context, template, post, &contrast),
+            ))
+        })
+        .collect();
+    // Every card of a series sets each text at its series' size: the few
+    // cards set smaller than alone are laid out again.
+    let sizes = Sizes::from_cards(alone.iter().flat_map(|(post, template, laid)| {
+        laid.scaled
+            .iter()
+            .map(move |(format, scaled)| (*post, *template, *format, scaled.clone()))
+    }));
+    let context = context.with_sizes(&sizes);
+    let layouts: Vec<Diagnostic> = alone
+        .into_par_iter()
+        .flat_map_iter(|(post, template, laid)| {
+            let changes = laid
+                .scaled
+                .iter()
+                .any(|(format, scaled)| sizes.changes(post, template, *format, scaled));
+            if changes {
+                check_layout(context, template, post, &contrast).diagnostics
+            } else {
+                laid.diagnostics
             }
         })
         .collect();
@@ -799,20 +821,22 @@ fn name_diagnostics(
 }
 
 /// Lays out each of the post's cards: what does not fit or cannot be
-/// drawn, and what cannot be read.
+/// drawn, and what cannot be read; and the sizes its texts take.
 fn check_layout(
     context: Context<'_>,
     template: &Template,
     post: &Post,
     cache: &crate::contrast::Cache,
-) -> Vec<Diagnostic> {
+) -> Laid {
     // The same problem in several formats is said once, naming them all.
     let mut found: Vec<(String, Vec<Format>, Vec<String>)> = Vec::new();
     let mut of_name: Vec<(String, Vec<Format>, Vec<String>)> = Vec::new();
     let mut contrast = Vec::new();
+    let mut scaled = Vec::new();
     for &format in template.formats.keys() {
         let problems = match layout(context, template, format, post) {
-            Ok(card) => {
+            Ok(mut card) => {
+                scaled.push((format, std::mem::take(&mut card.scaled)));
                 contrast.extend(check_contrast(
                     context,
                     template,
@@ -848,12 +872,23 @@ fn check_layout(
     let of_name = of_name.into_iter().flat_map(|(message, formats, _)| {
         name_diagnostics(context.brand, template, &message, &formats)
     });
-    found
+    let diagnostics = found
         .into_iter()
         .map(|(message, formats, fields)| layout_diagnostic(post, &message, &formats, &fields))
         .chain(of_name)
         .chain(contrast)
-        .collect()
+        .collect();
+    Laid {
+        diagnostics,
+        scaled,
+    }
+}
+
+/// A post's cards laid out: what `check` says of them, and the sizes of
+/// their texts set on the scale, by format.
+struct Laid {
+    diagnostics: Vec<Diagnostic>,
+    scaled: Vec<(Format, Scaled)>,
 }
 
 /// Adds a problem met in `format`, or the format to the same problem met

@@ -10,10 +10,10 @@
 //! bold: WCAG's 24 px and 18.5 px bold on a card seen about 360 px wide).
 //! Pure: the card is drawn in memory.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Mutex;
 
-use crate::render::layout::{Card, Color, Op};
+use crate::render::layout::{Card, Color, Fill, Op};
 use crate::template::Rect;
 
 /// The ratio normal text must reach.
@@ -180,16 +180,23 @@ impl Reading {
     }
 }
 
-/// A reading's identity: its background, its box on it, its colour.
-type Memo = (String, [usize; 4], Color);
+/// What a background is drawn from: the card's size, then each fill and
+/// image beneath a text, as the bits of their numbers (no formatting, and
+/// no float hashed as a float).
+type Beneath = Vec<u32>;
+
+/// A reading's identity: its background's number, its box on it, its
+/// colour.
+type Memo = (usize, [usize; 4], Color);
 
 /// Remembers the backgrounds already drawn: the cards of one template
 /// share most of them, and drawing is the costly part.
 #[derive(Debug, Default)]
 pub struct Cache {
-    drawn: Mutex<HashMap<String, std::sync::Arc<Background>>>,
+    /// Each background drawn, with its number.
+    drawn: Mutex<FxHashMap<Beneath, (usize, std::sync::Arc<Background>)>>,
     /// Readings already made: background, scaled box and colour.
-    read: Mutex<HashMap<Memo, ([u8; 3], f64)>>,
+    read: Mutex<FxHashMap<Memo, ([u8; 3], f64)>>,
 }
 
 /// What lies beneath some text, drawn small.
@@ -222,9 +229,25 @@ pub fn measure(card: &Card, cache: &Cache) -> Vec<Reading> {
         let Some(area) = text_box(block, origins, card) else {
             continue;
         };
-        let (key, background) = beneath(card, index, cache);
+        // Only what lies under the text (and a small pixel around) colours
+        // its background: cards whose other parts differ share it.
+        let reach = [
+            area[0] - REACH,
+            area[1] - REACH,
+            area[2] + REACH,
+            area[3] + REACH,
+        ];
+        let under: Vec<&Op> = card.ops[..index]
+            .iter()
+            .filter(|op| overlaps(op, reach))
+            .collect();
+        let mut below: Beneath = vec![card.width, card.height];
+        for op in &under {
+            describe(op, &mut below);
+        }
+        let (number, background) = beneath(card, &under, &below, cache);
         let cell = scaled(&background, &area);
-        let memo = (key, cell, *color);
+        let memo = (number, cell, *color);
         let known = cache.read.lock().ok().and_then(|r| r.get(&memo).copied());
         let (under, ratio) = known.unwrap_or_else(|| {
             let found = worst_tenth(&background, cell, *color);
@@ -268,48 +291,101 @@ fn text_box(
     (area[2] > area[0] && area[3] > area[1]).then_some(area)
 }
 
-/// The fills and images drawn before the text, scaled down, drawn once per
-/// distinct background.
-fn beneath(card: &Card, index: usize, cache: &Cache) -> (String, std::sync::Arc<Background>) {
+/// How far around a text, in the card's pixels, what is drawn may still
+/// reach its background's pixels: two of them.
+const REACH: f32 = 2.0 / SCALE;
+
+/// Whether a fill or an image reaches into `area` (x0, y0, x1, y1).
+fn overlaps(op: &Op, area: [f32; 4]) -> bool {
+    let rect = match op {
+        Op::Fill { rect: None, .. } => return true,
+        Op::Fill {
+            rect: Some(rect), ..
+        }
+        | Op::Image { rect, .. } => rect,
+        Op::Text { .. } => return false,
+    };
+    rect.x < area[2]
+        && rect.x + rect.width > area[0]
+        && rect.y < area[3]
+        && rect.y + rect.height > area[1]
+}
+
+/// Adds a fill or an image to what a background is drawn from.
+fn describe(op: &Op, below: &mut Beneath) {
+    let rect = |r: &Rect, below: &mut Beneath| {
+        below.extend([r.x, r.y, r.width, r.height].map(f32::to_bits));
+    };
+    let color = |c: &Color| u32::from_le_bytes(*c);
+    match op {
+        Op::Fill {
+            rect: area,
+            paint,
+            radius,
+        } => {
+            below.push(1);
+            match area {
+                Some(area) => rect(area, below),
+                None => below.push(0),
+            }
+            match paint {
+                Fill::Solid(c) => below.extend([0, color(c)]),
+                Fill::Gradient { from, to, angle } => {
+                    below.extend([1, color(from), color(to), angle.to_bits()]);
+                }
+            }
+            below.push(radius.to_bits());
+        }
+        Op::Image {
+            image,
+            rect: area,
+            fit,
+        } => {
+            let address = std::sync::Arc::as_ptr(image) as usize as u64;
+            below.extend([2, address as u32, (address >> 32) as u32, *fit as u32]);
+            rect(area, below);
+        }
+        Op::Text { .. } => {}
+    }
+}
+
+/// The fills and images drawn before the text and under it, scaled down,
+/// drawn once per distinct background; with the background's number.
+fn beneath(
+    card: &Card,
+    under: &[&Op],
+    below: &Beneath,
+    cache: &Cache,
+) -> (usize, std::sync::Arc<Background>) {
+    if let Some(found) = cache.drawn.lock().ok().and_then(|d| d.get(below).cloned()) {
+        return found;
+    }
     let scale = |r: Rect| Rect {
         x: r.x * SCALE,
         y: r.y * SCALE,
         width: r.width * SCALE,
         height: r.height * SCALE,
     };
-    let mut key = format!("{}x{}", card.width, card.height);
-    let ops: Vec<Op> = card.ops[..index]
+    let ops: Vec<Op> = under
         .iter()
         .filter_map(|op| match op {
             Op::Fill {
                 rect,
                 paint,
                 radius,
-            } => {
-                key.push_str(&format!("|F{rect:?}{paint:?}{radius}"));
-                Some(Op::Fill {
-                    rect: rect.map(scale),
-                    paint: *paint,
-                    radius: radius * SCALE,
-                })
-            }
-            Op::Image { image, rect, fit } => {
-                key.push_str(&format!(
-                    "|I{:p}{rect:?}{fit:?}",
-                    std::sync::Arc::as_ptr(image)
-                ));
-                Some(Op::Image {
-                    image: image.clone(),
-                    rect: scale(*rect),
-                    fit: *fit,
-                })
-            }
+            } => Some(Op::Fill {
+                rect: rect.map(scale),
+                paint: *paint,
+                radius: radius * SCALE,
+            }),
+            Op::Image { image, rect, fit } => Some(Op::Image {
+                image: image.clone(),
+                rect: scale(*rect),
+                fit: *fit,
+            }),
             Op::Text { .. } => None,
         })
         .collect();
-    if let Some(found) = cache.drawn.lock().ok().and_then(|d| d.get(&key).cloned()) {
-        return (key, found);
-    }
     let width = ((card.width as f32 * SCALE).ceil() as u32).max(1);
     let height = ((card.height as f32 * SCALE).ceil() as u32).max(1);
     let small = Card {
@@ -325,10 +401,14 @@ fn beneath(card: &Card, index: usize, cache: &Cache) -> (String, std::sync::Arc<
         height: height as usize,
         rgba: crate::render::draw(&small).into_rgba(),
     });
-    if let Ok(mut cached) = cache.drawn.lock() {
-        cached.insert(key.clone(), drawn.clone());
-    }
-    (key, drawn)
+    let Ok(mut cached) = cache.drawn.lock() else {
+        return (usize::MAX, drawn);
+    };
+    let number = cached.len();
+    let entry = cached
+        .entry(below.clone())
+        .or_insert_with(|| (number, drawn));
+    entry.clone()
 }
 
 /// A text's box on the small background: x0, y0, x1, y1 in its pixels.

@@ -6,6 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use super::picture::Picture;
 pub use super::scale::Sizes;
 use crate::config::Brand;
@@ -295,23 +297,31 @@ fn raw(value: &Visual) -> String {
     }
 }
 
-/// Substitutes `{field}` placeholders; `None` when one of them has no value.
+/// Substitutes `{field}` placeholders, in one pass; `None` when one of
+/// them has no value.
 fn substitute(
     pattern: &str,
     template: &Template,
     values: &BTreeMap<&str, Visual>,
     shown: bool,
 ) -> Option<String> {
-    let mut out = pattern.to_owned();
-    for name in placeholders(pattern) {
-        let value = values.get(name)?;
-        let text = if shown {
-            display(template.fields.get(name), value)
-        } else {
-            raw(value)
+    let mut out = String::with_capacity(pattern.len() + 32);
+    let mut rest = pattern;
+    while let Some(start) = rest.find('{') {
+        let Some(length) = rest[start + 1..].find('}') else {
+            break;
         };
-        out = out.replace(&format!("{{{name}}}"), &text);
+        let name = &rest[start + 1..start + 1 + length];
+        let value = values.get(name)?;
+        out.push_str(&rest[..start]);
+        if shown {
+            out.push_str(&display(template.fields.get(name), value));
+        } else {
+            out.push_str(&raw(value));
+        }
+        rest = &rest[start + 1 + length + 1..];
     }
+    out.push_str(rest);
     Some(out)
 }
 
@@ -619,14 +629,77 @@ fn pattern_color(
         .ok_or_else(|| Problem::Template(format!("couleur inconnue `{name}`")))
 }
 
+/// Texts as cards draw them, remembered by thread: the same kicker,
+/// caption or name recurs in every format and on many cards.
+#[derive(Default)]
+struct Prepared {
+    /// Whether French rules apply, and the names kept whole, as written
+    /// and as drawn: the memo holds for these only.
+    french: bool,
+    no_break: Vec<String>,
+    names: Vec<String>,
+    /// By text written: as drawn, without then with capitals.
+    texts: FxHashMap<String, [Option<Arc<str>>; 2]>,
+    /// By text drawn: the same with the names kept whole.
+    whole: FxHashMap<Arc<str>, Arc<str>>,
+}
+
+thread_local! {
+    static PREPARED: std::cell::RefCell<Prepared> = std::cell::RefCell::default();
+}
+
+/// Past this many texts, the memo starts afresh.
+const MOST_PREPARED: usize = 4096;
+
+impl Prepared {
+    /// The memo for `context`, afresh when its rules differ.
+    fn fit(&mut self, context: Context<'_>) {
+        if self.french != context.french || self.no_break != context.no_break {
+            let names = if context.french {
+                context.no_break.iter().map(|n| french::apply(n)).collect()
+            } else {
+                context.no_break.to_vec()
+            };
+            *self = Prepared {
+                french: context.french,
+                no_break: context.no_break.to_vec(),
+                names,
+                ..Prepared::default()
+            };
+        }
+        if self.texts.len() + self.whole.len() >= MOST_PREPARED {
+            self.texts.clear();
+            self.whole.clear();
+        }
+    }
+}
+
 /// Prepares text for drawing: French rules, then capitals.
-fn prepare(context: Context<'_>, text: &str, uppercase: bool) -> String {
-    let text = if context.french {
-        french::apply(text)
-    } else {
-        text.to_owned()
-    };
-    if uppercase { text.to_uppercase() } else { text }
+fn prepare(context: Context<'_>, text: &str, uppercase: bool) -> Arc<str> {
+    PREPARED.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        memo.fit(context);
+        if let Some(found) = memo
+            .texts
+            .get(text)
+            .and_then(|t| t[usize::from(uppercase)].clone())
+        {
+            return found;
+        }
+        let drawn = if context.french {
+            french::apply(text)
+        } else {
+            text.to_owned()
+        };
+        let drawn: Arc<str> = if uppercase {
+            drawn.to_uppercase().into()
+        } else {
+            drawn.into()
+        };
+        memo.texts.entry(text.to_owned()).or_default()[usize::from(uppercase)] =
+            Some(drawn.clone());
+        drawn
+    })
 }
 
 /// `text` fitted in `frame`, the names of [`Context::no_break`] whole at
@@ -639,26 +712,26 @@ fn fit_names_whole(
     (frame, steps): (&Frame, &[f32]),
 ) -> Result<Block, Overflow> {
     let whole = names_kept_whole(context, text);
-    match Paragraph::cached(face, &whole).fit_steps(frame, steps) {
-        Err(Overflow::Word { .. }) if whole != text => {
-            Paragraph::cached(face, text).fit_steps(frame, steps)
+    match Paragraph::cached(face, &whole).fit_remembered(frame, steps) {
+        Err(Overflow::Word { .. }) if *whole != *text => {
+            Paragraph::cached(face, text).fit_remembered(frame, steps)
         }
         fitted => fitted,
     }
 }
 
 /// `text` with the names of [`Context::no_break`] kept on one line.
-fn names_kept_whole(context: Context<'_>, text: &str) -> String {
-    if context.french {
-        let names: Vec<String> = context
-            .no_break
-            .iter()
-            .map(|name| french::apply(name))
-            .collect();
-        french::keep_whole(text, &names)
-    } else {
-        french::keep_whole(text, context.no_break)
-    }
+fn names_kept_whole(context: Context<'_>, text: &str) -> Arc<str> {
+    PREPARED.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        memo.fit(context);
+        if let Some(found) = memo.whole.get(text) {
+            return found.clone();
+        }
+        let whole: Arc<str> = french::keep_whole(text, &memo.names).into();
+        memo.whole.insert(text.into(), whole.clone());
+        whole
+    })
 }
 
 /// A text fitted in its box, not yet placed.
@@ -745,7 +818,7 @@ fn fit_text<'a>(
     let face = face(context, layer.font.get_ref())?;
     let color = pattern_color(context, template, values, layer.color.get_ref())?;
     let text = prepare(context, &text, layer.uppercase);
-    let missing = face.missing_chars(&text);
+    let missing = Paragraph::cached(face, &text).missing().to_vec();
     if !missing.is_empty() {
         return Err(Problem::MissingGlyphs {
             fields,

@@ -182,6 +182,16 @@ fn scale_premultiplied(premultiplied: &RgbaImage, width: u32, height: u32) -> Ve
     if (width, height) == premultiplied.dimensions() {
         return premultiplied.pixels().map(|p| p.0).collect();
     }
+    // Sixteen times smaller or more (a logo drawn small to read a text's
+    // background): an average over each pixel's area, which costs a pass
+    // over the source where a filter costs many.
+    let (source_width, source_height) = premultiplied.dimensions();
+    if source_width >= width.saturating_mul(16) && source_height >= height.saturating_mul(16) {
+        return imageops::thumbnail(premultiplied, width, height)
+            .pixels()
+            .map(|p| p.0)
+            .collect();
+    }
     imageops::resize(
         premultiplied,
         width,

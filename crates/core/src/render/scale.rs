@@ -19,6 +19,13 @@ use crate::template::{Format, Template};
 /// Text key -> size, for one series, template and format.
 type Caps = BTreeMap<usize, f32>;
 
+/// The sizes of one card's texts set on the scale, by text key.
+pub type Scaled = Vec<(usize, f32)>;
+
+/// Series -> template -> format -> text -> the size on each card.
+type Reached<'p> =
+    BTreeMap<&'p str, BTreeMap<&'p str, BTreeMap<Format, BTreeMap<usize, Vec<f32>>>>>;
+
 /// The size each text of each series takes, by series, template, format
 /// and text ([`crate::template::TextLayer::key`]).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -42,12 +49,11 @@ impl Sizes {
             ..context
         };
         // Laying every card out is the costly part: spread over the cores.
-        let cards: Vec<(&str, &str, Format, Vec<(usize, f32)>)> = posts
+        let cards: Vec<(&Post, &Template, Format, Scaled)> = posts
             .par_iter()
             .flat_map_iter(|post| {
-                let series = post.series.as_ref().map(|series| series.get_ref().as_str());
                 let template = template_of(post, config).and_then(|id| templates.get(id));
-                let (Some(series), Some(template)) = (series, template) else {
+                let Some(template) = template.filter(|_| post.series.is_some()) else {
                     return Vec::new();
                 };
                 template
@@ -55,21 +61,27 @@ impl Sizes {
                     .keys()
                     .filter_map(|&format| {
                         let card = layout(context, template, format, post).ok()?;
-                        Some((series, template.id.as_str(), format, card.scaled))
+                        Some((*post, template, format, card.scaled))
                     })
                     .collect()
             })
             .collect();
-        // Series -> template -> format -> text -> the size on each card.
-        let mut reached: BTreeMap<
-            &str,
-            BTreeMap<&str, BTreeMap<Format, BTreeMap<usize, Vec<f32>>>>,
-        > = BTreeMap::new();
-        for (series, template, format, scaled) in cards {
+        Sizes::from_cards(cards)
+    }
+
+    /// The sizes of the series, from the texts of each card laid out alone
+    /// (`layout` without sizes): its post, template, format and
+    /// [`crate::render::Card::scaled`].
+    pub fn from_cards<'p>(
+        cards: impl IntoIterator<Item = (&'p Post, &'p Template, Format, Scaled)>,
+    ) -> Sizes {
+        let mut reached: Reached<'p> = BTreeMap::new();
+        for (post, template, format, scaled) in cards {
+            let Some(series) = &post.series else { continue };
             let texts = reached
-                .entry(series)
+                .entry(series.get_ref().as_str())
                 .or_default()
-                .entry(template)
+                .entry(template.id.as_str())
                 .or_default()
                 .entry(format)
                 .or_default();
@@ -124,6 +136,27 @@ impl Sizes {
             })
             .collect();
         Sizes::of(context, (config, templates), &posts)
+    }
+
+    /// Whether a card laid out alone, its texts at `scaled`, is set
+    /// otherwise in its series: one of its texts is larger than the
+    /// series'.
+    pub fn changes(
+        &self,
+        post: &Post,
+        template: &Template,
+        format: Format,
+        scaled: &Scaled,
+    ) -> bool {
+        let Some(series) = &post.series else {
+            return false;
+        };
+        let Some(caps) = self.caps(series.get_ref(), &template.id, format) else {
+            return false;
+        };
+        scaled
+            .iter()
+            .any(|(key, size)| caps.get(key).is_some_and(|cap| size > cap))
     }
 
     /// The sizes of a series' texts on a template's cards in a format.

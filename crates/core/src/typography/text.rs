@@ -19,6 +19,8 @@ use std::str::FromStr;
 
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use harfrust::{Buffer, Direction, Language, Script, ShapeOptions, ShapePlan, ShaperFont};
 use skrifa::Font;
 use unicode_linebreak::{BreakOpportunity, linebreaks};
@@ -26,9 +28,10 @@ use unicode_linebreak::{BreakOpportunity, linebreaks};
 use super::french::{LINKING, MAGNITUDES, MONTHS, NARROW_SPACE_EM, NNBSP, TITLES, UNITS};
 
 thread_local! {
-    /// Shaped paragraphs by font and text.
-    static PARAGRAPHS: std::cell::RefCell<std::collections::HashMap<(String, String), Arc<Paragraph>>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+    /// Shaped paragraphs by font, then text: looked up without a copy of
+    /// either.
+    static PARAGRAPHS: std::cell::RefCell<FxHashMap<String, FxHashMap<String, Arc<Paragraph>>>> =
+        std::cell::RefCell::new(FxHashMap::default());
 }
 
 /// A loaded font, ready to shape, measure and draw.
@@ -349,6 +352,15 @@ struct Breaks {
     poor: usize,
 }
 
+/// A paragraph fitted in a frame: what [`Paragraph::fit_remembered`]
+/// keeps.
+#[derive(Debug)]
+struct Fitting {
+    frame: Frame,
+    steps: Vec<f32>,
+    result: Result<Block, Overflow>,
+}
+
 /// Words ended before each segment, and each segment's paragraph.
 struct Words {
     ended: Vec<usize>,
@@ -421,8 +433,13 @@ struct Segment {
 
 /// Text prepared for fitting at any size: shaped once, cut at its break
 /// opportunities.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Paragraph {
+    /// The blocks already fitted, by frame and steps: a kicker, a source or
+    /// the brand's name recurs in the same box on many cards.
+    fitted: std::sync::Mutex<Vec<Fitting>>,
+    /// The characters of the text the font lacks.
+    missing: Vec<char>,
     text: String,
     shaped: Shaped,
     segments: Vec<Segment>,
@@ -479,12 +496,19 @@ impl Paragraph {
             segments[index - 1].linking = linking;
         }
         Paragraph {
+            fitted: std::sync::Mutex::default(),
+            missing: face.missing_chars(text),
             text: text.to_owned(),
             shaped,
             segments,
             ascent: face.ascent,
             descent: face.descent,
         }
+    }
+
+    /// The characters of the text its font lacks.
+    pub fn missing(&self) -> &[char] {
+        &self.missing
     }
 
     /// Lays the text out at `size`, or says why it does not fit.
@@ -804,6 +828,31 @@ impl Paragraph {
         Ok(self.block(low as f32, frame, lines))
     }
 
+    /// [`Paragraph::fit_steps`], remembered: the same frame and steps give
+    /// the same block.
+    pub fn fit_remembered(&self, frame: &Frame, steps: &[f32]) -> Result<Block, Overflow> {
+        /// Past this many frames, the paragraph's memo starts afresh.
+        const MOST: usize = 16;
+        let same = |fitting: &&Fitting| fitting.frame == *frame && fitting.steps == steps;
+        if let Ok(fitted) = self.fitted.lock()
+            && let Some(found) = fitted.iter().find(same)
+        {
+            return found.result.clone();
+        }
+        let result = self.fit_steps(frame, steps);
+        if let Ok(mut fitted) = self.fitted.lock() {
+            if fitted.len() >= MOST {
+                fitted.clear();
+            }
+            fitted.push(Fitting {
+                frame: *frame,
+                steps: steps.to_vec(),
+                result: result.clone(),
+            });
+        }
+        result
+    }
+
     /// The largest of `steps` (a type scale's, largest first) within the
     /// frame's sizes at which the text fits and its lines break no rule,
     /// or break the fewest; with no step there, any whole size
@@ -847,19 +896,26 @@ impl Paragraph {
     /// a card's texts recur across its formats, and kickers and footers
     /// across cards.
     pub fn cached(face: &FontFace, text: &str) -> Arc<Paragraph> {
-        /// Past this many, the cache starts afresh.
-        const MOST: usize = 256;
-        let key = (face.name.clone(), text.to_owned());
-        if let Some(found) = PARAGRAPHS.with(|cache| cache.borrow().get(&key).cloned()) {
+        /// Past this many texts of a font, the font's cache starts afresh.
+        const MOST: usize = 1024;
+        let found = PARAGRAPHS.with(|cache| {
+            let cache = cache.borrow();
+            cache.get(face.name.as_str())?.get(text).cloned()
+        });
+        if let Some(found) = found {
             return found;
         }
         let paragraph = Arc::new(Paragraph::new(face, text));
         PARAGRAPHS.with(|cache| {
             let mut cache = cache.borrow_mut();
-            if cache.len() >= MOST {
-                cache.clear();
+            let texts = match cache.get_mut(face.name.as_str()) {
+                Some(texts) => texts,
+                None => cache.entry(face.name.clone()).or_default(),
+            };
+            if texts.len() >= MOST {
+                texts.clear();
             }
-            cache.insert(key, paragraph.clone());
+            texts.insert(text.to_owned(), paragraph.clone());
         });
         paragraph
     }
