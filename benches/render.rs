@@ -1,12 +1,15 @@
-//! Rendering speed. Two figures:
+//! Rendering speed. Three figures:
 //!
 //! - the "chiffre de la semaine" card at 1080x1080, end to end on one core:
 //!   read and parse the post, lay out, draw, encode, write the PNG (median
 //!   of many runs; the project's fonts and templates are loaded once, as a
 //!   running `crieur` holds them);
+//! - every template in every format: the PNG's size and the time to encode
+//!   it (median of many runs), for an example post of each template;
 //! - `crieur render` of 1,000 posts in all their formats, the whole binary.
 //!
-//! Run with `cargo bench --bench render`.
+//! Run with `cargo bench --bench render`; `-- card` times the card alone,
+//! `-- formats` the card and the formats.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -17,13 +20,17 @@ use crieur::template::Format;
 use crieur_testing::copy_dir;
 
 const CARD_RUNS: usize = 500;
+const FORMAT_RUNS: usize = 51;
 const POSTS: usize = 1_000;
 
 fn main() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     card(repo);
-    // `cargo bench --bench render -- card` times the card alone.
-    if !std::env::args().any(|arg| arg == "card") {
+    let asked = |name: &str| std::env::args().any(|arg| arg == name);
+    if !asked("card") {
+        formats(repo);
+    }
+    if !asked("card") && !asked("formats") {
         batch(repo);
     }
 }
@@ -84,6 +91,43 @@ fn card(repo: &Path) {
     }
     println!();
     println!("  PNG size: {size} bytes");
+}
+
+/// Every template in every format, for the first example post that uses
+/// it: the PNG's size and the median time to encode the drawn card.
+fn formats(repo: &Path) {
+    let project = crieur::loader::load(repo).expect("the example project");
+    let config = project.config.as_ref().expect("a valid config");
+    let context = Context::of(config, &project.assets);
+    println!("PNG by template and format ({FORMAT_RUNS} encodings each, one core):");
+    for (id, template) in &project.templates {
+        let Some(post) = project
+            .posts
+            .iter()
+            .find(|post| crieur::post::template_of(post, config) == Some(id.as_str()))
+        else {
+            continue;
+        };
+        for format in Format::ALL {
+            let card = layout(context, template, format, post).expect("a card");
+            let mut times = Vec::with_capacity(FORMAT_RUNS);
+            let mut size = 0;
+            for _ in 0..FORMAT_RUNS {
+                let canvas = draw(&card);
+                let start = Instant::now();
+                size = encode_png(canvas).expect("a PNG").len();
+                times.push(start.elapsed());
+            }
+            times.sort();
+            println!(
+                "  {id} {format} {}x{}: {size} bytes, encode median {:.2} ms (min {:.2} ms)",
+                card.width,
+                card.height,
+                times[times.len() / 2].as_secs_f64() * 1e3,
+                times[0].as_secs_f64() * 1e3,
+            );
+        }
+    }
 }
 
 fn batch(repo: &Path) {
