@@ -1,7 +1,9 @@
-//! The daemon's footprint with 1,000 posts in the project: how soon the
-//! first pass starts after launch, the resident memory once idle, and the
-//! CPU used while waiting (none expected: no polling loop). Linux only.
-//! Run with `cargo bench --bench daemon`.
+//! The daemon's footprint on the example project (the repository's own
+//! `config/`, `posts/` and `assets/`) and with 1,000 posts in the
+//! project: how soon the first pass starts after launch, the resident
+//! memory once idle (the daemon's own process: its passes and workers have
+//! ended by then), and the CPU used while waiting (none expected: no
+//! polling loop). Linux only. Run with `cargo bench --bench daemon`.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -14,11 +16,27 @@ const POSTS: usize = 1_000;
 
 fn main() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&repo.join("assets"), &dir.path().join("assets"));
-    copy_dir(&repo.join("config"), &dir.path().join("config"));
-    std::fs::create_dir_all(dir.path().join("posts/serie")).unwrap();
-    std::fs::create_dir_all(dir.path().join("posts/dates")).unwrap();
+    let example = tempfile::tempdir().unwrap();
+    for folder in ["assets", "config", "posts"] {
+        copy_dir(&repo.join(folder), &example.path().join(folder));
+    }
+    println!(
+        "crieur daemon, example project: {}",
+        measure(example.path())
+    );
+
+    let many = tempfile::tempdir().unwrap();
+    write_posts(repo, many.path());
+    println!("crieur daemon, {POSTS} posts: {}", measure(many.path()));
+}
+
+/// A project with the example's assets and configuration and `POSTS`
+/// posts, half of a series, half at a date of their own.
+fn write_posts(repo: &Path, dir: &Path) {
+    copy_dir(&repo.join("assets"), &dir.join("assets"));
+    copy_dir(&repo.join("config"), &dir.join("config"));
+    std::fs::create_dir_all(dir.join("posts/serie")).unwrap();
+    std::fs::create_dir_all(dir.join("posts/dates")).unwrap();
     for index in 0..POSTS {
         let (folder, head) = if index % 2 == 0 {
             ("serie", "series = \"chiffre-de-la-semaine\"\n".to_owned())
@@ -33,15 +51,41 @@ fn main() {
             )
         };
         std::fs::write(
-            dir.path().join(format!("posts/{folder}/{index:04}.md")),
+            dir.join(format!("posts/{folder}/{index:04}.md")),
             format!(
                 "+++\n{head}[visual]\nnumber = \"{index} millions\"\ncaption = \"C'est le nombre d'assurés disposant d'un profil sur Mon Espace Santé.\"\n+++\nAujourd'hui, près de {index} millions d'assurés disposent d'un profil sur Mon Espace Santé.\n"
             ),
         )
         .unwrap();
     }
+}
+
+/// What one run of the daemon measured.
+struct Footprint {
+    first_pass: Duration,
+    pass_done: Duration,
+    rss_mb: f64,
+    idle_ticks: u64,
+}
+
+impl std::fmt::Display for Footprint {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            out,
+            "first pass started {:.0} ms after launch (done at {:.0} ms); idle RSS {:.1} MB; CPU while idle for 10 s: {} ticks",
+            self.first_pass.as_secs_f64() * 1e3,
+            self.pass_done.as_secs_f64() * 1e3,
+            self.rss_mb,
+            self.idle_ticks
+        )
+    }
+}
+
+/// Runs the daemon on `dir` until its first pass is over and it has been
+/// idle for a while, then stops it.
+fn measure(dir: &Path) -> Footprint {
     let launched = Instant::now();
-    let mut child = crieur_testing::crieur(env!("CARGO_BIN_EXE_crieur"), dir.path())
+    let mut child = crieur_testing::crieur(env!("CARGO_BIN_EXE_crieur"), dir)
         .arg("daemon")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
@@ -82,13 +126,12 @@ fn main() {
         .args(["-TERM", &pid.to_string()])
         .status();
     let _ = child.wait();
-    println!(
-        "crieur daemon, {POSTS} posts: first pass started {:.0} ms after launch (done at {:.0} ms); idle RSS {:.1} MB; CPU while idle for 10 s: {} ticks",
-        first_pass.unwrap().as_secs_f64() * 1e3,
-        pass_done.as_secs_f64() * 1e3,
-        rss as f64 / 1024.0,
-        cpu_after - cpu_before
-    );
+    Footprint {
+        first_pass: first_pass.unwrap(),
+        pass_done,
+        rss_mb: rss as f64 / 1024.0,
+        idle_ticks: cpu_after - cpu_before,
+    }
 }
 
 /// User + system CPU ticks of a process.

@@ -1,32 +1,46 @@
 //! `crieur daemon`: publishing on schedule, unattended.
 //!
-//! Tokio tasks on one current-thread runtime: the timetable loop, the file
-//! watcher (`notify`, whose events wake the loop), the health server
-//! (axum's `/healthz` and `/metrics`, served by [`crate::net::server`]) and
-//! the signal handler (`tokio::signal`: SIGTERM, SIGINT). The loop waits
-//! until the next instant something is due, recomputed from the clock after
-//! every wake-up ([`timing`](crieur_core::timing)): no fixed tick, no drift, no CPU used while
-//! waiting. Each wake runs the publishing pass when it is due (at start,
-//! after a change, at least every 10 minutes, when the outcome of Buffer's
-//! posts is worth reading within the request budget, or when a wait Buffer
-//! asked for is over) as a child `crieur publish` ([`child`], with
-//! `tokio::process`), then delivers the outbox's due posts, records a
-//! heartbeat in the state store, and waits again. The state store's work
-//! (SQLite, which may wait on a lock) runs on tokio's blocking threads,
-//! never on the async one. A stop is passed on to the child, which
-//! finishes its call in flight and records it; the loop stops between two
-//! steps, never inside one. A lock next to the state store keeps to one
-//! daemon per project.
+//! The daemon waits small. Its own process holds the lock, the clock, the
+//! health server (axum's `/healthz` and `/metrics`, served by
+//! [`crate::net::server`]), the file watcher (`notify`, whose events wake
+//! the loop), the signal handler (`tokio::signal`: SIGTERM, SIGINT) and
+//! the timetable loop, as tokio tasks on one current-thread runtime, and
+//! nothing else: it never loads the project, opens the state store or
+//! builds an HTTP client. What needs them runs in child processes
+//! ([`child`]), `crieur daemon` itself started as a worker, whose memory
+//! is given back when they end:
+//! - at start, a setup worker reads the configuration: where the state
+//!   store is, the clock's zone, and the settings the other workers read
+//!   (the configuration's text as read then, so that a file changed later
+//!   does not change the daemon's settings until it restarts, as before);
+//! - at each wake, a wake worker runs one turn of the loop: on a server,
+//!   it fetches the followed repository when that is due and moves to a
+//!   new commit only by fast-forward ([`Daemon::follow`]); it runs the
+//!   publishing pass when it is due (at start, after a change, at least
+//!   every 10 minutes, when the outcome of Buffer's posts is worth reading
+//!   within the request budget, or when a wait Buffer asked for is over)
+//!   as a child `crieur publish`; it delivers the outbox's due posts,
+//!   records a heartbeat in the state store, and answers with the next
+//!   instant something is due ([`timing`](crieur_core::timing)) and the
+//!   figures `/healthz` and `/metrics` show;
+//! - when notifications are due, a flush worker sends them, while the
+//!   loop goes on: it never waits for a relay or a webhook, and one send
+//!   runs at a time.
 //!
-//! On a server whose configuration names a repository (`[sync]`), the
-//! loop also fetches it on its rhythm and moves to a new commit only by
-//! fast-forward, between two passes ([`Daemon::follow`]); no file watcher
-//! then, since the checkout changes only that way.
+//! The loop then waits for that instant, a change of the project's files
+//! or a stop: no fixed tick, no drift, no CPU used while waiting. A stop
+//! is passed on to the worker and from there to the pass, which finishes
+//! its call in flight and records it; the loop stops between two steps,
+//! never inside one. A worker whose daemon was killed stops at the next
+//! step too. A lock next to the state store keeps to one daemon per
+//! project. On a server whose configuration names a repository (`[sync]`)
+//! there is no file watcher, since the checkout changes only by
+//! following.
 
 mod child;
 
 use std::fs::File;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -45,6 +59,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
@@ -54,10 +69,11 @@ use crate::notify::Notifier;
 use crate::publish::outbox::Outbox;
 use crate::publish::pass;
 use crate::store::{Settle, Store};
+use child::Work;
 use crieur_core::budget::Budget;
-use crieur_core::config::{Config, DEFAULT_STATE, PublisherKind};
+use crieur_core::config::{CONFIG_PATH, Config, DEFAULT_STATE, PublisherKind};
 use crieur_core::delivery::Status;
-use crieur_core::sync::{Move, Stop};
+use crieur_core::sync::{Follow, Move, Stop};
 use crieur_core::timing::{self, Due};
 
 /// The lock file, next to the state store.
@@ -68,11 +84,13 @@ pub const LAST_PASS: &str = "daemon.last_pass";
 pub const NEXT_WAKE: &str = "daemon.next_wake";
 pub const LAST_ERROR: &str = "daemon.last_error";
 
-/// What `/metrics` and `/healthz` report.
-#[derive(Debug, Default, Clone)]
+/// What `/metrics` and `/healthz` report; the wake worker hands it back
+/// to the daemon after each turn.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Metrics {
     /// Deliveries by the status `status --json` shows.
-    by_status: std::collections::BTreeMap<&'static str, usize>,
+    by_status: std::collections::BTreeMap<String, usize>,
+    #[serde(with = "instant::option")]
     last_pass: Option<DateTime<Utc>>,
     passes: u64,
     /// Passes that failed in a row (0 after a pass that ran).
@@ -90,15 +108,60 @@ struct Metrics {
 }
 
 /// What `/healthz` and `/metrics` say of the followed repository.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct SyncView {
     commit: String,
     author: String,
+    #[serde(with = "instant::option")]
     commit_time: Option<DateTime<Utc>>,
+    #[serde(with = "instant::option")]
     last_fetch: Option<DateTime<Utc>>,
     /// Why following makes the daemon unhealthy, if it does.
     trouble: Option<String>,
     stopped: bool,
+}
+
+/// Instants between the daemon and its workers, as milliseconds since the
+/// epoch (chrono's serde support is not built).
+mod instant {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &DateTime<Utc>, to: S) -> Result<S::Ok, S::Error> {
+        to.serialize_i64(at.timestamp_millis())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<DateTime<Utc>, D::Error> {
+        let millis = i64::deserialize(from)?;
+        DateTime::from_timestamp_millis(millis)
+            .ok_or_else(|| serde::de::Error::custom("instant hors limites"))
+    }
+
+    pub mod option {
+        use chrono::{DateTime, Utc};
+        use serde::{Deserialize as _, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(
+            at: &Option<DateTime<Utc>>,
+            to: S,
+        ) -> Result<S::Ok, S::Error> {
+            match at {
+                Some(at) => to.serialize_some(&at.timestamp_millis()),
+                None => to.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            from: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            Option::<i64>::deserialize(from)?
+                .map(|millis| {
+                    DateTime::from_timestamp_millis(millis)
+                        .ok_or_else(|| serde::de::Error::custom("instant hors limites"))
+                })
+                .transpose()
+        }
+    }
 }
 
 /// How the daemon serves and logs (from `crieur daemon`'s options).
@@ -119,64 +182,123 @@ pub enum LogFormat {
     Json,
 }
 
+impl LogFormat {
+    /// The value of `--log-format` that asks for it.
+    fn arg(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+/// What the workers read their settings from, as the setup worker found
+/// them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Settings {
+    /// The state store's file.
+    state: PathBuf,
+    /// The server's configuration, when the root is a server's (`[sync]`).
+    server: Option<String>,
+    /// The project's configuration; none on a server before its first
+    /// fetch, or after one whose configuration did not read.
+    config: Option<String>,
+}
+
+/// What the setup worker answers.
+#[derive(Debug, Serialize, Deserialize)]
+struct Setup {
+    settings: Settings,
+    /// The project's time zone, which the clock reads `CRIEUR_NOW` in.
+    timezone: String,
+    /// On a server: the repository, its branch, and milliseconds between
+    /// fetches.
+    follow: Option<(String, String, i64)>,
+}
+
+/// What a wake worker is handed: the loop's state.
+#[derive(Debug, Serialize, Deserialize)]
+struct Wake {
+    settings: Settings,
+    #[serde(with = "instant")]
+    started: DateTime<Utc>,
+    #[serde(with = "instant")]
+    last_pass: DateTime<Utc>,
+    pass_due: bool,
+    /// Whether to fetch the followed repository first.
+    fetch: bool,
+    /// The first wake opens the state store, making it if need be; later
+    /// ones find out when its file vanished.
+    first: bool,
+    metrics: Metrics,
+}
+
+/// What a wake worker answers.
+#[derive(Debug, Serialize, Deserialize)]
+struct Woken {
+    #[serde(with = "instant")]
+    next: DateTime<Utc>,
+    #[serde(with = "instant")]
+    last_pass: DateTime<Utc>,
+    pass_due: bool,
+    /// When the repository was fetched, if it was.
+    #[serde(with = "instant::option")]
+    fetched: Option<DateTime<Utc>>,
+    metrics: Metrics,
+    /// The configuration of a newly published commit, when it reads.
+    config: Option<String>,
+    /// Whether notifications are due to be sent.
+    flush: bool,
+    /// Why the daemon cannot go on: the state store does not open at start.
+    fatal: Option<String>,
+    /// Whether the worker stopped on a stop asked.
+    stopped: bool,
+}
+
 pub fn run(root: &Path, args: &Options) -> anyhow::Result<()> {
     init_logs(args.log_format);
-    let follower = crate::follow::server(root)?.map(|follow| Follower::new(root, follow));
-    // Each pass loads the project afresh; only its settings are kept.
-    let config = match &follower {
-        None => {
-            let project = crate::loader::load(root)?;
-            let Some(config) = project.config else {
-                bail!(
-                    "la configuration a des erreurs : corrigez-les (voir `crieur check`) avant de lancer le démon"
-                );
-            };
-            Some(config)
-        }
-        // Before the first fetch there is no project yet.
-        Some(_) => crate::loader::load(root)
-            .ok()
-            .and_then(|project| project.config),
-    };
-    let tz = config
-        .as_ref()
-        .map_or(chrono_tz::Europe::Paris, |config| config.timezone);
-    let started = crate::clock::start(tz)?;
-    let state = match (&follower, &config) {
-        (Some(follower), _) => follower.state(),
-        (None, config) => root.join(config.as_ref().map_or(DEFAULT_STATE, |c| c.state.as_str())),
-    };
-    let _lock = lock(&state)?;
-    let store = Store::open(&state)?;
-    let mut daemon = Daemon {
-        root: root.to_owned(),
-        state,
-        store,
-        metrics: Arc::new(Mutex::new(Metrics::default())),
-        grace: chrono::Duration::hours(1),
-        budget: Budget::default(),
-        outbox: None,
-        follower,
-        started,
-        notifier: None,
-        flushing: Arc::new(AtomicBool::new(false)),
-    };
-    if let Some(config) = &config {
-        daemon.configure(config);
+    match Work::asked() {
+        Some(work) => run_worker(root, work),
+        None => supervise(root, args),
     }
+}
+
+/// The daemon itself: the setup worker's answer, the clock, the lock, then
+/// the loop until a stop is asked.
+fn supervise(root: &Path, args: &Options) -> anyhow::Result<()> {
+    let setup = start(root, args.log_format)?;
+    let tz = setup.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
+    let started = crate::clock::start(tz)?;
+    let _lock = lock(&setup.settings.state)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        // The state store's work, one step at a time.
-        .max_blocking_threads(2)
         .build()
         .context("démarrage du démon")?;
-    runtime.block_on(serve(daemon, args))?;
+    runtime.block_on(serve(root, setup, started, args))?;
     info!("démon arrêté");
     Ok(())
 }
 
+/// Runs the setup worker: its answer, or the error it stopped on.
+fn start(root: &Path, log_format: LogFormat) -> anyhow::Result<Setup> {
+    let (code, out) = child::setup(root, log_format.arg()).context("démarrage du démon")?;
+    let answer: Result<Setup, String> = serde_json::from_slice(&out).map_err(|_| {
+        anyhow::anyhow!(
+            "démarrage du démon : la lecture de la configuration a échoué (code {})",
+            code.map_or_else(|| "aucun".to_owned(), |code| code.to_string())
+        )
+    })?;
+    answer.map_err(anyhow::Error::msg)
+}
+
 /// Starts the tasks, then runs the timetable loop until a stop is asked.
-async fn serve(daemon: Daemon, args: &Options) -> anyhow::Result<()> {
+async fn serve(
+    root: &Path,
+    setup: Setup,
+    started: DateTime<Utc>,
+    args: &Options,
+) -> anyhow::Result<()> {
+    let metrics = Arc::new(Mutex::new(Metrics::default()));
     if let Some(address) = args.health {
         let listener = tokio::net::TcpListener::bind(address)
             .await
@@ -189,7 +311,7 @@ async fn serve(daemon: Daemon, args: &Options) -> anyhow::Result<()> {
                 );
                 anyhow::anyhow!("impossible de servir /healthz et /metrics : {why}")
             })?;
-        let routes = health_routes(daemon.metrics.clone());
+        let routes = health_routes(metrics.clone());
         tokio::spawn(server::serve(
             listener,
             routes,
@@ -199,34 +321,478 @@ async fn serve(daemon: Daemon, args: &Options) -> anyhow::Result<()> {
         info!(%address, "santé servie sur /healthz et /metrics");
     }
     let (stop, stopped) = watch::channel(false);
-    // The same stop, for the git commands run on blocking threads.
-    let halt = Arc::new(AtomicBool::new(false));
     let mut signals = net::Signals::new().context("signaux SIGTERM et SIGINT")?;
-    let halting = halt.clone();
     tokio::spawn(async move {
         let signal = signals.recv().await;
         info!(signal, "arrêt demandé : fin de l'appel en cours");
-        halting.store(true, Ordering::Relaxed);
         stop.send_replace(true);
     });
     let changes = Arc::new(Notify::new());
-    let _watcher = match &daemon.follower {
-        None => Some(watch_files(&daemon.root, changes.clone())?),
-        Some(follower) => {
+    let _watcher = match &setup.follow {
+        None => Some(watch_files(root, changes.clone())?),
+        Some((git, branch, every)) => {
             info!(
-                dépôt = %follower.follow.git,
-                branche = %follower.follow.branch,
-                toutes_les = %crieur_core::config::format_duration(follower.follow.every),
+                dépôt = %git,
+                branche = %branch,
+                toutes_les = %crieur_core::config::format_duration(chrono::Duration::milliseconds(*every)),
                 "suivi du dépôt"
             );
             None
         }
     };
-    info!(root = %daemon.root.display(), "démon démarré");
-    Shared(Arc::new(Mutex::new(daemon)))
-        .run(stopped, &changes, halt)
+    info!(root = %root.display(), "démon démarré");
+    let every = setup
+        .follow
+        .as_ref()
+        .map(|(_, _, every)| chrono::Duration::milliseconds(*every));
+    let mut daemon = Supervisor {
+        root: root.to_owned(),
+        log_format: args.log_format,
+        settings: setup.settings,
+        started,
+        every,
+        metrics,
+        flushing: None,
+    };
+    let outcome = daemon.run(stopped, &changes).await;
+    if let Some(flushing) = daemon.flushing.take() {
+        // A send in flight ends with the daemon, as it always did.
+        let _ = flushing.await;
+    }
+    outcome
+}
+
+/// The daemon's own state between two wakes: what the loop needs, and
+/// nothing of the project.
+struct Supervisor {
+    root: PathBuf,
+    log_format: LogFormat,
+    settings: Settings,
+    /// When the daemon started: a fetch that never succeeded counts from there.
+    started: DateTime<Utc>,
+    /// How often the followed repository is fetched, on a server.
+    every: Option<chrono::Duration>,
+    metrics: Arc<Mutex<Metrics>>,
+    /// The flush worker, while notifications are being sent.
+    flushing: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Where the loop is between two wakes.
+struct Turn {
+    pass_due: bool,
+    last_pass: DateTime<Utc>,
+    next_fetch: DateTime<Utc>,
+    first: bool,
+}
+
+impl Supervisor {
+    /// The timetable loop: a wake worker's turn, then a wait for the next
+    /// instant, a change or a stop.
+    async fn run(
+        &mut self,
+        mut stop: watch::Receiver<bool>,
+        changes: &Notify,
+    ) -> anyhow::Result<()> {
+        let mut turn = Turn {
+            pass_due: true,
+            last_pass: crate::clock::now(),
+            next_fetch: crate::clock::now(),
+            first: true,
+        };
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let next = self.wake(&mut turn, &stop).await?;
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let next = match self.every {
+                Some(_) => next.min(turn.next_fetch),
+                None => next,
+            };
+            tokio::select! {
+                _ = stop.changed() => return Ok(()),
+                () = changes.notified() => {
+                    // An editor saves in several writes: let them settle.
+                    loop {
+                        tokio::select! {
+                            _ = stop.changed() => return Ok(()),
+                            settled = tokio::time::timeout(StdDuration::from_millis(300), changes.notified()) => {
+                                if settled.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    info!("fichiers modifiés : nouveau passage");
+                    turn.pass_due = true;
+                }
+                () = tokio::time::sleep(crate::clock::until(next)) => {}
+            }
+        }
+    }
+
+    /// One turn, in a wake worker; returns the instant of the next wake.
+    async fn wake(
+        &mut self,
+        turn: &mut Turn,
+        stop: &watch::Receiver<bool>,
+    ) -> anyhow::Result<DateTime<Utc>> {
+        let fetch = self.every.is_some() && crate::clock::now() >= turn.next_fetch;
+        let wake = Wake {
+            settings: self.settings.clone(),
+            started: self.started,
+            last_pass: turn.last_pass,
+            pass_due: turn.pass_due,
+            fetch,
+            first: turn.first,
+            metrics: snapshot(&self.metrics),
+        };
+        let input = serde_json::to_vec(&wake).context("état du démon")?;
+        let answer = child::work(
+            &self.root,
+            Work::Wake,
+            self.log_format.arg(),
+            input,
+            stop.clone(),
+        )
         .await;
+        let woken = match answer {
+            Ok((_, out)) => serde_json::from_slice::<Woken>(&out).ok(),
+            Err(error) => {
+                error!("impossible de lancer le travail du démon : {error}");
+                None
+            }
+        };
+        let Some(woken) = woken else {
+            if fetch {
+                turn.next_fetch = crate::clock::now() + self.every.unwrap_or_default();
+            }
+            if !*stop.borrow() {
+                error!("le travail du démon s'est interrompu : nouvel essai au prochain tour");
+                self.metrics
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .failing += 1;
+            }
+            return Ok(crate::clock::now() + timing::pass_every());
+        };
+        if let Some(fatal) = woken.fatal {
+            bail!("{fatal}");
+        }
+        turn.first = false;
+        turn.pass_due = woken.pass_due;
+        turn.last_pass = woken.last_pass;
+        if let (Some(every), true) = (self.every, fetch) {
+            turn.next_fetch = woken.fetched.unwrap_or_else(crate::clock::now) + every;
+        }
+        if woken.config.is_some() {
+            self.settings.config = woken.config;
+        }
+        *self.metrics.lock().unwrap_or_else(|e| e.into_inner()) = woken.metrics;
+        if woken.flush && !woken.stopped {
+            self.flush(stop);
+        }
+        Ok(woken.next)
+    }
+
+    /// Sends the notifications that are due in a flush worker, unless one
+    /// is still at work.
+    fn flush(&mut self, stop: &watch::Receiver<bool>) {
+        if self
+            .flushing
+            .as_ref()
+            .is_some_and(|task| !task.is_finished())
+        {
+            return;
+        }
+        let Ok(input) = serde_json::to_vec(&self.settings) else {
+            return;
+        };
+        let (root, format, stop) = (self.root.clone(), self.log_format.arg(), stop.clone());
+        self.flushing = Some(tokio::spawn(async move {
+            if let Err(error) = child::work(&root, Work::Flush, format, input, stop).await {
+                warn!("notifications : {error}");
+            }
+        }));
+    }
+}
+
+/// Runs the work this worker was started for, reading its input on
+/// standard input and answering on standard output.
+fn run_worker(root: &Path, work: Work) -> anyhow::Result<()> {
+    let mut input = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut input)
+        .context("entrée du travail du démon")?;
+    let answer = match work {
+        Work::Setup => serde_json::to_vec(&setup(root).map_err(|error| error_text(&error))),
+        Work::Wake => {
+            let wake: Wake =
+                serde_json::from_slice(&input).context("entrée du travail du démon")?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                // The state store's work, one step at a time.
+                .max_blocking_threads(2)
+                .build()
+                .context("démarrage du démon")?;
+            serde_json::to_vec(&runtime.block_on(wake_worker(root, wake)))
+        }
+        Work::Flush => {
+            let settings: Settings =
+                serde_json::from_slice(&input).context("entrée du travail du démon")?;
+            flush(root, &settings);
+            return Ok(());
+        }
+    };
+    let answer = answer.context("réponse du travail du démon")?;
+    let mut out = std::io::stdout().lock();
+    // A daemon that is gone reads no answer; one that is there says
+    // itself when it has none.
+    let _ = out.write_all(&answer).and_then(|()| out.flush());
     Ok(())
+}
+
+/// An error and its causes, in French, as the command line says them.
+fn error_text(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let raw = cause.to_string();
+        let said = crieur_core::system::french(cause).unwrap_or_else(|| raw.clone());
+        match parts.last_mut() {
+            Some(last) if !raw.is_empty() && last.contains(&raw) => {
+                *last = last.replace(&raw, &said);
+            }
+            Some(last) if last.contains(&said) => {}
+            _ => parts.push(said),
+        }
+    }
+    parts.join(" : ")
+}
+
+/// The setup worker's work: the configuration read once, as the daemon
+/// keeps it.
+fn setup(root: &Path) -> anyhow::Result<Setup> {
+    let follow = crate::follow::server(root)?;
+    let server = match follow {
+        Some(_) => Some(read_config(root)?),
+        None => None,
+    };
+    let follower = follow.map(|follow| Follower::new(root, follow));
+    let config = match &follower {
+        None => {
+            let text = read_config(root)?;
+            if parse_config(&text, None).is_none() {
+                bail!(
+                    "la configuration a des erreurs : corrigez-les (voir `crieur check`) avant de lancer le démon"
+                );
+            }
+            Some(text)
+        }
+        // Before the first fetch there is no project yet.
+        Some(follower) => tree_config(follower),
+    };
+    let parsed = config
+        .as_deref()
+        .and_then(|text| parse_config(text, follower.as_ref()));
+    let state = match (&follower, &parsed) {
+        (Some(follower), _) => follower.state(),
+        (None, config) => root.join(config.as_ref().map_or(DEFAULT_STATE, |c| c.state.as_str())),
+    };
+    let timezone = parsed
+        .as_ref()
+        .map_or(chrono_tz::Europe::Paris, |config| config.timezone);
+    Ok(Setup {
+        settings: Settings {
+            state,
+            server,
+            config,
+        },
+        timezone: timezone.name().to_owned(),
+        follow: follower.map(|follower| {
+            let follow = follower.follow;
+            (follow.git, follow.branch, follow.every.num_milliseconds())
+        }),
+    })
+}
+
+/// The text of `config/crieur.toml` under `root`, read as the project's
+/// loader reads it: a regular file inside the project, of a reasonable
+/// size, in UTF-8. The daemon reads nothing else of the project: each
+/// pass loads it afresh.
+fn read_config(root: &Path) -> anyhow::Result<String> {
+    let path = root.join(CONFIG_PATH);
+    if !path.is_file() {
+        return Err(crate::loader::LoadError::NotAProject(root.to_owned()).into());
+    }
+    let unreadable = || format!("impossible de lire {}", path.display());
+    let inside = root.canonicalize().with_context(unreadable)?;
+    let resolved = path.canonicalize().with_context(unreadable)?;
+    if !resolved.starts_with(&inside) {
+        bail!(
+            "{} : lien symbolique vers l'extérieur du projet ({}) : refusé",
+            path.display(),
+            resolved.display()
+        );
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // Never wait on a named pipe swapped in for the file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
+    }
+    let file = options.open(&resolved).with_context(unreadable)?;
+    let limit = crate::loader::MAX_FILE_SIZE;
+    let mut bytes = Vec::new();
+    if !file.metadata().with_context(unreadable)?.is_file() {
+        bail!("{} n'est pas un fichier", path.display());
+    }
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .with_context(unreadable)?;
+    if bytes.len() as u64 > limit {
+        bail!("{} : fichier trop gros", path.display());
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !text.contains('\0') => Ok(text.to_owned()),
+        _ => bail!("{} n'est pas un texte en UTF-8", path.display()),
+    }
+}
+
+/// The project's configuration in the published commit's checkout, on a
+/// server, when it reads.
+fn tree_config(follower: &Follower) -> Option<String> {
+    let text = read_config(&follower.tree().ok()?).ok()?;
+    parse_config(&text, Some(follower)).map(|_| text)
+}
+
+/// The project's configuration, when it has no errors; on a server, with
+/// the files crieur writes placed under the server's folder, as the
+/// project's loader places them.
+fn parse_config(text: &str, follower: Option<&Follower>) -> Option<Config> {
+    let mut config = Config::parse(text, CONFIG_PATH).0?;
+    if let Some(follower) = follower {
+        config.state = follower.state().to_string_lossy().into_owned();
+        if let PublisherKind::Outbox { dir } = &mut config.publisher.kind {
+            *dir = follower.dir.join(&*dir).to_string_lossy().into_owned();
+        }
+    }
+    Some(config)
+}
+
+/// The flush worker's work: the notifications that are due, sent.
+fn flush(root: &Path, settings: &Settings) {
+    let follower = follower(root, settings);
+    let Some(config) = settings
+        .config
+        .as_deref()
+        .and_then(|text| parse_config(text, follower.as_ref()))
+    else {
+        return;
+    };
+    let _ = crate::clock::start(config.timezone);
+    let Some(notify) = &config.notify else {
+        return;
+    };
+    let notifier = Notifier::new(notify, config.timezone);
+    let sent = Store::open(&settings.state)
+        .map_err(crate::notify::NotifyError::from)
+        .and_then(|store| notifier.flush(&store, crate::clock::now()));
+    if let Err(error) = sent {
+        warn!("notifications : {error}");
+    }
+}
+
+/// The followed repository, on a server.
+fn follower(root: &Path, settings: &Settings) -> Option<Follower> {
+    let follow = Follow::parse(settings.server.as_deref()?, CONFIG_PATH).0?;
+    Some(Follower::new(root, follow))
+}
+
+/// The process that started this one.
+#[cfg(unix)]
+fn parent() -> u32 {
+    std::os::unix::process::parent_id()
+}
+
+#[cfg(not(unix))]
+fn parent() -> u32 {
+    0
+}
+
+/// Whether the daemon that started this worker is gone (killed): the
+/// worker then stops at the next step, as on a stop.
+fn orphaned(started_by: u32) -> bool {
+    parent() != started_by
+}
+
+/// The wake worker's work: one turn of the loop, on the state store.
+async fn wake_worker(root: &Path, wake: Wake) -> Woken {
+    let started_by = parent();
+    let (stop, stopped) = watch::channel(false);
+    // The same stop, for the git commands run on blocking threads.
+    let halt = Arc::new(AtomicBool::new(false));
+    match net::Signals::new() {
+        Ok(mut signals) => {
+            let halting = halt.clone();
+            tokio::spawn(async move {
+                signals.recv().await;
+                halting.store(true, Ordering::Relaxed);
+                stop.send_replace(true);
+            });
+        }
+        Err(error) => warn!("signaux SIGTERM et SIGINT : {error}"),
+    }
+    let mut woken = Woken {
+        next: crate::clock::now() + timing::pass_every(),
+        last_pass: wake.last_pass,
+        pass_due: wake.pass_due,
+        fetched: None,
+        metrics: wake.metrics.clone(),
+        config: None,
+        flush: false,
+        fatal: None,
+        stopped: false,
+    };
+    let (root, settings, first) = (root.to_owned(), wake.settings.clone(), wake.first);
+    let opened = tokio::task::spawn_blocking(move || open_store(&settings.state, first)).await;
+    let store = match opened {
+        Ok(Ok(store)) => store,
+        Ok(Err(error)) => {
+            woken.fatal = Some(error_text(&error.into()));
+            return woken;
+        }
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    };
+    let daemon = Daemon::new(&root, &wake, store);
+    let shared = Shared(Arc::new(Mutex::new(daemon)));
+    shared
+        .turn(&root, &wake, &mut woken, stopped, halt, || {
+            orphaned(started_by)
+        })
+        .await;
+    woken
+}
+
+/// The state store: opened (and made) at the first wake; later, a store
+/// whose file vanished is reported by [`Daemon::watch_state`] and worked
+/// on in memory until a pass makes a new one, and one that does not open
+/// is said in the log and worked on in memory as well.
+fn open_store(state: &Path, first: bool) -> Result<Store, crate::store::StoreError> {
+    if first {
+        return Store::open(state);
+    }
+    if state.is_file() {
+        match Store::open(state) {
+            Ok(store) => return Ok(store),
+            Err(error) => error!("{error}"),
+        }
+    }
+    Store::open(Path::new(":memory:"))
 }
 
 struct Daemon {
@@ -243,8 +809,10 @@ struct Daemon {
     started: DateTime<Utc>,
     /// Who hears when something goes wrong (`[notify]`).
     notifier: Option<Notifier>,
-    /// Whether notifications are being sent, on their own thread.
-    flushing: Arc<AtomicBool>,
+    /// Whether notifications are due to be sent.
+    flush: bool,
+    /// The configuration of a commit published during this turn.
+    config: Option<String>,
 }
 
 /// The daemon's state, worked on from tokio's blocking threads.
@@ -268,91 +836,108 @@ impl Shared {
         }
     }
 
-    /// The timetable loop: a pass when one is due, the outbox's deliveries,
-    /// the heartbeat, then a wait for the next instant, a change or a stop.
-    async fn run(&self, mut stop: watch::Receiver<bool>, changes: &Notify, halt: Arc<AtomicBool>) {
-        let (root, every) = {
-            let daemon = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            let every = daemon.follower.as_ref().map(|f| f.follow.every);
-            (daemon.root.clone(), every)
-        };
-        let mut pass_due = true;
-        let mut last_pass = crate::clock::now();
-        let mut next_fetch = crate::clock::now();
-        loop {
-            if *stop.borrow() {
-                return;
+    /// One turn of the timetable loop: a fetch when one is due, a pass
+    /// when one is due, the outbox's deliveries and the heartbeat; fills
+    /// `woken` with the next wake and what the daemon keeps.
+    async fn turn(
+        &self,
+        root: &Path,
+        wake: &Wake,
+        woken: &mut Woken,
+        stop: watch::Receiver<bool>,
+        halt: Arc<AtomicBool>,
+        orphaned: impl Fn() -> bool,
+    ) {
+        let stopping = || *stop.borrow() || orphaned();
+        let (mut pass_due, mut last_pass) = (wake.pass_due, wake.last_pass);
+        if wake.fetch {
+            let halt = halt.clone();
+            if self.with(move |daemon| daemon.follow(&halt)).await {
+                pass_due = true;
             }
-            if let Some(every) = every
-                && crate::clock::now() >= next_fetch
-            {
-                let halt = halt.clone();
-                if self.with(move |daemon| daemon.follow(&halt)).await {
-                    pass_due = true;
-                }
-                next_fetch = crate::clock::now() + every;
-            }
-            let halting = halt.clone();
-            let due = self
-                .with(move |daemon| {
-                    daemon.watch_state();
-                    let now = crate::clock::now();
-                    let publisher_due =
-                        daemon.publisher_wake(last_pass).is_some_and(|at| at <= now);
-                    let due = pass_due || publisher_due || now - last_pass >= timing::pass_every();
-                    due && daemon.ready_for_pass(&halting)
-                })
-                .await;
-            if due {
+            woken.fetched = Some(crate::clock::now());
+        }
+        let halting = halt.clone();
+        let due = self
+            .with(move |daemon| {
+                daemon.watch_state();
                 let now = crate::clock::now();
-                info!("début du passage");
-                let finished = child::run_pass(&root, stop.clone()).await;
-                self.with(move |daemon| daemon.record_pass(now, finished))
-                    .await;
-                last_pass = now;
-                pass_due = false;
-                if self.with(|daemon| daemon.engagement_due()).await {
-                    let finished = child::run_refresh(&root, stop.clone()).await;
-                    self.with(|daemon| daemon.record_refresh(finished)).await;
-                }
-            }
-            if *stop.borrow() {
-                return;
-            }
-            let next = self
-                .with(move |daemon| daemon.deliver_and_plan(last_pass))
+                let publisher_due = daemon.publisher_wake(last_pass).is_some_and(|at| at <= now);
+                let due = pass_due || publisher_due || now - last_pass >= timing::pass_every();
+                due && daemon.ready_for_pass(&halting)
+            })
+            .await;
+        if due && !orphaned() {
+            let now = crate::clock::now();
+            info!("début du passage");
+            let finished = child::run_pass(root, stop.clone()).await;
+            self.with(move |daemon| daemon.record_pass(now, finished))
                 .await;
-            let next = match every {
-                Some(_) => next.min(next_fetch),
-                None => next,
-            };
-            let wait = (next - crate::clock::now())
-                .to_std()
-                .unwrap_or(StdDuration::ZERO);
-            tokio::select! {
-                _ = stop.changed() => return,
-                () = changes.notified() => {
-                    // An editor saves in several writes: let them settle.
-                    loop {
-                        tokio::select! {
-                            _ = stop.changed() => return,
-                            settled = tokio::time::timeout(StdDuration::from_millis(300), changes.notified()) => {
-                                if settled.is_err() {
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                    info!("fichiers modifiés : nouveau passage");
-                    pass_due = true;
-                }
-                () = tokio::time::sleep(wait) => {}
+            last_pass = now;
+            pass_due = false;
+            if !orphaned() && self.with(|daemon| daemon.engagement_due()).await {
+                let finished = child::run_refresh(root, stop.clone()).await;
+                self.with(|daemon| daemon.record_refresh(finished)).await;
             }
         }
+        woken.last_pass = last_pass;
+        woken.pass_due = pass_due;
+        if stopping() {
+            woken.stopped = true;
+        } else {
+            woken.next = self
+                .with(move |daemon| daemon.deliver_and_plan(last_pass))
+                .await;
+        }
+        let (metrics, config, flush) = self
+            .with(|daemon| {
+                (
+                    snapshot(&daemon.metrics),
+                    daemon.config.take(),
+                    daemon.flush,
+                )
+            })
+            .await;
+        woken.metrics = metrics;
+        woken.config = config;
+        woken.flush = flush;
     }
 }
 
 impl Daemon {
+    /// The daemon as a wake worker holds it for one turn: its settings
+    /// from the configuration read at start (or at the last commit
+    /// published), its figures from the daemon.
+    fn new(root: &Path, wake: &Wake, store: Store) -> Daemon {
+        let follower = follower(root, &wake.settings);
+        let config = wake
+            .settings
+            .config
+            .as_deref()
+            .and_then(|text| parse_config(text, follower.as_ref()));
+        if let Some(config) = &config {
+            let _ = crate::clock::start(config.timezone);
+        }
+        let mut daemon = Daemon {
+            root: root.to_owned(),
+            state: wake.settings.state.clone(),
+            store,
+            metrics: Arc::new(Mutex::new(wake.metrics.clone())),
+            grace: chrono::Duration::hours(1),
+            budget: Budget::default(),
+            outbox: None,
+            follower,
+            started: wake.started,
+            notifier: None,
+            flush: false,
+            config: None,
+        };
+        if let Some(config) = &config {
+            daemon.configure(config);
+        }
+        daemon
+    }
+
     /// Takes the settings the daemon keeps from the project's
     /// configuration: the grace, the request budget, the outbox.
     fn configure(&mut self, config: &Config) {
@@ -503,10 +1088,11 @@ impl Daemon {
             }
             Move::Forward(id) => match follower.checkout(&id, halt) {
                 Ok(_) => {
-                    if let Ok(Some(config)) =
-                        crate::loader::load(&self.root).map(|project| project.config)
+                    if let Some(text) = tree_config(follower)
+                        && let Some(config) = parse_config(&text, Some(follower))
                     {
                         self.configure(&config);
+                        self.config = Some(text);
                     }
                     self.resume_following();
                     self.set(meta::ACCEPT, "");
@@ -583,9 +1169,8 @@ impl Daemon {
     }
 
     /// Tells what went wrong or cleared since the last word (and the
-    /// weekly digest when due), then sends what is due on a thread of its
-    /// own: the loop never waits for a relay or a webhook, and one send
-    /// runs at a time.
+    /// weekly digest when due), and whether there is something to send:
+    /// the daemon sends it in a flush worker, while the loop goes on.
     fn notify(&mut self, now: DateTime<Utc>) {
         let Some(notifier) = self.notifier.clone() else {
             return;
@@ -598,25 +1183,7 @@ impl Daemon {
         if let Err(error) = told {
             warn!("notifications : {error}");
         }
-        if !crate::notify::due(&self.store, now) || self.flushing.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let state = self.state.clone();
-        let flushing = self.flushing.clone();
-        let spawned = std::thread::Builder::new()
-            .name("crieur-notify".into())
-            .spawn(move || {
-                let sent = Store::open(&state)
-                    .map_err(crate::notify::NotifyError::from)
-                    .and_then(|store| notifier.flush(&store, crate::clock::now()));
-                if let Err(error) = sent {
-                    warn!("notifications : {error}");
-                }
-                flushing.store(false, Ordering::Release);
-            });
-        if spawned.is_err() {
-            self.flushing.store(false, Ordering::Release);
-        }
+        self.flush = crate::notify::due(&self.store, now);
     }
 
     fn publisher_wake(&self, last_pass: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -787,12 +1354,15 @@ impl Daemon {
         let mut metrics = self.lock_metrics();
         metrics.by_status.clear();
         for status in Status::ALL {
-            metrics.by_status.entry(status.public()).or_insert(0);
+            metrics
+                .by_status
+                .entry(status.public().to_owned())
+                .or_insert(0);
         }
         for delivery in &deliveries {
             *metrics
                 .by_status
-                .entry(delivery.status.public())
+                .entry(delivery.status.public().to_owned())
                 .or_insert(0) += 1;
         }
         metrics.requests = self
@@ -1072,7 +1642,7 @@ fn prometheus(metrics: &Metrics) -> String {
             metrics
                 .by_status
                 .iter()
-                .map(|(status, n)| (vec![("status", (*status).to_owned())], count(*n)))
+                .map(|(status, n)| (vec![("status", status.clone())], count(*n)))
                 .collect(),
         ),
     );
@@ -1194,9 +1764,9 @@ mod tests {
             ..Metrics::default()
         };
         for status in Status::ALL {
-            metrics.by_status.insert(status.public(), 0);
+            metrics.by_status.insert(status.public().to_owned(), 0);
         }
-        metrics.by_status.insert("queued", 5);
+        metrics.by_status.insert("queued".to_owned(), 5);
         metrics
     }
 
@@ -1319,5 +1889,51 @@ mod tests {
         let (_, answer) = server::testing::get(server.address, "/metrics");
         assert!(answer.contains("crieur_sync_following 0"), "{answer}");
         assert_eq!(server::testing::get(server.address, "/autre").0, 404);
+    }
+
+    #[test]
+    fn what_a_worker_hands_back_reads_the_same_to_the_millisecond() {
+        let mut sent = metrics();
+        sent.sync = Some(SyncView {
+            commit: "abc".into(),
+            commit_time: DateTime::from_timestamp_millis(1_790_000_000_123),
+            trouble: Some("la branche a été réécrite".into()),
+            ..SyncView::default()
+        });
+        let text = serde_json::to_string(&sent).unwrap();
+        let read: Metrics = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            read.last_pass.map(|at| at.timestamp_millis()),
+            sent.last_pass.map(|at| at.timestamp_millis())
+        );
+        assert_eq!(read.by_status, sent.by_status);
+        assert_eq!(read.requests, sent.requests);
+        // A family's samples come in no set order.
+        let lines = |metrics: &Metrics| {
+            let mut lines: Vec<String> = prometheus(metrics).lines().map(str::to_owned).collect();
+            lines.sort();
+            lines
+        };
+        assert_eq!(lines(&read), lines(&sent));
+        let (read, sent) = (read.sync.unwrap(), sent.sync.unwrap());
+        assert_eq!(read.commit_time, sent.commit_time);
+        assert_eq!(read.trouble, sent.trouble);
+    }
+
+    #[test]
+    fn the_daemon_reads_its_configuration_and_nothing_outside_the_project() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("projet");
+        let missing = read_config(&root).unwrap_err().to_string();
+        assert!(missing.contains("n'est pas un projet crieur"), "{missing}");
+        std::fs::create_dir_all(root.join("config")).unwrap();
+        std::fs::write(dir.path().join("ailleurs.toml"), "timezone = \"UTC\"\n").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("ailleurs.toml"), root.join(CONFIG_PATH))
+            .unwrap();
+        let outside = read_config(&root).unwrap_err().to_string();
+        assert!(outside.contains("extérieur du projet"), "{outside}");
+        std::fs::remove_file(root.join(CONFIG_PATH)).unwrap();
+        std::fs::write(root.join(CONFIG_PATH), "\u{feff}timezone = \"UTC\"\n").unwrap();
+        assert_eq!(read_config(&root).unwrap(), "timezone = \"UTC\"\n");
     }
 }
