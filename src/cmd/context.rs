@@ -76,8 +76,9 @@ pub fn load_checked(root: &std::path::Path) -> anyhow::Result<Project> {
         .config
         .as_ref()
         .map_or(chrono_tz::Europe::Paris, |config| config.timezone);
-    let diagnostics = crate::check::check(&project, now(tz)?);
+    let (diagnostics, sizes) = crate::check::judge(&project, now(tz)?);
     project.report.extend(diagnostics);
+    project.sizes = sizes;
     Ok(project)
 }
 

@@ -44,8 +44,8 @@ pub fn hashtags_in(text: &str) -> Vec<&str> {
     let mut tags = Vec::new();
     let mut previous: Option<char> = None;
     for (index, character) in text.char_indices() {
-        let starts_word = previous.is_none_or(|c| c.is_whitespace() || "([{«\"'".contains(c));
-        if character == '#' && starts_word {
+        let starts_word = || previous.is_none_or(|c| c.is_whitespace() || "([{«\"'".contains(c));
+        if character == '#' && starts_word() {
             let rest = &text[index + 1..];
             let length: usize = rest
                 .chars()

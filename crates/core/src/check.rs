@@ -30,8 +30,15 @@ pub const DEFAULT_WEEKS: i64 = 4;
 
 /// Every cross-file problem of the project, as of `now`.
 pub fn check(project: &Project, now: DateTime<Utc>) -> Vec<Diagnostic> {
+    judge(project, now).0
+}
+
+/// Every cross-file problem of the project, as of `now`, and the size each
+/// text of a series takes, found on the way: a command that draws cards
+/// after judging the project lays none out twice.
+pub fn judge(project: &Project, now: DateTime<Utc>) -> (Vec<Diagnostic>, Sizes) {
     let Some(config) = &project.config else {
-        return Vec::new();
+        return (Vec::new(), Sizes::default());
     };
     let mut diagnostics = Vec::new();
     check_series(config, project, now, &mut diagnostics);
@@ -83,7 +90,7 @@ pub fn check(project: &Project, now: DateTime<Utc>) -> Vec<Diagnostic> {
             .iter()
             .map(move |(format, scaled)| (*post, *template, *format, scaled.clone()))
     }));
-    let context = context.with_sizes(&sizes);
+    let sized = context.with_sizes(&sizes);
     let layouts: Vec<Diagnostic> = alone
         .into_par_iter()
         .flat_map_iter(|(post, template, laid)| {
@@ -92,7 +99,7 @@ pub fn check(project: &Project, now: DateTime<Utc>) -> Vec<Diagnostic> {
                 .iter()
                 .any(|(format, scaled)| sizes.changes(post, template, *format, scaled));
             if changes {
-                check_layout(context, template, post, &contrast).diagnostics
+                check_layout(sized, template, post, &contrast).diagnostics
             } else {
                 laid.diagnostics
             }
@@ -109,7 +116,7 @@ pub fn check(project: &Project, now: DateTime<Utc>) -> Vec<Diagnostic> {
             || seen.insert((d.path.clone(), d.span.as_ref().map(|s| (s.start, s.end))))
     }));
     check_calendar(config, &project.posts, &project.pins, now, &mut diagnostics);
-    diagnostics
+    (diagnostics, sizes)
 }
 
 fn check_brand(config: &Config, assets: &Assets, diagnostics: &mut Vec<Diagnostic>) {
@@ -1177,10 +1184,18 @@ fn example_caption(caption: &str, path: &str) -> Option<&'static str> {
     if caption.contains(NEW_CAPTION.trim_end_matches('.')) {
         return Some(NEW_CAPTION);
     }
+    /// The examples' captions, squashed once.
+    static SQUASHED: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        EXAMPLE_CAPTIONS
+            .iter()
+            .map(|(_, example)| squash(example))
+            .collect()
+    });
     EXAMPLE_CAPTIONS
         .iter()
-        .find(|(file, example)| *file != path && caption.contains(&squash(example)))
-        .map(|(_, example)| *example)
+        .zip(SQUASHED.iter())
+        .find(|((file, _), squashed)| *file != path && caption.contains(squashed.as_str()))
+        .map(|((_, example), _)| *example)
 }
 
 /// The span of the first line of `example` within `region` of `source`.
@@ -1860,6 +1875,7 @@ color = \"#FFFFFF\"\n";
             assets: Assets::default(),
             pins: crate::plan::Pins::new(),
             report: report.clone(),
+            sizes: Default::default(),
         };
         let now = "2026-11-22T08:00:00Z".parse().unwrap();
         (check(&project, now), report)

@@ -32,4 +32,7 @@ pub struct Project {
     /// The calendar the state store pinned (empty without a store).
     pub pins: crate::plan::Pins,
     pub report: Report,
+    /// The size each text of a series takes, once `check` has judged the
+    /// project ([`crate::check::judge`]); empty before.
+    pub sizes: crate::render::layout::Sizes,
 }

@@ -212,6 +212,7 @@ fn load_tree(
         assets,
         pins,
         report,
+        sizes: Default::default(),
     })
 }
 

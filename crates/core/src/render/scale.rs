@@ -159,6 +159,12 @@ impl Sizes {
             .any(|(key, size)| caps.get(key).is_some_and(|cap| size > cap))
     }
 
+    /// Whether no series has sizes (a project not judged, or without
+    /// scales).
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
     /// The sizes of a series' texts on a template's cards in a format.
     pub fn caps(&self, series: &str, template: &str, format: Format) -> Option<&Caps> {
         self.series.get(series)?.get(template)?.get(&format)

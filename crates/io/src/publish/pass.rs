@@ -472,14 +472,21 @@ fn prepare(
     planned: Vec<Planned<'_>>,
 ) -> (Vec<Want>, PreparedAll) {
     let context = Context::of(config, &project.assets);
-    let posts: Vec<&Post> = planned.iter().map(|p| p.post).collect();
-    let sizes = Sizes::around(
-        context,
-        (config, &project.templates),
-        &project.posts,
-        &posts,
-    );
-    let context = context.with_sizes(&sizes);
+    // The sizes `check` found, or found now for a project not judged.
+    let found;
+    let sizes = if project.sizes.is_empty() {
+        let posts: Vec<&Post> = planned.iter().map(|p| p.post).collect();
+        found = Sizes::around(
+            context,
+            (config, &project.templates),
+            &project.posts,
+            &posts,
+        );
+        &found
+    } else {
+        &project.sizes
+    };
+    let context = context.with_sizes(sizes);
     let jpeg = |network: Network| network == Network::Instagram;
     let mut needed: Vec<(&Post, &Template, Format, bool)> = planned
         .iter()
