@@ -294,15 +294,20 @@ mod flat {
     const SUB: u8 = 1;
     const UP: u8 = 2;
 
+    /// Images of fewer bytes than this are compressed in one piece: two
+    /// threads would gain less than they cost to start.
+    const SPLIT_BYTES: usize = 1 << 18;
+
     /// Buffers kept from card to card: a fresh 4 MB buffer costs more in
     /// page faults than compressing it.
     #[derive(Default)]
     struct Scratch {
         data: Vec<u8>,
-        /// The rows of `data` whose residues are all zero, for a card
-        /// whose rows are `stride` bytes long, filtered.
+        /// The rows of `data` whose residues are all zero, for the band whose
+        /// rows are `origin.0` bytes long, filtered, and start at image row
+        /// `origin.1`.
         zeroed: Vec<bool>,
-        stride: usize,
+        origin: (usize, usize),
         tokens: Vec<u32>,
         head: Vec<u32>,
         chain: Vec<u32>,
@@ -312,34 +317,79 @@ mod flat {
         static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
     }
 
+    /// Rows `start..end` of an image, compressed on their own after `warm`
+    /// rows before them that are filtered and searched again but not
+    /// written: matches reach back into them as in one pass, since the
+    /// decoder has them in its window.
+    struct Band {
+        start: usize,
+        end: usize,
+        warm: usize,
+    }
+
+    /// A band's deflate blocks, byte-aligned (the last band's end the
+    /// stream), and the Adler-32 sums of its bytes.
+    struct Compressed {
+        deflate: Vec<u8>,
+        adler: Adler,
+        length: usize,
+    }
+
     /// The zlib stream of an image's filtered rows (`row_len` bytes each,
     /// `samples` bytes a pixel), or `None` when the image is too busy for
     /// this encoder — a photograph — and fdeflate does better.
+    ///
+    /// A large image is cut in two bands at its middle row, compressed on
+    /// two threads and joined: where the cut falls depends on the image
+    /// alone, so the bytes do not depend on the threads.
     pub(super) fn zlib(pixels: &[u8], row_len: usize, samples: usize) -> Option<Vec<u8>> {
         if row_len < SEARCHED || samples == 0 || samples > row_len || pixels.len() < row_len {
             return None;
         }
-        SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => compress(pixels, row_len, samples, &mut scratch),
-            Err(_) => compress(pixels, row_len, samples, &mut Scratch::default()),
-        })
+        let rows = pixels.len() / row_len;
+        let compress = |start, end, warm| {
+            let band = Band { start, end, warm };
+            SCRATCH.with(|cell| match cell.try_borrow_mut() {
+                Ok(mut scratch) => compress(pixels, row_len, samples, &band, &mut scratch),
+                Err(_) => compress(pixels, row_len, samples, &band, &mut Scratch::default()),
+            })
+        };
+        let (first, second) = if pixels.len() < SPLIT_BYTES || rows < 2 {
+            (compress(0, rows, 0)?, None)
+        } else {
+            let middle = rows / 2;
+            let warm = middle.min(WINDOW.div_ceil(row_len + 1));
+            let (first, second) =
+                rayon::join(|| compress(0, middle, 0), || compress(middle, rows, warm));
+            (first?, Some(second?))
+        };
+        let mut out = first.deflate;
+        let mut adler = first.adler;
+        if let Some(second) = second {
+            out.extend_from_slice(&second.deflate);
+            adler.append(&second.adler, second.length);
+        }
+        out.extend_from_slice(&adler.value().to_be_bytes());
+        Some(out)
     }
 
-    /// Filters, tokenizes and writes the rows in one pass, each row while
-    /// it is still in cache: a row is tokenized once the next one is
+    /// Filters, tokenizes and writes a band's rows in one pass, each row
+    /// while it is still in cache: a row is tokenized once the next one is
     /// filtered, as its matches may run into it, and a block is written
     /// whenever enough tokens are waiting.
     fn compress(
         pixels: &[u8],
         row_len: usize,
         samples: usize,
+        band: &Band,
         scratch: &mut Scratch,
-    ) -> Option<Vec<u8>> {
+    ) -> Option<Compressed> {
         let stride = row_len + 1;
-        let rows = pixels.len() / row_len;
-        if scratch.stride != stride {
+        let first = band.start - band.warm;
+        let rows = band.end - first;
+        if scratch.origin != (stride, first) {
             scratch.zeroed.clear();
-            scratch.stride = stride;
+            scratch.origin = (stride, first);
         }
         let Scratch {
             data,
@@ -367,27 +417,43 @@ mod flat {
             buffer: 0,
             count: 0,
         };
-        // CMF: deflate with a 32 KB window; FLG: fast compression, and the
-        // check bits that make the pair a multiple of 31.
-        bits.put(0x5e78, 16);
+        if band.start == 0 {
+            // CMF: deflate with a 32 KB window; FLG: fast compression, and
+            // the check bits that make the pair a multiple of 31.
+            bits.put(0x5e78, 16);
+        }
         let symbols = Symbols::new();
-        let mut adler = Adler { a: 1, b: 0 };
+        // The first band's sums start at one, the others' at zero to be
+        // added to those before.
+        let mut adler = Adler {
+            a: u64::from(band.start == 0),
+            b: 0,
+        };
         // More than a token for eight bytes is a picture, not flat colour.
-        let budget = data.len() / 8 + 1024;
+        let budget = (rows - band.warm) * stride / 8 + 1024;
         let mut written = 0;
         let mut waiting: Option<bool> = None;
-        let mut above: Option<&[u8]> = None;
-        for (index, row) in pixels.chunks_exact(row_len).enumerate() {
+        let mut above = first
+            .checked_sub(1)
+            .map(|row| &pixels[row * row_len..][..row_len]);
+        let band_rows = pixels[first * row_len..band.end * row_len].chunks_exact(row_len);
+        for (index, row) in band_rows.enumerate() {
             let filtered = &mut data[index * stride..(index + 1) * stride];
             let repeat = filter(row, above, samples, filtered, &mut zeroed[index]);
-            if repeat {
-                adler.update(&[UP]);
-                adler.zeros(row_len);
-            } else {
-                adler.update(filtered);
+            above = Some(row);
+            if index >= band.warm {
+                adler.row(&data[index * stride..(index + 1) * stride], repeat);
             }
-            if let Some(waiting) = waiting {
-                tokenizer.row(&data[..(index + 1) * stride], index - 1, waiting, tokens);
+            // The row before is tokenized now: its matches may run into this
+            // one, but not from the warm rows into the band's.
+            let Some(before) = waiting.replace(repeat) else {
+                continue;
+            };
+            let end = if index == band.warm { index } else { index + 1 };
+            tokenizer.row(&data[..end * stride], index - 1, before, tokens);
+            if index <= band.warm {
+                tokens.clear();
+                continue;
             }
             if tokens.len() >= BLOCK_TOKENS {
                 write_block(&mut bits, tokens, false, &symbols);
@@ -397,16 +463,20 @@ mod flat {
             if written + tokens.len() > budget {
                 return None;
             }
-            waiting = Some(repeat);
-            above = Some(row);
         }
-        if let Some(waiting) = waiting {
-            tokenizer.row(data, rows - 1, waiting, tokens);
+        if let Some(before) = waiting {
+            tokenizer.row(data, rows - 1, before, tokens);
         }
-        write_block(&mut bits, tokens, true, &symbols);
-        let mut out = bits.finish();
-        out.extend_from_slice(&adler.value().to_be_bytes());
-        Some(out)
+        let last = band.end == pixels.len() / row_len;
+        write_block(&mut bits, tokens, last, &symbols);
+        if !last {
+            bits.align();
+        }
+        Some(Compressed {
+            deflate: bits.finish(),
+            adler,
+            length: (rows - band.warm) * stride,
+        })
     }
 
     /// Filters a row into `out` (its filter byte, then its residues):
@@ -534,6 +604,24 @@ mod flat {
         /// Adds `count` zeros.
         fn zeros(&mut self, count: usize) {
             self.b = (self.b + count as u64 % ADLER_MODULUS * self.a) % ADLER_MODULUS;
+        }
+
+        /// Adds a filtered row, all zeros after its filter byte when it
+        /// repeats the one above.
+        fn row(&mut self, filtered: &[u8], repeat: bool) {
+            if repeat {
+                self.update(&[UP]);
+                self.zeros(filtered.len() - 1);
+            } else {
+                self.update(filtered);
+            }
+        }
+
+        /// Adds the `length` bytes whose sums, started from zero, are
+        /// `other`'s.
+        fn append(&mut self, other: &Adler, length: usize) {
+            self.b = (self.b + length as u64 % ADLER_MODULUS * self.a + other.b) % ADLER_MODULUS;
+            self.a = (self.a + other.a) % ADLER_MODULUS;
         }
 
         fn value(&self) -> u32 {
@@ -813,6 +901,14 @@ mod flat {
                 self.buffer >>= 32;
                 self.count -= 32;
             }
+        }
+
+        /// Ends the bytes here, as zlib's sync flush does: an empty stored
+        /// block, whose length comes on a byte boundary.
+        fn align(&mut self) {
+            self.put(0, 3);
+            self.put(0, (8 - self.count % 8) % 8);
+            self.put(0xffff_0000, 32);
         }
 
         fn finish(mut self) -> Vec<u8> {
@@ -1119,6 +1215,19 @@ mod flat {
         }
 
         #[test]
+        fn the_sums_of_two_parts_add_up_to_the_whole_checksum() {
+            let bytes: Vec<u8> = (0..100_000u32).map(|k| (k * 7_919 % 251) as u8).collect();
+            let (left, right) = bytes.split_at(37_777);
+            let mut first = Adler { a: 1, b: 0 };
+            first.update(left);
+            let mut second = Adler { a: 0, b: 0 };
+            second.row(&right[..30_001], false);
+            second.update(&right[30_001..]);
+            first.append(&second, right.len());
+            assert_eq!(first.value(), plain_adler(&bytes));
+        }
+
+        #[test]
         fn codes_fit_their_limit_and_are_complete() {
             // Fibonacci frequencies make the deepest unbounded codes.
             let mut frequencies = vec![0u32; 30];
@@ -1204,6 +1313,7 @@ mod tests {
             decoded.into_rgba8().into_raw()
         };
         assert!(decoded == pixels, "the pixels change through the PNG");
+        assert!(checked_pixels(&png) == pixels, "a checksum is wrong");
         png
     }
 
@@ -1260,6 +1370,36 @@ mod tests {
         round_trip(&shifted, 320, 240, 3);
         round_trip(&card(500, 90, 4), 500, 90, 4);
         assert_eq!(round_trip(&pixels, 320, 240, 3), first);
+    }
+
+    /// A PNG's pixels, its checksums checked (Adler-32 included).
+    fn checked_pixels(png: &[u8]) -> Vec<u8> {
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
+        decoder.ignore_checksums(false);
+        let mut reader = decoder.read_info().expect("a valid PNG");
+        let mut pixels = vec![0; reader.output_buffer_size().expect("a size")];
+        reader.next_frame(&mut pixels).expect("valid image data");
+        pixels
+    }
+
+    #[test]
+    fn a_large_card_cut_in_two_bands_keeps_its_pixels_and_bytes_whatever_the_threads() {
+        // Over 256 KB each: compressed in two bands.
+        for (width, height, channels) in [(400, 301, 3), (300, 250, 4)] {
+            let pixels = card(width, height, channels);
+            let row_len = width as usize * channels;
+            assert!(flat::zlib(&pixels, row_len, channels).is_some());
+            let encode = |threads| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
+                let pool = pool.expect("a thread pool");
+                pool.install(|| compress(&pixels, width, height, color(channels)).expect("a PNG"))
+            };
+            let one = encode(1);
+            assert!(checked_pixels(&one) == pixels, "the pixels change");
+            for _ in 0..4 {
+                assert!(encode(2) == one, "the bytes depend on the threads");
+            }
+        }
     }
 
     #[test]
