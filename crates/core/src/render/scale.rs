@@ -7,13 +7,9 @@
 //! reach: a card whose text would not fit there takes the step (or steps)
 //! below, and no card is set larger than its series.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use rayon::prelude::*;
-
-use super::layout::{Context, layout};
-use crate::config::Config;
-use crate::post::{Post, template_of};
+use crate::post::Post;
 use crate::template::{Format, Template};
 
 /// Text key -> size, for one series, template and format.
@@ -34,41 +30,6 @@ pub struct Sizes {
 }
 
 impl Sizes {
-    /// The sizes of the series of `posts`: each post laid out alone, then
-    /// for each text the size most of its series' cards reach. Pass every
-    /// post of the series concerned (a series is judged whole); posts
-    /// without a series, or whose template is unknown, are left out.
-    pub fn of(
-        context: Context<'_>,
-        (config, templates): (&Config, &BTreeMap<String, Template>),
-        posts: &[&Post],
-    ) -> Sizes {
-        let context = Context {
-            sizes: None,
-            caps: None,
-            ..context
-        };
-        // Laying every card out is the costly part: spread over the cores.
-        let cards: Vec<(&Post, &Template, Format, Scaled)> = posts
-            .par_iter()
-            .flat_map_iter(|post| {
-                let template = template_of(post, config).and_then(|id| templates.get(id));
-                let Some(template) = template.filter(|_| post.series.is_some()) else {
-                    return Vec::new();
-                };
-                template
-                    .formats
-                    .keys()
-                    .filter_map(|&format| {
-                        let card = layout(context, template, format, post).ok()?;
-                        Some((*post, template, format, card.scaled))
-                    })
-                    .collect()
-            })
-            .collect();
-        Sizes::from_cards(cards)
-    }
-
     /// The sizes of the series, from the texts of each card laid out alone
     /// (`layout` without sizes): its post, template, format and
     /// [`crate::render::Card::scaled`].
@@ -112,30 +73,6 @@ impl Sizes {
             })
             .collect();
         Sizes { series }
-    }
-
-    /// The sizes of the series of the `wanted` posts, judged on every post
-    /// of `all` in those series.
-    pub fn around(
-        context: Context<'_>,
-        (config, templates): (&Config, &BTreeMap<String, Template>),
-        all: &[Post],
-        wanted: &[&Post],
-    ) -> Sizes {
-        let series: BTreeSet<&str> = wanted
-            .iter()
-            .filter_map(|post| post.series.as_ref())
-            .map(|series| series.get_ref().as_str())
-            .collect();
-        let posts: Vec<&Post> = all
-            .iter()
-            .filter(|post| {
-                post.series
-                    .as_ref()
-                    .is_some_and(|s| series.contains(s.get_ref().as_str()))
-            })
-            .collect();
-        Sizes::of(context, (config, templates), &posts)
     }
 
     /// Whether a card laid out alone, its texts at `scaled`, is set
