@@ -823,36 +823,47 @@ impl Fitted<'_> {
     /// above it.
     fn ops(self, rect: Rect, align: Align, valign: VAlign) -> Vec<Shown> {
         let lead_height = self.lead.as_ref().map_or(0.0, Block::height);
+        let height = self.height();
         let top = match valign {
             VAlign::Top => rect.y,
-            VAlign::Middle => rect.y + (rect.height - self.height()) / 2.0,
-            VAlign::Bottom => rect.y + rect.height - self.height(),
+            VAlign::Middle => rect.y + (rect.height - height) / 2.0,
+            VAlign::Bottom => rect.y + rect.height - height,
         };
+        let Fitted {
+            face,
+            block,
+            color,
+            field,
+            key,
+            lead,
+        } = self;
         let below = Rect {
             y: top + lead_height,
-            height: self.block.height(),
+            height: block.height(),
             ..rect
         };
-        let text = |block: Block, area: Rect, key: Option<usize>| Shown {
+        let text = |block: Block, area: Rect, key: Option<usize>, field: String| Shown {
             op: Op::Text {
-                face: self.face.clone(),
+                face: face.clone(),
                 origins: place(&block, area, align, VAlign::Top),
                 block,
-                color: self.color,
+                color,
             },
-            field: Some(self.field.clone()),
+            field: Some(field),
             key,
         };
-        let mut ops = vec![text(self.block.clone(), below, self.key)];
-        if let Some(lead) = self.lead.clone() {
-            let above = Rect {
-                y: top,
-                height: lead_height,
-                ..rect
-            };
-            ops.push(text(lead, above, None));
+        match lead {
+            None => vec![text(block, below, key, field)],
+            Some(lead) => {
+                let above = Rect {
+                    y: top,
+                    height: lead_height,
+                    ..rect
+                };
+                let first = text(block, below, key, field.clone());
+                vec![first, text(lead, above, None, field)]
+            }
         }
-        ops
     }
 }
 
