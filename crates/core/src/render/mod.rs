@@ -990,27 +990,25 @@ mod flat {
         let mut end = out.len();
         // At most 48 bits a token, and 8 bytes of room for the last write.
         out.resize(end + tokens.len() * 6 + 16, 0);
-        let mut put = |value: u64, bits: u32| {
-            // `count` is under 8 here, `bits` 32 at most.
+        for &token in tokens {
+            let (code, bits) = codes.first[first(token)];
+            // A literal's distance part is written with no bits.
+            let matched = u64::from(token >> 31);
+            let distance = (token & 0xffff) as usize;
+            let symbol = symbols.distance(distance);
+            let (far, far_code_bits) = codes.distance[symbol];
+            let extra = (distance + 1 - usize::from(DISTANCE_BASE[symbol])) as u64;
+            let far_bits = (far_code_bits + u32::from(DISTANCE_EXTRA[symbol])) * matched as u32;
+            // The whole token at once: 20 bits for its first code and
+            // extra bits, 28 for its distance, on fewer than 8 waiting.
+            let value = code | ((far | extra << far_code_bits) * matched) << bits;
             buffer |= value << count;
-            count += bits;
+            count += bits + far_bits;
             out[end..end + 8].copy_from_slice(&buffer.to_le_bytes());
             let bytes = count / 8;
             end += bytes as usize;
             buffer = buffer.checked_shr(bytes * 8).unwrap_or(0);
             count -= bytes * 8;
-        };
-        for &token in tokens {
-            let (code, bits) = codes.first[first(token)];
-            put(code, bits);
-            // A literal's distance part is written with no bits.
-            let matched = u64::from(token >> 31);
-            let distance = (token & 0xffff) as usize;
-            let symbol = symbols.distance(distance);
-            let (code, bits) = codes.distance[symbol];
-            let extra = (distance + 1 - usize::from(DISTANCE_BASE[symbol])) as u64;
-            let count = bits + u32::from(DISTANCE_EXTRA[symbol]);
-            put((code | extra << bits) * matched, count * matched as u32);
         }
         out.truncate(end);
         (bits.buffer, bits.count) = (buffer, count);
