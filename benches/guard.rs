@@ -25,7 +25,6 @@
 //! installed).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::Path;
 
@@ -39,7 +38,6 @@ use crieur::project::Project;
 use crieur::publisher::{RemoteStatus, Report};
 use crieur::render::{Context, draw, encode_png, layout};
 use crieur::template::Format;
-use crieur_testing::copy_dir;
 use gungraun::{
     Callgrind, LibraryBenchmarkConfig, library_benchmark, library_benchmark_group, main,
 };
@@ -78,56 +76,10 @@ fn one_thread() {
 fn project(posts: usize) -> Loaded {
     one_thread();
     let dir = tempfile::tempdir().expect("a temporary folder");
-    generate(dir.path(), posts);
+    crieur_testing::generated_project(Path::new(env!("CARGO_MANIFEST_DIR")), dir.path(), posts);
     let project = crieur::loader::load(dir.path()).expect("a project");
     assert_eq!(project.posts.len(), posts);
     Loaded { _dir: dir, project }
-}
-
-/// `posts` posts, as in `benches/check.rs`: half fill the weekly series,
-/// half are dated, one an hour, over two channels.
-fn generate(root: &Path, posts: usize) {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    copy_dir(&repo.join("config"), &root.join("config"));
-    copy_dir(&repo.join("assets"), &root.join("assets"));
-    for folder in ["posts/serie", "posts/dates"] {
-        std::fs::create_dir_all(root.join(folder)).expect("a posts folder");
-    }
-    let start = Utc
-        .with_ymd_and_hms(2026, 12, 1, 0, 30, 0)
-        .single()
-        .expect("a valid instant");
-    for index in 0..posts {
-        let mut text = String::from("+++\n");
-        let folder = if index % 2 == 0 {
-            text.push_str("series = \"chiffre-de-la-semaine\"\n");
-            "serie"
-        } else {
-            let at = start + Duration::hours(index as i64);
-            let channel = if index % 4 == 1 {
-                "facebook"
-            } else {
-                "linkedin"
-            };
-            let _ = writeln!(
-                text,
-                "template = \"chiffre\"\nchannels = [\"{channel}\"]\npublish_at = {}",
-                at.format("%Y-%m-%dT%H:%M:%SZ")
-            );
-            "dates"
-        };
-        let _ = write!(
-            text,
-            "[visual]\nnumber = \"{index} millions\"\ncaption = \"C'est le nombre d'assurés disposant d'un profil sur Mon Espace Santé.\"\nsource = \"Assurance Maladie, novembre 2022\"\n+++\n\
-             Aujourd'hui, près de 65,4 millions d'assurés disposent d'un profil sur Mon Espace Santé (novembre 2022).\n\n\
-             Qu'est-ce que Mon Espace Santé ? C'est un carnet de santé numérique qui permet aux patients de gérer leurs données de santé en un seul et même endroit.\n"
-        );
-        let path = root
-            .join("posts")
-            .join(folder)
-            .join(format!("{index:05}.md"));
-        std::fs::write(path, text).expect("a post written");
-    }
 }
 
 /// The project of 1,000 posts, loaded.

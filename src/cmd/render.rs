@@ -350,20 +350,10 @@ fn layout_json(config: &Config, project: &Project, jobs: &[Job<'_>]) -> anyhow::
     Ok(serde_json::to_string_pretty(&Layouts { images })?)
 }
 
-/// The sizes the texts of the jobs' series take: those `check` found, or
-/// found now for a project not judged.
+/// The sizes the texts of the jobs' series take.
 fn series_sizes<'p>(config: &Config, project: &'p Project, jobs: &[Job<'_>]) -> Cow<'p, Sizes> {
-    if !project.sizes.is_empty() {
-        return Cow::Borrowed(&project.sizes);
-    }
     let posts: Vec<&Post> = jobs.iter().map(|job| job.post).collect();
-    let context = Context::of(config, &project.assets);
-    Cow::Owned(Sizes::around(
-        context,
-        (config, &project.templates),
-        &project.posts,
-        &posts,
-    ))
+    project.sizes_for(Context::of(config, &project.assets), &posts)
 }
 
 /// Renders every job on every core; returns the files written, sorted.

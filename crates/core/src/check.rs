@@ -68,6 +68,29 @@ pub fn judge(project: &Project, now: DateTime<Utc>) -> (Vec<Diagnostic>, Sizes) 
         // out: its other problems are said at once.
         check_examples(config, project, post, &mut diagnostics);
     }
+    let (layouts, sizes) = check_cards(config, project, &drawable, &sound_templates);
+    // A template's contrast problem is said once per layer, whatever the
+    // posts (a gradient may differ by a shade from one card to the next);
+    // a problem of the brand, once per key of the configuration.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut layouts = layouts;
+    layouts.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
+    diagnostics.extend(layouts.into_iter().filter(|d| {
+        d.path == post_path_of(d)
+            || seen.insert((d.path.clone(), d.span.as_ref().map(|s| (s.start, s.end))))
+    }));
+    check_calendar(config, &project.posts, &project.pins, now, &mut diagnostics);
+    (diagnostics, sizes)
+}
+
+/// Lays out every card of the drawable posts: what `check` says of them,
+/// and the size each text of a series takes.
+fn check_cards(
+    config: &Config,
+    project: &Project,
+    drawable: &[&Post],
+    sound_templates: &BTreeMap<&str, &Template>,
+) -> (Vec<Diagnostic>, Sizes) {
     // Laying out every card is the costly part: spread it over the cores.
     let context = Context::of(config, &project.assets);
     let contrast = crate::contrast::Cache::default();
@@ -105,18 +128,7 @@ pub fn judge(project: &Project, now: DateTime<Utc>) -> (Vec<Diagnostic>, Sizes) 
             }
         })
         .collect();
-    // A template's contrast problem is said once per layer, whatever the
-    // posts (a gradient may differ by a shade from one card to the next);
-    // a problem of the brand, once per key of the configuration.
-    let mut seen = std::collections::BTreeSet::new();
-    let mut layouts = layouts;
-    layouts.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
-    diagnostics.extend(layouts.into_iter().filter(|d| {
-        d.path == post_path_of(d)
-            || seen.insert((d.path.clone(), d.span.as_ref().map(|s| (s.start, s.end))))
-    }));
-    check_calendar(config, &project.posts, &project.pins, now, &mut diagnostics);
-    (diagnostics, sizes)
+    (layouts, sizes)
 }
 
 fn check_brand(config: &Config, assets: &Assets, diagnostics: &mut Vec<Diagnostic>) {

@@ -119,12 +119,7 @@ fn thumbnail(project: &Project, id: &str) -> Option<Thumbnail> {
         crieur_core::post::template_of(post, config).and_then(|t| project.templates.get(t))?;
     let format = *template.formats.keys().next()?;
     let context = Context::of(config, &project.assets);
-    let sizes = render::layout::Sizes::around(
-        context,
-        (config, &project.templates),
-        &project.posts,
-        &[post],
-    );
+    let sizes = project.sizes_for(context, &[post]);
     let context = context.with_sizes(&sizes);
     let card = render::layout(context, template, format, post).ok()?;
     let png = render::encode_png(render::draw(&card)).ok()?;

@@ -12,8 +12,10 @@
 //! - sinks for notifications: an SMTP relay ([`smtp::SmtpSink`]) and a
 //!   webhook ([`webhook::WebhookSink`]).
 //!
-//! It depends on no crieur crate: the tests meet crieur over its command
-//! line and the services' HTTP APIs only.
+//! - [`generated_project`], the made-up project the benchmarks measure.
+//!
+//! Of crieur it uses only the one clock (`crieur_io::clock`): the tests
+//! meet crieur over its command line and the services' HTTP APIs.
 
 pub mod bluesky;
 pub mod buffer;
@@ -24,6 +26,7 @@ pub mod webhook;
 mod clock;
 mod command;
 mod copy;
+mod generated;
 mod kills;
 mod server;
 mod wait;
@@ -31,6 +34,7 @@ mod wait;
 pub use clock::Clock;
 pub use command::{Killed, crieur, crieur_in};
 pub use copy::copy_dir;
+pub use generated::generated_project;
 pub use kills::Kills;
 pub use server::{Incoming, Server, free_port};
 pub use wait::{wait_every, wait_for};

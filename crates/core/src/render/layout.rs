@@ -106,30 +106,6 @@ impl Sizes {
             .collect();
         Sizes::from_cards(cards)
     }
-
-    /// The sizes of the series of the `wanted` posts, judged on every post
-    /// of `all` in those series.
-    pub fn around(
-        context: Context<'_>,
-        (config, templates): (&Config, &BTreeMap<String, Template>),
-        all: &[Post],
-        wanted: &[&Post],
-    ) -> Sizes {
-        let series: BTreeSet<&str> = wanted
-            .iter()
-            .filter_map(|post| post.series.as_ref())
-            .map(|series| series.get_ref().as_str())
-            .collect();
-        let posts: Vec<&Post> = all
-            .iter()
-            .filter(|post| {
-                post.series
-                    .as_ref()
-                    .is_some_and(|s| series.contains(s.get_ref().as_str()))
-            })
-            .collect();
-        Sizes::of(context, (config, templates), &posts)
-    }
 }
 
 /// `{brand}` in a template stands for the brand's name.
@@ -1513,25 +1489,8 @@ max_lines = 3
         let text = format!("+++\ntemplate = \"e\"\n[visual]\n{visual}\n+++\nTexte.\n");
         let (post, diagnostics) = Post::parse(&text, "posts/e.md", "e", chrono_tz::Europe::Paris);
         let post = post.unwrap_or_else(|| panic!("{diagnostics:?}"));
-        let file = "Lato-Black.ttf";
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .join("assets/fonts")
-            .join(file);
-        let mut assets = Assets::default();
-        assets.fonts.insert(
-            file.to_owned(),
-            FontFace::from_bytes(file, std::fs::read(path).unwrap()).unwrap(),
-        );
-        let brand = Brand::default();
-        let context = Context {
-            brand: &brand,
-            assets: &assets,
-            french: true,
-            no_break: &[],
-            sizes: None,
-            caps: None,
-        };
+        let (assets, brand) = (assets(), Brand::default());
+        let context = plain(&brand, &assets);
         layout(context, &template, Format::Paysage, &post).unwrap()
     }
 
@@ -1675,6 +1634,18 @@ max_size = 48
 max_lines = 3
 "##;
 
+    /// A context with French rules, no names kept whole, no series sizes.
+    fn plain<'a>(brand: &'a Brand, assets: &'a Assets) -> Context<'a> {
+        Context {
+            brand,
+            assets,
+            french: true,
+            no_break: &[],
+            sizes: None,
+            caps: None,
+        }
+    }
+
     fn assets() -> Assets {
         let file = "Lato-Black.ttf";
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -1706,14 +1677,7 @@ max_lines = 3
     fn texts_take_the_steps_of_the_scale() {
         let template = figure();
         let (assets, brand) = (assets(), Brand::default());
-        let context = Context {
-            brand: &brand,
-            assets: &assets,
-            french: true,
-            no_break: &[],
-            sizes: None,
-            caps: None,
-        };
+        let context = plain(&brand, &assets);
         let card = layout(
             context,
             &template,
@@ -1740,14 +1704,7 @@ max_lines = 3
     fn a_qualifier_goes_smaller_on_its_own_line() {
         let template = figure();
         let (assets, brand) = (assets(), Brand::default());
-        let context = Context {
-            brand: &brand,
-            assets: &assets,
-            french: true,
-            no_break: &[],
-            sizes: None,
-            caps: None,
-        };
+        let context = plain(&brand, &assets);
         let post = figure_post("a", "Plus de 1 200");
         let texts = layout(context, &template, Format::Paysage, &post)
             .unwrap()
@@ -1770,14 +1727,7 @@ max_lines = 3
     fn every_card_of_a_series_sets_a_text_at_one_size() {
         let template = figure();
         let (assets, brand) = (assets(), Brand::default());
-        let context = Context {
-            brand: &brand,
-            assets: &assets,
-            french: true,
-            no_break: &[],
-            sizes: None,
-            caps: None,
-        };
+        let context = plain(&brand, &assets);
         let posts = [
             figure_post("a", "12 %"),
             figure_post("b", "3 000"),

@@ -317,6 +317,25 @@ mod flat {
         static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
     }
 
+    impl Scratch {
+        /// Ready for a band of `rows` rows, `stride` bytes once filtered,
+        /// from image row `first`: the zero rows known kept when the band
+        /// is the same as the last one's.
+        fn prepare(&mut self, stride: usize, first: usize, rows: usize) {
+            if self.origin != (stride, first) {
+                self.zeroed.clear();
+                self.origin = (stride, first);
+            }
+            self.data.resize(rows * stride, 0);
+            self.zeroed.resize(rows, false);
+            self.tokens.clear();
+            self.head.clear();
+            self.head.resize(1 << HASH_BITS, NONE);
+            self.chain.clear();
+            self.chain.resize(LINKS, NONE);
+        }
+    }
+
     /// Rows `start..end` of an image, compressed on their own after `warm`
     /// rows before them that are filtered and searched again but not
     /// written: matches reach back into them as in one pass, since the
@@ -387,10 +406,7 @@ mod flat {
         let stride = row_len + 1;
         let first = band.start - band.warm;
         let rows = band.end - first;
-        if scratch.origin != (stride, first) {
-            scratch.zeroed.clear();
-            scratch.origin = (stride, first);
-        }
+        scratch.prepare(stride, first, rows);
         let Scratch {
             data,
             zeroed,
@@ -399,29 +415,13 @@ mod flat {
             chain,
             ..
         } = scratch;
-        data.resize(rows * stride, 0);
-        zeroed.resize(rows, false);
-        tokens.clear();
-        head.clear();
-        head.resize(1 << HASH_BITS, NONE);
-        chain.clear();
-        chain.resize(LINKS, NONE);
         let mut tokenizer = Tokenizer {
             matcher: Matcher { head, chain },
             stride,
             i: 0,
             last: 0,
         };
-        let mut bits = Bits {
-            out: Vec::with_capacity(data.len() / 32 + 1024),
-            buffer: 0,
-            count: 0,
-        };
-        if band.start == 0 {
-            // CMF: deflate with a 32 KB window; FLG: fast compression, and
-            // the check bits that make the pair a multiple of 31.
-            bits.put(0x5e78, 16);
-        }
+        let mut bits = Bits::for_band(band, data.len());
         let symbols = Symbols::new();
         // The first band's sums start at one, the others' at zero to be
         // added to those before.
@@ -455,11 +455,7 @@ mod flat {
                 tokens.clear();
                 continue;
             }
-            if tokens.len() >= BLOCK_TOKENS {
-                write_block(&mut bits, tokens, false, &symbols);
-                written += tokens.len();
-                tokens.clear();
-            }
+            written += write_full(&mut bits, tokens, &symbols);
             if written + tokens.len() > budget {
                 return None;
             }
@@ -477,6 +473,18 @@ mod flat {
             adler,
             length: (rows - band.warm) * stride,
         })
+    }
+
+    /// Writes the waiting tokens as a block once there are enough of
+    /// them; how many it wrote.
+    fn write_full(bits: &mut Bits, tokens: &mut Vec<u32>, symbols: &Symbols) -> usize {
+        if tokens.len() < BLOCK_TOKENS {
+            return 0;
+        }
+        write_block(bits, tokens, false, symbols);
+        let written = tokens.len();
+        tokens.clear();
+        written
     }
 
     /// Filters a row into `out` (its filter byte, then its residues):
@@ -891,6 +899,22 @@ mod flat {
     }
 
     impl Bits {
+        /// The bits of a band of `filtered` bytes: the first band opens
+        /// with the zlib header.
+        fn for_band(band: &Band, filtered: usize) -> Bits {
+            let mut bits = Bits {
+                out: Vec::with_capacity(filtered / 32 + 1024),
+                buffer: 0,
+                count: 0,
+            };
+            if band.start == 0 {
+                // CMF: deflate with a 32 KB window; FLG: fast compression,
+                // and the check bits that make the pair a multiple of 31.
+                bits.put(0x5e78, 16);
+            }
+            bits
+        }
+
         /// Appends the `count` low bits of `value`, 32 at most.
         fn put(&mut self, value: u64, count: u32) {
             self.buffer |= value << self.count;

@@ -212,8 +212,8 @@ pub fn app(shared: Arc<Shared>) -> Router {
 }
 
 fn build(root: &Path, version: u64) -> anyhow::Result<State> {
-    let project = crate::loader::load(root)?;
-    let snapshot = Snapshot::of(&project, root, version, crate::clock::now());
+    let mut project = crate::loader::load(root)?;
+    let snapshot = Snapshot::judged(&mut project, root, version, crate::clock::now());
     let hashes = snapshot
         .posts
         .iter()
@@ -414,12 +414,7 @@ fn draw(project: &Project, id: &str, format: Format) -> Option<Vec<u8>> {
     let template =
         crieur_core::post::template_of(post, config).and_then(|t| project.templates.get(t))?;
     let context = Context::of(config, &project.assets);
-    let sizes = render::layout::Sizes::around(
-        context,
-        (config, &project.templates),
-        &project.posts,
-        &[post],
-    );
+    let sizes = project.sizes_for(context, &[post]);
     let context = context.with_sizes(&sizes);
     let card = render::layout(context, template, format, post).ok()?;
     render::encode_png(render::draw(&card)).ok()

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::publish::pass::format_for;
 use crate::store::Store;
 use crieur_core::caption::{self, hashtags_in};
-use crieur_core::check::check;
+use crieur_core::check::judge;
 use crieur_core::delivery::Status;
 use crieur_core::network::Network;
 use crieur_core::plan::{Window, format_local};
@@ -194,8 +194,31 @@ fn blocked_slots(
 
 impl Snapshot {
     pub fn of(project: &Project, root: &Path, version: u64, now: DateTime<Utc>) -> Snapshot {
+        let (found, _) = judge(project, now);
+        Snapshot::found(project, found, (root, version, now))
+    }
+
+    /// The same, the project keeping the sizes `check` found, with which
+    /// the preview then draws its images.
+    pub fn judged(
+        project: &mut Project,
+        root: &Path,
+        version: u64,
+        now: DateTime<Utc>,
+    ) -> Snapshot {
+        let (found, sizes) = judge(project, now);
+        project.sizes = sizes;
+        Snapshot::found(project, found, (root, version, now))
+    }
+
+    /// The snapshot of a project and what `check` found in it.
+    fn found(
+        project: &Project,
+        found: Vec<crieur_core::diagnostic::Diagnostic>,
+        (root, version, now): (&Path, u64, DateTime<Utc>),
+    ) -> Snapshot {
         let mut report = project.report.clone();
-        report.extend(check(project, now));
+        report.extend(found);
         let mut problems = report.located();
         let Some(config) = &project.config else {
             return Snapshot {
@@ -438,12 +461,7 @@ fn contrast_of(
     cache: &crieur_core::contrast::Cache,
 ) -> Vec<ContrastView> {
     let context = crieur_core::render::Context::of(config, &project.assets);
-    let sizes = crieur_core::render::layout::Sizes::around(
-        context,
-        (config, &project.templates),
-        &project.posts,
-        &[post],
-    );
+    let sizes = project.sizes_for(context, &[post]);
     let context = context.with_sizes(&sizes);
     template
         .formats

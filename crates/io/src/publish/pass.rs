@@ -29,7 +29,6 @@ use crieur_core::post::Post;
 use crieur_core::post::template_of;
 use crieur_core::project::Project;
 use crieur_core::publisher::{Outgoing, PublishError, Publisher, RemoteChannel, Report};
-use crieur_core::render::layout::Sizes;
 use crieur_core::render::{self, Context, alt_text, layout};
 use crieur_core::template::{Format, Template};
 use crieur_core::verdict::Verdicts;
@@ -472,21 +471,9 @@ fn prepare(
     planned: Vec<Planned<'_>>,
 ) -> (Vec<Want>, PreparedAll) {
     let context = Context::of(config, &project.assets);
-    // The sizes `check` found, or found now for a project not judged.
-    let found;
-    let sizes = if project.sizes.is_empty() {
-        let posts: Vec<&Post> = planned.iter().map(|p| p.post).collect();
-        found = Sizes::around(
-            context,
-            (config, &project.templates),
-            &project.posts,
-            &posts,
-        );
-        &found
-    } else {
-        &project.sizes
-    };
-    let context = context.with_sizes(sizes);
+    let posts: Vec<&Post> = planned.iter().map(|p| p.post).collect();
+    let sizes = project.sizes_for(context, &posts);
+    let context = context.with_sizes(&sizes);
     let jpeg = |network: Network| network == Network::Instagram;
     let mut needed: Vec<(&Post, &Template, Format, bool)> = planned
         .iter()
