@@ -10,6 +10,7 @@
 //!   should start with a capital (`#MonEspaceSanté`). Words are found with
 //!   the French function words and the words of the project's own texts.
 
+use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 
 use crate::diagnostic::Diagnostic;
@@ -38,29 +39,24 @@ impl Words {
     /// The words of some texts (three letters or more), with the glue
     /// words.
     pub fn from_texts<'t>(texts: impl IntoIterator<Item = &'t str>) -> Words {
-        let mut words: FxHashSet<String> = GLUE.iter().map(|w| (*w).to_owned()).collect();
-        // Hashtags themselves are not words: `#monespacesanté` must not
-        // vouch for itself.
-        let tokens = texts
-            .into_iter()
-            .flat_map(str::split_whitespace)
-            .filter(|token| !token.starts_with('#'));
-        for token in tokens {
-            for word in token.split(|c: char| !c.is_alphanumeric()) {
-                // Most words recur from post to post: no copy of one known.
-                if word.chars().count() < 3 {
-                    continue;
+        let texts: Vec<&str> = texts.into_iter().collect();
+        // Read in parts on all the cores, their sets then joined.
+        let mut words = texts
+            .par_chunks(256)
+            .map(|part| {
+                let mut words = FxHashSet::default();
+                let mut lower = String::new();
+                for text in part {
+                    add_words(text, &mut words, &mut lower);
                 }
-                if word.chars().any(char::is_uppercase) {
-                    let lower = word.to_lowercase();
-                    if !words.contains(&lower) {
-                        words.insert(lower);
-                    }
-                } else if !words.contains(word) {
-                    words.insert(word.to_owned());
-                }
-            }
-        }
+                words
+            })
+            .reduce_with(|mut a, b| {
+                a.extend(b);
+                a
+            })
+            .unwrap_or_default();
+        words.extend(GLUE.iter().map(|w| (*w).to_owned()));
         Words { words }
     }
 
@@ -82,6 +78,34 @@ impl Words {
         }
         // Two words or more, and not the whole tag as one known word.
         parts[n].is_some_and(|p| p >= 2) && !self.words.contains(tag)
+    }
+}
+
+/// Adds the words of `text` (three letters or more, in lower case) to
+/// `words`; `lower` is room to lower a word's case in.
+fn add_words(text: &str, words: &mut FxHashSet<String>, lower: &mut String) {
+    // Hashtags themselves are not words: `#monespacesanté` must not vouch
+    // for itself.
+    let tokens = text
+        .split_whitespace()
+        .filter(|token| !token.starts_with('#'));
+    for token in tokens {
+        for word in token.split(|c: char| !c.is_alphanumeric()) {
+            // Most words recur from post to post: no copy of one known.
+            if word.len() < 3 || word.chars().nth(2).is_none() {
+                continue;
+            }
+            let word = if word.chars().any(char::is_uppercase) {
+                lower.clear();
+                lower.extend(word.chars().flat_map(char::to_lowercase));
+                lower.as_str()
+            } else {
+                word
+            };
+            if !words.contains(word) {
+                words.insert(word.to_owned());
+            }
+        }
     }
 }
 

@@ -56,17 +56,28 @@ pub fn judge(project: &Project, now: DateTime<Utc>) -> (Vec<Diagnostic>, Sizes) 
             .chain(post.visual.values().filter_map(|v| v.get_ref().as_text()))
     }));
     check_series_hashtags(config, project, &words, &mut diagnostics);
+    // Each post is judged on its own: spread over the cores, then said in
+    // the order of the posts.
+    let judged: Vec<(&Post, Vec<Diagnostic>, bool)> = project
+        .posts
+        .par_iter()
+        .map(|post| {
+            let mut own = Vec::new();
+            check_post(config, project, post, now, &mut own);
+            check_access(config, project, post, &words, &mut own);
+            let drawable = !own.iter().any(Diagnostic::is_error);
+            // An example left in place does not keep the card from being
+            // laid out: its other problems are said at once.
+            check_examples(config, project, post, &mut own);
+            (post, own, drawable)
+        })
+        .collect();
     let mut drawable = Vec::new();
-    for post in &project.posts {
-        let before = diagnostics.len();
-        check_post(config, project, post, now, &mut diagnostics);
-        check_access(config, project, post, &words, &mut diagnostics);
-        if !diagnostics[before..].iter().any(Diagnostic::is_error) {
+    for (post, own, sound) in judged {
+        diagnostics.extend(own);
+        if sound {
             drawable.push(post);
         }
-        // An example left in place does not keep the card from being laid
-        // out: its other problems are said at once.
-        check_examples(config, project, post, &mut diagnostics);
     }
     let (layouts, sizes) = check_cards(config, project, &drawable, &sound_templates);
     // A template's contrast problem is said once per layer, whatever the

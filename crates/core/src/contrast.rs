@@ -241,7 +241,8 @@ pub fn measure(card: &Card, cache: &Cache) -> Vec<Reading> {
             .iter()
             .filter(|op| overlaps(op, reach))
             .collect();
-        let mut below: Beneath = vec![card.width, card.height];
+        let mut below: Beneath = Vec::with_capacity(2 + 12 * under.len());
+        below.extend([card.width, card.height]);
         for op in &under {
             describe(op, &mut below);
         }

@@ -125,6 +125,13 @@ impl Report {
         self.diagnostics.extend(diagnostics);
     }
 
+    /// Takes in another report's diagnostics and sources: a part of the
+    /// project read on its own.
+    pub fn append(&mut self, other: Report) {
+        self.sources.extend(other.sources);
+        self.diagnostics.extend(other.diagnostics);
+    }
+
     /// Diagnostics in a stable order: by file, then position, then text.
     pub fn diagnostics(&self) -> Vec<&Diagnostic> {
         let mut sorted: Vec<&Diagnostic> = self.diagnostics.iter().collect();

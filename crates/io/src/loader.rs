@@ -6,6 +6,7 @@
 //! [`Project`]. Whatever goes wrong in a user's file becomes a diagnostic
 //! in the project's [`Report`]; only a missing project is an error.
 
+use rayon::prelude::*;
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -191,12 +192,22 @@ fn load_tree(
     let tz = config
         .as_ref()
         .map_or(chrono_tz::Europe::Paris, |config| config.timezone);
-    for (relative, id) in post_paths {
-        let Some(text) = files.read(&relative, &mut report) else {
-            continue;
-        };
-        let (post, diagnostics) = Post::parse(&text, &relative, &id, tz);
-        report.extend(diagnostics);
+    // Each post is read and parsed on its own: spread over the cores, then
+    // gathered in the order of their paths.
+    let read: Vec<(Option<Post>, Report)> = post_paths
+        .into_par_iter()
+        .map(|(relative, id)| {
+            let mut own = Report::new();
+            let post = files.read(&relative, &mut own).and_then(|text| {
+                let (post, diagnostics) = Post::parse(&text, &relative, &id, tz);
+                own.extend(diagnostics);
+                post
+            });
+            (post, own)
+        })
+        .collect();
+    for (post, own) in read {
+        report.append(own);
         posts.extend(post);
     }
     posts.sort_by(|a, b| a.id.cmp(&b.id));

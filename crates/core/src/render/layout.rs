@@ -662,6 +662,11 @@ fn pattern_color(
     values: &BTreeMap<&str, Visual>,
     pattern: &str,
 ) -> Result<Color, Problem> {
+    // Most colours name a role or a brand colour, not a field.
+    if !pattern.contains('{') {
+        return resolve_color(context.brand, pattern)
+            .ok_or_else(|| Problem::Template(format!("couleur inconnue `{pattern}`")));
+    }
     let name = substitute(pattern, template, values, false).unwrap_or_else(|| pattern.to_owned());
     resolve_color(context.brand, &name)
         .ok_or_else(|| Problem::Template(format!("couleur inconnue `{name}`")))
@@ -859,18 +864,21 @@ fn fit_text<'a>(
         return Ok(None);
     };
     let names = placeholders(pattern.get_ref());
-    let fields: Vec<String> = names
-        .iter()
-        .filter(|name| **name != BRAND_PLACEHOLDER)
-        .map(|name| (*name).to_owned())
-        .collect();
+    // The fields a problem names; most texts have none.
+    let fields = || -> Vec<String> {
+        names
+            .iter()
+            .filter(|name| **name != BRAND_PLACEHOLDER)
+            .map(|name| (*name).to_owned())
+            .collect()
+    };
     let face = face(context, layer.font.get_ref())?;
     let color = pattern_color(context, template, values, layer.color.get_ref())?;
     let text = prepare(context, &text, layer.uppercase);
     let missing = Paragraph::cached(face, &text).missing().to_vec();
     if !missing.is_empty() {
         return Err(Problem::MissingGlyphs {
-            fields,
+            fields: fields(),
             font: face.name.clone(),
             chars: missing,
         });
@@ -894,7 +902,7 @@ fn fit_text<'a>(
         Some(split) => split,
         None => (
             fitted(&text, &frame).map_err(|overflow| Problem::Overflow {
-                fields: fields.clone(),
+                fields: fields(),
                 overflow,
             })?,
             None,

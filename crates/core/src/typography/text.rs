@@ -290,7 +290,8 @@ pub struct Line {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Block {
     pub size: f32,
-    pub lines: Vec<Line>,
+    /// Shared: a remembered block is handed out again without a copy.
+    pub lines: Arc<[Line]>,
     /// Height of one line, in pixels.
     pub line_height: f32,
     /// From the top of a line box to its baseline, in pixels.
@@ -1004,7 +1005,7 @@ mod tests {
             ..frame(width, 10)
         };
         let block = Paragraph::new(face, text).layout(size, &frame).unwrap();
-        block.lines.into_iter().map(|line| line.text).collect()
+        block.lines.iter().map(|line| line.text.clone()).collect()
     }
 
     /// The lines greedy filling gives: what the rules are tested against.
@@ -1226,7 +1227,7 @@ mod tests {
             let frame = Frame { width, height: 2000.0, min_size: 12.0, max_size: 120.0, max_lines, line_height: 1.2, wrap };
             if let Ok(block) = Paragraph::new(&face, &text).fit(&frame) {
                 prop_assert!(block.lines.len() <= max_lines);
-                for line in &block.lines {
+                for line in block.lines.iter() {
                     prop_assert!(line.width <= width + 0.01, "{} > {}", line.width, width);
                 }
                 prop_assert!(block.height() <= frame.height + 0.01);
