@@ -506,18 +506,26 @@ struct Stamp<'m> {
 impl PixelsFn for Stamp<'_> {
     fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize) {
         let color = self.color;
-        for (row_index, row) in self.mask.coverage.chunks_exact(self.mask.width).enumerate() {
+        let width = self.mask.width;
+        // The mask's columns on the canvas, clipped once for all its rows.
+        let first = (-self.x).clamp(0, width as i64) as usize;
+        let last = (stride as i64 - self.x).clamp(first as i64, width as i64) as usize;
+        if first == last {
+            return;
+        }
+        let opaque = color[3] == 255;
+        for (row_index, row) in self.mask.coverage.chunks_exact(width).enumerate() {
             let y = self.y + row_index as i64;
             if y < 0 || y as usize >= self.height {
                 continue;
             }
-            for (column, &coverage) in row.iter().enumerate() {
-                let x = self.x + column as i64;
-                if coverage == 0 || x < 0 || x as usize >= stride {
+            let start = y as usize * stride + (self.x + first as i64) as usize;
+            let line = &mut pixels[start..start + (last - first)];
+            for (pixel, &coverage) in line.iter_mut().zip(&row[first..last]) {
+                if coverage == 0 {
                     continue;
                 }
-                let pixel = &mut pixels[y as usize * stride + x as usize];
-                if coverage == 255 && color[3] == 255 {
+                if coverage == 255 && opaque {
                     pixel.copy_from_slice(&color[..N]);
                     continue;
                 }
