@@ -39,7 +39,10 @@ impl Words {
     /// The words of some texts (three letters or more), with the glue
     /// words.
     pub fn from_texts<'t>(texts: impl IntoIterator<Item = &'t str>) -> Words {
-        let texts: Vec<&str> = texts.into_iter().collect();
+        // A text met again adds no word: many posts share a source or a
+        // caption's closing lines.
+        let mut seen = FxHashSet::default();
+        let texts: Vec<&str> = texts.into_iter().filter(|text| seen.insert(*text)).collect();
         // Read in parts on all the cores, their sets then joined.
         let mut words = texts
             .par_chunks(256)
