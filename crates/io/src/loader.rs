@@ -293,7 +293,7 @@ impl Files {
             return;
         };
         let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
-        entries.sort_by_key(|entry| entry.file_name());
+        entries.sort_by_cached_key(|entry| entry.file_name());
         for entry in entries {
             let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
                 walk.report.push(
