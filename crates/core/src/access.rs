@@ -132,10 +132,13 @@ pub fn main_text(template: &Template, post: &Post) -> Option<String> {
 /// Letters and digits only, lower case: two writings of one text compare
 /// equal whatever their spaces and punctuation.
 fn bare(text: &str) -> String {
-    text.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    out.extend(
+        text.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase),
+    );
+    out
 }
 
 /// The alt text's problems, at the post's `alt` when it gives one, else at
@@ -186,8 +189,9 @@ pub fn check_alt(template: &Template, post: &Post, diagnostics: &mut Vec<Diagnos
         return;
     }
     if let Some(main) = main_text(template, post)
-        && !bare(&main).is_empty()
-        && !bare(&alt).contains(&bare(&main))
+        && let bare_main = bare(&main)
+        && !bare_main.is_empty()
+        && !bare(&alt).contains(&bare_main)
     {
         diagnostics.push(
             Diagnostic::warning(

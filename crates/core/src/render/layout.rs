@@ -1372,15 +1372,22 @@ pub fn alt_text(template: &Template, post: &Post) -> String {
     }
     let values = values(template, post);
     let text = match &template.alt {
+        // Each placeholder replaced by its field's value, or by nothing.
         Some(pattern) => {
-            let mut out = pattern.clone();
-            for name in placeholders(pattern) {
-                let value = values
-                    .get(name)
-                    .map(|value| display(template.fields.get(name), value))
-                    .unwrap_or_default();
-                out = out.replace(&format!("{{{name}}}"), &value);
+            let mut out = String::with_capacity(pattern.len() + 64);
+            let mut rest = pattern.as_str();
+            while let Some(start) = rest.find('{') {
+                let Some(length) = rest[start + 1..].find('}') else {
+                    break;
+                };
+                let name = &rest[start + 1..start + 1 + length];
+                out.push_str(&rest[..start]);
+                if let Some(value) = values.get(name) {
+                    out.push_str(&display(template.fields.get(name), value));
+                }
+                rest = &rest[start + 1 + length + 1..];
             }
+            out.push_str(rest);
             out
         }
         None => {
