@@ -7,7 +7,9 @@
 //! so. This encoder skips the zeros (runs at distance one, repeated rows
 //! whole), looks for matches only where the residues are not zero — the
 //! last distance, the row above and a hash chain of bounded depth — and
-//! writes blocks with Huffman codes of their own.
+//! within a run of literals only a pixel apart, and writes blocks with
+//! Huffman codes of their own. A large image is cut in two bands of
+//! about the same work, compressed on two threads.
 
 use std::cell::RefCell;
 
@@ -17,20 +19,30 @@ const MIN_MATCH: usize = 3;
 const WINDOW: usize = 32_768;
 /// Matches are looked up by their first four bytes.
 const SEARCHED: usize = 4;
-const HASH_BITS: u32 = 14;
+/// Hash slots, as a power of two.
+const HASH_BITS: u32 = 12;
+/// The bits of a head slot that tag the hash of the word last seen
+/// there, above the 20 bits of its position.
+const TAG: u32 = 0xfff0_0000;
 /// Earlier positions tried from the hash chain: the steps of a
-/// gradient differ only by what follows them, and eight tries find the
-/// one that goes on longest.
-const CHAIN_DEPTH: usize = 8;
+/// gradient differ only by what follows them, and sixteen tries find
+/// the one that goes on longest. The chain is walked only when the
+/// latest position under the hash starts with the same bytes.
+const CHAIN_DEPTH: usize = 16;
 /// Chain links kept, by position modulo this: a quarter of the window
 /// fits the first-level cache and loses a match in two thousand.
 const LINKS: usize = 8_192;
-/// Tokens per deflate block, each with Huffman codes of its own.
+/// Tokens per deflate block, each with Huffman codes of its own: fewer
+/// fit the codes closer to the text at hand, more cost fewer headers.
 const BLOCK_TOKENS: usize = 16_384;
-/// A token is a literal byte, or `MATCH | (length − 3) << 16 | (distance − 1)`.
-const MATCH: u32 = 1 << 31;
-/// An empty slot of the hash chains.
-const NONE: u32 = u32::MAX;
+/// A token holds, from its low bits, the index of its first code (9
+/// bits: a literal byte, or 256 and its length less three), its
+/// distance's symbol (5 bits, [`NO_DISTANCE`] for a literal) and that
+/// distance's extra bits.
+const DISTANCE_SHIFT: u32 = 9;
+const EXTRA_SHIFT: u32 = 14;
+/// The distance symbol of a literal, written with no bits.
+const NO_DISTANCE: u32 = 31;
 const ADLER_MODULUS: u64 = 65_521;
 /// The filter bytes of `Sub` and `Up` rows.
 const SUB: u8 = 1;
@@ -39,6 +51,10 @@ const UP: u8 = 2;
 /// Images of fewer bytes than this are compressed in one piece: two
 /// threads would gain less than they cost to start.
 const SPLIT_BYTES: usize = 1 << 18;
+/// The work of a band is estimated from one row in four, a word
+/// every 256 bytes.
+const SAMPLED_ROWS: usize = 4;
+const SAMPLE_STEP: usize = 256;
 
 /// Buffers kept from card to card: a fresh 4 MB buffer costs more in
 /// page faults than compressing it.
@@ -50,13 +66,42 @@ struct Scratch {
     /// `origin.1`.
     zeroed: Vec<bool>,
     origin: (usize, usize),
-    tokens: Vec<u32>,
+    tokens: Tokens,
+    /// By hash, the latest position, modulo 2²⁰, under a tag of its
+    /// word's hash.
     head: Vec<u32>,
-    chain: Vec<u32>,
+    /// By position modulo [`LINKS`], how far back the position before
+    /// with the same hash is.
+    chain: Vec<u16>,
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    /// A thread's buffers, for each of the two bands it may be given.
+    static SCRATCH: RefCell<Vec<Scratch>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Buffers kept by a thread.
+const KEPT: usize = 2;
+
+/// Runs `f` with this thread's buffers last used for the band whose
+/// rows are `stride` bytes once filtered and start at image row
+/// `first`, whose zero rows may still hold, or else its least recently
+/// used ones.
+fn with_scratch<T>(stride: usize, first: usize, f: impl FnOnce(&mut Scratch) -> T) -> T {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut kept) => {
+            let index = kept.iter().position(|s| s.origin == (stride, first));
+            let mut scratch = match index {
+                Some(index) => kept.remove(index),
+                None if kept.len() < KEPT => Scratch::default(),
+                None => kept.remove(0),
+            };
+            let result = f(&mut scratch);
+            kept.push(scratch);
+            result
+        }
+        Err(_) => f(&mut Scratch::default()),
+    })
 }
 
 impl Scratch {
@@ -72,9 +117,9 @@ impl Scratch {
         self.zeroed.resize(rows, false);
         self.tokens.clear();
         self.head.clear();
-        self.head.resize(1 << HASH_BITS, NONE);
+        self.head.resize(1 << HASH_BITS, 0);
         self.chain.clear();
-        self.chain.resize(LINKS, NONE);
+        self.chain.resize(LINKS, 0);
     }
 }
 
@@ -100,9 +145,9 @@ struct Compressed {
 /// `samples` bytes a pixel), or `None` when the image is too busy for
 /// this encoder — a photograph — and fdeflate does better.
 ///
-/// A large image is cut in two bands at its middle row, compressed on
-/// two threads and joined: where the cut falls depends on the image
-/// alone, so the bytes do not depend on the threads.
+/// A large image is cut in two bands of about the same work,
+/// compressed on two threads and joined: where the cut falls depends on
+/// the image alone, so the bytes do not depend on the threads.
 pub(super) fn zlib(pixels: &[u8], row_len: usize, samples: usize) -> Option<Vec<u8>> {
     if row_len < SEARCHED || samples == 0 || samples > row_len || pixels.len() < row_len {
         return None;
@@ -110,15 +155,14 @@ pub(super) fn zlib(pixels: &[u8], row_len: usize, samples: usize) -> Option<Vec<
     let rows = pixels.len() / row_len;
     let compress = |start, end, warm| {
         let band = Band { start, end, warm };
-        SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => compress(pixels, row_len, samples, &band, &mut scratch),
-            Err(_) => compress(pixels, row_len, samples, &band, &mut Scratch::default()),
+        with_scratch(row_len + 1, start - warm, |scratch| {
+            compress(pixels, row_len, samples, &band, scratch)
         })
     };
     let (first, second) = if pixels.len() < SPLIT_BYTES || rows < 2 {
         (compress(0, rows, 0)?, None)
     } else {
-        let middle = rows / 2;
+        let middle = split(pixels, row_len);
         let warm = middle.min(WINDOW.div_ceil(row_len + 1));
         let (first, second) =
             rayon::join(|| compress(0, middle, 0), || compress(middle, rows, warm));
@@ -132,6 +176,40 @@ pub(super) fn zlib(pixels: &[u8], row_len: usize, samples: usize) -> Option<Vec<
     }
     out.extend_from_slice(&adler.value().to_be_bytes());
     Some(out)
+}
+
+/// Where to cut an image in two bands of about the same work: the
+/// rows that differ from the one above cost the most, more so the more
+/// they differ, which a sample of their words tells cheaply — a few
+/// words of one row in [`SAMPLED_ROWS`], the cut falling between two
+/// such groups.
+fn split(pixels: &[u8], row_len: usize) -> usize {
+    let rows = pixels.len() / row_len;
+    let word = |x: usize| {
+        let mut word = [0; 8];
+        word.copy_from_slice(&pixels[x..x + 8]);
+        u64::from_le_bytes(word)
+    };
+    let weights: Vec<usize> = (0..rows.div_ceil(SAMPLED_ROWS))
+        .map(|group| {
+            let start = (group * SAMPLED_ROWS + 1).min(rows - 1) * row_len;
+            let differing: usize = (start..start + row_len.saturating_sub(8))
+                .step_by(SAMPLE_STEP)
+                .map(|x| usize::from(word(x) != word(x - row_len)))
+                .sum();
+            // A row's own cost, and that of its residues.
+            SAMPLED_ROWS * (5 + 7 * differing * SAMPLE_STEP / 128)
+        })
+        .collect();
+    let total: usize = weights.iter().sum();
+    let mut sum = 0;
+    for (group, weight) in weights.iter().enumerate() {
+        sum += weight;
+        if 2 * sum >= total {
+            return ((group + 1) * SAMPLED_ROWS).clamp(1, rows - 1);
+        }
+    }
+    rows / 2
 }
 
 /// Filters, tokenizes and writes a band's rows in one pass, each row
@@ -157,14 +235,16 @@ fn compress(
         chain,
         ..
     } = scratch;
+    let symbols = Symbols::new();
     let mut tokenizer = Tokenizer {
         matcher: Matcher { head, chain },
+        symbols: &symbols,
         stride,
+        samples,
         i: 0,
         last: 0,
     };
     let mut bits = Bits::for_band(band, data.len());
-    let symbols = Symbols::new();
     // The first band's sums start at one, the others' at zero to be
     // added to those before.
     let mut adler = Adler {
@@ -219,7 +299,7 @@ fn compress(
 
 /// Writes the waiting tokens as a block once there are enough of
 /// them; how many it wrote.
-fn write_full(bits: &mut Bits, tokens: &mut Vec<u32>, symbols: &Symbols) -> usize {
+fn write_full(bits: &mut Bits, tokens: &mut Tokens, symbols: &Symbols) -> usize {
     if tokens.len() < BLOCK_TOKENS {
         return 0;
     }
@@ -252,9 +332,7 @@ fn filter(
             UP
         }
         Some(above) => {
-            up(row, above, residues);
-            let ups = differences(residues, None);
-            let subs = differences(&row[..samples], None) + differences(&row[samples..], Some(row));
+            let (ups, subs) = up_counting(row, above, samples, residues);
             if subs < ups {
                 sub(row, samples, residues);
                 SUB
@@ -271,11 +349,54 @@ fn filter(
     repeat
 }
 
-/// Residues of `Up`: each byte less the one above.
-fn up(row: &[u8], above: &[u8], out: &mut [u8]) {
-    for ((out, byte), above) in out.iter_mut().zip(row).zip(above) {
-        *out = byte.wrapping_sub(*above);
+/// Writes the residues of `Up` (each byte less the one above) and
+/// counts those that are not zero, and alongside those of `Sub` (each
+/// byte less the one a pixel before): one pass over the row.
+fn up_counting(row: &[u8], above: &[u8], samples: usize, out: &mut [u8]) -> (usize, usize) {
+    let (mut ups, mut subs) = (0, 0);
+    // The first pixel's `Sub` residues are its bytes.
+    for ((out, &byte), &above) in out[..samples].iter_mut().zip(row).zip(above) {
+        *out = byte.wrapping_sub(above);
+        ups += usize::from(*out != 0);
+        subs += usize::from(byte != 0);
     }
+    let (out, row, left, above) = (
+        &mut out[samples..],
+        &row[samples..],
+        &row[..row.len() - samples],
+        &above[samples..row.len()],
+    );
+    // 64 bytes at a time, counted on a byte, which vectorizes.
+    let (out_chunks, out_rest) = out.as_chunks_mut::<64>();
+    let (row_chunks, row_rest) = row.as_chunks::<64>();
+    let (left_chunks, left_rest) = left.as_chunks::<64>();
+    let (above_chunks, above_rest) = above.as_chunks::<64>();
+    let chunks = out_chunks
+        .iter_mut()
+        .zip(row_chunks)
+        .zip(left_chunks)
+        .zip(above_chunks);
+    for (((out, row), left), above) in chunks {
+        let (mut up, mut sub) = (0u8, 0u8);
+        for k in 0..64 {
+            out[k] = row[k].wrapping_sub(above[k]);
+            up += u8::from(out[k] != 0);
+            sub += u8::from(row[k] != left[k]);
+        }
+        ups += usize::from(up);
+        subs += usize::from(sub);
+    }
+    let rest = out_rest
+        .iter_mut()
+        .zip(row_rest)
+        .zip(left_rest)
+        .zip(above_rest);
+    for (((out, &byte), &left), &above) in rest {
+        *out = byte.wrapping_sub(above);
+        ups += usize::from(*out != 0);
+        subs += usize::from(byte != left);
+    }
+    (ups, subs)
 }
 
 /// Residues of `Sub`: each byte less the one a pixel before.
@@ -287,28 +408,18 @@ fn sub(row: &[u8], samples: usize, out: &mut [u8]) {
     }
 }
 
-/// How many bytes of `a` are not zero, or differ from those of `b`
-/// (as long as `a` at least).
-fn differences(a: &[u8], b: Option<&[u8]>) -> usize {
-    // Counted 64 at a time on a byte, which vectorizes.
-    let count =
-        |a: &[u8; 64], b: &[u8; 64]| a.iter().zip(b).fold(0u8, |n, (x, y)| n + u8::from(x != y));
-    let (chunks, rest) = a.as_chunks::<64>();
-    match b {
-        Some(b) => {
-            let (others, other_rest) = b[..a.len()].as_chunks::<64>();
-            let whole: usize = chunks
-                .iter()
-                .zip(others)
-                .map(|(a, b)| usize::from(count(a, b)))
-                .sum();
-            whole + rest.iter().zip(other_rest).filter(|(x, y)| x != y).count()
-        }
-        None => {
-            let whole: usize = chunks.iter().map(|a| usize::from(count(a, &[0; 64]))).sum();
-            whole + rest.iter().filter(|&&x| x != 0).count()
-        }
-    }
+/// The sum of a word's eight bytes, and the sum of each times its
+/// index, computed on 16-bit lanes.
+fn word_sums(word: u64) -> (u64, u64) {
+    // Bytes 0, 2, 4, 6 and 1, 3, 5, 7 of a word, on 16 bits each.
+    const LANES: u64 = 0x00ff_00ff_00ff_00ff;
+    let (even, odd) = (word & LANES, (word >> 8) & LANES);
+    // A product's top lane sums the lanes weighted by the multiplier's
+    // lanes in reverse; no lane carries.
+    let total = (even + odd).wrapping_mul(0x0001_0001_0001_0001) >> 48;
+    let offsets = (even.wrapping_mul(0x0000_0002_0004_0006) >> 48)
+        + (odd.wrapping_mul(0x0001_0003_0005_0007) >> 48);
+    (total, offsets)
 }
 
 /// Adler-32, kept on 64 bits and reduced once per row.
@@ -319,31 +430,28 @@ struct Adler {
 
 impl Adler {
     /// Adds `bytes`: `b` gains `n·a + Σ (n − k)·x_k` and `a` gains
-    /// `Σ x_k`, taken eight bytes at a time, and a word of zeros costs
-    /// one test.
+    /// `Σ x_k`, taken eight bytes at a time, and 32 bytes of zeros
+    /// cost one test.
     fn update(&mut self, bytes: &[u8]) {
-        // Bytes 0, 2, 4, 6 and 1, 3, 5, 7 of a word, on 16 bits each.
-        const LANES: u64 = 0x00ff_00ff_00ff_00ff;
         let n = bytes.len() as u64;
         let (mut sum, mut weighted) = (0u64, 0u64);
-        let (words, rest) = bytes.as_chunks::<8>();
-        for (index, word) in words.iter().enumerate() {
-            let word = u64::from_le_bytes(*word);
-            if word == 0 {
+        let (chunks, rest) = bytes.as_chunks::<32>();
+        for (index, chunk) in chunks.iter().enumerate() {
+            let (words, _) = chunk.as_chunks::<8>();
+            let words: [u64; 4] = std::array::from_fn(|k| u64::from_le_bytes(words[k]));
+            if words.iter().fold(0, |any, word| any | word) == 0 {
                 continue;
             }
-            let (even, odd) = (word & LANES, (word >> 8) & LANES);
-            // A product's top lane sums the lanes weighted by the
-            // multiplier's lanes in reverse; no lane carries.
-            let total = (even + odd).wrapping_mul(0x0001_0001_0001_0001) >> 48;
-            let offsets = (even.wrapping_mul(0x0000_0002_0004_0006) >> 48)
-                + (odd.wrapping_mul(0x0001_0003_0005_0007) >> 48);
-            sum += total;
-            weighted += (n - 8 * index as u64) * total - offsets;
+            for (k, &word) in words.iter().enumerate() {
+                let (total, offsets) = word_sums(word);
+                sum += total;
+                weighted += (n - 32 * index as u64 - 8 * k as u64) * total - offsets;
+            }
         }
+        let done = bytes.len() - rest.len();
         for (k, &x) in rest.iter().enumerate() {
             sum += u64::from(x);
-            weighted += (rest.len() - k) as u64 * u64::from(x);
+            weighted += (n - (done + k) as u64) * u64::from(x);
         }
         self.b = (self.b + n * self.a + weighted) % ADLER_MODULUS;
         self.a = (self.a + sum) % ADLER_MODULUS;
@@ -377,58 +485,66 @@ impl Adler {
     }
 }
 
-/// Hash chains over the positions searched.
+/// Hash chains over the positions searched, small enough for the
+/// first-level cache: a slot holds the latest position modulo 2²⁰ and a
+/// tag of its word's hash, which turns most searches away with no
+/// chain to walk; a link holds how far back the position before with
+/// the same hash is, on 16 bits. A link overwritten or a slot left from
+/// long before leads to some other earlier position, and every
+/// candidate's bytes are checked.
 struct Matcher<'a> {
-    /// The latest position by hash.
     head: &'a mut [u32],
-    /// The position before with the same hash, by position modulo
-    /// [`LINKS`]: a link overwritten leads elsewhere, and every
-    /// candidate's bytes are checked.
-    chain: &'a mut [u32],
+    chain: &'a mut [u16],
 }
 
 impl Matcher<'_> {
-    /// The longest match for `data[i..]` as (length, distance): at
-    /// distance `last`, at `stride` (the row above), or along the chain
-    /// of earlier positions that start with the same four bytes, which
-    /// `i` then joins. A length under four is no match.
+    /// The longest match for `data[i..]`, which starts with the four
+    /// bytes `here`, as (length, distance): `best` (a length under four
+    /// is no match) or one along the chain of earlier positions that
+    /// start with the same bytes, which `i` then joins; of `max` bytes
+    /// at most.
     #[inline]
-    fn search(&mut self, data: &[u8], i: usize, last: usize, stride: usize) -> (usize, usize) {
-        let (head, chain) = (&mut *self.head, &mut *self.chain);
-        let max = MAX_MATCH.min(data.len() - i);
-        let here = word32(data, i);
-        let mut best = (0, 0);
-        for distance in [last, stride] {
-            if distance != 0 && distance <= i.min(WINDOW) && word32(data, i - distance) == here {
-                let length = SEARCHED + common_prefix(data, i - distance, i, max);
-                if length > best.0 {
-                    best = (length, distance);
-                }
-            }
+    fn search(
+        &mut self,
+        data: &[u8],
+        i: usize,
+        here: u32,
+        max: usize,
+        mut best: (usize, usize),
+    ) -> (usize, usize) {
+        let hash = u64::from(here).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let slot = (hash >> (64 - HASH_BITS)) as usize;
+        let tag = (hash >> (32 - HASH_BITS)) as u32 & TAG;
+        let latest = self.head[slot];
+        self.head[slot] = tag | (i as u32 & !TAG);
+        let mut distance = (i as u32).wrapping_sub(latest) as usize & !TAG as usize;
+        // Only steps within the window are kept.
+        self.chain[i % LINKS] = if distance <= WINDOW {
+            distance as u16
+        } else {
+            0
+        };
+        // Another word last seen under this hash: almost always no match.
+        if latest & TAG != tag {
+            return best;
         }
-        let hash = (here.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize;
-        let mut candidate = head[hash];
-        chain[i % LINKS] = candidate;
-        head[hash] = i as u32;
+        let reach = i.min(WINDOW);
         let mut depth = CHAIN_DEPTH;
-        while candidate != NONE && depth > 0 && best.0 < max {
-            let earlier = candidate as usize;
-            if i - earlier > WINDOW {
-                break;
-            }
+        while distance != 0 && distance <= reach && depth > 0 && best.0 < max {
+            let earlier = i - distance;
             if word32(data, earlier) == here
                 && (best.0 < SEARCHED || data[earlier + best.0] == data[i + best.0])
             {
                 let length = SEARCHED + common_prefix(data, earlier, i, max);
                 if length > best.0 {
-                    best = (length, i - earlier);
+                    best = (length, distance);
                 }
             }
-            let next = chain[earlier % LINKS];
-            if next >= candidate {
+            let step = usize::from(self.chain[earlier % LINKS]);
+            if step == 0 {
                 break;
             }
-            candidate = next;
+            distance += step;
             depth -= 1;
         }
         best
@@ -464,6 +580,13 @@ fn common_prefix(data: &[u8], earlier: usize, i: usize, max: usize) -> usize {
 
 /// How many zeros start `data`.
 fn zero_run(data: &[u8]) -> usize {
+    // Most runs end within eight bytes.
+    if let Some(word) = data.first_chunk::<8>() {
+        let word = u64::from_le_bytes(*word);
+        if word != 0 {
+            return (word.trailing_zeros() / 8) as usize;
+        }
+    }
     let (chunks, _) = data.as_chunks::<32>();
     let mut n = 0;
     for chunk in chunks {
@@ -491,7 +614,10 @@ fn zero_run(data: &[u8]) -> usize {
 /// Tokens from filtered rows, row by row.
 struct Tokenizer<'a> {
     matcher: Matcher<'a>,
+    symbols: &'a Symbols,
     stride: usize,
+    /// Bytes a pixel.
+    samples: usize,
     /// The next position to tokenize: a match may have taken it past
     /// the start of a row.
     i: usize,
@@ -502,66 +628,174 @@ struct Tokenizer<'a> {
 impl Tokenizer<'_> {
     /// The tokens of row `row` of `data`, which ends with the row after
     /// it when there is one, for matches to run into.
-    fn row(&mut self, data: &[u8], row: usize, repeat: bool, tokens: &mut Vec<u32>) {
+    fn row(&mut self, data: &[u8], row: usize, repeat: bool, tokens: &mut Tokens) {
         let stride = self.stride;
         let end = (row + 1) * stride;
         let mut i = self.i;
         if repeat && i == end - stride {
-            tokens.push(u32::from(UP));
-            push_zeros(tokens, false, stride - 1);
+            tokens.literal(UP);
+            tokens.zeros(false, stride - 1);
             self.i = end;
             return;
         }
         // Four bytes to look up at every position searched.
         let searchable = end.min(data.len() + 1 - SEARCHED);
         let mut last = self.last;
-        let matcher = &mut self.matcher;
+        // The row above, when the window reaches it.
+        let above = if stride <= WINDOW { stride } else { 0 };
         while i < searchable {
-            if data[i] == 0 {
+            let here = word32(data, i);
+            if here & 0xff == 0 {
                 let zeros = zero_run(&data[i..end]);
-                push_zeros(tokens, i > 0 && data[i - 1] == 0, zeros);
+                tokens.zeros(i > 0 && data[i - 1] == 0, zeros);
                 i += zeros;
                 continue;
             }
-            let (length, distance) = matcher.search(data, i, last, stride);
+            let max = MAX_MATCH.min(data.len() - i);
+            let mut best = (0, 0);
+            if last != 0 && last <= i && word32(data, i - last) == here {
+                best = (SEARCHED + common_prefix(data, i - last, i, max), last);
+            }
+            if above != 0 && above != last && above <= i && word32(data, i - above) == here {
+                let length = SEARCHED + common_prefix(data, i - above, i, max);
+                if length > best.0 {
+                    best = (length, above);
+                }
+            }
+            let (length, distance) = self.matcher.search(data, i, here, max, best);
             if length >= SEARCHED {
-                tokens.push(MATCH | (((length - MIN_MATCH) as u32) << 16) | (distance - 1) as u32);
+                tokens.copy(length, distance, self.symbols);
                 if distance > 1 {
                     last = distance;
                 }
                 i += length;
             } else {
-                tokens.push(u32::from(data[i]));
+                // Within a run of literals, matches are looked for a
+                // pixel apart: the residues of the edges of shapes and
+                // glyphs repeat whole pixels, and the positions between
+                // only crowd the hash chains.
+                let next = (i + self.samples).min(searchable);
+                tokens.literal(data[i]);
                 i += 1;
+                while i < next && data[i] != 0 {
+                    tokens.literal(data[i]);
+                    i += 1;
+                }
             }
         }
         self.last = last;
         while i < end {
-            tokens.push(u32::from(data[i]));
+            tokens.literal(data[i]);
             i += 1;
         }
         self.i = i;
     }
 }
 
-/// A run of `count` zeros: copies of the byte before, after a zero
-/// literal when that byte is not a zero.
-fn push_zeros(tokens: &mut Vec<u32>, after_zero: bool, mut count: usize) {
-    if !after_zero {
-        tokens.push(0);
-        count -= 1;
+/// The tokens waiting to be written as a block, with the counts of
+/// their symbols.
+struct Tokens {
+    list: Vec<u32>,
+    /// By a token's first code: literals, then lengths less three.
+    first: [u32; 512],
+    /// By distance symbol, in as many slots as a token's five bits
+    /// reach.
+    distance: [u32; 32],
+}
+
+impl Default for Tokens {
+    fn default() -> Tokens {
+        Tokens {
+            list: Vec::new(),
+            first: [0; 512],
+            distance: [0; 32],
+        }
     }
-    while count >= MIN_MATCH {
-        // No piece leaves fewer than MIN_MATCH zeros behind.
-        let length = if count > MAX_MATCH && count - MAX_MATCH < MIN_MATCH {
-            count - MIN_MATCH
+}
+
+impl Tokens {
+    /// How many tokens wait.
+    fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// No token waiting, no symbol counted.
+    fn clear(&mut self) {
+        self.list.clear();
+        self.first = [0; 512];
+        self.distance = [0; 32];
+    }
+
+    /// A literal byte.
+    #[inline]
+    fn literal(&mut self, byte: u8) {
+        self.list
+            .push(u32::from(byte) | NO_DISTANCE << DISTANCE_SHIFT);
+        self.first[usize::from(byte)] += 1;
+    }
+
+    /// A match of `length` bytes at `distance`.
+    #[inline]
+    fn copy(&mut self, length: usize, distance: usize, symbols: &Symbols) {
+        let symbol = symbols.distance(distance - 1);
+        let extra = distance - usize::from(DISTANCE_BASE[symbol]);
+        let first = 256 + length - MIN_MATCH;
+        self.list
+            .push((first | symbol << DISTANCE_SHIFT | extra << EXTRA_SHIFT) as u32);
+        self.first[first] += 1;
+        self.distance[symbol] += 1;
+    }
+
+    /// A run of `count` zeros: copies of the byte before, after a zero
+    /// literal when that byte is not a zero.
+    #[inline]
+    fn zeros(&mut self, after_zero: bool, mut count: usize) {
+        if !after_zero {
+            self.literal(0);
+            count -= 1;
+        }
+        if (MIN_MATCH..=MAX_MATCH).contains(&count) {
+            self.zero_copy(count);
         } else {
-            count.min(MAX_MATCH)
-        };
-        tokens.push(MATCH | (((length - MIN_MATCH) as u32) << 16));
-        count -= length;
+            self.long_zeros(count);
+        }
     }
-    tokens.extend(std::iter::repeat_n(0, count));
+
+    /// A copy of `length` zeros, at distance one: symbol zero, no
+    /// extra bits.
+    #[inline]
+    fn zero_copy(&mut self, length: usize) {
+        self.list.push((256 + length - MIN_MATCH) as u32);
+        self.first[256 + length - MIN_MATCH] += 1;
+        self.distance[0] += 1;
+    }
+
+    /// A run of zeros too short or too long for one copy.
+    fn long_zeros(&mut self, mut count: usize) {
+        // Whole copies of the longest length first, counted at once,
+        // as long as at least MIN_MATCH zeros remain after them.
+        if count >= MAX_MATCH + MIN_MATCH {
+            let whole = (count - MIN_MATCH) / MAX_MATCH;
+            let token = 256 + MAX_MATCH - MIN_MATCH;
+            self.list.extend(std::iter::repeat_n(token as u32, whole));
+            self.first[token] += whole as u32;
+            self.distance[0] += whole as u32;
+            count -= whole * MAX_MATCH;
+        }
+        while count >= MIN_MATCH {
+            // No piece leaves fewer than MIN_MATCH zeros behind.
+            let length = if count > MAX_MATCH && count - MAX_MATCH < MIN_MATCH {
+                count - MIN_MATCH
+            } else {
+                count.min(MAX_MATCH)
+            };
+            self.zero_copy(length);
+            count -= length;
+        }
+        for _ in 0..count {
+            self.literal(0);
+        }
+    }
 }
 
 const LENGTH_BASE: [u16; 29] = [
@@ -588,9 +822,6 @@ const CODE_LENGTH_ORDER: [usize; 19] = [
 struct Symbols {
     /// By length − 3.
     length: [u8; 256],
-    /// A token's first symbol by [`first`]: the literal, or 257 and
-    /// its length's symbol.
-    first: [u16; 512],
     /// By distance − 1, under 256.
     near: [u8; 256],
     /// By (distance − 1) / 128, from 256 on.
@@ -604,7 +835,6 @@ impl Symbols {
         };
         let mut symbols = Symbols {
             length: [0; 256],
-            first: [0; 512],
             near: [0; 256],
             far: [0; 256],
         };
@@ -612,8 +842,6 @@ impl Symbols {
             symbols.length[k] = symbol(&LENGTH_BASE, k + 3);
             symbols.near[k] = symbol(&DISTANCE_BASE, k + 1);
             symbols.far[k] = symbol(&DISTANCE_BASE, (k << 7) + 1);
-            symbols.first[k] = k as u16;
-            symbols.first[256 + k] = 257 + u16::from(symbols.length[k]);
         }
         symbols
     }
@@ -630,7 +858,10 @@ impl Symbols {
 
 /// Bits, least significant first, into bytes.
 struct Bits {
+    /// The bytes written, `end` of them, and zeros after for the
+    /// writes of eight bytes at a time.
     out: Vec<u8>,
+    end: usize,
     buffer: u64,
     count: u32,
 }
@@ -640,7 +871,8 @@ impl Bits {
     /// with the zlib header.
     fn for_band(band: &Band, filtered: usize) -> Bits {
         let mut bits = Bits {
-            out: Vec::with_capacity(filtered / 32 + 1024),
+            out: vec![0; filtered / 32 + 1024],
+            end: 0,
             buffer: 0,
             count: 0,
         };
@@ -652,16 +884,31 @@ impl Bits {
         bits
     }
 
+    /// Room for `bytes` more bytes and a write of eight.
+    fn room(&mut self, bytes: usize) {
+        let needed = self.end + bytes + 8;
+        if self.out.len() < needed {
+            self.out.resize(needed.max(2 * self.out.len()), 0);
+        }
+    }
+
+    /// Writes the buffer's eight bytes, and moves on by its whole ones.
+    #[inline]
+    fn flush(&mut self) {
+        self.out[self.end..self.end + 8].copy_from_slice(&self.buffer.to_le_bytes());
+        let bytes = self.count / 8;
+        self.end += bytes as usize;
+        // Never a shift by 64: fewer than 64 bits are ever waiting.
+        self.buffer >>= bytes * 8;
+        self.count -= bytes * 8;
+    }
+
     /// Appends the `count` low bits of `value`, 32 at most.
     fn put(&mut self, value: u64, count: u32) {
+        self.room(8);
         self.buffer |= value << self.count;
         self.count += count;
-        if self.count >= 32 {
-            self.out
-                .extend_from_slice(&(self.buffer as u32).to_le_bytes());
-            self.buffer >>= 32;
-            self.count -= 32;
-        }
+        self.flush();
     }
 
     /// Ends the bytes here, as zlib's sync flush does: an empty stored
@@ -672,107 +919,90 @@ impl Bits {
         self.put(0xffff_0000, 32);
     }
 
+    /// The bytes, the last bits padded to a whole byte.
     fn finish(mut self) -> Vec<u8> {
-        while self.count > 0 {
-            self.out.push(self.buffer as u8);
-            self.buffer >>= 8;
-            self.count = self.count.saturating_sub(8);
-        }
+        self.put(0, (8 - self.count % 8) % 8);
+        self.out.truncate(self.end);
         self.out
     }
 }
 
 /// One block: its header, its tokens, its end.
-fn write_block(bits: &mut Bits, tokens: &[u32], last: bool, symbols: &Symbols) {
+fn write_block(bits: &mut Bits, tokens: &Tokens, last: bool, symbols: &Symbols) {
     let mut literals = [0u32; 286];
-    // No branch on the token's kind: a literal counts for no distance.
-    let mut distances = [0u32; 30];
-    for &token in tokens {
-        literals[usize::from(symbols.first[first(token)])] += 1;
-        distances[symbols.distance((token & 0xffff) as usize)] += token >> 31;
+    literals[..256].copy_from_slice(&tokens.first[..256]);
+    for (k, &count) in tokens.first[256..].iter().enumerate() {
+        literals[257 + usize::from(symbols.length[k])] += count;
     }
     literals[256] = 1;
     let literal_lengths = code_lengths(&literals, 15);
-    let distance_lengths = code_lengths(&distances, 15);
+    let distance_lengths = code_lengths(&tokens.distance[..30], 15);
     let literal_codes = codes(&literal_lengths);
     let distance_codes = codes(&distance_lengths);
     bits.put(u64::from(last), 1);
     // Dynamic Huffman codes.
     bits.put(2, 2);
     write_code_lengths(bits, &literal_lengths, &distance_lengths);
-    // Each literal's code, each length's code and extra bits, each
-    // distance symbol's code, as (bits, count).
     let mut codes = Codes {
-        first: [(0, 0); 512],
-        distance: [(0, 0); 30],
+        first: [0; 512],
+        distance: [0; 32],
     };
     for k in 0..256 {
-        codes.first[k] = (u64::from(literal_codes[k]), u32::from(literal_lengths[k]));
+        codes.first[k] = literal_codes[k] | u32::from(literal_lengths[k]) << 24;
         let symbol = usize::from(symbols.length[k]);
         let count = u32::from(literal_lengths[257 + symbol]);
-        let extra = (k + MIN_MATCH - usize::from(LENGTH_BASE[symbol])) as u64;
-        codes.first[256 + k] = (
-            u64::from(literal_codes[257 + symbol]) | extra << count,
-            count + u32::from(LENGTH_EXTRA[symbol]),
-        );
+        let extra = (k + MIN_MATCH - usize::from(LENGTH_BASE[symbol])) as u32;
+        codes.first[256 + k] = (literal_codes[257 + symbol] | extra << count)
+            | (count + u32::from(LENGTH_EXTRA[symbol])) << 24;
     }
     for symbol in 0..30 {
-        codes.distance[symbol] = (
-            u64::from(distance_codes[symbol]),
-            u32::from(distance_lengths[symbol]),
-        );
+        let count = u32::from(distance_lengths[symbol]);
+        codes.distance[symbol] = distance_codes[symbol]
+            | count << 16
+            | (count + u32::from(DISTANCE_EXTRA[symbol])) << 24;
     }
-    write_tokens(bits, tokens, &codes, symbols);
+    write_tokens(bits, &tokens.list, &codes);
     bits.put(
         u64::from(literal_codes[256]),
         u32::from(literal_lengths[256]),
     );
 }
 
-/// A block's codes, ready to write: (bits, count).
+/// A block's codes, ready to write.
 struct Codes {
-    /// By [`first`]: literals, then lengths with their extra bits.
-    first: [(u64, u32); 512],
-    distance: [(u64, u32); 30],
-}
-
-/// Where a token's first code is: its byte for a literal, 256 and its
-/// length less three for a match.
-fn first(token: u32) -> usize {
-    (((token >> 23) & 0x100) | ((token >> (16 * (token >> 31))) & 0xff)) as usize
+    /// By a token's first code: the code's bits (a length's extra bits
+    /// after them), and from bit 24 how many.
+    first: [u32; 512],
+    /// By distance symbol: the code's bits, from bit 16 how many, from
+    /// bit 24 how many with the extra bits; none for a literal's slot.
+    distance: [u32; 32],
 }
 
 /// The tokens' codes, the bit buffer held in locals (registers) for
 /// the whole loop, and written out eight bytes at a time whatever it
 /// holds, then moved on by its whole bytes: no branch to mispredict.
-fn write_tokens(bits: &mut Bits, tokens: &[u32], codes: &Codes, symbols: &Symbols) {
-    let (mut buffer, mut count) = (bits.buffer, bits.count);
+fn write_tokens(bits: &mut Bits, tokens: &[u32], codes: &Codes) {
+    // At most 48 bits a token.
+    bits.room(tokens.len() * 6);
+    let (mut buffer, mut count, mut end) = (bits.buffer, bits.count, bits.end);
     let out = &mut bits.out;
-    let mut end = out.len();
-    // At most 48 bits a token, and 8 bytes of room for the last write.
-    out.resize(end + tokens.len() * 6 + 16, 0);
     for &token in tokens {
-        let (code, bits) = codes.first[first(token)];
-        // A literal's distance part is written with no bits.
-        let matched = u64::from(token >> 31);
-        let distance = (token & 0xffff) as usize;
-        let symbol = symbols.distance(distance);
-        let (far, far_code_bits) = codes.distance[symbol];
-        let extra = (distance + 1 - usize::from(DISTANCE_BASE[symbol])) as u64;
-        let far_bits = (far_code_bits + u32::from(DISTANCE_EXTRA[symbol])) * matched as u32;
+        let first = codes.first[(token & 0x1ff) as usize];
+        let far = codes.distance[((token >> DISTANCE_SHIFT) & 31) as usize];
+        let extra = u64::from(token >> EXTRA_SHIFT);
         // The whole token at once: 20 bits for its first code and
         // extra bits, 28 for its distance, on fewer than 8 waiting.
-        let value = code | ((far | extra << far_code_bits) * matched) << bits;
+        let distance = u64::from(far & 0xffff) | extra << ((far >> 16) & 0xff);
+        let value = u64::from(first & 0xff_ffff) | distance << (first >> 24);
         buffer |= value << count;
-        count += bits + far_bits;
+        count += (first >> 24) + (far >> 24);
         out[end..end + 8].copy_from_slice(&buffer.to_le_bytes());
         let bytes = count / 8;
         end += bytes as usize;
-        buffer = buffer.checked_shr(bytes * 8).unwrap_or(0);
+        buffer >>= bytes * 8;
         count -= bytes * 8;
     }
-    out.truncate(end);
-    (bits.buffer, bits.count) = (buffer, count);
+    (bits.buffer, bits.count, bits.end) = (buffer, count, end);
 }
 
 /// A dynamic block's header: how many codes of each kind, then their
@@ -870,45 +1100,104 @@ fn code_lengths(frequencies: &[u32], limit: u8) -> Vec<u8> {
     }
 }
 
-/// Huffman code lengths, unbounded: the leaves sorted by frequency and
-/// the inner nodes, made in order of weight, merged as two queues.
+/// Huffman code lengths, unbounded, by Moffat and Katajainen's
+/// in-place method: the leaves sorted by frequency, then one array
+/// holds in turn the weights of the inner nodes, their parents, their
+/// depths and the leaves' depths.
 fn huffman(frequencies: &[u32]) -> Vec<u8> {
-    let mut leaves: Vec<(u32, usize)> = frequencies
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| **f > 0)
-        .map(|(symbol, f)| (*f, symbol))
-        .collect();
-    leaves.sort_unstable();
+    let leaves = sorted_leaves(frequencies);
     let n = leaves.len();
-    let mut weights: Vec<u64> = leaves.iter().map(|&(f, _)| u64::from(f)).collect();
-    let mut parents = vec![0; 2 * n];
-    let (mut leaf, mut inner) = (0, n);
-    for _ in 1..n {
-        let mut pair = [0; 2];
-        for slot in &mut pair {
-            let take_leaf = leaf < n && (inner >= weights.len() || weights[leaf] <= weights[inner]);
-            if take_leaf {
-                *slot = leaf;
-                leaf += 1;
-            } else {
-                *slot = inner;
-                inner += 1;
-            }
-        }
-        parents[pair[0]] = weights.len();
-        parents[pair[1]] = weights.len();
-        weights.push(weights[pair[0]] + weights[pair[1]]);
-    }
-    let mut depths = vec![0u8; weights.len()];
-    for node in (0..weights.len().saturating_sub(1)).rev() {
-        depths[node] = depths[parents[node]] + 1;
-    }
     let mut lengths = vec![0; frequencies.len()];
+    if n < 2 {
+        for &(_, symbol) in &leaves {
+            lengths[usize::from(symbol)] = 1;
+        }
+        return lengths;
+    }
+    let mut a: Vec<u32> = leaves.iter().map(|&(f, _)| f).collect();
+    // The inner nodes: weights, then each one's parent.
+    a[0] += a[1];
+    let (mut root, mut leaf) = (0, 2);
+    for next in 1..n - 1 {
+        for pair in 0..2 {
+            let take_root = leaf >= n || ((pair == 0 || root < next) && a[root] < a[leaf]);
+            let weight = if take_root {
+                let weight = a[root];
+                a[root] = next as u32;
+                root += 1;
+                weight
+            } else {
+                leaf += 1;
+                a[leaf - 1]
+            };
+            a[next] = if pair == 0 { weight } else { a[next] + weight };
+        }
+    }
+    // The inner nodes' depths, from the root down.
+    a[n - 2] = 0;
+    for next in (0..n.saturating_sub(2)).rev() {
+        a[next] = a[a[next] as usize] + 1;
+    }
+    // The leaves' depths: as many leaves at each depth as the inner
+    // nodes there leave room for.
+    let (mut available, mut used, mut depth) = (1usize, 0usize, 0u32);
+    let (mut root, mut next) = (n as isize - 2, n as isize - 1);
+    while available > 0 {
+        while root >= 0 && a[root as usize] == depth {
+            used += 1;
+            root -= 1;
+        }
+        while available > used {
+            a[next as usize] = depth;
+            next -= 1;
+            available -= 1;
+        }
+        available = 2 * used;
+        depth += 1;
+        used = 0;
+    }
     for (index, &(_, symbol)) in leaves.iter().enumerate() {
-        lengths[symbol] = depths[index];
+        lengths[usize::from(symbol)] = a[index] as u8;
     }
     lengths
+}
+
+/// The symbols used, as (frequency, symbol), by frequency and then by
+/// symbol: sorted by radix on the frequencies' low byte, and on the
+/// next one when some frequency needs it, or by comparison when some
+/// frequency is wider still.
+fn sorted_leaves(frequencies: &[u32]) -> Vec<(u32, u16)> {
+    let mut leaves: Vec<(u32, u16)> = Vec::with_capacity(frequencies.len());
+    let mut widest = 0;
+    for (symbol, &f) in frequencies.iter().enumerate() {
+        if f > 0 {
+            leaves.push((f, symbol as u16));
+            widest |= f;
+        }
+    }
+    if widest > 0xffff {
+        leaves.sort_unstable();
+        return leaves;
+    }
+    let mut other = vec![(0, 0); leaves.len()];
+    let passes = if widest > 0xff { 2 } else { 1 };
+    for shift in [0, 8].into_iter().take(passes) {
+        let mut starts = [0u16; 256];
+        for &(f, _) in &leaves {
+            starts[((f >> shift) & 0xff) as usize] += 1;
+        }
+        let mut start = 0;
+        for bucket in &mut starts {
+            (*bucket, start) = (start, start + *bucket);
+        }
+        for &leaf in &leaves {
+            let bucket = &mut starts[((leaf.0 >> shift) & 0xff) as usize];
+            other[usize::from(*bucket)] = leaf;
+            *bucket += 1;
+        }
+        std::mem::swap(&mut leaves, &mut other);
+    }
+    leaves
 }
 
 /// The canonical codes of `lengths`, bit-reversed as deflate writes
@@ -983,6 +1272,67 @@ mod tests {
         second.update(&right[30_001..]);
         first.append(&second, right.len());
         assert_eq!(first.value(), plain_adler(&bytes));
+    }
+
+    /// The golden cards, and what Pillow's default encoding of the same
+    /// pixels weighs.
+    const GOLDEN: [(&[u8], usize); 9] = [
+        (
+            include_bytes!("../../../../tests/golden/chiffre.carre.png"),
+            95_748,
+        ),
+        (
+            include_bytes!("../../../../tests/golden/chiffre.paysage.png"),
+            81_661,
+        ),
+        (
+            include_bytes!("../../../../tests/golden/chiffre.portrait.png"),
+            108_568,
+        ),
+        (
+            include_bytes!("../../../../tests/golden/evenement.carre.png"),
+            117_490,
+        ),
+        (
+            include_bytes!("../../../../tests/golden/evenement.paysage.png"),
+            101_886,
+        ),
+        (
+            include_bytes!("../../../../tests/golden/evenement.portrait.png"),
+            124_883,
+        ),
+        (
+            include_bytes!("../../../../tests/golden/outil.carre.png"),
+            121_602,
+        ),
+        (
+            include_bytes!("../../../../tests/golden/outil.paysage.png"),
+            104_596,
+        ),
+        (
+            include_bytes!("../../../../tests/golden/outil.portrait.png"),
+            140_148,
+        ),
+    ];
+
+    #[test]
+    fn every_golden_card_keeps_its_pixels_in_less_than_pillows_png() {
+        for (index, (golden, pillow)) in GOLDEN.into_iter().enumerate() {
+            let image = image::load_from_memory(golden).expect("a golden image");
+            let image = image.into_rgb8();
+            let (width, height) = image.dimensions();
+            let pixels = image.into_raw();
+            let zlib = zlib(&pixels, width as usize * 3, 3).expect("a flat card");
+            let png = super::super::write_png(width, height, png::ColorType::Rgb, &zlib);
+            let png = png.expect("a PNG");
+            assert!(
+                png.len() < pillow,
+                "golden {index}: {} bytes, Pillow {pillow}",
+                png.len()
+            );
+            let decoded = image::load_from_memory(&png).expect("a valid PNG");
+            assert!(decoded.into_rgb8().into_raw() == pixels, "golden {index}");
+        }
     }
 
     #[test]

@@ -436,8 +436,12 @@ pub fn layout(
         _ => None,
     };
     let context = Context { caps, ..context };
-    let mut drawing = Drawing::default();
-    let mut sources = Vec::new();
+    // About an operation a layer: room made once, not grown op by op.
+    let mut drawing = Drawing {
+        ops: Vec::with_capacity(layers.len() + 8),
+        ..Drawing::default()
+    };
+    let mut sources = Vec::with_capacity(layers.len() + 8);
     for (index, layer) in layers.iter().enumerate() {
         sources.resize(drawing.ops.len(), index.saturating_sub(1));
         if let Some(when) = &layer.when
