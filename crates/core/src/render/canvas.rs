@@ -75,17 +75,20 @@ impl Canvas {
             .with(|buffers| buffers.borrow_mut().pop())
             .unwrap_or_default();
         bytes.clear();
-        bytes.resize(length, pixel[0]);
         let uniform = pixel[..channels].iter().all(|&c| c == pixel[0]);
-        if !uniform {
-            if channels == 3 {
-                bytes
-                    .as_chunks_mut::<3>()
-                    .0
-                    .fill([pixel[0], pixel[1], pixel[2]]);
-            } else {
-                bytes.as_chunks_mut::<4>().0.fill(pixel);
+        let row = width as usize * channels;
+        if uniform || row == 0 {
+            bytes.resize(length, pixel[0]);
+        } else {
+            // One row of the colour, then copies of it: a single pass.
+            bytes.reserve(length);
+            for _ in 0..width {
+                bytes.extend_from_slice(&pixel[..channels]);
             }
+            for _ in 1..height {
+                bytes.extend_from_within(..row);
+            }
+            bytes.truncate(length);
         }
         Canvas {
             width,
@@ -134,12 +137,92 @@ impl Canvas {
         bytes
     }
 
+    /// Fills the whole canvas, or a rectangle with rounded corners.
+    pub fn fill(&mut self, rect: Option<Rect>, fill: Fill, radius: f32) {
+        self.band().fill(rect, fill, radius);
+    }
+
+    /// Draws an image into `rect`: see [`Band::draw_image`].
+    pub fn draw_image(&mut self, picture: &Picture, rect: Rect, fit: Fit) {
+        self.band().draw_image(picture, rect, fit);
+    }
+
+    /// Draws laid-out text, one line per origin: see [`Band::draw_text`].
+    pub fn draw_text(
+        &mut self,
+        face: &FontFace,
+        block: &Block,
+        origins: &[(f32, f32)],
+        color: Color,
+    ) {
+        self.band().draw_text(face, block, origins, color);
+    }
+
+    /// The whole canvas as one band.
+    fn band(&mut self) -> Band<'_> {
+        Band {
+            bytes: &mut self.bytes,
+            channels: self.channels,
+            width: self.width,
+            height: self.height,
+            top: 0,
+        }
+    }
+
+    /// Runs `draw` on every band of the canvas: a large canvas's two
+    /// halves on two threads, each drawing every operation on its own
+    /// rows. A pixel sees the same operations in the same order either
+    /// way, so the picture does not depend on the threads.
+    pub fn draw_in_bands(&mut self, draw: impl Fn(&mut Band<'_>) + Sync) {
+        let row = self.width as usize * self.channels;
+        if self.bytes.len() < SPLIT_BYTES || self.height < 2 || row == 0 {
+            draw(&mut self.band());
+            return;
+        }
+        let middle = self.height as usize / 2;
+        let (upper, lower) = self.bytes.split_at_mut(middle * row);
+        let band = |bytes, top| Band {
+            bytes,
+            channels: self.channels,
+            width: self.width,
+            height: self.height,
+            top,
+        };
+        let (mut upper, mut lower) = (band(upper, 0), band(lower, middle));
+        rayon::join(|| draw(&mut upper), || draw(&mut lower));
+    }
+}
+
+/// Canvases of fewer bytes than this are drawn in one piece: a second
+/// thread would gain less than it costs to start.
+const SPLIT_BYTES: usize = 1 << 18;
+
+/// Rows of a canvas, from row `top` on: what drawing writes to. The
+/// coordinates drawn at are the whole canvas's; what falls outside the
+/// band's rows is left to the other band.
+pub struct Band<'a> {
+    bytes: &'a mut [u8],
+    channels: usize,
+    width: u32,
+    height: u32,
+    top: usize,
+}
+
+impl Band<'_> {
     /// Runs `draw` on the pixels as `[u8; 3]` or `[u8; 4]`, so that the hot
     /// loops are compiled for a fixed number of channels.
     fn with_pixels(&mut self, draw: impl PixelsFn) {
         match self.channels {
-            3 => draw.call(self.bytes.as_chunks_mut::<3>().0, self.width as usize),
-            _ => draw.call(self.bytes.as_chunks_mut::<4>().0, self.width as usize),
+            3 => draw.call(
+                self.bytes.as_chunks_mut::<3>().0,
+                self.width as usize,
+                self.top,
+            ),
+            _ => draw.call(
+                self.bytes.as_chunks_mut::<4>().0,
+                self.width as usize,
+                self.top,
+            ),
         }
     }
 
@@ -269,7 +352,6 @@ impl Canvas {
                         x: ix as i64 + mask.left,
                         y: iy as i64 + mask.top,
                         color,
-                        height: self.height as usize,
                     });
                 }
             }
@@ -307,7 +389,8 @@ impl Canvas {
 
 /// A drawing step over pixels of `N` channels.
 trait PixelsFn {
-    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize);
+    /// `pixels` holds the rows from `top` on, `stride` pixels each.
+    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize, top: usize);
 }
 
 /// Premultiplied source-over of one pixel.
@@ -334,9 +417,11 @@ struct FillArea<'s> {
 }
 
 impl PixelsFn for FillArea<'_> {
-    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize) {
-        for y in self.y0..self.y1 {
-            let row = &mut pixels[y * stride + self.x0..y * stride + self.x1];
+    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize, top: usize) {
+        let end = top + pixels.len() / stride.max(1);
+        for y in self.y0.max(top)..self.y1.min(end) {
+            let base = (y - top) * stride;
+            let row = &mut pixels[base + self.x0..base + self.x1];
             match self.shader.fill {
                 Fill::Solid(color) if color[3] == 255 => fill_row(row, color),
                 Fill::Solid(color) => {
@@ -500,11 +585,10 @@ struct Stamp<'m> {
     x: i64,
     y: i64,
     color: Color,
-    height: usize,
 }
 
 impl PixelsFn for Stamp<'_> {
-    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize) {
+    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize, top: usize) {
         let color = self.color;
         let width = self.mask.width;
         // The mask's columns on the canvas, clipped once for all its rows.
@@ -514,12 +598,13 @@ impl PixelsFn for Stamp<'_> {
             return;
         }
         let opaque = color[3] == 255;
+        let end = (top + pixels.len() / stride.max(1)) as i64;
         for (row_index, row) in self.mask.coverage.chunks_exact(width).enumerate() {
             let y = self.y + row_index as i64;
-            if y < 0 || y as usize >= self.height {
+            if y < top as i64 || y >= end {
                 continue;
             }
-            let start = y as usize * stride + (self.x + first as i64) as usize;
+            let start = (y as usize - top) * stride + (self.x + first as i64) as usize;
             let line = &mut pixels[start..start + (last - first)];
             for (pixel, &coverage) in line.iter_mut().zip(&row[first..last]) {
                 if coverage == 0 {
@@ -552,8 +637,11 @@ struct Blit<'s> {
 }
 
 impl PixelsFn for Blit<'_> {
-    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize) {
+    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize, top: usize) {
         let (clip_x0, clip_y0, clip_x1, clip_y1) = self.clip;
+        // The band's rows only.
+        let clip_y0 = clip_y0.max(top as i64);
+        let clip_y1 = clip_y1.min((top + pixels.len() / stride.max(1)) as i64);
         for (sy, row) in self.scaled.chunks_exact(self.width).enumerate() {
             let y = self.top + sy as i64;
             if y < clip_y0 || y >= clip_y1 {
@@ -564,7 +652,10 @@ impl PixelsFn for Blit<'_> {
                 if x < clip_x0 || x >= clip_x1 || source[3] == 0 {
                     continue;
                 }
-                over(&mut pixels[y as usize * stride + x as usize], *source);
+                over(
+                    &mut pixels[(y as usize - top) * stride + x as usize],
+                    *source,
+                );
             }
         }
     }
@@ -579,15 +670,16 @@ struct Cover<'s, C: Fn(u32, u32) -> Color> {
 }
 
 impl<C: Fn(u32, u32) -> Color> PixelsFn for Cover<'_, C> {
-    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize) {
+    fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize, top: usize) {
+        let end = top + pixels.len() / stride.max(1);
         self.rasterizer.for_each_pixel_2d(|x, y, coverage| {
-            if coverage <= 0.5 / 255.0 {
+            let (px, py) = (x as usize + self.x0, y as usize + self.y0);
+            if coverage <= 0.5 / 255.0 || py < top || py >= end {
                 return;
             }
             let coverage = (coverage.min(1.0) * 255.0 + 0.5) as u32;
-            let (px, py) = (x as usize + self.x0, y as usize + self.y0);
             let color = (self.color)(px as u32, py as u32);
-            let pixel = &mut pixels[py * stride + px];
+            let pixel = &mut pixels[(py - top) * stride + px];
             // Inside a shape, an opaque colour simply replaces the pixel.
             if coverage == 255 && color[3] == 255 {
                 pixel.copy_from_slice(&color[..N]);

@@ -49,22 +49,24 @@ pub fn draw(card: &Card) -> Canvas {
         }) if from[3] == 255 && to[3] == 255 => (Canvas::filled(card.width, card.height, *from), 0),
         _ => (Canvas::new(card.width, card.height), 0),
     };
-    for op in &card.ops[skip..] {
-        match op {
-            Op::Fill {
-                rect,
-                paint,
-                radius,
-            } => canvas.fill(*rect, *paint, *radius),
-            Op::Image { image, rect, fit } => canvas.draw_image(image, *rect, *fit),
-            Op::Text {
-                face,
-                block,
-                origins,
-                color,
-            } => canvas.draw_text(face, block, origins, *color),
+    canvas.draw_in_bands(|band| {
+        for op in &card.ops[skip..] {
+            match op {
+                Op::Fill {
+                    rect,
+                    paint,
+                    radius,
+                } => band.fill(*rect, *paint, *radius),
+                Op::Image { image, rect, fit } => band.draw_image(image, *rect, *fit),
+                Op::Text {
+                    face,
+                    block,
+                    origins,
+                    color,
+                } => band.draw_text(face, block, origins, *color),
+            }
         }
-    }
+    });
     canvas
 }
 
