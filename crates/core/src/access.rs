@@ -42,7 +42,10 @@ impl Words {
         // A text met again adds no word: many posts share a source or a
         // caption's closing lines.
         let mut seen = FxHashSet::default();
-        let texts: Vec<&str> = texts.into_iter().filter(|text| seen.insert(*text)).collect();
+        let texts: Vec<&str> = texts
+            .into_iter()
+            .filter(|text| seen.insert(*text))
+            .collect();
         // Read in parts on all the cores, their sets then joined.
         let mut words = texts
             .par_chunks(256)
