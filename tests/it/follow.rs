@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::Timelike;
+
 use crieur_testing::{Incoming, Server, free_port, wait_for};
 
 use crate::daemon::stop_within_ten_seconds;
@@ -51,10 +53,18 @@ impl Forge {
         )
         .unwrap();
         std::fs::create_dir_all(laptop.join("config")).unwrap();
+        // The daemon runs on the real clock: the series' hour is half a day
+        // away, so that no slot is ever within the grace of a late post and
+        // every post waits, queued, whatever the time the tests run at.
+        let hour = (crieur::clock::now()
+            .with_timezone(&chrono_tz::Europe::Paris)
+            .hour()
+            + 12)
+            % 24;
         std::fs::write(
             laptop.join("config/crieur.toml"),
             format!(
-                "{BRAND}[series.chiffre]\ntemplate = \"chiffre\"\ncron = \"0 19 * * *\"\nchannels = [\"facebook\"]\n[channels.facebook]\nnetwork = \"facebook\"\n[publisher]\nkind = \"outbox\"\n"
+                "{BRAND}[series.chiffre]\ntemplate = \"chiffre\"\ncron = \"0 {hour} * * *\"\nchannels = [\"facebook\"]\n[channels.facebook]\nnetwork = \"facebook\"\n[publisher]\nkind = \"outbox\"\n"
             ),
         )
         .unwrap();

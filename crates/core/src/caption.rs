@@ -42,22 +42,26 @@ pub fn compose(caption: &str, hashtags: &[String]) -> String {
 /// at the start of a word, so that a link's `#anchor` is not a hashtag.
 pub fn hashtags_in(text: &str) -> Vec<&str> {
     let mut tags = Vec::new();
-    let mut previous: Option<char> = None;
-    for (index, character) in text.char_indices() {
-        let starts_word = || previous.is_none_or(|c| c.is_whitespace() || "([{«\"'".contains(c));
-        if character == '#' && starts_word() {
-            let rest = &text[index + 1..];
-            let length: usize = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .map(char::len_utf8)
-                .sum();
-            // A tag made only of digits (`#1`) is not a hashtag anywhere.
-            if length > 0 && !rest[..length].chars().all(|c| c.is_ascii_digit()) {
-                tags.push(&text[index..index + 1 + length]);
-            }
+    // Only the `#`s are looked at, found by a fast search, each with the
+    // character before it.
+    for (index, _) in text.match_indices('#') {
+        let starts_word = text[..index]
+            .chars()
+            .next_back()
+            .is_none_or(|c| c.is_whitespace() || "([{«\"'".contains(c));
+        if !starts_word {
+            continue;
         }
-        previous = Some(character);
+        let rest = &text[index + 1..];
+        let length: usize = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .map(char::len_utf8)
+            .sum();
+        // A tag made only of digits (`#1`) is not a hashtag anywhere.
+        if length > 0 && !rest[..length].chars().all(|c| c.is_ascii_digit()) {
+            tags.push(&text[index..index + 1 + length]);
+        }
     }
     tags
 }
