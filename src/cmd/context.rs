@@ -102,25 +102,7 @@ pub fn print_report(report: &Report) {
     eprint!("{}", report.render(color));
 }
 
-/// An error as a person reads it after `erreur : `: each context, then
-/// its cause, joined by ` : `, with what the system or an image decoder
-/// says in French ([`crieur_core::system::french`]). A cause a message
-/// already quotes is said in French in its place, not again after it.
-pub fn error_text(error: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in error.chain() {
-        let raw = cause.to_string();
-        let said = crieur_core::system::french(cause).unwrap_or_else(|| raw.clone());
-        match parts.last_mut() {
-            Some(last) if !raw.is_empty() && last.contains(&raw) => {
-                *last = last.replace(&raw, &said);
-            }
-            Some(last) if last.contains(&said) => {}
-            _ => parts.push(said),
-        }
-    }
-    parts.join(" : ")
-}
+pub use crieur_io::error_text;
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,8 @@
 //! atomic files ([`file`]), the SQLite state store ([`store`]), HTTP
 //! ([`net`]), image hosting ([`media`]), the publishers and the pass that
 //! drives them ([`publish`]), the daemon ([`daemon`]), the notifications
-//! ([`notify`]), the activity report's section ([`report`]) and the preview server ([`preview`]). See ARCHITECTURE.md for the map.
+//! ([`notify`]), the activity report's section ([`report`]) and the preview server ([`preview`]); an
+//! error said in French ([`error_text`]). See ARCHITECTURE.md for the map.
 
 pub mod clock;
 pub mod daemon;
@@ -19,3 +20,23 @@ pub mod preview;
 pub mod publish;
 pub mod report;
 pub mod store;
+
+/// An error as a person reads it after `erreur : `: each context, then
+/// its cause, joined by ` : `, with what the system or an image decoder
+/// says in French ([`crieur_core::system::french`]). A cause a message
+/// already quotes is said in French in its place, not again after it.
+pub fn error_text(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let raw = cause.to_string();
+        let said = crieur_core::system::french(cause).unwrap_or_else(|| raw.clone());
+        match parts.last_mut() {
+            Some(last) if !raw.is_empty() && last.contains(&raw) => {
+                *last = last.replace(&raw, &said);
+            }
+            Some(last) if last.contains(&said) => {}
+            _ => parts.push(said),
+        }
+    }
+    parts.join(" : ")
+}

@@ -1000,6 +1000,67 @@ mod tests {
     }
 
     #[test]
+    fn a_large_canvas_drawn_in_two_bands_has_the_pixels_of_one() {
+        use crate::typography::text::PlacedGlyph;
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../assets/fonts/Lato-Black.ttf");
+        let face = FontFace::from_bytes("Lato-Black.ttf", std::fs::read(path).unwrap()).unwrap();
+        // Glyphs, an image and a rounded box all across row 150, where the
+        // two bands of this 400x300 canvas meet.
+        let glyphs = (0..6)
+            .map(|k| PlacedGlyph {
+                id: 20 + k,
+                x: 55.3 * k as f32,
+                y: 0.0,
+            })
+            .collect();
+        let block = Block {
+            size: 120.0,
+            lines: Arc::from(vec![crate::typography::Line {
+                glyphs,
+                width: 330.0,
+                text: String::new(),
+            }]),
+            line_height: 140.0,
+            baseline: 110.0,
+        };
+        let picture = Picture::from_png(png(30, 50, [0, 120, 200, 128])).unwrap();
+        let draw = |canvas: &mut Canvas, banded: bool| {
+            let ops = |band: &mut Band<'_>| {
+                let gradient = Fill::Gradient {
+                    from: [250, 240, 230, 255],
+                    to: [20, 60, 90, 255],
+                    angle: 30.0,
+                };
+                band.fill(None, gradient, 0.0);
+                let rect = Rect {
+                    x: 40.5,
+                    y: 120.25,
+                    width: 200.0,
+                    height: 61.5,
+                };
+                band.fill(Some(rect), Fill::Solid([200, 30, 40, 170]), 18.0);
+                band.draw_image(&picture, rect, Fit::Cover);
+                band.draw_text(&face, &block, &[(20.4, 190.6)], [10, 10, 10, 230]);
+            };
+            if banded {
+                canvas.draw_in_bands(ops);
+            } else {
+                ops(&mut canvas.band());
+            }
+        };
+        let (mut one, mut two) = (Canvas::new(400, 300), Canvas::new(400, 300));
+        assert!(two.bytes.len() >= SPLIT_BYTES, "drawn in two bands");
+        draw(&mut one, false);
+        draw(&mut two, true);
+        let (one, two) = (one.into_image(), two.into_image());
+        assert!(one == two, "the bands change the pixels");
+        // Something was drawn on both sides of the seam.
+        assert_ne!(one.get_pixel(100, 149), one.get_pixel(399, 0));
+        assert_ne!(one.get_pixel(100, 150), one.get_pixel(399, 0));
+    }
+
+    #[test]
     fn refuses_an_image_over_the_pixel_budget_from_its_header_alone() {
         let mut header = Vec::new();
         {

@@ -1275,7 +1275,8 @@ mod tests {
     }
 
     /// The golden cards, and what Pillow's default encoding of the same
-    /// pixels weighs.
+    /// pixels weighs: new goldens bring new sizes (CONTRIBUTING.md says
+    /// how to read them).
     const GOLDEN: [(&[u8], usize); 9] = [
         (
             include_bytes!("../../../../tests/golden/chiffre.carre.png"),

@@ -63,6 +63,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
+use crate::error_text;
 use crate::follow::{Follower, meta};
 use crate::net::{self, server};
 use crate::notify::Notifier;
@@ -552,23 +553,6 @@ fn run_worker(root: &Path, work: Work) -> anyhow::Result<()> {
     // itself when it has none.
     let _ = out.write_all(&answer).and_then(|()| out.flush());
     Ok(())
-}
-
-/// An error and its causes, in French, as the command line says them.
-fn error_text(error: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in error.chain() {
-        let raw = cause.to_string();
-        let said = crieur_core::system::french(cause).unwrap_or_else(|| raw.clone());
-        match parts.last_mut() {
-            Some(last) if !raw.is_empty() && last.contains(&raw) => {
-                *last = last.replace(&raw, &said);
-            }
-            Some(last) if last.contains(&said) => {}
-            _ => parts.push(said),
-        }
-    }
-    parts.join(" : ")
 }
 
 /// The setup worker's work: the configuration read once, as the daemon
