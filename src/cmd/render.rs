@@ -379,10 +379,12 @@ fn render_all(
         ProgressStyle::with_template("{bar:40} {pos}/{len} images ({eta})")
             .expect("a valid progress template"),
     );
+    // The cards of a template share most of their rows.
+    let strips = render::Strips::default();
     let results: Vec<anyhow::Result<Vec<PathBuf>>> = jobs
         .par_iter()
         .map(|job| {
-            let written = render_one(context, job, &out);
+            let written = render_one(context, job, &out, &strips);
             progress.inc(1);
             written
         })
@@ -397,12 +399,17 @@ fn render_all(
     Ok(written)
 }
 
-fn render_one(context: Context<'_>, job: &Job<'_>, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+fn render_one(
+    context: Context<'_>,
+    job: &Job<'_>,
+    out: &Path,
+    strips: &render::Strips,
+) -> anyhow::Result<Vec<PathBuf>> {
     let card = layout(context, job.template, job.format, job.post).map_err(|problems| {
         let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("{} ({}) : {}", job.post.id, job.format, text.join(" ; "))
     })?;
-    let png = render::encode_png(render::draw(&card))
+    let png = render::encode_png_reusing(render::draw(&card), Some(strips))
         .with_context(|| format!("{} ({})", job.post.id, job.format))?;
     let image = out.join(format!("{}.{}.png", job.post.id, job.format));
     write_atomic(&image, &png)

@@ -256,7 +256,18 @@ impl Band<'_> {
         }
         let mut path = Path::default();
         path.rounded_rect(area, radius);
-        self.fill_path(&path, |x, y| shader.at(x, y));
+        match shape_mask(&path, (area, radius), (self.width, self.height)) {
+            Some(mask) => self.with_pixels(Stamp {
+                mask: &mask,
+                x: mask.left,
+                y: mask.top,
+                paint: match fill {
+                    Fill::Solid(color) => Paint::Solid(color),
+                    Fill::Gradient { .. } => Paint::Shaded(&shader),
+                },
+            }),
+            None => self.fill_path(&path, |x, y| shader.at(x, y)),
+        }
     }
 
     /// Draws an image into `rect`, scaled to fit it whole (`contain`,
@@ -351,7 +362,7 @@ impl Band<'_> {
                         mask: &mask,
                         x: ix as i64 + mask.left,
                         y: iy as i64 + mask.top,
-                        color,
+                        paint: Paint::Solid(color),
                     });
                 }
             }
@@ -544,6 +555,37 @@ fn glyph_mask<'f>(
     mask
 }
 
+thread_local! {
+    /// The coverage of the rounded boxes drawn, by box and radius: a
+    /// template draws the same ones on every card.
+    static SHAPES: std::cell::RefCell<HashMap<[u32; 5], Arc<Mask>>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+/// The cached coverage of `path`, a rounded box, when it lies inside a
+/// canvas of `size`: the same as [`Band::fill_path`] composites.
+fn shape_mask(path: &Path, (area, radius): (Rect, f32), size: (u32, u32)) -> Option<Arc<Mask>> {
+    /// Enough for the boxes of a few templates in every format.
+    const MOST: usize = 64;
+    let (x0, y0, x1, y1) = path.bounds_unclipped()?;
+    if x0 < 0 || y0 < 0 || x1 > i64::from(size.0) || y1 > i64::from(size.1) {
+        return None;
+    }
+    let key = [area.x, area.y, area.width, area.height, radius].map(f32::to_bits);
+    if let Some(found) = SHAPES.with(|shapes| shapes.borrow().get(&key).cloned()) {
+        return Some(found);
+    }
+    let mask = Arc::new(rasterize(path)?);
+    SHAPES.with(|shapes| {
+        let mut shapes = shapes.borrow_mut();
+        if shapes.len() >= MOST {
+            shapes.clear();
+        }
+        shapes.insert(key, mask.clone());
+    });
+    Some(mask)
+}
+
 /// The largest glyph rasterized, in pixels (a 2000-pixel size makes
 /// glyphs of a few megapixels): a larger one, from a broken font, is left
 /// out rather than taking gigabytes.
@@ -579,17 +621,23 @@ fn rasterize(path: &Path) -> Option<Mask> {
     })
 }
 
-/// A glyph's coverage composited in one colour.
+/// A coverage mask composited in one colour (a glyph) or a shader's (a
+/// shape).
 struct Stamp<'m> {
     mask: &'m Mask,
     x: i64,
     y: i64,
-    color: Color,
+    paint: Paint<'m>,
+}
+
+#[derive(Clone, Copy)]
+enum Paint<'s> {
+    Solid(Color),
+    Shaded(&'s Shader),
 }
 
 impl PixelsFn for Stamp<'_> {
     fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize, top: usize) {
-        let color = self.color;
         let width = self.mask.width;
         // The mask's columns on the canvas, clipped once for all its rows.
         let first = (-self.x).clamp(0, width as i64) as usize;
@@ -597,7 +645,6 @@ impl PixelsFn for Stamp<'_> {
         if first == last {
             return;
         }
-        let opaque = color[3] == 255;
         let end = (top + pixels.len() / stride.max(1)) as i64;
         for (row_index, row) in self.mask.coverage.chunks_exact(width).enumerate() {
             let y = self.y + row_index as i64;
@@ -606,25 +653,57 @@ impl PixelsFn for Stamp<'_> {
             }
             let start = (y as usize - top) * stride + (self.x + first as i64) as usize;
             let line = &mut pixels[start..start + (last - first)];
-            for (pixel, &coverage) in line.iter_mut().zip(&row[first..last]) {
-                if coverage == 0 {
-                    continue;
+            let left = (self.x + first as i64) as u32;
+            let color = |x: usize| match self.paint {
+                Paint::Solid(color) => color,
+                Paint::Shaded(shader) => shader.at(left + x as u32, y as u32),
+            };
+            // Eight pixels at a time: a large glyph is mostly empty or,
+            // inside its strokes, fully covered.
+            let (lines, line_rest) = line.as_chunks_mut::<8>();
+            let (coverages, coverage_rest) = row[first..last].as_chunks::<8>();
+            for (chunk, (pixels, coverage)) in lines.iter_mut().zip(coverages).enumerate() {
+                match (u64::from_ne_bytes(*coverage), self.paint) {
+                    (0, _) => {}
+                    (u64::MAX, Paint::Solid(color)) if color[3] == 255 => {
+                        for pixel in pixels {
+                            pixel.copy_from_slice(&color[..N]);
+                        }
+                    }
+                    _ => {
+                        for (k, (pixel, &coverage)) in pixels.iter_mut().zip(coverage).enumerate() {
+                            cover(pixel, coverage, color(chunk * 8 + k));
+                        }
+                    }
                 }
-                if coverage == 255 && opaque {
-                    pixel.copy_from_slice(&color[..N]);
-                    continue;
-                }
-                let alpha = div255(u32::from(color[3]) * u32::from(coverage));
-                let source = [
-                    div255(u32::from(color[0]) * alpha) as u8,
-                    div255(u32::from(color[1]) * alpha) as u8,
-                    div255(u32::from(color[2]) * alpha) as u8,
-                    alpha as u8,
-                ];
-                over(pixel, source);
+            }
+            let done = lines.len() * 8;
+            for (k, (pixel, &coverage)) in line_rest.iter_mut().zip(coverage_rest).enumerate() {
+                cover(pixel, coverage, color(done + k));
             }
         }
     }
+}
+
+/// `color` over a pixel, `coverage` of it covered: inside a shape, an
+/// opaque colour simply replaces the pixel.
+#[inline(always)]
+fn cover<const N: usize>(pixel: &mut [u8; N], coverage: u8, color: Color) {
+    if coverage == 0 {
+        return;
+    }
+    if coverage == 255 && color[3] == 255 {
+        pixel.copy_from_slice(&color[..N]);
+        return;
+    }
+    let alpha = div255(u32::from(color[3]) * u32::from(coverage));
+    let source = [
+        div255(u32::from(color[0]) * alpha) as u8,
+        div255(u32::from(color[1]) * alpha) as u8,
+        div255(u32::from(color[2]) * alpha) as u8,
+        alpha as u8,
+    ];
+    over(pixel, source);
 }
 
 /// A resampled image at its place.
@@ -677,22 +756,9 @@ impl<C: Fn(u32, u32) -> Color> PixelsFn for Cover<'_, C> {
             if coverage <= 0.5 / 255.0 || py < top || py >= end {
                 return;
             }
-            let coverage = (coverage.min(1.0) * 255.0 + 0.5) as u32;
+            let coverage = (coverage.min(1.0) * 255.0 + 0.5) as u8;
             let color = (self.color)(px as u32, py as u32);
-            let pixel = &mut pixels[(py - top) * stride + px];
-            // Inside a shape, an opaque colour simply replaces the pixel.
-            if coverage == 255 && color[3] == 255 {
-                pixel.copy_from_slice(&color[..N]);
-                return;
-            }
-            let alpha = div255(u32::from(color[3]) * coverage);
-            let source = [
-                div255(u32::from(color[0]) * alpha) as u8,
-                div255(u32::from(color[1]) * alpha) as u8,
-                div255(u32::from(color[2]) * alpha) as u8,
-                alpha as u8,
-            ];
-            over(pixel, source);
+            cover(&mut pixels[(py - top) * stride + px], coverage, color);
         });
     }
 }

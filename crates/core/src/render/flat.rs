@@ -8,10 +8,17 @@
 //! whole), looks for matches only where the residues are not zero — the
 //! last distance, the row above and a hash chain of bounded depth — and
 //! within a run of literals only a pixel apart, and writes blocks with
-//! Huffman codes of their own. A large image is cut in two bands of
-//! about the same work, compressed on two threads.
+//! Huffman codes of their own. A large image is cut in strips of rows,
+//! compressed on every core; a batch of cards keeps the strips it has
+//! compressed ([`Strips`]), and a strip whose rows come again — the
+//! background, the logo and the footer of a template — is copied, not
+//! compressed again.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rayon::prelude::*;
 
 /// Deflate's longest and shortest matches, and its window.
 const MAX_MATCH: usize = 258;
@@ -48,13 +55,14 @@ const ADLER_MODULUS: u64 = 65_521;
 const SUB: u8 = 1;
 const UP: u8 = 2;
 
-/// Images of fewer bytes than this are compressed in one piece: two
-/// threads would gain less than they cost to start.
-const SPLIT_BYTES: usize = 1 << 18;
-/// The work of a band is estimated from one row in four, a word
-/// every 256 bytes.
-const SAMPLED_ROWS: usize = 4;
-const SAMPLE_STEP: usize = 256;
+/// The rows of a strip, about this many bytes: a card is cut in about
+/// ten, enough for two threads to share and for the rows a template
+/// repeats to fill whole strips, few enough that the blocks and flushes
+/// they add cost well under one per cent.
+const STRIP_BYTES: usize = 1 << 19;
+/// The compressed bytes [`Strips`] keeps before starting afresh: the
+/// strips of a few hundred cards.
+const KEPT_BYTES: usize = 32 << 20;
 
 /// Buffers kept from card to card: a fresh 4 MB buffer costs more in
 /// page faults than compressing it.
@@ -76,7 +84,7 @@ struct Scratch {
 }
 
 thread_local! {
-    /// A thread's buffers, for each of the two bands it may be given.
+    /// A thread's buffers, for the last two strips it was given.
     static SCRATCH: RefCell<Vec<Scratch>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -127,10 +135,19 @@ impl Scratch {
 /// rows before them that are filtered and searched again but not
 /// written: matches reach back into them as in one pass, since the
 /// decoder has them in its window.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct Band {
     start: usize,
     end: usize,
     warm: usize,
+}
+
+impl Band {
+    /// The image rows its bytes depend on: the warm rows, and the row
+    /// above them that the first is filtered against.
+    fn source(&self) -> std::ops::Range<usize> {
+        (self.start - self.warm).saturating_sub(1)..self.end
+    }
 }
 
 /// A band's deflate blocks, byte-aligned (the last band's end the
@@ -141,75 +158,118 @@ struct Compressed {
     length: usize,
 }
 
+/// Strips compressed for earlier images, to be copied into later ones
+/// whose rows are the same: what a batch of cards of the same templates
+/// shares. A strip's bytes depend on its rows alone, so an image comes
+/// out the same whether its strips are compressed or copied.
+#[derive(Default)]
+pub struct Strips {
+    kept: Mutex<Kept>,
+}
+
+#[derive(Default)]
+struct Kept {
+    strips: HashMap<Place, Arc<Compressed>>,
+    bytes: usize,
+    /// How many strips were copied rather than compressed.
+    copied: usize,
+}
+
+/// Where a strip was met: its image's shape (row length, samples,
+/// rows), its band, and the XXH3-128 hash of the rows it is compressed
+/// from.
+type Place = ((usize, usize, usize), Band, u128);
+
+impl Strips {
+    /// Where `band` of `pixels` is kept.
+    fn place(pixels: &[u8], shape: (usize, usize, usize), band: Band) -> Place {
+        let source = band.source();
+        let rows = &pixels[source.start * shape.0..source.end * shape.0];
+        (shape, band, xxhash_rust::xxh3::xxh3_128(rows))
+    }
+
+    /// The strip compressed at `place`, if any.
+    fn find(&self, place: &Place) -> Option<Arc<Compressed>> {
+        let mut kept = self.kept.lock().ok()?;
+        let found = kept.strips.get(place).cloned()?;
+        kept.copied += 1;
+        Some(found)
+    }
+
+    /// How many strips were copied from earlier images.
+    pub fn copied(&self) -> usize {
+        self.kept.lock().map_or(0, |kept| kept.copied)
+    }
+
+    /// Keeps `compressed` at `place` for the images to come.
+    fn keep(&self, place: Place, mut compressed: Compressed) -> Arc<Compressed> {
+        compressed.deflate.shrink_to_fit();
+        let compressed = Arc::new(compressed);
+        if let Ok(mut kept) = self.kept.lock() {
+            let size = compressed.deflate.len();
+            if kept.bytes + size > KEPT_BYTES {
+                kept.strips.clear();
+                kept.bytes = 0;
+            }
+            kept.bytes += size;
+            kept.strips.insert(place, compressed.clone());
+        }
+        compressed
+    }
+}
+
 /// The zlib stream of an image's filtered rows (`row_len` bytes each,
 /// `samples` bytes a pixel), or `None` when the image is too busy for
 /// this encoder — a photograph — and fdeflate does better.
 ///
-/// A large image is cut in two bands of about the same work,
-/// compressed on two threads and joined: where the cut falls depends on
-/// the image alone, so the bytes do not depend on the threads.
-pub(super) fn zlib(pixels: &[u8], row_len: usize, samples: usize) -> Option<Vec<u8>> {
+/// The image is cut in strips of about [`STRIP_BYTES`], compressed on
+/// every core and joined: where the cuts fall depends on the image's
+/// size alone, so the bytes depend neither on the threads nor on the
+/// strips `kept` from earlier images.
+pub(super) fn zlib(
+    pixels: &[u8],
+    row_len: usize,
+    samples: usize,
+    kept: Option<&Strips>,
+) -> Option<Vec<u8>> {
     if row_len < SEARCHED || samples == 0 || samples > row_len || pixels.len() < row_len {
         return None;
     }
     let rows = pixels.len() / row_len;
-    let compress = |start, end, warm| {
+    let shape = (row_len, samples, rows);
+    let height = (STRIP_BYTES / row_len).max(1);
+    let strip = |start: usize| -> Option<Arc<Compressed>> {
+        let end = (start + height).min(rows);
+        let warm = start.min(WINDOW.div_ceil(row_len + 1));
         let band = Band { start, end, warm };
-        with_scratch(row_len + 1, start - warm, |scratch| {
-            compress(pixels, row_len, samples, &band, scratch)
-        })
+        let compress = || {
+            with_scratch(row_len + 1, start - warm, |scratch| {
+                compress(pixels, row_len, samples, &band, scratch)
+            })
+        };
+        let Some(kept) = kept else {
+            return compress().map(Arc::new);
+        };
+        let place = Strips::place(pixels, shape, band);
+        match kept.find(&place) {
+            Some(found) => Some(found),
+            None => Some(kept.keep(place, compress()?)),
+        }
     };
-    let (first, second) = if pixels.len() < SPLIT_BYTES || rows < 2 {
-        (compress(0, rows, 0)?, None)
+    let starts: Vec<usize> = (0..rows).step_by(height).collect();
+    let strips: Vec<Arc<Compressed>> = if starts.len() == 1 {
+        vec![strip(0)?]
     } else {
-        let middle = split(pixels, row_len);
-        let warm = middle.min(WINDOW.div_ceil(row_len + 1));
-        let (first, second) =
-            rayon::join(|| compress(0, middle, 0), || compress(middle, rows, warm));
-        (first?, Some(second?))
+        starts.into_par_iter().map(strip).collect::<Option<_>>()?
     };
-    let mut out = first.deflate;
-    let mut adler = first.adler;
-    if let Some(second) = second {
-        out.extend_from_slice(&second.deflate);
-        adler.append(&second.adler, second.length);
+    let mut out = Vec::with_capacity(strips.iter().map(|s| s.deflate.len()).sum::<usize>() + 4);
+    let mut adler = Adler { a: 1, b: 0 };
+    for strip in &strips {
+        out.extend_from_slice(&strip.deflate);
+        adler.append(&strip.adler, strip.length);
     }
     out.extend_from_slice(&adler.value().to_be_bytes());
     Some(out)
-}
-
-/// Where to cut an image in two bands of about the same work: the
-/// rows that differ from the one above cost the most, more so the more
-/// they differ, which a sample of their words tells cheaply — a few
-/// words of one row in [`SAMPLED_ROWS`], the cut falling between two
-/// such groups.
-fn split(pixels: &[u8], row_len: usize) -> usize {
-    let rows = pixels.len() / row_len;
-    let word = |x: usize| {
-        let mut word = [0; 8];
-        word.copy_from_slice(&pixels[x..x + 8]);
-        u64::from_le_bytes(word)
-    };
-    let weights: Vec<usize> = (0..rows.div_ceil(SAMPLED_ROWS))
-        .map(|group| {
-            let start = (group * SAMPLED_ROWS + 1).min(rows - 1) * row_len;
-            let differing: usize = (start..start + row_len.saturating_sub(8))
-                .step_by(SAMPLE_STEP)
-                .map(|x| usize::from(word(x) != word(x - row_len)))
-                .sum();
-            // A row's own cost, and that of its residues.
-            SAMPLED_ROWS * (5 + 7 * differing * SAMPLE_STEP / 128)
-        })
-        .collect();
-    let total: usize = weights.iter().sum();
-    let mut sum = 0;
-    for (group, weight) in weights.iter().enumerate() {
-        sum += weight;
-        if 2 * sum >= total {
-            return ((group + 1) * SAMPLED_ROWS).clamp(1, rows - 1);
-        }
-    }
-    rows / 2
 }
 
 /// Filters, tokenizes and writes a band's rows in one pass, each row
@@ -245,12 +305,8 @@ fn compress(
         last: 0,
     };
     let mut bits = Bits::for_band(band, data.len());
-    // The first band's sums start at one, the others' at zero to be
-    // added to those before.
-    let mut adler = Adler {
-        a: u64::from(band.start == 0),
-        b: 0,
-    };
+    // Every band's sums start at zero, to be added to those before.
+    let mut adler = Adler { a: 0, b: 0 };
     // More than a token for eight bytes is a picture, not flat colour.
     let budget = (rows - band.warm) * stride / 8 + 1024;
     let mut written = 0;
@@ -1323,7 +1379,7 @@ mod tests {
             let image = image.into_rgb8();
             let (width, height) = image.dimensions();
             let pixels = image.into_raw();
-            let zlib = zlib(&pixels, width as usize * 3, 3).expect("a flat card");
+            let zlib = zlib(&pixels, width as usize * 3, 3, None).expect("a flat card");
             let png = super::super::write_png(width, height, png::ColorType::Rgb, &zlib);
             let png = png.expect("a PNG");
             assert!(

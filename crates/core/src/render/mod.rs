@@ -12,6 +12,7 @@ pub mod scale;
 use std::io::Write as _;
 
 pub use canvas::Canvas;
+pub use flat::Strips;
 pub use layout::{Assets, Card, Context, Op, Problem, alt_text, layout};
 
 /// The heaviest PNG crieur writes: Bluesky refuses images over 1,000,000
@@ -75,12 +76,20 @@ pub fn draw(card: &Card) -> Canvas {
 /// compression on a card), or by fdeflate for a busy picture; compressed
 /// harder if that is not enough to stay under [`MAX_PNG_BYTES`].
 pub fn encode_png(canvas: Canvas) -> Result<Vec<u8>, RenderError> {
+    encode_png_reusing(canvas, None)
+}
+
+/// [`encode_png`], copying the strips of rows it shares with the images
+/// encoded before it with the same `strips`, which keeps this one's: a
+/// batch of cards of a few templates is encoded several times faster,
+/// into the same bytes.
+pub fn encode_png_reusing(canvas: Canvas, strips: Option<&Strips>) -> Result<Vec<u8>, RenderError> {
     let (width, height) = (canvas.width(), canvas.height());
     match canvas.rgb() {
-        Some(rgb) => compress(rgb, width, height, png::ColorType::Rgb),
+        Some(rgb) => compress(rgb, (width, height), png::ColorType::Rgb, strips),
         None => {
             let rgba = canvas.into_rgba();
-            compress(&rgba, width, height, png::ColorType::Rgba)
+            compress(&rgba, (width, height), png::ColorType::Rgba, strips)
         }
     }
 }
@@ -153,12 +162,12 @@ pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
 /// image it declines); zlib's best if that is not enough.
 fn compress(
     bytes: &[u8],
-    width: u32,
-    height: u32,
+    (width, height): (u32, u32),
     color: png::ColorType,
+    strips: Option<&Strips>,
 ) -> Result<Vec<u8>, RenderError> {
     let samples = color.samples();
-    let first = match flat::zlib(bytes, width as usize * samples, samples) {
+    let first = match flat::zlib(bytes, width as usize * samples, samples, strips) {
         Some(zlib) => write_png(width, height, color, &zlib)?,
         None => encode_rows(bytes, width, height, color, png::Compression::Fast)?,
     };
@@ -312,7 +321,7 @@ mod tests {
 
     /// Encodes and decodes back, checking the pixels come out as they went in.
     fn round_trip(pixels: &[u8], width: u32, height: u32, channels: usize) -> Vec<u8> {
-        let png = compress(pixels, width, height, color(channels)).expect("a PNG");
+        let png = compress(pixels, (width, height), color(channels), None).expect("a PNG");
         let decoded = image::load_from_memory(&png).expect("a valid PNG");
         assert_eq!((decoded.width(), decoded.height()), (width, height));
         let decoded = if channels == 3 {
@@ -337,7 +346,7 @@ mod tests {
     fn flat_graphics_keep_their_pixels_in_rgb_and_rgba() {
         for channels in [3, 4] {
             let pixels = card(300, 200, channels);
-            assert!(flat::zlib(&pixels, 300 * channels, channels).is_some());
+            assert!(flat::zlib(&pixels, 300 * channels, channels, None).is_some());
             round_trip(&pixels, 300, 200, channels);
         }
     }
@@ -354,7 +363,7 @@ mod tests {
     #[test]
     fn a_photograph_goes_to_fdeflate_and_keeps_its_pixels() {
         let pixels = noise(200, 120);
-        assert!(flat::zlib(&pixels, 600, 3).is_none());
+        assert!(flat::zlib(&pixels, 600, 3, None).is_none());
         round_trip(&pixels, 200, 120, 3);
     }
 
@@ -391,16 +400,49 @@ mod tests {
     }
 
     #[test]
-    fn a_large_card_cut_in_two_bands_keeps_its_pixels_and_bytes_whatever_the_threads() {
-        // Over 256 KB each: compressed in two bands.
-        for (width, height, channels) in [(400, 301, 3), (300, 250, 4)] {
+    fn a_card_copies_the_strips_it_shares_with_earlier_cards_into_the_same_bytes() {
+        // Three strips of rows each; the second card differs from the
+        // first in its middle strip only.
+        let (width, height) = (600, 900);
+        let first = card(width, height, 3);
+        let mut second = first.clone();
+        let row_len = width as usize * 3;
+        for byte in &mut second[450 * row_len..451 * row_len] {
+            *byte = byte.wrapping_add(40);
+        }
+        let alone =
+            |pixels: &[u8]| compress(pixels, (width, height), color(3), None).expect("a PNG");
+        let strips = Strips::default();
+        let batch = |pixels: &[u8]| {
+            compress(pixels, (width, height), color(3), Some(&strips)).expect("a PNG")
+        };
+        assert!(batch(&first) == alone(&first), "the first card changes");
+        assert_eq!(strips.copied(), 0);
+        let copied = batch(&second);
+        assert!(
+            strips.copied() >= 2,
+            "the shared strips are compressed again"
+        );
+        assert!(
+            copied == alone(&second),
+            "the copied strips change the bytes"
+        );
+        assert!(checked_pixels(&copied) == second, "the pixels change");
+    }
+
+    #[test]
+    fn a_large_card_cut_in_strips_keeps_its_pixels_and_bytes_whatever_the_threads() {
+        // Over 512 KB each: compressed in strips.
+        for (width, height, channels) in [(600, 401, 3), (500, 400, 4)] {
             let pixels = card(width, height, channels);
             let row_len = width as usize * channels;
-            assert!(flat::zlib(&pixels, row_len, channels).is_some());
+            assert!(flat::zlib(&pixels, row_len, channels, None).is_some());
             let encode = |threads| {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
                 let pool = pool.expect("a thread pool");
-                pool.install(|| compress(&pixels, width, height, color(channels)).expect("a PNG"))
+                pool.install(|| {
+                    compress(&pixels, (width, height), color(channels), None).expect("a PNG")
+                })
             };
             let one = encode(1);
             assert!(checked_pixels(&one) == pixels, "the pixels change");
