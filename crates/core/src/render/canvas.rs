@@ -98,6 +98,23 @@ impl Canvas {
         }
     }
 
+    /// An opaque canvas whose every pixel the caller paints next (a
+    /// gradient over the whole card): its bytes are left as a buffer
+    /// kept from an earlier canvas had them, not filled for nothing.
+    pub fn painted_over(width: u32, height: u32) -> Canvas {
+        let length = width as usize * height as usize * 3;
+        let mut bytes = BUFFERS
+            .with(|buffers| buffers.borrow_mut().pop())
+            .unwrap_or_default();
+        bytes.resize(length, 0);
+        Canvas {
+            width,
+            height,
+            channels: 3,
+            bytes,
+        }
+    }
+
     pub fn width(&self) -> u32 {
         self.width
     }
@@ -404,12 +421,19 @@ trait PixelsFn {
     fn call<const N: usize>(self, pixels: &mut [[u8; N]], stride: usize, top: usize);
 }
 
+/// The first `N` channels of a colour, as a pixel: assigned whole,
+/// never through a call to `memcpy`.
+#[inline(always)]
+fn channels<const N: usize>(color: Color) -> [u8; N] {
+    std::array::from_fn(|k| color[k])
+}
+
 /// Premultiplied source-over of one pixel.
 #[inline(always)]
 fn over<const N: usize>(pixel: &mut [u8; N], source: [u8; 4]) {
     let keep = 255 - u32::from(source[3]);
     if keep == 0 {
-        pixel.copy_from_slice(&source[..N]);
+        *pixel = channels(source);
         return;
     }
     for channel in 0..N {
@@ -486,13 +510,18 @@ impl PixelsFn for FillArea<'_> {
     }
 }
 
-/// Fills a row with one opaque colour: one pixel written, then copied in
-/// doubling blocks, which compiles to a few `memcpy`s.
+/// Fills a row with one opaque colour: a short run pixel by pixel, a
+/// long one with one pixel written, then copied in doubling blocks,
+/// which compiles to a few `memcpy`s.
 fn fill_row<const N: usize>(row: &mut [[u8; N]], color: Color) {
-    let Some((first, _)) = row.split_first_mut() else {
+    /// Runs shorter than this cost less written in a loop than in calls.
+    const SHORT: usize = 64;
+    let value = channels::<N>(color);
+    if row.len() < SHORT {
+        row.fill(value);
         return;
-    };
-    first.copy_from_slice(&color[..N]);
+    }
+    row[0] = value;
     let bytes = row.as_flattened_mut();
     let mut filled = N;
     while filled < bytes.len() {
@@ -666,8 +695,13 @@ impl PixelsFn for Stamp<'_> {
                 match (u64::from_ne_bytes(*coverage), self.paint) {
                     (0, _) => {}
                     (u64::MAX, Paint::Solid(color)) if color[3] == 255 => {
+                        pixels.fill(channels(color));
+                    }
+                    // A veil: the same source over every pixel.
+                    (u64::MAX, Paint::Solid(color)) => {
+                        let source = premultiply(color);
                         for pixel in pixels {
-                            pixel.copy_from_slice(&color[..N]);
+                            over(pixel, source);
                         }
                     }
                     _ => {
@@ -693,7 +727,7 @@ fn cover<const N: usize>(pixel: &mut [u8; N], coverage: u8, color: Color) {
         return;
     }
     if coverage == 255 && color[3] == 255 {
-        pixel.copy_from_slice(&color[..N]);
+        *pixel = channels(color);
         return;
     }
     let alpha = div255(u32::from(color[3]) * u32::from(coverage));

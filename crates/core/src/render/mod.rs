@@ -47,7 +47,7 @@ pub fn draw(card: &Card) -> Canvas {
             rect: None,
             paint: layout::Fill::Gradient { from, to, .. },
             ..
-        }) if from[3] == 255 && to[3] == 255 => (Canvas::filled(card.width, card.height, *from), 0),
+        }) if from[3] == 255 && to[3] == 255 => (Canvas::painted_over(card.width, card.height), 0),
         _ => (Canvas::new(card.width, card.height), 0),
     };
     canvas.draw_in_bands(|band| {
@@ -349,6 +349,33 @@ mod tests {
             assert!(flat::zlib(&pixels, 300 * channels, channels, None).is_some());
             round_trip(&pixels, 300, 200, channels);
         }
+    }
+
+    #[test]
+    fn a_gradient_background_paints_every_pixel_whatever_the_canvas_drawn_before() {
+        let card = |paint| Card {
+            width: 700,
+            height: 500,
+            ops: vec![Op::Fill {
+                rect: None,
+                paint,
+                radius: 0.0,
+            }],
+            sources: Vec::new(),
+            fields: Vec::new(),
+            scaled: Vec::new(),
+        };
+        let gradient = card(layout::Fill::Gradient {
+            from: [20, 60, 110, 255],
+            to: [200, 90, 30, 255],
+            angle: 160.0,
+        });
+        let fresh = draw(&gradient).rgb().expect("opaque").to_vec();
+        // A canvas of other pixels given back, then the gradient drawn on
+        // its bytes.
+        drop(draw(&card(layout::Fill::Solid([9, 200, 9, 255]))));
+        let after = draw(&gradient);
+        assert!(after.rgb().expect("opaque") == fresh.as_slice());
     }
 
     #[test]
