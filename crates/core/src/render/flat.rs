@@ -185,7 +185,7 @@ impl Strips {
     fn place(pixels: &[u8], shape: (usize, usize, usize), band: Band) -> Place {
         let source = band.source();
         let rows = &pixels[source.start * shape.0..source.end * shape.0];
-        (shape, band, xxhash_rust::xxh3::xxh3_128(rows))
+        (shape, band, twox_hash::XxHash3_128::oneshot(rows))
     }
 
     /// The strip compressed at `place`, if any.
