@@ -38,6 +38,27 @@ thread_local! {
 }
 
 thread_local! {
+    /// Whole-canvas gradients, by size and colours, most recent first.
+    static BACKGROUNDS: std::cell::RefCell<Vec<(BackgroundKey, Arc<[u8]>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A canvas's size and the colours and angle of its gradient.
+type BackgroundKey = (u32, u32, [u32; 3]);
+
+fn background_key(width: u32, height: u32, fill: Fill) -> BackgroundKey {
+    let colors = match fill {
+        Fill::Solid(color) => [u32::from_le_bytes(color), 0, 0],
+        Fill::Gradient { from, to, angle } => [
+            u32::from_le_bytes(from),
+            u32::from_le_bytes(to),
+            angle.to_bits(),
+        ],
+    };
+    (width, height, colors)
+}
+
+thread_local! {
     /// One rasterizer per thread, its buffer reused from shape to shape.
     static RASTERIZER: std::cell::RefCell<Rasterizer> =
         std::cell::RefCell::new(Rasterizer::new(0, 0));
@@ -98,21 +119,40 @@ impl Canvas {
         }
     }
 
-    /// An opaque canvas whose every pixel the caller paints next (a
-    /// gradient over the whole card): its bytes are left as a buffer
-    /// kept from an earlier canvas had them, not filled for nothing.
-    pub fn painted_over(width: u32, height: u32) -> Canvas {
-        let length = width as usize * height as usize * 3;
+    /// An opaque canvas painted all over with `fill`, a gradient of
+    /// opaque colours: copied from the last canvases painted so on this
+    /// thread, as the cards of a template share their background.
+    pub fn painted(width: u32, height: u32, fill: Fill) -> Canvas {
+        /// Backgrounds kept by a thread: those of a template's formats.
+        const KEPT: usize = 3;
+        let key = background_key(width, height, fill);
         let mut bytes = BUFFERS
             .with(|buffers| buffers.borrow_mut().pop())
             .unwrap_or_default();
-        bytes.resize(length, 0);
-        Canvas {
+        bytes.clear();
+        let found = BACKGROUNDS.with(|kept| {
+            let kept = kept.borrow();
+            let (_, pixels) = kept.iter().find(|(k, _)| *k == key)?;
+            bytes.extend_from_slice(pixels);
+            Some(())
+        });
+        let mut canvas = Canvas {
             width,
             height,
             channels: 3,
             bytes,
+        };
+        if found.is_none() {
+            canvas.bytes.resize(width as usize * height as usize * 3, 0);
+            canvas.draw_in_bands(|band| band.fill(None, fill, 0.0));
+            let pixels: Arc<[u8]> = canvas.bytes.as_slice().into();
+            BACKGROUNDS.with(|kept| {
+                let mut kept = kept.borrow_mut();
+                kept.insert(0, (key, pixels));
+                kept.truncate(KEPT);
+            });
         }
+        canvas
     }
 
     pub fn width(&self) -> u32 {
