@@ -313,14 +313,18 @@ impl Band<'_> {
         }
         let mut path = Path::default();
         path.rounded_rect(area, radius);
+        let solid = match fill {
+            Fill::Solid(color) => Some((color, sources(color))),
+            Fill::Gradient { .. } => None,
+        };
         match shape_mask(&path, (area, radius), (self.width, self.height)) {
             Some(mask) => self.with_pixels(Stamp {
                 mask: &mask,
                 x: mask.left,
                 y: mask.top,
-                paint: match fill {
-                    Fill::Solid(color) => Paint::Solid(color),
-                    Fill::Gradient { .. } => Paint::Shaded(&shader),
+                paint: match &solid {
+                    Some((color, sources)) => Paint::Solid(*color, sources),
+                    None => Paint::Shaded(&shader),
                 },
             }),
             None => self.fill_path(&path, |x, y| shader.at(x, y)),
@@ -396,6 +400,7 @@ impl Band<'_> {
         color: Color,
     ) {
         let mut scaler: Option<ScalerFont> = None;
+        let sources = sources(color);
         for (line, &(x, y)) in block.lines.iter().zip(origins) {
             for glyph in &line.glyphs {
                 let (ox, oy) = (x + glyph.x, y + glyph.y);
@@ -419,7 +424,7 @@ impl Band<'_> {
                         mask: &mask,
                         x: ix as i64 + mask.left,
                         y: iy as i64 + mask.top,
-                        paint: Paint::Solid(color),
+                        paint: Paint::Solid(color, &sources),
                     });
                 }
             }
@@ -701,8 +706,23 @@ struct Stamp<'m> {
 
 #[derive(Clone, Copy)]
 enum Paint<'s> {
-    Solid(Color),
+    /// One colour, and the source it makes over a pixel at each coverage.
+    Solid(Color, &'s [[u8; 4]; 256]),
     Shaded(&'s Shader),
+}
+
+/// The premultiplied source `color` makes over a pixel at each coverage,
+/// worked out once for a text or a shape rather than at every pixel.
+fn sources(color: Color) -> [[u8; 4]; 256] {
+    std::array::from_fn(|coverage| {
+        let alpha = div255(u32::from(color[3]) * coverage as u32);
+        [
+            div255(u32::from(color[0]) * alpha) as u8,
+            div255(u32::from(color[1]) * alpha) as u8,
+            div255(u32::from(color[2]) * alpha) as u8,
+            alpha as u8,
+        ]
+    })
 }
 
 impl PixelsFn for Stamp<'_> {
@@ -723,39 +743,57 @@ impl PixelsFn for Stamp<'_> {
             let start = (y as usize - top) * stride + (self.x + first as i64) as usize;
             let line = &mut pixels[start..start + (last - first)];
             let left = (self.x + first as i64) as u32;
-            let color = |x: usize| match self.paint {
-                Paint::Solid(color) => color,
-                Paint::Shaded(shader) => shader.at(left + x as u32, y as u32),
-            };
-            // Eight pixels at a time: a large glyph is mostly empty or,
-            // inside its strokes, fully covered.
-            let (lines, line_rest) = line.as_chunks_mut::<8>();
-            let (coverages, coverage_rest) = row[first..last].as_chunks::<8>();
-            for (chunk, (pixels, coverage)) in lines.iter_mut().zip(coverages).enumerate() {
-                match (u64::from_ne_bytes(*coverage), self.paint) {
-                    (0, _) => {}
-                    (u64::MAX, Paint::Solid(color)) if color[3] == 255 => {
-                        pixels.fill(channels(color));
-                    }
-                    // A veil: the same source over every pixel.
-                    (u64::MAX, Paint::Solid(color)) => {
-                        let source = premultiply(color);
-                        for pixel in pixels {
-                            over(pixel, source);
-                        }
-                    }
-                    _ => {
-                        for (k, (pixel, &coverage)) in pixels.iter_mut().zip(coverage).enumerate() {
-                            cover(pixel, coverage, color(chunk * 8 + k));
-                        }
-                    }
+            let coverage = &row[first..last];
+            match self.paint {
+                Paint::Solid(color, sources) => {
+                    stamp_row(line, coverage, Some(color), |pixel, c, _| {
+                        stamp(pixel, sources[usize::from(c)]);
+                    })
                 }
-            }
-            let done = lines.len() * 8;
-            for (k, (pixel, &coverage)) in line_rest.iter_mut().zip(coverage_rest).enumerate() {
-                cover(pixel, coverage, color(done + k));
+                Paint::Shaded(shader) => stamp_row(line, coverage, None, |pixel, c, x| {
+                    cover(pixel, c, shader.at(left + x as u32, y as u32));
+                }),
             }
         }
+    }
+}
+
+/// A row of a mask over `line`: `paint` composites a pixel at a
+/// coverage and a column. Eight pixels at a time: a large glyph is
+/// mostly empty or, inside its strokes, fully covered, which an opaque
+/// `solid` colour simply fills.
+#[inline(always)]
+fn stamp_row<const N: usize>(
+    line: &mut [[u8; N]],
+    coverage: &[u8],
+    solid: Option<Color>,
+    paint: impl Fn(&mut [u8; N], u8, usize),
+) {
+    let (lines, line_rest) = line.as_chunks_mut::<8>();
+    let (coverages, coverage_rest) = coverage.as_chunks::<8>();
+    for (chunk, (pixels, coverage)) in lines.iter_mut().zip(coverages).enumerate() {
+        match (u64::from_ne_bytes(*coverage), solid) {
+            (0, _) => {}
+            (u64::MAX, Some(color)) if color[3] == 255 => pixels.fill(channels(color)),
+            _ => {
+                for (k, (pixel, &coverage)) in pixels.iter_mut().zip(coverage).enumerate() {
+                    paint(pixel, coverage, chunk * 8 + k);
+                }
+            }
+        }
+    }
+    let done = lines.len() * 8;
+    for (k, (pixel, &coverage)) in line_rest.iter_mut().zip(coverage_rest).enumerate() {
+        paint(pixel, coverage, done + k);
+    }
+}
+
+/// A premultiplied source over a pixel, which a source of no alpha
+/// leaves as it is.
+#[inline(always)]
+fn stamp<const N: usize>(pixel: &mut [u8; N], source: [u8; 4]) {
+    if source[3] != 0 {
+        over(pixel, source);
     }
 }
 
