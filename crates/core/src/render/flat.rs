@@ -169,10 +169,27 @@ pub struct Strips {
 
 #[derive(Default)]
 struct Kept {
-    strips: HashMap<Place, Arc<Compressed>>,
+    /// Each strip, and whether it was copied since the last sweep.
+    strips: HashMap<Place, (Arc<Compressed>, bool)>,
     bytes: usize,
     /// How many strips were copied rather than compressed.
     copied: usize,
+}
+
+impl Kept {
+    /// Makes room: the strips copied since the last sweep stay (a
+    /// template's own), up to half the room, and the others go.
+    fn sweep(&mut self) {
+        let mut bytes = 0;
+        self.strips.retain(|_, (strip, copied)| {
+            let stays = std::mem::take(copied) && bytes + strip.deflate.len() <= KEPT_BYTES / 2;
+            if stays {
+                bytes += strip.deflate.len();
+            }
+            stays
+        });
+        self.bytes = bytes;
+    }
 }
 
 /// Where a strip was met: its image's shape (row length, samples,
@@ -191,7 +208,9 @@ impl Strips {
     /// The strip compressed at `place`, if any.
     fn find(&self, place: &Place) -> Option<Arc<Compressed>> {
         let mut kept = self.kept.lock().ok()?;
-        let found = kept.strips.get(place).cloned()?;
+        let (found, copied) = kept.strips.get_mut(place)?;
+        *copied = true;
+        let found = found.clone();
         kept.copied += 1;
         Some(found)
     }
@@ -208,11 +227,10 @@ impl Strips {
         if let Ok(mut kept) = self.kept.lock() {
             let size = compressed.deflate.len();
             if kept.bytes + size > KEPT_BYTES {
-                kept.strips.clear();
-                kept.bytes = 0;
+                kept.sweep();
             }
             kept.bytes += size;
-            kept.strips.insert(place, compressed.clone());
+            kept.strips.insert(place, (compressed.clone(), false));
         }
         compressed
     }
@@ -1315,6 +1333,39 @@ mod tests {
         all.extend(std::iter::repeat_n(0, 100_000));
         all.extend([9, 0, 255]);
         assert_eq!(adler.value(), plain_adler(&all));
+    }
+
+    #[test]
+    fn making_room_keeps_the_strips_copied_since_the_last_time() {
+        let strip = |bytes: usize| {
+            Arc::new(Compressed {
+                deflate: vec![0; bytes],
+                adler: Adler { a: 0, b: 0 },
+                length: 0,
+            })
+        };
+        let place = |start: usize| {
+            let band = Band {
+                start,
+                end: start + 1,
+                warm: 0,
+            };
+            ((1, 1, 10), band, start as u128)
+        };
+        let mut kept = Kept::default();
+        for start in 0..4 {
+            kept.strips
+                .insert(place(start), (strip(1_000), start % 2 == 1));
+        }
+        kept.bytes = 4_000;
+        kept.sweep();
+        let mut left: Vec<usize> = kept.strips.keys().map(|(_, band, _)| band.start).collect();
+        left.sort_unstable();
+        assert_eq!(left, [1, 3]);
+        assert_eq!(kept.bytes, 2_000);
+        // Copied no more since: they go at the next sweep.
+        kept.sweep();
+        assert!(kept.strips.is_empty());
     }
 
     #[test]
