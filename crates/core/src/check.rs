@@ -1192,7 +1192,14 @@ fn is_placeholder(text: &str) -> bool {
 
 /// Runs of white space as one space, ends trimmed.
 fn squash(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// The example a caption still holds, if any: only a placeholder, the

@@ -311,27 +311,45 @@ fn is_empty(value: &Visual) -> bool {
 /// The text a field shows: its label for a choice, its items joined for a
 /// list.
 fn display(field: Option<&Field>, value: &Visual) -> String {
-    let label = |item: &str| -> String {
-        field
+    let mut out = String::new();
+    display_into(&mut out, field, value);
+    out
+}
+
+/// [`display`], written at the end of `out`.
+fn display_into(out: &mut String, field: Option<&Field>, value: &Visual) {
+    let label = |out: &mut String, item: &str| {
+        let choice = field
             .map(|field| field.kind.choices())
-            .and_then(|choices| choices.iter().find(|c| c.value == item))
-            .map_or_else(|| item.to_owned(), |choice| choice.label.clone())
+            .and_then(|choices| choices.iter().find(|c| c.value == item));
+        out.push_str(choice.map_or(item, |choice| choice.label.as_str()));
     };
     match value {
-        Visual::Text(text) => label(text),
-        Visual::List(items) => items
-            .iter()
-            .map(|item| label(item))
-            .collect::<Vec<_>>()
-            .join(", "),
+        Visual::Text(text) => label(out, text),
+        Visual::List(items) => {
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push_str(", ");
+                }
+                label(out, item);
+            }
+        }
     }
 }
 
-/// The raw value (a choice's id), for colours and image paths.
-fn raw(value: &Visual) -> String {
+/// The raw value (a choice's id), for colours and image paths, written
+/// at the end of `out`.
+fn raw_into(out: &mut String, value: &Visual) {
     match value {
-        Visual::Text(text) => text.clone(),
-        Visual::List(items) => items.join(","),
+        Visual::Text(text) => out.push_str(text),
+        Visual::List(items) => {
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str(item);
+            }
+        }
     }
 }
 
@@ -353,9 +371,9 @@ fn substitute(
         let value = values.get(name)?;
         out.push_str(&rest[..start]);
         if shown {
-            out.push_str(&display(template.fields.get(name), value));
+            display_into(&mut out, template.fields.get(name), value);
         } else {
-            out.push_str(&raw(value));
+            raw_into(&mut out, value);
         }
         rest = &rest[start + 1 + length + 1..];
     }
