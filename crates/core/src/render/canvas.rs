@@ -714,15 +714,20 @@ enum Paint<'s> {
 /// The premultiplied source `color` makes over a pixel at each coverage,
 /// worked out once for a text or a shape rather than at every pixel.
 fn sources(color: Color) -> [[u8; 4]; 256] {
-    std::array::from_fn(|coverage| {
-        let alpha = div255(u32::from(color[3]) * coverage as u32);
-        [
-            div255(u32::from(color[0]) * alpha) as u8,
-            div255(u32::from(color[1]) * alpha) as u8,
-            div255(u32::from(color[2]) * alpha) as u8,
-            alpha as u8,
-        ]
-    })
+    std::array::from_fn(|coverage| source(color, coverage as u8))
+}
+
+/// The premultiplied source `color` makes over a pixel, `coverage` of it
+/// covered.
+#[inline(always)]
+fn source(color: Color, coverage: u8) -> [u8; 4] {
+    let alpha = div255(u32::from(color[3]) * u32::from(coverage));
+    [
+        div255(u32::from(color[0]) * alpha) as u8,
+        div255(u32::from(color[1]) * alpha) as u8,
+        div255(u32::from(color[2]) * alpha) as u8,
+        alpha as u8,
+    ]
 }
 
 impl PixelsFn for Stamp<'_> {
@@ -808,14 +813,7 @@ fn cover<const N: usize>(pixel: &mut [u8; N], coverage: u8, color: Color) {
         *pixel = channels(color);
         return;
     }
-    let alpha = div255(u32::from(color[3]) * u32::from(coverage));
-    let source = [
-        div255(u32::from(color[0]) * alpha) as u8,
-        div255(u32::from(color[1]) * alpha) as u8,
-        div255(u32::from(color[2]) * alpha) as u8,
-        alpha as u8,
-    ];
-    over(pixel, source);
+    over(pixel, source(color, coverage));
 }
 
 /// A resampled image at its place.

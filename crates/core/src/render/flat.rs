@@ -55,13 +55,13 @@ const ADLER_MODULUS: u64 = 65_521;
 const SUB: u8 = 1;
 const UP: u8 = 2;
 
-/// The rows of a strip, about this many bytes: a card is cut in about
-/// ten, enough for two threads to share and for the rows a template
+/// The rows of a strip, about this many bytes: a card is cut in seven
+/// to nine, enough for two threads to share and for the rows a template
 /// repeats to fill whole strips, few enough that the blocks and flushes
-/// they add cost well under one per cent.
+/// they add cost less than their codes fitted to fewer rows save.
 const STRIP_BYTES: usize = 1 << 19;
-/// The compressed bytes [`Strips`] keeps before starting afresh: the
-/// strips of a few hundred cards.
+/// The compressed bytes [`Strips`] keeps before making room: the strips
+/// of a few hundred cards.
 const KEPT_BYTES: usize = 32 << 20;
 
 /// Buffers kept from card to card: a fresh 4 MB buffer costs more in
