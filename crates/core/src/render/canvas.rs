@@ -630,31 +630,37 @@ fn glyph_mask<'f>(
 }
 
 thread_local! {
-    /// The coverage of the rounded boxes drawn, by box and radius: a
-    /// template draws the same ones on every card.
-    static SHAPES: std::cell::RefCell<HashMap<[u32; 5], Arc<Mask>>> =
-        std::cell::RefCell::new(HashMap::new());
+    /// The coverage of the rounded boxes drawn, by box and radius (a
+    /// template draws the same ones on every card), and its bytes.
+    static SHAPES: std::cell::RefCell<(Shapes, usize)> =
+        std::cell::RefCell::new((HashMap::new(), 0));
 }
+
+/// Coverage masks by a box's place, size and radius, as bits.
+type Shapes = HashMap<[u32; 5], Arc<Mask>>;
 
 /// The cached coverage of `path`, a rounded box, when it lies inside a
 /// canvas of `size`: the same as [`Band::fill_path`] composites.
 fn shape_mask(path: &Path, (area, radius): (Rect, f32), size: (u32, u32)) -> Option<Arc<Mask>> {
-    /// Enough for the boxes of a few templates in every format.
-    const MOST: usize = 64;
+    /// Enough for the boxes of a few templates in every format, boxes
+    /// as tall as their text included: past it, start afresh.
+    const MOST_BYTES: usize = 16 << 20;
     let (x0, y0, x1, y1) = path.bounds_unclipped()?;
     if x0 < 0 || y0 < 0 || x1 > i64::from(size.0) || y1 > i64::from(size.1) {
         return None;
     }
     let key = [area.x, area.y, area.width, area.height, radius].map(f32::to_bits);
-    if let Some(found) = SHAPES.with(|shapes| shapes.borrow().get(&key).cloned()) {
+    if let Some(found) = SHAPES.with(|shapes| shapes.borrow().0.get(&key).cloned()) {
         return Some(found);
     }
     let mask = Arc::new(rasterize(path)?);
     SHAPES.with(|shapes| {
-        let mut shapes = shapes.borrow_mut();
-        if shapes.len() >= MOST {
+        let (shapes, bytes) = &mut *shapes.borrow_mut();
+        if *bytes + mask.coverage.len() > MOST_BYTES {
             shapes.clear();
+            *bytes = 0;
         }
+        *bytes += mask.coverage.len();
         shapes.insert(key, mask.clone());
     });
     Some(mask)
