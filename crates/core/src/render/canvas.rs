@@ -204,17 +204,6 @@ impl Canvas {
         self.band().draw_image(picture, rect, fit);
     }
 
-    /// Draws laid-out text, one line per origin: see [`Band::draw_text`].
-    pub fn draw_text(
-        &mut self,
-        face: &FontFace,
-        block: &Block,
-        origins: &[(f32, f32)],
-        color: Color,
-    ) {
-        self.band().draw_text(face, block, origins, color);
-    }
-
     /// The whole canvas as one band.
     fn band(&mut self) -> Band<'_> {
         Band {

@@ -81,10 +81,10 @@ pub fn encode_png(canvas: Canvas) -> Result<Vec<u8>, RenderError> {
     encode_png_reusing(canvas, None)
 }
 
-/// [`encode_png`], copying the strips of rows it shares with the images
-/// encoded before it with the same `strips`, which keeps this one's: a
-/// batch of cards of a few templates is encoded several times faster,
-/// into the same bytes.
+/// [`encode_png`], with the strips of rows compressed for the images
+/// encoded before it with the same `strips` copied rather than
+/// compressed again, and this image's kept: the same bytes, faster for a
+/// batch of cards that share their templates.
 pub fn encode_png_reusing(canvas: Canvas, strips: Option<&Strips>) -> Result<Vec<u8>, RenderError> {
     let (width, height) = (canvas.width(), canvas.height());
     match canvas.rgb() {
