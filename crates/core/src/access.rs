@@ -136,11 +136,15 @@ pub fn main_text(template: &Template, post: &Post) -> Option<String> {
 /// equal whatever their spaces and punctuation.
 fn bare(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    out.extend(
-        text.chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase),
-    );
+    for c in text.chars() {
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c.to_ascii_lowercase());
+            }
+        } else if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        }
+    }
     out
 }
 

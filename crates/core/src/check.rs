@@ -18,7 +18,7 @@ use crate::plan::{Plan, Window, channels_of, format_local, plan_with};
 use crate::post::{Post, Visual};
 use crate::project::Project;
 use crate::render::layout::Sizes;
-use crate::render::layout::{choice_values, font_file, resolve_color};
+use crate::render::layout::{choice_values, font_file, layout_with, resolve_color};
 use crate::render::scale::Scaled;
 use crate::render::{Assets, Context, Problem, layout};
 use crate::scaffold::{EXAMPLE_CAPTIONS, NEW_CAPTION, PLACEHOLDERS};
@@ -122,7 +122,7 @@ fn check_cards(
     let sizes = Sizes::from_cards(alone.iter().flat_map(|(post, template, laid)| {
         laid.scaled
             .iter()
-            .map(move |(format, scaled)| (*post, *template, *format, scaled.clone()))
+            .map(move |(format, scaled)| (*post, *template, *format, &scaled[..]))
     }));
     let sized = context.with_sizes(&sizes);
     let layouts: Vec<Diagnostic> = alone
@@ -863,8 +863,9 @@ fn check_layout(
     let mut of_name: Vec<(String, Vec<Format>, Vec<String>)> = Vec::new();
     let mut contrast = Vec::new();
     let mut scaled = Vec::new();
+    let values = crate::render::layout::card_values(context, template, post);
     for &format in template.formats.keys() {
-        let problems = match layout(context, template, format, post) {
+        let problems = match layout_with(context, template, (format, post), &values) {
             Ok(mut card) => {
                 scaled.push((format, std::mem::take(&mut card.scaled)));
                 contrast.extend(check_contrast(

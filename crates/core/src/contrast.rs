@@ -216,6 +216,9 @@ const SCALE: f32 = 1.0 / 6.0;
 /// How every text of `card` reads.
 pub fn measure(card: &Card, cache: &Cache) -> Vec<Reading> {
     let mut readings = Vec::new();
+    // Made once for all the card's texts.
+    let mut under: Vec<&Op> = Vec::with_capacity(card.ops.len());
+    let mut below: Beneath = Vec::with_capacity(2 + 12 * card.ops.len());
     for (index, op) in card.ops.iter().enumerate() {
         let Op::Text {
             face,
@@ -237,11 +240,9 @@ pub fn measure(card: &Card, cache: &Cache) -> Vec<Reading> {
             area[2] + REACH,
             area[3] + REACH,
         ];
-        let under: Vec<&Op> = card.ops[..index]
-            .iter()
-            .filter(|op| overlaps(op, reach))
-            .collect();
-        let mut below: Beneath = Vec::with_capacity(2 + 12 * under.len());
+        under.clear();
+        under.extend(card.ops[..index].iter().filter(|op| overlaps(op, reach)));
+        below.clear();
         below.extend([card.width, card.height]);
         for op in &under {
             describe(op, &mut below);
@@ -426,6 +427,9 @@ fn scaled(background: &Background, area: &[f32; 4]) -> [usize; 4] {
 fn worst_tenth(background: &Background, cell: [usize; 4], color: Color) -> ([u8; 3], f64) {
     let [x0, y0, x1, y1] = cell;
     let text = |under: [u8; 3]| {
+        if color[3] == 255 {
+            return [color[0], color[1], color[2]];
+        }
         let a = f64::from(color[3]) / 255.0;
         let mix = |t: u8, b: u8| (f64::from(t) * a + f64::from(b) * (1.0 - a)).round() as u8;
         [

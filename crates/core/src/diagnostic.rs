@@ -6,7 +6,7 @@
 //! file so that a diagnostic can be printed as `path:line:col` with the
 //! source line and a caret under the culprit, the way rustc and just do.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
 use std::ops::Range;
 use std::sync::Arc;
@@ -83,7 +83,8 @@ pub struct LocatedDiagnostic {
 /// into.
 #[derive(Debug, Default, Clone)]
 pub struct Report {
-    sources: HashMap<String, Arc<str>>,
+    /// By path: paths are the project's own, hashed the fast way.
+    sources: FxHashMap<String, Arc<str>>,
     diagnostics: Vec<Diagnostic>,
     /// Put before each path when rendering for a person: the way from the
     /// current folder to the project (`mon-projet/`), empty when they are
@@ -127,6 +128,11 @@ impl Report {
 
     /// Takes in another report's diagnostics and sources: a part of the
     /// project read on its own.
+    /// Makes room for the sources of `more` files.
+    pub fn reserve_sources(&mut self, more: usize) {
+        self.sources.reserve(more);
+    }
+
     pub fn append(&mut self, other: Report) {
         self.sources.extend(other.sources);
         self.diagnostics.extend(other.diagnostics);

@@ -1524,16 +1524,20 @@ fn french_number(number: f32) -> String {
 
 /// The names of the `{field}` placeholders of a pattern.
 pub fn placeholders(pattern: &str) -> Vec<&str> {
-    let mut names = Vec::new();
+    each_placeholder(pattern).collect()
+}
+
+/// [`placeholders`], one by one.
+pub fn each_placeholder(pattern: &str) -> impl Iterator<Item = &str> {
     let mut rest = pattern;
-    while let Some(start) = rest.find('{') {
-        let Some(length) = rest[start + 1..].find('}') else {
-            break;
-        };
-        names.push(&rest[start + 1..start + 1 + length]);
+    std::iter::from_fn(move || {
+        // Patterns are short: a plain scan beats a searcher's set-up.
+        let start = rest.bytes().position(|b| b == b'{')?;
+        let length = rest[start + 1..].bytes().position(|b| b == b'}')?;
+        let name = &rest[start + 1..start + 1 + length];
         rest = &rest[start + 1 + length + 1..];
-    }
-    names
+        Some(name)
+    })
 }
 
 /// Reports each placeholder that names no field.

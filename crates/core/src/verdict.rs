@@ -18,6 +18,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
+use rayon::prelude::*;
+
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
@@ -158,24 +160,23 @@ impl Verdicts {
         self.posts.values().filter(|v| v.state == state).count()
     }
 
-    /// The ready posts whose date passed more than the grace before
-    /// `now`: they are sound, but no pass will send them any more (one
-    /// already sent stays sent).
-    pub fn gone_by(&self, project: &Project, now: DateTime<Utc>) -> BTreeSet<String> {
+    /// How many ready posts have a date more than the grace before `now`:
+    /// they are sound, but no pass will send them any more (one already
+    /// sent stays sent).
+    pub fn gone_by(&self, project: &Project, now: DateTime<Utc>) -> usize {
         let Some(config) = &project.config else {
-            return BTreeSet::new();
+            return 0;
         };
         project
             .posts
             .iter()
-            .filter(|post| self.is_ready(&post.id))
             .filter(|post| {
                 post.publish_at
                     .as_ref()
                     .is_some_and(|at| now - at.get_ref().with_timezone(&Utc) > config.grace)
             })
-            .map(|post| post.id.clone())
-            .collect()
+            .filter(|post| self.is_ready(&post.id))
+            .count()
     }
 }
 
@@ -198,14 +199,28 @@ pub fn judge(project: &Project, report: &Report) -> Verdicts {
             },
         ));
     }
-    // Templates with errors, found by the loader or by `check`.
-    let faulty: BTreeSet<String> = errors.keys().map(|path| (*path).to_owned()).collect();
-    let mut verdicts = Verdicts::default();
-    for post in &project.posts {
-        let own = errors.remove(post.path.as_str()).unwrap_or_default();
-        let verdict = judge_post(project, post, own, &faulty);
-        verdicts.posts.insert(post.id.clone(), verdict);
-    }
+    // Templates with errors, found by the loader or by `check`, by id.
+    let faulty: BTreeSet<&str> = errors
+        .keys()
+        .copied()
+        .filter_map(|path| {
+            path.strip_prefix(crate::template::TEMPLATES_DIR)?
+                .strip_prefix('/')?
+                .strip_suffix(".toml")
+        })
+        .collect();
+    // Each post is judged on its own: spread over the cores.
+    let judged: Vec<(String, Verdict)> = project
+        .posts
+        .par_iter()
+        .map(|post| {
+            let own = errors.get(post.path.as_str()).cloned().unwrap_or_default();
+            (post.id.clone(), judge_post(project, post, own, &faulty))
+        })
+        .collect();
+    let mut verdicts = Verdicts {
+        posts: judged.into_iter().collect(),
+    };
     for id in &project.post_ids {
         if verdicts.posts.contains_key(id) {
             continue;
@@ -248,7 +263,7 @@ fn judge_post(
     project: &Project,
     post: &Post,
     own: Vec<Located>,
-    faulty: &BTreeSet<String>,
+    faulty: &BTreeSet<&str>,
 ) -> Verdict {
     let in_caption = |span: &Option<Range<usize>>| {
         span.as_ref().is_some_and(|span| {
@@ -269,11 +284,8 @@ fn judge_post(
             drawable: false,
         };
     };
-    let template_path = |id: &str| format!("{}/{id}.toml", crate::template::TEMPLATES_DIR);
     match template_of(post, config) {
-        Some(id)
-            if project.broken_templates.contains(id) || faulty.contains(&template_path(id)) =>
-        {
+        Some(id) if project.broken_templates.contains(id) || faulty.contains(id) => {
             drawable = false;
             problems.push(file_problem(
                 &post.path,
@@ -284,6 +296,7 @@ fn judge_post(
         _ => drawable = false,
     }
     if let Some(series) = &post.series
+        && !config.broken.is_empty()
         && let Some(why) = config.broken.get(&format!("series.{}", series.get_ref()))
     {
         problems.push(file_problem(

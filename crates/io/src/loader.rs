@@ -143,6 +143,7 @@ fn load_tree(
     })?;
     let files = Files {
         root: canonical_root,
+        folders: Default::default(),
     };
     let mut report = Report::new();
 
@@ -177,14 +178,18 @@ fn load_tree(
         }
     }
 
-    let assets = files.assets(&mut report);
+    // Fonts and images are read while the posts are listed.
+    let mut listing = Report::new();
+    let (assets, post_paths) = rayon::join(
+        || files.assets(&mut report),
+        || files.list(POSTS_DIR, "md", true, &mut listing),
+    );
     let pins = match &config {
         Some(config) => load_pins(root, &config.state, &mut report),
         None => crieur_core::plan::Pins::new(),
     };
+    report.append(listing);
 
-    let mut posts = Vec::new();
-    let post_paths = files.list(POSTS_DIR, "md", true, &mut report);
     let post_files = post_paths.len();
     let post_ids: Vec<String> = post_paths.iter().map(|(_, id)| id.clone()).collect();
     // Without a valid time zone, dates cannot be read: the config's own
@@ -192,25 +197,7 @@ fn load_tree(
     let tz = config
         .as_ref()
         .map_or(chrono_tz::Europe::Paris, |config| config.timezone);
-    // Each post is read and parsed on its own: spread over the cores, then
-    // gathered in the order of their paths.
-    let read: Vec<(Option<Post>, Report)> = post_paths
-        .into_par_iter()
-        .map(|(relative, id)| {
-            let mut own = Report::new();
-            let post = files.read(&relative, &mut own).and_then(|text| {
-                let (post, diagnostics) = Post::parse(&text, &relative, &id, tz);
-                own.extend(diagnostics);
-                post
-            });
-            (post, own)
-        })
-        .collect();
-    for (post, own) in read {
-        report.append(own);
-        posts.extend(post);
-    }
-    posts.sort_by(|a, b| a.id.cmp(&b.id));
+    let posts = read_posts(&files, post_paths, tz, &mut report);
 
     Ok(Project {
         root: root.to_owned(),
@@ -225,6 +212,37 @@ fn load_tree(
         report,
         sizes: Default::default(),
     })
+}
+
+/// The posts at `paths` (relative path, id), sorted by id. Each is read
+/// and parsed on its own: spread over the cores, then gathered in the
+/// order of their paths.
+fn read_posts(
+    files: &Files,
+    paths: Vec<(String, String)>,
+    tz: chrono_tz::Tz,
+    report: &mut Report,
+) -> Vec<Post> {
+    let read: Vec<(Option<Post>, Report)> = paths
+        .into_par_iter()
+        .map(|(relative, id)| {
+            let mut own = Report::new();
+            let post = files.read(&relative, &mut own).and_then(|text| {
+                let (post, diagnostics) = Post::parse(&text, &relative, &id, tz);
+                own.extend(diagnostics);
+                post
+            });
+            (post, own)
+        })
+        .collect();
+    report.reserve_sources(read.len());
+    let mut posts = Vec::with_capacity(read.len());
+    for (post, own) in read {
+        report.append(own);
+        posts.extend(post);
+    }
+    posts.sort_by(|a, b| a.id.cmp(&b.id));
+    posts
 }
 
 /// The calendar pinned in the state store, if there is one.
@@ -246,6 +264,8 @@ fn load_pins(root: &Path, state: &str, report: &mut Report) -> crieur_core::plan
 /// diagnostic.
 struct Files {
     root: PathBuf,
+    /// Each folder read from, resolved.
+    folders: std::sync::Mutex<std::collections::HashMap<PathBuf, PathBuf>>,
 }
 
 impl Files {
@@ -310,7 +330,10 @@ impl Files {
             if name.starts_with('.') || name.ends_with('~') || name.starts_with('#') {
                 continue;
             }
-            let child = format!("{relative}/{name}");
+            let mut child = String::with_capacity(relative.len() + 1 + name.len());
+            child.push_str(relative);
+            child.push('/');
+            child.push_str(&name);
             let Ok(file_type) = entry.file_type() else {
                 continue;
             };
@@ -331,8 +354,10 @@ impl Files {
                 if walk.recursive {
                     self.walk(&entry.path(), &child, walk);
                 }
-            } else if name.len() > walk.extension.len() + 1
-                && name.ends_with(&format!(".{}", walk.extension))
+            } else if name
+                .strip_suffix(walk.extension)
+                .and_then(|stem| stem.strip_suffix('.'))
+                .is_some_and(|stem| !stem.is_empty())
             {
                 walk.found.push(child);
             }
@@ -415,12 +440,7 @@ impl Files {
     /// non-blocking in case it was swapped for one meanwhile.
     fn read_bytes(&self, relative: &str, limit: u64) -> Result<Vec<u8>, Refusal> {
         use std::io::Read as _;
-        let path = self.root.join(relative);
-        let resolved = path.canonicalize().map_err(Refusal::Io)?;
-        if !resolved.starts_with(&self.root) {
-            return Err(Refusal::Outside(resolved));
-        }
-        let metadata = fs::metadata(&resolved).map_err(Refusal::Io)?;
+        let (resolved, metadata) = self.resolve(relative)?;
         if !metadata.is_file() {
             return Err(Refusal::NotRegular);
         }
@@ -449,6 +469,49 @@ impl Files {
             return Err(Refusal::TooLarge(bytes.len() as u64));
         }
         Ok(bytes)
+    }
+
+    /// Where the file at `relative` really is, refused when it leaves the
+    /// project. Its folder is resolved once for all the files it holds;
+    /// the file itself only when it is a link (`lstat` says so, and the
+    /// file is then opened with `O_NOFOLLOW`): resolving every path in
+    /// full costs a system call per folder of the path, for each file.
+    /// With what the file is.
+    fn resolve(&self, relative: &str) -> Result<(PathBuf, fs::Metadata), Refusal> {
+        let path = self.root.join(relative);
+        let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(Refusal::NotRegular);
+        };
+        let known = self
+            .folders
+            .lock()
+            .ok()
+            .and_then(|folders| folders.get(folder).cloned());
+        let folder = match known {
+            Some(folder) => folder,
+            None => {
+                let resolved = folder.canonicalize().map_err(Refusal::Io)?;
+                if let Ok(mut folders) = self.folders.lock() {
+                    folders.insert(folder.to_owned(), resolved.clone());
+                }
+                resolved
+            }
+        };
+        let here = folder.join(name);
+        let metadata = fs::symlink_metadata(&here).map_err(Refusal::Io)?;
+        let resolved = if metadata.is_symlink() {
+            here.canonicalize().map_err(Refusal::Io)?
+        } else {
+            here
+        };
+        if !resolved.starts_with(&self.root) {
+            return Err(Refusal::Outside(resolved));
+        }
+        let metadata = match metadata.is_symlink() {
+            true => fs::metadata(&resolved).map_err(Refusal::Io)?,
+            false => metadata,
+        };
+        Ok((resolved, metadata))
     }
 
     /// Where a symlink leads, if it stays inside the project.

@@ -396,7 +396,7 @@ impl Band<'_> {
                 let (ix, iy) = (ox.floor(), oy.floor());
                 let quarter = |f: f32| ((f * 4.0).round() as u8).min(3);
                 let key = GlyphKey {
-                    font: face.name.clone(),
+                    font: face.name.to_string(),
                     glyph: glyph.id,
                     size: block.size.to_bits(),
                     dx: quarter(ox - ix),

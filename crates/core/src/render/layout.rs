@@ -3,6 +3,7 @@
 //! fitted), ready to draw. Pure, and shared by `check`, which only wants to
 //! know whether a card can be laid out, and by the renderer.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use crate::config::{Brand, Config};
 use crate::post::{Post, Visual, template_of};
 use crate::template::{
     Align, Field, FieldKind, Fit, Format, IconsLayer, LayerKind, Paint, Rect, RuleItem, StackItem,
-    StackLayer, Template, TextLayer, VAlign, placeholders,
+    StackLayer, Template, TextLayer, VAlign, each_placeholder, placeholders,
 };
 use crate::typography::{Block, FontFace, Frame, Overflow, Paragraph, Wrap, french};
 
@@ -104,7 +105,11 @@ impl Sizes {
                     .collect()
             })
             .collect();
-        Sizes::from_cards(cards)
+        Sizes::from_cards(
+            cards
+                .iter()
+                .map(|(post, template, format, scaled)| (*post, *template, *format, &scaled[..])),
+        )
     }
 }
 
@@ -354,17 +359,22 @@ fn raw_into(out: &mut String, value: &Visual) {
 }
 
 /// Substitutes `{field}` placeholders, in one pass; `None` when one of
-/// them has no value.
-fn substitute(
-    pattern: &str,
+/// them has no value. A pattern without any is handed back as it is.
+fn substitute<'p>(
+    pattern: &'p str,
     template: &Template,
     values: &BTreeMap<&str, Visual>,
     shown: bool,
-) -> Option<String> {
+) -> Option<Cow<'p, str>> {
+    if !pattern.as_bytes().contains(&b'{') {
+        return Some(Cow::Borrowed(pattern));
+    }
     let mut out = String::with_capacity(pattern.len() + 32);
     let mut rest = pattern;
-    while let Some(start) = rest.find('{') {
-        let Some(length) = rest[start + 1..].find('}') else {
+    // Patterns are short: a plain scan beats a searcher's set-up.
+    let at = |text: &str, wanted: u8| text.bytes().position(|b| b == wanted);
+    while let Some(start) = at(rest, b'{') {
+        let Some(length) = at(&rest[start + 1..], b'}') else {
             break;
         };
         let name = &rest[start + 1..start + 1 + length];
@@ -378,7 +388,7 @@ fn substitute(
         rest = &rest[start + 1 + length + 1..];
     }
     out.push_str(rest);
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 /// The roles the shipped templates give colours, and the colour each
@@ -416,8 +426,9 @@ pub fn resolve_color(brand: &Brand, name: &str) -> Option<Color> {
 }
 
 fn parse_hex(hex: &str) -> Option<Color> {
-    let digits = hex.strip_prefix('#')?;
-    let byte = |i: usize| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok();
+    let digits = hex.strip_prefix('#')?.as_bytes();
+    let nibble = |i: usize| Some(char::from(*digits.get(i)?).to_digit(16)? as u8);
+    let byte = |i: usize| Some(nibble(i)? << 4 | nibble(i + 1)?);
     match digits.len() {
         6 => Some([byte(0)?, byte(2)?, byte(4)?, 255]),
         8 => Some([byte(0)?, byte(2)?, byte(4)?, byte(6)?]),
@@ -440,6 +451,30 @@ pub fn layout(
     format: Format,
     post: &Post,
 ) -> Result<Card, Vec<Problem>> {
+    let values = card_values(context, template, post);
+    layout_with(context, template, (format, post), &values)
+}
+
+/// What the placeholders of a post's cards stand for: its fields'
+/// values ([`values`]) and the brand's name.
+pub fn card_values<'p>(
+    context: Context<'_>,
+    template: &'p Template,
+    post: &'p Post,
+) -> BTreeMap<&'p str, Visual> {
+    let mut values = values(template, post);
+    values.insert(BRAND_PLACEHOLDER, Visual::Text(context.brand.name.clone()));
+    values
+}
+
+/// [`layout`], with the post's [`card_values`] made once for all its
+/// formats.
+pub fn layout_with(
+    context: Context<'_>,
+    template: &Template,
+    (format, post): (Format, &Post),
+    values: &BTreeMap<&str, Visual>,
+) -> Result<Card, Vec<Problem>> {
     let (width, height) = format.size();
     let Some(layers) = template.formats.get(&format) else {
         return Err(vec![Problem::Template(format!(
@@ -447,8 +482,6 @@ pub fn layout(
             template.id
         ))]);
     };
-    let mut values = values(template, post);
-    values.insert(BRAND_PLACEHOLDER, Visual::Text(context.brand.name.clone()));
     let caps = match (context.sizes, &post.series) {
         (Some(sizes), Some(series)) => sizes.caps(series.get_ref(), &template.id, format),
         _ => None,
@@ -467,7 +500,7 @@ pub fn layout(
         {
             continue;
         }
-        draw_layer(context, template, &values, &layer.kind, &mut drawing);
+        draw_layer(context, template, values, &layer.kind, &mut drawing);
     }
     sources.resize(drawing.ops.len(), layers.len().saturating_sub(1));
     if drawing.problems.is_empty() {
@@ -572,9 +605,9 @@ fn draw_layer(
         }
         LayerKind::Text(text) => match fit_text(context, template, values, (text, false)) {
             Ok(Some(fitted)) => {
-                for shown in fitted.ops(text.rect, text.align, text.valign) {
+                fitted.ops(text.rect, text.align, text.valign, |shown| {
                     drawing.push(shown);
-                }
+                });
             }
             Ok(None) => {}
             Err(problem) => drawing.problems.push(problem),
@@ -623,10 +656,10 @@ fn image_op(
             .brand
             .logo
             .as_ref()
-            .map(|logo| logo.get_ref().clone()),
+            .map(|logo| Cow::Borrowed(logo.get_ref().as_str())),
     };
     let Some(path) = path else { return Ok(None) };
-    match context.assets.images.get(&path) {
+    match context.assets.images.get(path.as_ref()) {
         Some(image) => Ok(Some(Op::Image {
             image: image.clone(),
             rect,
@@ -685,11 +718,11 @@ fn pattern_color(
     pattern: &str,
 ) -> Result<Color, Problem> {
     // Most colours name a role or a brand colour, not a field.
-    if !pattern.contains('{') {
+    if !pattern.as_bytes().contains(&b'{') {
         return resolve_color(context.brand, pattern)
             .ok_or_else(|| Problem::Template(format!("couleur inconnue `{pattern}`")));
     }
-    let name = substitute(pattern, template, values, false).unwrap_or_else(|| pattern.to_owned());
+    let name = substitute(pattern, template, values, false).unwrap_or(Cow::Borrowed(pattern));
     resolve_color(context.brand, &name)
         .ok_or_else(|| Problem::Template(format!("couleur inconnue `{name}`")))
 }
@@ -822,9 +855,9 @@ impl Fitted<'_> {
         self.block.width().max(lead)
     }
 
-    /// Its operations, placed in `rect`: the text, then its qualifier
-    /// above it.
-    fn ops(self, rect: Rect, align: Align, valign: VAlign) -> Vec<Shown> {
+    /// Its operations, placed in `rect`, handed to `put`: the text, then
+    /// its qualifier above it.
+    fn ops(self, rect: Rect, align: Align, valign: VAlign, mut put: impl FnMut(Shown)) {
         let lead_height = self.lead.as_ref().map_or(0.0, Block::height);
         let height = self.height();
         let top = match valign {
@@ -856,15 +889,15 @@ impl Fitted<'_> {
             key,
         };
         match lead {
-            None => vec![text(block, below, key, field)],
+            None => put(text(block, below, key, field)),
             Some(lead) => {
                 let above = Rect {
                     y: top,
                     height: lead_height,
                     ..rect
                 };
-                let first = text(block, below, key, field.clone());
-                vec![first, text(lead, above, None, field)]
+                put(text(block, below, key, field.clone()));
+                put(text(lead, above, None, field));
             }
         }
     }
@@ -885,13 +918,11 @@ fn fit_text<'a>(
     }) else {
         return Ok(None);
     };
-    let names = placeholders(pattern.get_ref());
     // The fields a problem names; most texts have none.
     let fields = || -> Vec<String> {
-        names
-            .iter()
-            .filter(|name| **name != BRAND_PLACEHOLDER)
-            .map(|name| (*name).to_owned())
+        each_placeholder(pattern.get_ref())
+            .filter(|name| *name != BRAND_PLACEHOLDER)
+            .map(str::to_owned)
             .collect()
     };
     let face = face(context, layer.font.get_ref())?;
@@ -901,7 +932,7 @@ fn fit_text<'a>(
     if !missing.is_empty() {
         return Err(Problem::MissingGlyphs {
             fields: fields(),
-            font: face.name.clone(),
+            font: face.name.to_string(),
             chars: missing,
         });
     }
@@ -934,10 +965,22 @@ fn fit_text<'a>(
         face,
         block,
         color,
-        field: names.join("+"),
+        field: joined(pattern.get_ref()),
         key,
         lead,
     }))
+}
+
+/// The fields a pattern shows, joined by `+`.
+fn joined(pattern: &str) -> String {
+    let mut field = String::new();
+    for (index, name) in each_placeholder(pattern).enumerate() {
+        if index > 0 {
+            field.push('+');
+        }
+        field.push_str(name);
+    }
+    field
 }
 
 /// A text that opens with a qualifier ("Plus de 1 200"), when its layer
@@ -1164,7 +1207,7 @@ fn emit(
                     width: inner,
                     height: piece_height,
                 };
-                out.ops.extend(text.ops(area, layer.align, VAlign::Top));
+                text.ops(area, layer.align, VAlign::Top, |shown| out.ops.push(shown));
             }
             Piece::Icons(row, mut ops) => {
                 shift(&mut ops, x + across - row.rect.x, top - row.rect.y);

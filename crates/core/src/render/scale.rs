@@ -33,8 +33,8 @@ impl Sizes {
     /// The sizes of the series, from the texts of each card laid out alone
     /// (`layout` without sizes): its post, template, format and
     /// [`crate::render::Card::scaled`].
-    pub fn from_cards<'p>(
-        cards: impl IntoIterator<Item = (&'p Post, &'p Template, Format, Scaled)>,
+    pub fn from_cards<'p, 'c>(
+        cards: impl IntoIterator<Item = (&'p Post, &'p Template, Format, &'c [(usize, f32)])>,
     ) -> Sizes {
         let mut reached: Reached<'p> = BTreeMap::new();
         for (post, template, format, scaled) in cards {
@@ -46,7 +46,7 @@ impl Sizes {
                 .or_default()
                 .entry(format)
                 .or_default();
-            for (key, size) in scaled {
+            for &(key, size) in scaled {
                 texts.entry(key).or_default().push(size);
             }
         }

@@ -37,7 +37,8 @@ thread_local! {
 /// A loaded font, ready to shape, measure and draw.
 #[derive(Clone)]
 pub struct FontFace {
-    pub name: String,
+    /// Shared: a face is cloned into every text a card draws.
+    pub name: Arc<str>,
     pub(crate) font: Font,
     upem: f32,
     /// Above the baseline, in font units (positive).
@@ -95,7 +96,7 @@ impl FontFace {
         );
         let weight = font.default_attributes().weight.value();
         Ok(FontFace {
-            name: name.to_owned(),
+            name: name.into(),
             font,
             upem,
             ascent,
@@ -901,7 +902,7 @@ impl Paragraph {
         const MOST: usize = 1024;
         let found = PARAGRAPHS.with(|cache| {
             let cache = cache.borrow();
-            cache.get(face.name.as_str())?.get(text).cloned()
+            cache.get(&*face.name)?.get(text).cloned()
         });
         if let Some(found) = found {
             return found;
@@ -909,9 +910,9 @@ impl Paragraph {
         let paragraph = Arc::new(Paragraph::new(face, text));
         PARAGRAPHS.with(|cache| {
             let mut cache = cache.borrow_mut();
-            let texts = match cache.get_mut(face.name.as_str()) {
+            let texts = match cache.get_mut(&*face.name) {
                 Some(texts) => texts,
-                None => cache.entry(face.name.clone()).or_default(),
+                None => cache.entry(face.name.to_string()).or_default(),
             };
             if texts.len() >= MOST {
                 texts.clear();
