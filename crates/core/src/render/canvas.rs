@@ -495,8 +495,9 @@ impl PixelsFn for FillArea<'_> {
                 Fill::Solid(color) if color[3] == 255 => fill_row(row, color),
                 Fill::Solid(color) => {
                     let source = premultiply(color);
+                    let kept = kept_under(source);
                     for pixel in row {
-                        over(pixel, source);
+                        over_kept(pixel, source, &kept);
                     }
                 }
                 Fill::Gradient { .. } => {
@@ -702,14 +703,41 @@ struct Stamp<'m> {
 #[derive(Clone, Copy)]
 enum Paint<'s> {
     /// One colour, and the source it makes over a pixel at each coverage.
-    Solid(Color, &'s [[u8; 4]; 256]),
+    Solid(Color, &'s Sources),
     Shaded(&'s Shader),
 }
 
-/// The premultiplied source `color` makes over a pixel at each coverage,
-/// worked out once for a text or a shape rather than at every pixel.
-fn sources(color: Color) -> [[u8; 4]; 256] {
-    std::array::from_fn(|coverage| source(color, coverage as u8))
+/// What a colour makes over a pixel, worked out once for a text or a
+/// shape rather than at every pixel.
+struct Sources {
+    /// The premultiplied source at each coverage.
+    at: [[u8; 4]; 256],
+    /// What is kept of each channel value under the source at full
+    /// coverage ([`kept_under`]).
+    kept: [u8; 256],
+}
+
+fn sources(color: Color) -> Sources {
+    let at: [[u8; 4]; 256] = std::array::from_fn(|coverage| source(color, coverage as u8));
+    let kept = kept_under(at[255]);
+    Sources { at, kept }
+}
+
+/// What source-over keeps of each channel value `v` under a premultiplied
+/// `source`: `v × (255 - alpha) / 255`, rounded. A translucent fill looks
+/// it up rather than multiply and divide at every pixel.
+fn kept_under(source: [u8; 4]) -> [u8; 256] {
+    let keep = 255 - u32::from(source[3]);
+    std::array::from_fn(|v| div255(v as u32 * keep) as u8)
+}
+
+/// [`over`], with what the pixel keeps looked up in `kept`
+/// ([`kept_under`] of `source`): the same result.
+#[inline(always)]
+fn over_kept<const N: usize>(pixel: &mut [u8; N], source: [u8; 4], kept: &[u8; 256]) {
+    for channel in 0..N {
+        pixel[channel] = source[channel].saturating_add(kept[usize::from(pixel[channel])]);
+    }
 }
 
 /// The premultiplied source `color` makes over a pixel, `coverage` of it
@@ -746,8 +774,8 @@ impl PixelsFn for Stamp<'_> {
             let coverage = &row[first..last];
             match self.paint {
                 Paint::Solid(color, sources) => {
-                    stamp_row(line, coverage, Some(color), |pixel, c, _| {
-                        stamp(pixel, sources[usize::from(c)]);
+                    stamp_row(line, coverage, Some((color, sources)), |pixel, c, _| {
+                        stamp(pixel, sources.at[usize::from(c)]);
                     })
                 }
                 Paint::Shaded(shader) => stamp_row(line, coverage, None, |pixel, c, x| {
@@ -761,12 +789,13 @@ impl PixelsFn for Stamp<'_> {
 /// A row of a mask over `line`: `paint` composites a pixel at a
 /// coverage and a column. Eight pixels at a time: a large glyph is
 /// mostly empty or, inside its strokes, fully covered, which an opaque
-/// `solid` colour simply fills.
+/// `solid` colour simply fills and a translucent one covers through its
+/// table ([`Sources::kept`]).
 #[inline(always)]
 fn stamp_row<const N: usize>(
     line: &mut [[u8; N]],
     coverage: &[u8],
-    solid: Option<Color>,
+    solid: Option<(Color, &Sources)>,
     paint: impl Fn(&mut [u8; N], u8, usize),
 ) {
     let (lines, line_rest) = line.as_chunks_mut::<8>();
@@ -774,7 +803,12 @@ fn stamp_row<const N: usize>(
     for (chunk, (pixels, coverage)) in lines.iter_mut().zip(coverages).enumerate() {
         match (u64::from_ne_bytes(*coverage), solid) {
             (0, _) => {}
-            (u64::MAX, Some(color)) if color[3] == 255 => pixels.fill(channels(color)),
+            (u64::MAX, Some((color, _))) if color[3] == 255 => pixels.fill(channels(color)),
+            (u64::MAX, Some((_, sources))) if sources.at[255][3] != 0 => {
+                for pixel in pixels {
+                    over_kept(pixel, sources.at[255], &sources.kept);
+                }
+            }
             _ => {
                 for (k, (pixel, &coverage)) in pixels.iter_mut().zip(coverage).enumerate() {
                     paint(pixel, coverage, chunk * 8 + k);
