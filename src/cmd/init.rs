@@ -210,6 +210,7 @@ fn draw_logo(name: &str, palette: &Palette) -> anyhow::Result<Vec<u8>> {
         no_break: &[],
         sizes: None,
         caps: None,
+        fits: None,
     };
     let card = render::layout(context, &template, Format::Carre, &post).map_err(|problems| {
         anyhow::anyhow!(

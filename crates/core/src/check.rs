@@ -102,8 +102,13 @@ fn check_cards(
     drawable: &[&Post],
     sound_templates: &BTreeMap<&str, &Template>,
 ) -> (Vec<Diagnostic>, Sizes) {
-    // Laying out every card is the costly part: spread it over the cores.
-    let context = Context::of(config, &project.assets);
+    // Laying out every card is the costly part: spread it over the cores,
+    // each text fitted once for all the cards that show it.
+    let fits = crate::render::layout::Fits::default();
+    let context = Context {
+        fits: Some(&fits),
+        ..Context::of(config, &project.assets)
+    };
     let contrast = crate::contrast::Cache::default();
     let alone: Vec<(&Post, &Template, Laid)> = drawable
         .par_iter()
@@ -761,6 +766,8 @@ fn name_problems(
     };
     let context = Context {
         brand: &nameless,
+        // Another brand: texts fitted for the project's do not hold.
+        fits: None,
         ..context
     };
     let left = layout(context, template, format, post)

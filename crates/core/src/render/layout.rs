@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -47,6 +47,9 @@ pub struct Context<'a> {
     /// The sizes of this card's series in its format, by text
     /// ([`TextLayer::key`]): set by [`layout`] from `sizes`.
     pub caps: Option<&'a BTreeMap<usize, f32>>,
+    /// Where texts already fitted are remembered, for a run that lays out
+    /// many cards in this context; none: each text is fitted afresh.
+    pub fits: Option<&'a Fits>,
 }
 
 impl<'a> Context<'a> {
@@ -60,6 +63,7 @@ impl<'a> Context<'a> {
             no_break: &config.typography.no_break,
             sizes: None,
             caps: None,
+            fits: None,
         }
     }
 
@@ -913,21 +917,64 @@ fn fit_text<'a>(
     (layer, loose): (&TextLayer, bool),
 ) -> Result<Option<Fitted<'a>>, Problem> {
     // The first alternative whose fields all have a value.
-    let Some((pattern, text)) = layer.text.iter().find_map(|pattern| {
-        substitute(pattern.get_ref(), template, values, true).map(|text| (pattern, text))
-    }) else {
+    let Some((alternative, text)) =
+        layer
+            .text
+            .iter()
+            .enumerate()
+            .find_map(|(alternative, pattern)| {
+                substitute(pattern.get_ref(), template, values, true)
+                    .map(|text| (alternative, text))
+            })
+    else {
         return Ok(None);
     };
+    let face = face(context, layer.font.get_ref())?;
+    let key = (!layer.steps.is_empty()).then(|| layer.key());
+    let cap = key
+        .and_then(|key| context.caps?.get(&key).copied())
+        .unwrap_or(layer.max_size);
+    let text_fit = (alternative, &*text, cap);
+    // A colour taken from a field may differ from card to card: such a
+    // text is fitted afresh.
+    let fit = match context
+        .fits
+        .filter(|_| !layer.color.get_ref().as_bytes().contains(&b'{'))
+    {
+        Some(fits) => fits.get_or_fit((layer, loose), text_fit, || {
+            fit_afresh(context, (template, values), (layer, loose), face, text_fit)
+        })?,
+        None => fit_afresh(context, (template, values), (layer, loose), face, text_fit)?,
+    };
+    Ok(Some(Fitted {
+        face,
+        block: fit.block,
+        color: fit.color,
+        field: fit.field,
+        key,
+        lead: fit.lead,
+    }))
+}
+
+/// [`fit_text`] of the text of its `alternative` pattern, at most `cap`
+/// large, in `face`: what [`Fits`] remembers.
+fn fit_afresh(
+    context: Context<'_>,
+    (template, values): (&Template, &BTreeMap<&str, Visual>),
+    (layer, loose): (&TextLayer, bool),
+    face: &FontFace,
+    (alternative, text, cap): (usize, &str, f32),
+) -> Result<TextFit, Problem> {
+    let pattern = layer.text[alternative].get_ref();
     // The fields a problem names; most texts have none.
     let fields = || -> Vec<String> {
-        each_placeholder(pattern.get_ref())
+        each_placeholder(pattern)
             .filter(|name| *name != BRAND_PLACEHOLDER)
             .map(str::to_owned)
             .collect()
     };
-    let face = face(context, layer.font.get_ref())?;
     let color = pattern_color(context, template, values, layer.color.get_ref())?;
-    let text = prepare(context, &text, layer.uppercase);
+    let text = prepare(context, text, layer.uppercase);
     let missing = Paragraph::cached(face, &text).missing().to_vec();
     if !missing.is_empty() {
         return Err(Problem::MissingGlyphs {
@@ -936,10 +983,6 @@ fn fit_text<'a>(
             chars: missing,
         });
     }
-    let key = (!layer.steps.is_empty()).then(|| layer.key());
-    let cap = key
-        .and_then(|key| context.caps?.get(&key).copied())
-        .unwrap_or(layer.max_size);
     let frame = Frame {
         width: layer.rect.width,
         height: layer.rect.height,
@@ -961,14 +1004,81 @@ fn fit_text<'a>(
             None,
         ),
     };
-    Ok(Some(Fitted {
-        face,
+    Ok(TextFit {
         block,
         color,
-        field: joined(pattern.get_ref()),
-        key,
+        field: joined(pattern),
         lead,
-    }))
+    })
+}
+
+/// A text fitted in its box, but for its face and key: what [`Fits`]
+/// remembers.
+#[derive(Debug, Clone)]
+struct TextFit {
+    block: Block,
+    color: Color,
+    field: String,
+    lead: Option<Block>,
+}
+
+/// The texts fitted so far for cards that share a [`Context`] (brand,
+/// fonts, rules), by layer and text: a kicker, a brand's name or a
+/// source recurs on many cards of a project, each fitted once. Made by
+/// whoever lays out many cards ([`Context::fits`]); it must not outlive
+/// the templates it saw, as it knows their layers by address.
+#[derive(Debug, Default)]
+pub struct Fits {
+    /// One memo per thread of the pool, and one for any other thread, so
+    /// that no thread waits on another's: by layer (its address, whether
+    /// loose, the size cap and the alternative taken), then text.
+    shards: std::sync::OnceLock<Vec<Mutex<FitsByLayer>>>,
+}
+
+type FitsByLayer =
+    FxHashMap<(usize, bool, u32, usize), FxHashMap<String, Result<TextFit, Problem>>>;
+
+/// Past this many texts of a layer, its memo starts afresh.
+const MOST_FITS: usize = 4096;
+
+impl Fits {
+    fn get_or_fit(
+        &self,
+        (layer, loose): (&TextLayer, bool),
+        (alternative, text, cap): (usize, &str, f32),
+        fit: impl FnOnce() -> Result<TextFit, Problem>,
+    ) -> Result<TextFit, Problem> {
+        let key = (
+            std::ptr::from_ref(layer) as usize,
+            loose,
+            cap.to_bits(),
+            alternative,
+        );
+        let shards = self.shards.get_or_init(|| {
+            (0..=rayon::current_num_threads())
+                .map(|_| Mutex::default())
+                .collect()
+        });
+        let shard = rayon::current_thread_index()
+            .and_then(|index| shards.get(index))
+            .unwrap_or(&shards[shards.len() - 1]);
+        let known = shard
+            .lock()
+            .ok()
+            .and_then(|found| found.get(&key)?.get(text).cloned());
+        if let Some(known) = known {
+            return known;
+        }
+        let fitted = fit();
+        if let Ok(mut found) = shard.lock() {
+            let texts = found.entry(key).or_default();
+            if texts.len() >= MOST_FITS {
+                texts.clear();
+            }
+            texts.insert(text.to_owned(), fitted.clone());
+        }
+        fitted
+    }
 }
 
 /// The fields a pattern shows, joined by `+`.
@@ -1723,6 +1833,7 @@ max_lines = 3
             no_break: &[],
             sizes: None,
             caps: None,
+            fits: None,
         }
     }
 
@@ -1747,10 +1858,70 @@ max_lines = 3
         post.unwrap_or_else(|| panic!("{diagnostics:?}"))
     }
 
+    /// A configuration with the series `s`, and `template` as `f`.
+    fn series_of(template: &Template) -> (crate::config::Config, BTreeMap<String, Template>) {
+        let config = crate::config::Config::parse(
+            "timezone = \"Europe/Paris\"\n[brand]\nname = \"CPTS\"\n[series.s]\ncron = \"0 19 * * tue\"\nchannels = [\"facebook\"]\n[channels.facebook]\nnetwork = \"facebook\"\n",
+            "config/crieur.toml",
+        )
+        .0
+        .expect("a configuration");
+        (config, BTreeMap::from([("f".to_owned(), template.clone())]))
+    }
+
     fn figure() -> Template {
         let (template, diagnostics) = Template::parse(FIGURE, "assets/templates/f.toml", "f");
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         template.unwrap()
+    }
+
+    #[test]
+    fn texts_remembered_from_card_to_card_lay_out_as_fitted_afresh() {
+        let template = figure();
+        let (assets, brand) = (assets(), Brand::default());
+        let afresh = plain(&brand, &assets);
+        let fits = Fits::default();
+        let remembering = Context {
+            fits: Some(&fits),
+            ..afresh
+        };
+        let long = "240 008 consultations de télémédecine ".repeat(12);
+        // Most of the series is long: it sets "12 %" smaller than alone.
+        // "Une phrase." is also the caption, in another layer.
+        let posts = [
+            figure_post("a", "12 %"),
+            figure_post("b", "240 008 consultations de télémédecine"),
+            figure_post("c", "240 009 consultations de télémédecine"),
+            figure_post("d", &long),
+            figure_post("e", &long),
+            figure_post("f", "Une phrase."),
+        ];
+        let (config, templates) = series_of(&template);
+        let all: Vec<&Post> = posts.iter().collect();
+        let sizes = Sizes::of(afresh, (&config, &templates), &all);
+        let seen = |context: Context<'_>, post: &Post| {
+            format!("{:?}", layout(context, &template, Format::Paysage, post))
+        };
+        // Twice over, alone then in the series' sizes: the second time
+        // every text is remembered, under another cap for the series.
+        let mut overflows = 0;
+        for _ in 0..2 {
+            for post in &posts {
+                let alone = seen(afresh, post);
+                overflows += usize::from(alone.starts_with("Err"));
+                assert_eq!(seen(remembering, post), alone, "{}", post.id);
+                assert_eq!(
+                    seen(remembering.with_sizes(&sizes), post),
+                    seen(afresh.with_sizes(&sizes), post),
+                    "{}",
+                    post.id
+                );
+            }
+        }
+        assert_eq!(
+            overflows, 4,
+            "the long text does not fit, and says so each time"
+        );
     }
 
     #[test]
@@ -1822,13 +1993,7 @@ max_lines = 3
         let alone: Vec<f32> = posts.iter().map(|post| size(context, post)).collect();
         assert_eq!(&alone[..2], [136.0, 136.0]);
         assert!(alone[2] < 136.0, "{alone:?}");
-        let config = crate::config::Config::parse(
-            "timezone = \"Europe/Paris\"\n[brand]\nname = \"CPTS\"\n[series.s]\ncron = \"0 19 * * tue\"\nchannels = [\"facebook\"]\n[channels.facebook]\nnetwork = \"facebook\"\n",
-            "config/crieur.toml",
-        )
-        .0
-        .expect("a configuration");
-        let templates = BTreeMap::from([("f".to_owned(), template.clone())]);
+        let (config, templates) = series_of(&template);
         let all: Vec<&Post> = posts.iter().collect();
         let sizes = Sizes::of(context, (&config, &templates), &all);
         let context = context.with_sizes(&sizes);
