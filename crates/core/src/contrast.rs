@@ -215,7 +215,7 @@ const SCALE: f32 = 1.0 / 6.0;
 
 /// How every text of `card` reads.
 pub fn measure(card: &Card, cache: &Cache) -> Vec<Reading> {
-    let mut readings = Vec::new();
+    let mut readings = Vec::with_capacity(card.fields.len());
     // Made once for all the card's texts.
     let mut under: Vec<&Op> = Vec::with_capacity(card.ops.len());
     let mut below: Beneath = Vec::with_capacity(2 + 12 * card.ops.len());

@@ -132,7 +132,7 @@ pub struct Card {
     /// For each operation, the index of the template layer it comes from.
     pub sources: Vec<usize>,
     /// The field each [`Op::Text`] shows, by the op's index.
-    pub fields: Vec<(usize, String)>,
+    pub fields: Vec<(usize, Arc<str>)>,
     /// The size of each text set on the template's scale, by
     /// [`TextLayer::key`]: what [`Sizes`] reads.
     pub scaled: Vec<(usize, f32)>,
@@ -179,7 +179,7 @@ impl Card {
                 let top = origins.first().map_or(0.0, |o| o.1 - block.baseline);
                 let round = |v: f32| (f64::from(v) * 100.0).round() / 100.0;
                 Some(TextBox {
-                    field: field.clone(),
+                    field: field.to_string(),
                     size: block.size,
                     bold: face.is_bold(),
                     lines: block.lines.iter().map(|line| line.text.clone()).collect(),
@@ -366,12 +366,26 @@ fn raw_into(out: &mut String, value: &Visual) {
 /// them has no value. A pattern without any is handed back as it is.
 fn substitute<'p>(
     pattern: &'p str,
-    template: &Template,
-    values: &BTreeMap<&str, Visual>,
+    template: &'p Template,
+    values: &'p BTreeMap<&str, Visual>,
     shown: bool,
 ) -> Option<Cow<'p, str>> {
     if !pattern.as_bytes().contains(&b'{') {
         return Some(Cow::Borrowed(pattern));
+    }
+    // A pattern that is one field's text (`{number}`) is that text.
+    if let Some(name) = pattern
+        .strip_prefix('{')
+        .and_then(|rest| rest.strip_suffix('}'))
+        .filter(|name| !name.contains(['{', '}']))
+        && let Visual::Text(text) = values.get(name)?
+    {
+        let label = shown
+            .then(|| template.fields.get(name))
+            .flatten()
+            .and_then(|field| field.kind.choices().iter().find(|c| c.value == *text))
+            .map(|choice| choice.label.as_str());
+        return Some(Cow::Borrowed(label.unwrap_or(text)));
     }
     let mut out = String::with_capacity(pattern.len() + 32);
     let mut rest = pattern;
@@ -494,7 +508,9 @@ pub fn layout_with(
     // About an operation a layer: room made once, not grown op by op.
     let mut drawing = Drawing {
         ops: Vec::with_capacity(layers.len() + 8),
-        ..Drawing::default()
+        fields: Vec::with_capacity(layers.len()),
+        scaled: Vec::with_capacity(layers.len()),
+        problems: Vec::new(),
     };
     let mut sources = Vec::with_capacity(layers.len() + 8);
     for (index, layer) in layers.iter().enumerate() {
@@ -526,7 +542,7 @@ pub fn layout_with(
 struct Drawing {
     ops: Vec<Op>,
     /// The field each [`Op::Text`] shows, by the op's index.
-    fields: Vec<(usize, String)>,
+    fields: Vec<(usize, Arc<str>)>,
     /// The size of each text set on the scale, by its key.
     scaled: Vec<(usize, f32)>,
     problems: Vec<Problem>,
@@ -536,7 +552,7 @@ struct Drawing {
 /// key when it is set on the template's scale.
 struct Shown {
     op: Op,
-    field: Option<String>,
+    field: Option<Arc<str>>,
     key: Option<usize>,
 }
 
@@ -619,8 +635,8 @@ fn draw_layer(
         LayerKind::Icons(icons) => match icons_ops(context, template, values, icons) {
             Ok(more) => {
                 for op in more {
-                    let field =
-                        matches!(op, Op::Text { .. }).then(|| icons.field.get_ref().clone());
+                    let field = matches!(op, Op::Text { .. })
+                        .then(|| Arc::from(icons.field.get_ref().as_str()));
                     drawing.push(Shown {
                         op,
                         field,
@@ -842,7 +858,7 @@ struct Fitted<'a> {
     block: Block,
     color: Color,
     /// The fields it shows, joined by `+`.
-    field: String,
+    field: Arc<str>,
     /// Its key when it is set on the template's scale.
     key: Option<usize>,
     /// The qualifier set smaller above it ("Plus de"), if any.
@@ -882,7 +898,7 @@ impl Fitted<'_> {
             height: block.height(),
             ..rect
         };
-        let text = |block: Block, area: Rect, key: Option<usize>, field: String| Shown {
+        let text = |block: Block, area: Rect, key: Option<usize>, field: Arc<str>| Shown {
             op: Op::Text {
                 face: face.clone(),
                 origins: place(&block, area, align, VAlign::Top),
@@ -1018,7 +1034,7 @@ fn fit_afresh(
 struct TextFit {
     block: Block,
     color: Color,
-    field: String,
+    field: Arc<str>,
     lead: Option<Block>,
 }
 
@@ -1082,7 +1098,7 @@ impl Fits {
 }
 
 /// The fields a pattern shows, joined by `+`.
-fn joined(pattern: &str) -> String {
+fn joined(pattern: &str) -> Arc<str> {
     let mut field = String::new();
     for (index, name) in each_placeholder(pattern).enumerate() {
         if index > 0 {
@@ -1090,7 +1106,7 @@ fn joined(pattern: &str) -> String {
         }
         field.push_str(name);
     }
-    field
+    field.into()
 }
 
 /// A text that opens with a qualifier ("Plus de 1 200"), when its layer
@@ -1226,7 +1242,7 @@ fn measure<'a>(
     values: &BTreeMap<&str, Visual>,
     (stack, loose): (&'a StackLayer, bool),
 ) -> Result<Option<Measured<'a>>, Problem> {
-    let mut pieces = Vec::new();
+    let mut pieces = Vec::with_capacity(stack.items.len());
     for item in &stack.items {
         match item {
             StackItem::Text(layer) => {
@@ -1321,7 +1337,7 @@ fn emit(
             }
             Piece::Icons(row, mut ops) => {
                 shift(&mut ops, x + across - row.rect.x, top - row.rect.y);
-                let field = row.field.get_ref();
+                let field: Arc<str> = row.field.get_ref().as_str().into();
                 out.ops.extend(ops.into_iter().map(|op| Shown {
                     field: matches!(op, Op::Text { .. }).then(|| field.clone()),
                     op,

@@ -182,10 +182,22 @@ pub fn apply(text: &str) -> String {
 }
 
 fn apply_to_prose(text: &str) -> String {
-    let text = text.replace("...", "…");
-    let text = quotes(&text);
-    let text = punctuation(&text);
-    units(&group_digits(&text))
+    // Each pass only where it has something to change: most texts have
+    // no quote, many no punctuation mark or number.
+    let mut text = std::borrow::Cow::Borrowed(text);
+    if text.contains("...") {
+        text = text.replace("...", "…").into();
+    }
+    if text.contains(['\'', '"', '«', '»']) {
+        text = quotes(&text).into();
+    }
+    if text.contains([';', '!', '?', '%', ':']) {
+        text = punctuation(&text).into();
+    }
+    if text.bytes().any(|b| b.is_ascii_digit()) {
+        text = units(&group_digits(&text)).into();
+    }
+    text.into_owned()
 }
 
 /// Straight quotes to French ones; spaces inside « » made unbreakable.

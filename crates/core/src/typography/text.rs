@@ -364,9 +364,31 @@ struct Fitting {
 }
 
 /// Words ended before each segment, and each segment's paragraph.
+#[derive(Debug)]
 struct Words {
     ended: Vec<usize>,
     paragraph: Vec<usize>,
+}
+
+impl Words {
+    fn of(segments: &[Segment]) -> Words {
+        let mut ended = Vec::with_capacity(segments.len() + 1);
+        let mut paragraph = Vec::with_capacity(segments.len());
+        let mut count = 0;
+        let mut first = 0;
+        for (index, segment) in segments.iter().enumerate() {
+            ended.push(count);
+            paragraph.push(first);
+            if segment.ends_word || segment.mandatory {
+                count += 1;
+            }
+            if segment.mandatory {
+                first = index + 1;
+            }
+        }
+        ended.push(count);
+        Words { ended, paragraph }
+    }
 }
 
 /// Whether ending a line between `before` and `after` (two segments, each
@@ -445,6 +467,8 @@ pub struct Paragraph {
     text: String,
     shaped: Shaped,
     segments: Vec<Segment>,
+    /// Where words and paragraphs fall among the segments, for every size.
+    words: Words,
     ascent: f32,
     descent: f32,
 }
@@ -497,12 +521,14 @@ impl Paragraph {
             segments[index - 1].poor_break = poor;
             segments[index - 1].linking = linking;
         }
+        let words = Words::of(&segments);
         Paragraph {
             fitted: std::sync::Mutex::default(),
             missing: face.missing_chars(text),
             text: text.to_owned(),
             shaped,
             segments,
+            words,
             ascent: face.ascent,
             descent: face.descent,
         }
@@ -583,7 +609,7 @@ impl Paragraph {
 
     /// Lines filled in order, each as full as it goes.
     fn greedy(&self, scale: f32, width: f32) -> Vec<std::ops::Range<usize>> {
-        let mut lines: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut lines: Vec<std::ops::Range<usize>> = Vec::with_capacity(4);
         let mut current: Option<(usize, usize, f32)> = None; // first, last, width incl. trailing
         for (index, segment) in self.segments.iter().enumerate() {
             let ink = (segment.advance - segment.trailing) * scale;
@@ -620,30 +646,15 @@ impl Paragraph {
                 let advance: f32 = segments.iter().map(|s| s.advance).sum();
                 let trailing = segments.last().map_or(0.0, |s| s.trailing);
                 let full = (advance - trailing) * scale / width.max(1.0);
-                self.line_faults((line.start, line.end), f64::from(full), &words, running)
+                self.line_faults((line.start, line.end), f64::from(full), words, running)
             })
             .sum()
     }
 
     /// Before each segment, how many words end there, and the first
     /// segment of its paragraph.
-    fn words(&self) -> Words {
-        let mut ended = Vec::with_capacity(self.segments.len() + 1);
-        let mut paragraph = Vec::with_capacity(self.segments.len());
-        let mut count = 0;
-        let mut first = 0;
-        for (index, segment) in self.segments.iter().enumerate() {
-            ended.push(count);
-            paragraph.push(first);
-            if segment.ends_word || segment.mandatory {
-                count += 1;
-            }
-            if segment.mandatory {
-                first = index + 1;
-            }
-        }
-        ended.push(count);
-        Words { ended, paragraph }
+    fn words(&self) -> &Words {
+        &self.words
     }
 
     /// The rules a line of segments `start..end`, `full` of its width,
@@ -687,10 +698,11 @@ impl Paragraph {
             before.push(total);
         }
         // best[k][j]: the best k lines holding segments 0..j, as (faults,
-        // cost, where line k starts).
+        // cost, where line k starts); one table, row by row.
         let unset = (usize::MAX, f64::INFINITY, 0);
-        let mut best = vec![vec![unset; count + 1]; most + 1];
-        best[0][0] = (0, 0.0, 0);
+        let mut table = vec![unset; (most + 1) * (count + 1)];
+        let at = |lines: usize, end: usize| lines * (count + 1) + end;
+        table[at(0, 0)] = (0, 0.0, 0);
         for end in 1..=count {
             let last = &self.segments[end - 1];
             let paragraph_ends = last.mandatory || end == count;
@@ -709,7 +721,7 @@ impl Paragraph {
                     // A short last line costs a little.
                     Wrap::Pretty => (slack - 0.75).max(0.0).powi(2),
                 };
-                let faults = self.line_faults((start, end), 1.0 - slack, &words, running);
+                let faults = self.line_faults((start, end), 1.0 - slack, words, running);
                 // In running text, a line ending on a linking word costs
                 // more than any spacing: avoided wherever it costs no line.
                 let cost = if running && last.linking && !paragraph_ends {
@@ -719,30 +731,30 @@ impl Paragraph {
                 };
                 // Line k starts at segment k - 1 at the earliest.
                 for lines in 1..=most.min(start + 1) {
-                    let (previous_faults, previous_cost, _) = best[lines - 1][start];
+                    let (previous_faults, previous_cost, _) = table[at(lines - 1, start)];
                     if previous_faults == usize::MAX {
                         continue;
                     }
                     let candidate = (previous_faults + faults, previous_cost + cost, start);
-                    let current = best[lines][end];
+                    let current = table[at(lines, end)];
                     if (candidate.0, candidate.1) < (current.0, current.1) {
-                        best[lines][end] = candidate;
+                        table[at(lines, end)] = candidate;
                     }
                 }
             }
         }
         let lines = (1..=most)
-            .filter(|&lines| best[lines][count].0 != usize::MAX)
+            .filter(|&lines| table[at(lines, count)].0 != usize::MAX)
             .min_by(|&a, &b| {
-                let (fa, ca, _) = best[a][count];
-                let (fb, cb, _) = best[b][count];
+                let (fa, ca, _) = table[at(a, count)];
+                let (fb, cb, _) = table[at(b, count)];
                 (fa, a).cmp(&(fb, b)).then(ca.total_cmp(&cb))
             })?;
-        let poor = best[lines][count].0;
+        let poor = table[at(lines, count)].0;
         let mut ranges = Vec::with_capacity(lines);
         let mut end = count;
         for k in (1..=lines).rev() {
-            let start = best[k][end].2;
+            let start = table[at(k, end)].2;
             ranges.push(start..end);
             end = start;
         }
@@ -757,8 +769,9 @@ impl Paragraph {
         let first = &self.segments[segments.start];
         let last = &self.segments[segments.end - 1];
         let mut x = 0.0;
-        let mut glyphs = Vec::new();
-        for glyph in &self.shaped.glyphs[first.glyphs.start..last.glyphs.end] {
+        let shaped = &self.shaped.glyphs[first.glyphs.start..last.glyphs.end];
+        let mut glyphs = Vec::with_capacity(shaped.len());
+        for glyph in shaped {
             if glyph.visible {
                 glyphs.push(PlacedGlyph {
                     id: glyph.id,
