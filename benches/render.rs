@@ -1,8 +1,8 @@
 //! Rendering speed. Three figures:
 //!
 //! - the "chiffre de la semaine" card at 1080x1080, end to end: read and
-//!   parse the post, lay out, draw, encode (on two threads, as a large
-//!   card's image data is compressed in two bands), write the PNG (median
+//!   parse the post, lay out, draw, encode (on every core, as a large
+//!   card's image data is compressed in strips of rows), write the PNG (median
 //!   of many runs; the project's fonts and templates are loaded once, as a
 //!   running `crieur` holds them);
 //! - every template in every format: the PNG's size and the time to encode
