@@ -415,13 +415,12 @@ fn poor_break(before: &str, after: &str, spaced: bool) -> bool {
             .all(|c| c.is_ascii_digit() || ",.".contains(c) || c == NNBSP || c == '\u{00A0}');
     let day =
         last == "1er" || (number && last.parse::<u32>().is_ok_and(|day| (1..=31).contains(&day)));
-    let month = MONTHS.contains(&next_word.to_lowercase().as_str());
-    let unit =
-        UNITS.contains(&next_word) || MAGNITUDES.contains(&next_word.to_lowercase().as_str());
+    let month = is_one_of(MONTHS, next_word);
+    let unit = UNITS.contains(&next_word) || is_one_of(MAGNITUDES, next_word);
     let title = TITLES.contains(&last);
     // « décembre / 2026 »: a date stays whole.
     let year = next_word.len() == 4 && next_word.chars().all(|c| c.is_ascii_digit());
-    let month_year = MONTHS.contains(&last.to_lowercase().as_str()) && year;
+    let month_year = is_one_of(MONTHS, last) && year;
     one_letter || opening || (day && month) || (number && unit) || title || month_year
 }
 
@@ -429,7 +428,17 @@ fn poor_break(before: &str, after: &str, spaced: bool) -> bool {
 /// conjunction (« des / outils », « Sur le site de / la CPTS »).
 fn linking_end(before: &str, spaced: bool) -> bool {
     let last = before.rsplit(char::is_whitespace).next().unwrap_or("");
-    spaced && LINKING.contains(&last.to_lowercase().as_str())
+    spaced && is_one_of(LINKING, last)
+}
+
+/// Whether `word` in lower case is one of `list`, written in lower case;
+/// a word in ASCII is compared without a lower-case copy.
+fn is_one_of(list: &[&str], word: &str) -> bool {
+    if word.is_ascii() {
+        list.iter().any(|entry| entry.eq_ignore_ascii_case(word))
+    } else {
+        list.contains(&word.to_lowercase().as_str())
+    }
 }
 
 /// A piece of text between two break opportunities.
