@@ -23,6 +23,7 @@ use crate::render::scale::Scaled;
 use crate::render::{Assets, Context, Problem, layout};
 use crate::scaffold::{EXAMPLE_CAPTIONS, NEW_CAPTION, PLACEHOLDERS};
 use crate::template::{FieldKind, Format, LayerKind, Paint, Template, placeholders};
+use crate::typography::squash_spaces;
 use rayon::prelude::*;
 
 /// How far ahead `check` looks for empty slots and collisions, by default.
@@ -1198,18 +1199,6 @@ fn is_placeholder(text: &str) -> bool {
     PLACEHOLDERS.contains(&text.trim())
 }
 
-/// Runs of white space as one space, ends trimmed.
-fn squash(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for word in text.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out
-}
-
 /// The example a caption still holds, if any: only a placeholder, the
 /// caption `new` writes (with or without its full stop, among other
 /// text), or that of one of `init`'s example posts in any other file
@@ -1218,7 +1207,7 @@ fn example_caption(caption: &str, path: &str) -> Option<&'static str> {
     if let Some(placeholder) = PLACEHOLDERS.iter().copied().find(|p| *p == caption.trim()) {
         return Some(placeholder);
     }
-    let caption = squash(caption);
+    let caption = squash_spaces(caption);
     if caption.contains(NEW_CAPTION.trim_end_matches('.')) {
         return Some(NEW_CAPTION);
     }
@@ -1226,7 +1215,7 @@ fn example_caption(caption: &str, path: &str) -> Option<&'static str> {
     static SQUASHED: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
         EXAMPLE_CAPTIONS
             .iter()
-            .map(|(_, example)| squash(example))
+            .map(|(_, example)| squash_spaces(example))
             .collect()
     });
     EXAMPLE_CAPTIONS

@@ -292,7 +292,7 @@ pub fn normalise(text: &str) -> String {
         last = link.end();
     }
     out.push_str(&text[last..]);
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::typography::squash_spaces(&out)
 }
 
 /// Eight hex digits of the hash of a text once normalised (links and

@@ -396,7 +396,7 @@ impl Band<'_> {
                 let (ix, iy) = (ox.floor(), oy.floor());
                 let quarter = |f: f32| ((f * 4.0).round() as u8).min(3);
                 let key = GlyphKey {
-                    font: face.name.to_string(),
+                    font: face.name.clone(),
                     glyph: glyph.id,
                     size: block.size.to_bits(),
                     dx: quarter(ox - ix),
@@ -569,7 +569,8 @@ fn fill_row<const N: usize>(row: &mut [[u8; N]], color: Color) {
 /// A glyph at a size and a sub-pixel offset.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct GlyphKey {
-    font: String,
+    /// The face's name, shared: a key is made for every glyph drawn.
+    font: Arc<str>,
     glyph: u32,
     size: u32,
     dx: u8,

@@ -1597,7 +1597,7 @@ pub fn alt_text(template: &Template, post: &Post) -> String {
 
 /// Collapses the spaces and empty punctuation an absent field leaves.
 fn tidy(text: &str) -> String {
-    let mut out = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = crate::typography::squash_spaces(text);
     for (from, to) in [(" .", "."), (" ,", ","), ("..", "."), ("()", "")] {
         while out.contains(from) {
             out = out.replace(from, to);

@@ -371,6 +371,8 @@ struct Words {
 }
 
 impl Words {
+    /// Before each segment, how many words end there, and the first
+    /// segment of its paragraph.
     fn of(segments: &[Segment]) -> Words {
         let mut ended = Vec::with_capacity(segments.len() + 1);
         let mut paragraph = Vec::with_capacity(segments.len());
@@ -646,7 +648,7 @@ impl Paragraph {
 
     /// How many rules the lines break.
     fn poor_lines(&self, lines: &[std::ops::Range<usize>], scale: f32, frame: &Frame) -> usize {
-        let words = self.words();
+        let words = &self.words;
         let (width, running) = (frame.width, frame.running());
         lines
             .iter()
@@ -658,12 +660,6 @@ impl Paragraph {
                 self.line_faults((line.start, line.end), f64::from(full), words, running)
             })
             .sum()
-    }
-
-    /// Before each segment, how many words end there, and the first
-    /// segment of its paragraph.
-    fn words(&self) -> &Words {
-        &self.words
     }
 
     /// The rules a line of segments `start..end`, `full` of its width,
@@ -695,7 +691,7 @@ impl Paragraph {
     /// fewest, then fit `frame.wrap` best; `None` if there are none.
     fn choose(&self, scale: f32, frame: &Frame, most: usize) -> Option<Breaks> {
         let count = self.segments.len();
-        let words = self.words();
+        let words = &self.words;
         let running = frame.running();
         let width = f64::from(frame.width);
         // Prefix sums of the advances, in pixels.
