@@ -75,13 +75,12 @@ pub const LINKING: &[&str] = &[
 /// template keep them whole too.
 pub fn keep_whole(text: &str, names: &[String]) -> String {
     let mut out = text.to_owned();
-    // Made again only when a name changed the text.
-    let mut lower = out.to_lowercase();
     for name in names.iter().filter(|name| name.contains(' ')) {
+        let lower = out.to_lowercase();
         let wanted = name.to_lowercase();
         // Lowercasing may change byte lengths (rarely, in French): then
         // the name is left as it is rather than cut at a wrong place.
-        if lower.len() != out.len() || wanted.len() != name.len() || !lower.contains(&wanted) {
+        if lower.len() != out.len() || wanted.len() != name.len() {
             continue;
         }
         let mut from = 0;
@@ -95,7 +94,6 @@ pub fn keep_whole(text: &str, names: &[String]) -> String {
         }
         joined.push_str(&out[from..]);
         out = joined;
-        lower = out.to_lowercase();
     }
     out
 }
