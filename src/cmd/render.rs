@@ -380,11 +380,11 @@ fn render_all(
             .expect("a valid progress template"),
     );
     // The cards of a template share most of their rows.
-    let strips = render::Strips::default();
+    let batch = render::Batch::default();
     let results: Vec<anyhow::Result<Vec<PathBuf>>> = jobs
         .par_iter()
         .map(|job| {
-            let written = render_one(context, job, &out, &strips);
+            let written = render_one(context, job, &out, &batch);
             progress.inc(1);
             written
         })
@@ -403,13 +403,14 @@ fn render_one(
     context: Context<'_>,
     job: &Job<'_>,
     out: &Path,
-    strips: &render::Strips,
+    batch: &render::Batch,
 ) -> anyhow::Result<Vec<PathBuf>> {
     let card = layout(context, job.template, job.format, job.post).map_err(|problems| {
         let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("{} ({}) : {}", job.post.id, job.format, text.join(" ; "))
     })?;
-    let png = render::encode_png_reusing(render::draw(&card), Some(strips))
+    let png = batch
+        .encode_png(card)
         .with_context(|| format!("{} ({})", job.post.id, job.format))?;
     let image = out.join(format!("{}.{}.png", job.post.id, job.format));
     write_atomic(&image, &png)

@@ -495,3 +495,60 @@ fn no_text_is_smaller_than_a_36th_of_the_width() {
     );
     assert!(errors.contains("assets/templates/chiffre.toml"), "{errors}");
 }
+
+/// Every image of a folder, by its path under it.
+fn images_under(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut images = std::collections::BTreeMap::new();
+    let mut folders = vec![dir.to_owned()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "png") {
+                let bytes = std::fs::read(&path).unwrap();
+                images.insert(path.strip_prefix(dir).unwrap().to_owned(), bytes);
+            }
+        }
+    }
+    images
+}
+
+#[test]
+fn a_card_drawn_in_a_batch_has_the_bytes_of_the_card_drawn_alone() {
+    // In a batch, a card is drawn over the strips it shares with the card
+    // before it of the same size and background; alone, from nothing.
+    let project = example_project();
+    let root = project.path();
+    for threads in ["1", "2"] {
+        let output = crate::command(root)
+            .args(["render", "--out", &format!("batch-{threads}")])
+            .env("CRIEUR_NOW", crate::NOW)
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    }
+    let batch = images_under(&root.join("batch-1"));
+    assert_eq!(batch.len(), 48);
+    assert!(
+        batch == images_under(&root.join("batch-2")),
+        "the threads change the images"
+    );
+    for post in batch
+        .keys()
+        .filter_map(|path| path.to_str()?.strip_suffix(".carre.png"))
+    {
+        let output = crieur(root, &["render", post, "--out", "alone"]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    }
+    let alone = images_under(&root.join("alone"));
+    assert_eq!(alone.len(), 48);
+    for (path, bytes) in &batch {
+        assert!(
+            alone[path] == *bytes,
+            "{} differs from its card drawn alone",
+            path.display()
+        );
+    }
+}

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ab_glyph_rasterizer::{Point, Rasterizer, point};
+use rustc_hash::FxHashMap;
 use skrifa::{DrawMemory, GlyphId, PathSink, ScalerFont};
 
 use super::layout::{Color, Fill};
@@ -62,9 +63,9 @@ thread_local! {
     /// One rasterizer per thread, its buffer reused from shape to shape.
     static RASTERIZER: std::cell::RefCell<Rasterizer> =
         std::cell::RefCell::new(Rasterizer::new(0, 0));
-    /// Glyph coverage by font, size and sub-pixel offset.
-    static MASKS: std::cell::RefCell<HashMap<GlyphKey, Option<Arc<Mask>>>> =
-        std::cell::RefCell::new(HashMap::new());
+    /// Glyph coverage by font, then by glyph, size and sub-pixel offset.
+    static MASKS: std::cell::RefCell<FxHashMap<Arc<str>, FaceMasks>> =
+        std::cell::RefCell::new(FxHashMap::default());
 }
 
 impl Drop for Canvas {
@@ -239,6 +240,51 @@ impl Canvas {
     }
 }
 
+impl<'a> Band<'a> {
+    /// Rows of an opaque canvas `width` by `height`, from row `top` on,
+    /// as RGB bytes: `base` painted all over them, ready to draw on.
+    pub(super) fn painted(
+        bytes: &'a mut [u8],
+        (width, height): (u32, u32),
+        top: usize,
+        base: Fill,
+    ) -> Band<'a> {
+        let mut band = Band {
+            bytes,
+            channels: 3,
+            width,
+            height,
+            top,
+        };
+        let Fill::Gradient { .. } = base else {
+            band.fill(None, base, 0.0);
+            return band;
+        };
+        // A gradient is copied from the thread's kept backgrounds, as
+        // [`Canvas::painted`] paints them, rather than worked out again.
+        let row = width as usize * 3;
+        let key = background_key(width, height, base);
+        let copied = BACKGROUNDS.with(|kept| {
+            let kept = kept.borrow();
+            let (_, pixels) = kept.iter().find(|(k, _)| *k == key)?;
+            let from = top * row;
+            band.bytes
+                .copy_from_slice(pixels.get(from..from + band.bytes.len())?);
+            Some(())
+        });
+        if copied.is_none() {
+            // Painted once, and kept for the next strips.
+            let canvas = Canvas::painted(width, height, base);
+            let from = top * row;
+            match canvas.bytes.get(from..from + band.bytes.len()) {
+                Some(rows) => band.bytes.copy_from_slice(rows),
+                None => band.fill(None, base, 0.0),
+            }
+        }
+        band
+    }
+}
+
 /// Canvases of fewer bytes than this are drawn in one piece: a second
 /// thread would gain less than it costs to start.
 const SPLIT_BYTES: usize = 1 << 18;
@@ -388,36 +434,15 @@ impl Band<'_> {
         origins: &[(f32, f32)],
         color: Color,
     ) {
-        let mut scaler: Option<ScalerFont> = None;
         let sources = sources(color);
-        for (line, &(x, y)) in block.lines.iter().zip(origins) {
-            for glyph in &line.glyphs {
-                let (ox, oy) = (x + glyph.x, y + glyph.y);
-                let (ix, iy) = (ox.floor(), oy.floor());
-                let quarter = |f: f32| ((f * 4.0).round() as u8).min(3);
-                let key = GlyphKey {
-                    font: face.name.clone(),
-                    glyph: glyph.id,
-                    size: block.size.to_bits(),
-                    dx: quarter(ox - ix),
-                    dy: quarter(oy - iy),
-                };
-                let mask = glyph_mask(key, || {
-                    let scaler = scaler.get_or_insert_with(|| {
-                        ScalerFont::unhinted(face.font.clone(), Some(block.size))
-                    });
-                    scaler.outline(GlyphId::new(glyph.id))
-                });
-                if let Some(mask) = mask {
-                    self.with_pixels(Stamp {
-                        mask: &mask,
-                        x: ix as i64 + mask.left,
-                        y: iy as i64 + mask.top,
-                        paint: Paint::Solid(color, &sources),
-                    });
-                }
-            }
-        }
+        each_glyph(face, block, origins, |mask, x, y| {
+            self.with_pixels(Stamp {
+                mask,
+                x,
+                y,
+                paint: Paint::Solid(color, &sources),
+            });
+        });
     }
 
     /// Composites `color` over the pixels a path covers.
@@ -566,11 +591,71 @@ fn fill_row<const N: usize>(row: &mut [[u8; N]], color: Color) {
     }
 }
 
-/// A glyph at a size and a sub-pixel offset.
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// Each glyph of a text that leaves ink, with its coverage and the
+/// canvas pixel its coverage's top left corner lands on.
+fn each_glyph(
+    face: &FontFace,
+    block: &Block,
+    origins: &[(f32, f32)],
+    mut at: impl FnMut(&Mask, i64, i64),
+) {
+    /// A face's glyphs kept: enough for every glyph of many templates;
+    /// past it, start afresh.
+    const MOST: usize = 8192;
+    let mut scaler: Option<ScalerFont> = None;
+    MASKS.with(|masks| {
+        let mut masks = masks.borrow_mut();
+        let masks = masks.entry(face.name.clone()).or_default();
+        for (line, &(x, y)) in block.lines.iter().zip(origins) {
+            for glyph in &line.glyphs {
+                let (ox, oy) = (x + glyph.x, y + glyph.y);
+                let (ix, iy) = (ox.floor(), oy.floor());
+                let quarter = |f: f32| ((f * 4.0).round() as u8).min(3);
+                let key = GlyphKey {
+                    glyph: glyph.id,
+                    size: block.size.to_bits(),
+                    dx: quarter(ox - ix),
+                    dy: quarter(oy - iy),
+                };
+                if masks.len() >= MOST && !masks.contains_key(&key) {
+                    masks.clear();
+                }
+                let mask = masks.entry(key).or_insert_with(|| {
+                    let scaler = scaler.get_or_insert_with(|| {
+                        ScalerFont::unhinted(face.font.clone(), Some(block.size))
+                    });
+                    glyph_mask(key, scaler.outline(GlyphId::new(glyph.id)))
+                });
+                if let Some(mask) = mask {
+                    at(mask, ix as i64 + mask.left, iy as i64 + mask.top);
+                }
+            }
+        }
+    });
+}
+
+/// The rows a text's ink covers, from the first to past the last, as
+/// [`Band::draw_text`] draws it; `None` for a text without ink.
+pub(super) fn text_rows(
+    face: &FontFace,
+    block: &Block,
+    origins: &[(f32, f32)],
+) -> Option<(i64, i64)> {
+    let mut rows: Option<(i64, i64)> = None;
+    each_glyph(face, block, origins, |mask, _, top| {
+        let bottom = top + mask.coverage.len().checked_div(mask.width).unwrap_or(0) as i64;
+        rows = Some(rows.map_or((top, bottom), |(a, b)| (a.min(top), b.max(bottom))));
+    });
+    rows
+}
+
+/// A face's glyph coverage, by glyph, size and sub-pixel offset; `None`
+/// for a glyph with no ink.
+type FaceMasks = FxHashMap<GlyphKey, Option<Mask>>;
+
+/// A glyph at a size and a sub-pixel offset, in a face.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct GlyphKey {
-    /// The face's name, shared: a key is made for every glyph drawn.
-    font: Arc<str>,
     glyph: u32,
     size: u32,
     dx: u8,
@@ -585,39 +670,20 @@ struct Mask {
     coverage: Vec<u8>,
 }
 
-/// The cached coverage of a glyph, rasterized on first use; `None` for a
-/// glyph with no ink.
-fn glyph_mask<'f>(
-    key: GlyphKey,
-    outline: impl FnOnce() -> Option<skrifa::ScalerOutline<'f>>,
-) -> Option<Arc<Mask>> {
-    /// Enough for every glyph of many templates; past it, start afresh.
-    const MOST: usize = 8192;
-    if let Some(found) = MASKS.with(|masks| masks.borrow().get(&key).cloned()) {
-        return found;
-    }
+/// The coverage of a glyph's outline at its key's sub-pixel offset;
+/// `None` for a glyph with no ink.
+fn glyph_mask(key: GlyphKey, outline: Option<skrifa::ScalerOutline<'_>>) -> Option<Mask> {
     let offset = (f32::from(key.dx) / 4.0, f32::from(key.dy) / 4.0);
-    let mask = outline().and_then(|outline| {
-        let mut path = Path::default();
-        let mut sink = GlyphSink {
-            path: &mut path,
-            x: offset.0,
-            y: offset.1,
-        };
-        // A glyph that fails to draw is left out rather than failing the
-        // whole card.
-        outline.draw(DrawMemory::Scratch, &mut sink).ok()?;
-        rasterize(&path)
-    });
-    let mask = mask.map(Arc::new);
-    MASKS.with(|masks| {
-        let mut masks = masks.borrow_mut();
-        if masks.len() >= MOST {
-            masks.clear();
-        }
-        masks.insert(key, mask.clone());
-    });
-    mask
+    let mut path = Path::default();
+    let mut sink = GlyphSink {
+        path: &mut path,
+        x: offset.0,
+        y: offset.1,
+    };
+    // A glyph that fails to draw is left out rather than failing the
+    // whole card.
+    outline?.draw(DrawMemory::Scratch, &mut sink).ok()?;
+    rasterize(&path)
 }
 
 thread_local! {

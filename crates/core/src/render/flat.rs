@@ -136,7 +136,7 @@ impl Scratch {
 /// written: matches reach back into them as in one pass, since the
 /// decoder has them in its window.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct Band {
+pub(super) struct Band {
     start: usize,
     end: usize,
     warm: usize,
@@ -195,7 +195,16 @@ impl Kept {
 /// Where a strip was met: its image's shape (row length, samples,
 /// rows), its band, and the XXH3-128 hash of the rows it is compressed
 /// from.
-type Place = ((usize, usize, usize), Band, u128);
+pub(super) type Place = ((usize, usize, usize), Band, u128);
+
+/// An earlier image of the same size: where its strips were kept, in
+/// order, and the rows where the image at hand differs from it. A strip
+/// whose rows all lie elsewhere is found at the earlier one's place,
+/// without reading its rows to hash them.
+pub(super) struct Earlier<'a> {
+    pub places: &'a [Place],
+    pub differing: &'a [std::ops::Range<usize>],
+}
 
 impl Strips {
     /// Where `band` of `pixels` is kept.
@@ -262,7 +271,12 @@ pub(super) fn zlib(
         let band = Band { start, end, warm };
         let compress = || {
             with_scratch(row_len + 1, start - warm, |scratch| {
-                compress(pixels, row_len, samples, &band, scratch)
+                let whole = Rows {
+                    pixels,
+                    offset: 0,
+                    total: rows,
+                };
+                compress(whole, row_len, samples, &band, scratch)
             })
         };
         let Some(kept) = kept else {
@@ -280,14 +294,102 @@ pub(super) fn zlib(
     } else {
         starts.into_par_iter().map(strip).collect::<Option<_>>()?
     };
+    Some(joined(&strips))
+}
+
+/// The zlib stream of strips compressed in order.
+fn joined(strips: &[Arc<Compressed>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(strips.iter().map(|s| s.deflate.len()).sum::<usize>() + 4);
     let mut adler = Adler { a: 1, b: 0 };
-    for strip in &strips {
+    for strip in strips {
         out.extend_from_slice(&strip.deflate);
         adler.append(&strip.adler, strip.length);
     }
     out.extend_from_slice(&adler.value().to_be_bytes());
-    Some(out)
+    out
+}
+
+/// Rows of an image: `pixels` holds its rows from row `offset` on, of
+/// `total` in all.
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    pixels: &'a [u8],
+    offset: usize,
+    total: usize,
+}
+
+thread_local! {
+    /// The rows of the strip a thread draws, reused from strip to strip:
+    /// a strip fits the core's cache, where a whole card does not.
+    static DRAWN: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// [`zlib`] for an image drawn a strip at a time: `draw(rows,
+/// bytes)` writes the image's rows `rows` into `bytes`. A strip that
+/// `earlier` shares is found at its place and not drawn at all; the
+/// others are drawn, then compressed or found, while their rows are in
+/// cache. The bytes are those of the whole image compressed at once.
+pub(super) fn zlib_drawn(
+    (row_len, samples, rows): (usize, usize, usize),
+    kept: &Strips,
+    earlier: Option<Earlier<'_>>,
+    draw: &dyn Fn(std::ops::Range<usize>, &mut [u8]),
+) -> Option<(Vec<u8>, Vec<Place>)> {
+    if row_len < SEARCHED || samples == 0 || samples > row_len || rows == 0 {
+        return None;
+    }
+    let shape = (row_len, samples, rows);
+    let height = (STRIP_BYTES / row_len).max(1);
+    let strip = |index: usize, start: usize| -> Option<(Place, Arc<Compressed>)> {
+        let end = (start + height).min(rows);
+        let warm = start.min(WINDOW.div_ceil(row_len + 1));
+        let band = Band { start, end, warm };
+        let source = band.source();
+        let shared = earlier.as_ref().and_then(|earlier| {
+            let place = earlier.places.get(index)?;
+            let apart = earlier
+                .differing
+                .iter()
+                .all(|rows| rows.end <= source.start || rows.start >= source.end);
+            (apart && place.0 == shape && place.1 == band).then_some(*place)
+        });
+        if let Some(found) = shared.and_then(|place| Some((place, kept.find(&place)?))) {
+            return Some(found);
+        }
+        let mut fresh = Vec::new();
+        DRAWN.with(|cell| {
+            let mut kept_rows = cell.try_borrow_mut();
+            let bytes = match kept_rows.as_deref_mut() {
+                Ok(bytes) => bytes,
+                Err(_) => &mut fresh,
+            };
+            // `draw` writes every byte: no need to clear them first.
+            bytes.resize(source.len() * row_len, 0);
+            bytes.truncate(source.len() * row_len);
+            draw(source.clone(), bytes);
+            let place = (shape, band, twox_hash::XxHash3_128::oneshot(bytes));
+            if let Some(found) = kept.find(&place) {
+                return Some((place, found));
+            }
+            let drawn = Rows {
+                pixels: bytes,
+                offset: source.start,
+                total: rows,
+            };
+            let compressed = with_scratch(row_len + 1, start - warm, |scratch| {
+                compress(drawn, row_len, samples, &band, scratch)
+            })?;
+            Some((place, kept.keep(place, compressed)))
+        })
+    };
+    let (places, strips): (Vec<Place>, Vec<Arc<Compressed>>) = (0..rows)
+        .step_by(height)
+        .enumerate()
+        .map(|(index, start)| strip(index, start))
+        .collect::<Option<Vec<_>>>()?
+        .into_iter()
+        .unzip();
+    Some((joined(&strips), places))
 }
 
 /// Filters, tokenizes and writes a band's rows in one pass, each row
@@ -295,12 +397,17 @@ pub(super) fn zlib(
 /// filtered, as its matches may run into it, and a block is written
 /// whenever enough tokens are waiting.
 fn compress(
-    pixels: &[u8],
+    rows_of: Rows<'_>,
     row_len: usize,
     samples: usize,
     band: &Band,
     scratch: &mut Scratch,
 ) -> Option<Compressed> {
+    let Rows {
+        pixels,
+        offset,
+        total,
+    } = rows_of;
     let stride = row_len + 1;
     let first = band.start - band.warm;
     let rows = band.end - first;
@@ -331,8 +438,9 @@ fn compress(
     let mut waiting: Option<bool> = None;
     let mut above = first
         .checked_sub(1)
-        .map(|row| &pixels[row * row_len..][..row_len]);
-    let band_rows = pixels[first * row_len..band.end * row_len].chunks_exact(row_len);
+        .map(|row| &pixels[(row - offset) * row_len..][..row_len]);
+    let band_rows =
+        pixels[(first - offset) * row_len..(band.end - offset) * row_len].chunks_exact(row_len);
     for (index, row) in band_rows.enumerate() {
         let filtered = &mut data[index * stride..(index + 1) * stride];
         let repeat = filter(row, above, samples, filtered, &mut zeroed[index]);
@@ -359,7 +467,7 @@ fn compress(
     if let Some(before) = waiting {
         tokenizer.row(data, rows - 1, before, tokens);
     }
-    let last = band.end == pixels.len() / row_len;
+    let last = band.end == total;
     write_block(&mut bits, tokens, last, &symbols);
     if !last {
         bits.align();

@@ -3,6 +3,7 @@
 //! [`layout`] resolves a template's layers for a post (pure, shared with
 //! `check`); [`canvas`] draws them; [`encode_png`] writes the file's bytes.
 
+mod batch;
 pub mod canvas;
 mod flat;
 pub mod layout;
@@ -10,7 +11,9 @@ pub mod picture;
 pub mod scale;
 
 use std::io::Write as _;
+use std::ops::Range;
 
+pub use batch::Batch;
 pub use canvas::Canvas;
 pub use flat::Strips;
 pub use layout::{Assets, Card, Context, Op, Problem, alt_text, layout};
@@ -52,25 +55,28 @@ pub fn draw(card: &Card) -> Canvas {
         }
         _ => (Canvas::new(card.width, card.height), 0),
     };
-    canvas.draw_in_bands(|band| {
-        for op in &card.ops[skip..] {
-            match op {
-                Op::Fill {
-                    rect,
-                    paint,
-                    radius,
-                } => band.fill(*rect, *paint, *radius),
-                Op::Image { image, rect, fit } => band.draw_image(image, *rect, *fit),
-                Op::Text {
-                    face,
-                    block,
-                    origins,
-                    color,
-                } => band.draw_text(face, block, origins, *color),
-            }
-        }
-    });
+    canvas.draw_in_bands(|band| draw_ops(band, &card.ops[skip..]));
     canvas
+}
+
+/// Draws `ops` in order on the rows of `band`.
+fn draw_ops(band: &mut canvas::Band<'_>, ops: &[Op]) {
+    for op in ops {
+        match op {
+            Op::Fill {
+                rect,
+                paint,
+                radius,
+            } => band.fill(*rect, *paint, *radius),
+            Op::Image { image, rect, fit } => band.draw_image(image, *rect, *fit),
+            Op::Text {
+                face,
+                block,
+                origins,
+                color,
+            } => band.draw_text(face, block, origins, *color),
+        }
+    }
 }
 
 /// Encodes a canvas as PNG: RGB when it is opaque, compressed by an
@@ -92,6 +98,67 @@ pub fn encode_png_reusing(canvas: Canvas, strips: Option<&Strips>) -> Result<Vec
         None => {
             let rgba = canvas.into_rgba();
             compress(&rgba, (width, height), png::ColorType::Rgba, strips)
+        }
+    }
+}
+
+impl Batch {
+    /// The card as [`encode_png`] encodes it, drawn and compressed a strip
+    /// of rows at a time: the strips it shares with the last card of its
+    /// size and background copied, neither drawn nor read; then kept for
+    /// the cards that follow (see [`batch`]).
+    pub fn encode_png(&self, card: Card) -> Result<Vec<u8>, RenderError> {
+        let Some(base) = batch::opaque_base(&card) else {
+            return encode_png_reusing(draw(&card), Some(self.strips()));
+        };
+        let earlier = self.take(&card);
+        let spans: Vec<Range<usize>> = card
+            .ops
+            .iter()
+            .map(|op| batch::rows(op, card.height))
+            .collect();
+        let differing = earlier.as_ref().map_or_else(Vec::new, |earlier| {
+            batch::differing_rows((&earlier.card.ops, &earlier.spans), (&card.ops, &spans))
+        });
+        let size = (card.width, card.height);
+        let draw_rows = |rows: Range<usize>, bytes: &mut [u8]| {
+            let mut band = canvas::Band::painted(bytes, size, rows.start, base);
+            for (op, span) in card.ops.iter().zip(&spans).skip(1) {
+                if span.start < rows.end && rows.start < span.end {
+                    draw_ops(&mut band, std::slice::from_ref(op));
+                }
+            }
+        };
+        let shape = (card.width as usize * 3, 3, card.height as usize);
+        let drawn = flat::zlib_drawn(
+            shape,
+            self.strips(),
+            earlier.as_ref().map(|earlier| flat::Earlier {
+                places: &earlier.places,
+                differing: &differing,
+            }),
+            &draw_rows,
+        );
+        if let Some((zlib, places)) = drawn {
+            let png = write_png(card.width, card.height, png::ColorType::Rgb, &zlib)?;
+            if png.len() <= MAX_PNG_BYTES {
+                self.keep(batch::Kept {
+                    card,
+                    spans,
+                    places,
+                });
+                return Ok(png);
+            }
+        }
+        if let Some(earlier) = earlier {
+            self.keep(earlier);
+        }
+        // A picture too busy for the flat encoder, or too heavy: the whole
+        // canvas, encoded as a card alone is.
+        let canvas = draw(&card);
+        match canvas.rgb() {
+            Some(rgb) => compress(rgb, size, png::ColorType::Rgb, None),
+            None => encode_png_reusing(canvas, None),
         }
     }
 }
