@@ -21,7 +21,9 @@
 //!   [`MAX_STREAMS`] event streams open (each sends a comment every 15
 //!   seconds, and one that stops reading is dropped); past each, 503.
 //! - A closed connection lingers a second (reading and dropping at most
-//!   1 MiB) so that a client still sending gets the answer, not a reset.
+//!   1 MiB) so that a client still sending gets the answer, not a reset;
+//!   a client that closes its sending side once its request is sent still
+//!   gets the answer.
 //!
 //! Each connection is a task: any number of clients are served at once, a
 //! long-lived stream (the preview's Server-Sent Events) holds no one up.
@@ -274,6 +276,10 @@ async fn connection(
     let io = TokioIo::new(Guarded::new(stream, limits.write_timeout));
     let connection = hyper::server::conn::http1::Builder::new()
         .keep_alive(false)
+        // A client may close its sending side once its request is sent:
+        // it still waits for the answer, which hyper would otherwise drop
+        // when it reads that end before the answer is ready.
+        .half_close(true)
         .max_header_size(limits.max_head)
         .timer(TokioTimer::new())
         .header_read_timeout(limits.request_timeout)
@@ -619,6 +625,28 @@ mod tests {
             "a".repeat(MAX_HEAD - 100)
         );
         assert_eq!(raw(server.address, fits.as_bytes()).0, 200);
+    }
+
+    #[test]
+    fn a_client_that_closes_its_sending_side_still_gets_its_answer() {
+        // The answer takes a while: the end of the request is read first.
+        let slow = Router::new().route(
+            "/",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                "bonjour"
+            }),
+        );
+        let server = start(slow, Limits::default());
+        let mut stream = connect(server.address);
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer:?}");
+        assert!(answer.ends_with("bonjour"), "{answer:?}");
     }
 
     #[test]
