@@ -1207,6 +1207,22 @@ fn example_caption(caption: &str, path: &str) -> Option<&'static str> {
     if let Some(placeholder) = PLACEHOLDERS.iter().copied().find(|p| *p == caption.trim()) {
         return Some(placeholder);
     }
+    // Squashing spaces changes no other character: a caption that holds
+    // none of the examples' longest words holds none of the examples.
+    static TELLING: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> =
+        std::sync::LazyLock::new(|| {
+            std::iter::once(NEW_CAPTION.trim_end_matches('.'))
+                .chain(EXAMPLE_CAPTIONS.iter().map(|(_, example)| *example))
+                .filter_map(|text| text.split_whitespace().max_by_key(|word| word.len()))
+                .map(|word| memchr::memmem::Finder::new(word).into_owned())
+                .collect()
+        });
+    if !TELLING
+        .iter()
+        .any(|word| word.find(caption.as_bytes()).is_some())
+    {
+        return None;
+    }
     let caption = squash_spaces(caption);
     if caption.contains(NEW_CAPTION.trim_end_matches('.')) {
         return Some(NEW_CAPTION);
