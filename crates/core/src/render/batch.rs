@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::canvas::text_rows;
 use super::flat::{Place, Strips};
-use super::layout::{Card, Fill, Op};
+use super::layout::{Card, Op};
 
 /// Cards a batch keeps: every format of a few templates.
 const KEPT_CARDS: usize = 12;
@@ -63,24 +63,6 @@ impl Batch {
             kept.remove(0);
         }
         kept.push(card);
-    }
-}
-
-/// The fill of a card whose first operation paints the whole canvas
-/// opaque, as `draw` starts from: its canvas is then RGB.
-pub(super) fn opaque_base(card: &Card) -> Option<Fill> {
-    match card.ops.first()? {
-        Op::Fill {
-            rect: None,
-            paint: paint @ Fill::Solid(color),
-            ..
-        } if color[3] == 255 => Some(*paint),
-        Op::Fill {
-            rect: None,
-            paint: paint @ Fill::Gradient { from, to, .. },
-            radius,
-        } if from[3] == 255 && to[3] == 255 && *radius <= 0.0 => Some(*paint),
-        _ => None,
     }
 }
 

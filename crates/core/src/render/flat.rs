@@ -210,7 +210,15 @@ impl Strips {
     /// Where `band` of `pixels` is kept.
     fn place(pixels: &[u8], shape: (usize, usize, usize), band: Band) -> Place {
         let source = band.source();
-        let rows = &pixels[source.start * shape.0..source.end * shape.0];
+        Strips::place_of(
+            &pixels[source.start * shape.0..source.end * shape.0],
+            shape,
+            band,
+        )
+    }
+
+    /// Where `band` is kept, `rows` being its source rows.
+    fn place_of(rows: &[u8], shape: (usize, usize, usize), band: Band) -> Place {
         (shape, band, twox_hash::XxHash3_128::oneshot(rows))
     }
 
@@ -365,9 +373,8 @@ pub(super) fn zlib_drawn(
             };
             // `draw` writes every byte: no need to clear them first.
             bytes.resize(source.len() * row_len, 0);
-            bytes.truncate(source.len() * row_len);
             draw(source.clone(), bytes);
-            let place = (shape, band, twox_hash::XxHash3_128::oneshot(bytes));
+            let place = Strips::place_of(bytes, shape, band);
             if let Some(found) = kept.find(&place) {
                 return Some((place, found));
             }

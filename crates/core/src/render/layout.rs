@@ -155,6 +155,24 @@ pub struct TextBox {
 }
 
 impl Card {
+    /// The fill of a card whose first operation paints the whole canvas
+    /// opaque: its canvas is then RGB, that fill its start.
+    pub fn opaque_base(&self) -> Option<Fill> {
+        match self.ops.first()? {
+            Op::Fill {
+                rect: None,
+                paint: paint @ Fill::Solid(color),
+                ..
+            } if color[3] == 255 => Some(*paint),
+            Op::Fill {
+                rect: None,
+                paint: paint @ Fill::Gradient { from, to, .. },
+                radius,
+            } if from[3] == 255 && to[3] == 255 && *radius <= 0.0 => Some(*paint),
+            _ => None,
+        }
+    }
+
     /// Every text of the card, in drawing order.
     pub fn texts(&self) -> Vec<TextBox> {
         self.fields

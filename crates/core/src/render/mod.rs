@@ -40,42 +40,34 @@ pub enum RenderError {
 pub fn draw(card: &Card) -> Canvas {
     // An opaque background makes an opaque canvas, stored as RGB; a solid
     // one is the canvas's first colour rather than a pass of its own.
-    let (mut canvas, skip) = match card.ops.first() {
-        Some(Op::Fill {
-            rect: None,
-            paint: layout::Fill::Solid(color),
-            ..
-        }) if color[3] == 255 => (Canvas::filled(card.width, card.height, *color), 1),
-        Some(Op::Fill {
-            rect: None,
-            paint: paint @ layout::Fill::Gradient { from, to, .. },
-            radius,
-        }) if from[3] == 255 && to[3] == 255 && *radius <= 0.0 => {
-            (Canvas::painted(card.width, card.height, *paint), 1)
-        }
-        _ => (Canvas::new(card.width, card.height), 0),
+    let (mut canvas, skip) = match card.opaque_base() {
+        Some(layout::Fill::Solid(color)) => (Canvas::filled(card.width, card.height, color), 1),
+        Some(paint) => (Canvas::painted(card.width, card.height, paint), 1),
+        None => (Canvas::new(card.width, card.height), 0),
     };
-    canvas.draw_in_bands(|band| draw_ops(band, &card.ops[skip..]));
+    canvas.draw_in_bands(|band| {
+        for op in &card.ops[skip..] {
+            draw_op(band, op);
+        }
+    });
     canvas
 }
 
-/// Draws `ops` in order on the rows of `band`.
-fn draw_ops(band: &mut canvas::Band<'_>, ops: &[Op]) {
-    for op in ops {
-        match op {
-            Op::Fill {
-                rect,
-                paint,
-                radius,
-            } => band.fill(*rect, *paint, *radius),
-            Op::Image { image, rect, fit } => band.draw_image(image, *rect, *fit),
-            Op::Text {
-                face,
-                block,
-                origins,
-                color,
-            } => band.draw_text(face, block, origins, *color),
-        }
+/// Draws `op` on the rows of `band`.
+fn draw_op(band: &mut canvas::Band<'_>, op: &Op) {
+    match op {
+        Op::Fill {
+            rect,
+            paint,
+            radius,
+        } => band.fill(*rect, *paint, *radius),
+        Op::Image { image, rect, fit } => band.draw_image(image, *rect, *fit),
+        Op::Text {
+            face,
+            block,
+            origins,
+            color,
+        } => band.draw_text(face, block, origins, *color),
     }
 }
 
@@ -108,7 +100,7 @@ impl Batch {
     /// size and background copied, neither drawn nor read; then kept for
     /// the cards that follow (see [`batch`]).
     pub fn encode_png(&self, card: Card) -> Result<Vec<u8>, RenderError> {
-        let Some(base) = batch::opaque_base(&card) else {
+        let Some(base) = card.opaque_base() else {
             return encode_png_reusing(draw(&card), Some(self.strips()));
         };
         let earlier = self.take(&card);
@@ -125,7 +117,7 @@ impl Batch {
             let mut band = canvas::Band::painted(bytes, size, rows.start, base);
             for (op, span) in card.ops.iter().zip(&spans).skip(1) {
                 if span.start < rows.end && rows.start < span.end {
-                    draw_ops(&mut band, std::slice::from_ref(op));
+                    draw_op(&mut band, op);
                 }
             }
         };
