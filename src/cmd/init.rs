@@ -103,8 +103,9 @@ fn options(args: &InitArgs, dir: &Path) -> anyhow::Result<Init> {
     };
     let timezone: chrono_tz::Tz = args.timezone.parse().map_err(|_| {
         anyhow::anyhow!(
-            "fuseau horaire inconnu `{}` : par exemple `Europe/Paris` ou `America/Cayenne`",
-            args.timezone
+            "fuseau horaire inconnu `{}` : {}",
+            args.timezone,
+            crate::config::timezone_hint(&args.timezone)
         )
     })?;
     let name = match &args.name {

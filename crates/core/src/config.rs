@@ -528,24 +528,59 @@ fn read_timezone(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Option<Tz> {
     match Tz::from_str(name.get_ref()) {
         Ok(tz) => Some(tz),
         Err(_) => {
-            let hint = crate::diagnostic::closest(
-                name.get_ref(),
-                chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()),
-            )
-            .map_or_else(
-                || "un nom IANA, par exemple `Europe/Paris`".to_owned(),
-                |best| format!("vouliez-vous dire `{best}` ?"),
-            );
             reader
                 .error(
                     name.span(),
                     format!("fuseau horaire inconnu `{}`", name.get_ref()),
                 )
-                .hint = Some(hint);
+                .hint = Some(timezone_hint(name.get_ref()));
             None
         }
     }
 }
+
+/// What to say of a time zone crieur does not know: the zone meant, when
+/// `name` is a slip of a known one, or the zones there are. The build keeps
+/// those of Europe and of France overseas (`.cargo/config.toml`).
+pub fn timezone_hint(name: &str) -> String {
+    let lower = name.to_lowercase();
+    let known = || chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+    // A slip is a few letters; a zone of the same continent is not one.
+    let slip = known()
+        .map(|zone| (strsim::levenshtein(&lower, &zone.to_lowercase()), zone))
+        .filter(|(distance, zone)| *distance <= 2.max(zone.len() / 6))
+        .min_by_key(|(distance, _)| *distance);
+    if let Some((_, zone)) = slip {
+        return format!("vouliez-vous dire `{zone}` ?");
+    }
+    // A build without the filter knows every zone of the world.
+    if Tz::from_str("America/New_York").is_ok() {
+        return "un nom de fuseau IANA, par exemple `Europe/Paris` ou `America/Cayenne`".to_owned();
+    }
+    let overseas: Vec<String> = OVERSEAS.iter().map(|zone| format!("`{zone}`")).collect();
+    format!(
+        "crieur connaît les fuseaux de l'Europe (`Europe/Paris`, `Europe/Brussels`…) et de la France d'outre-mer ({}), ainsi que `UTC`",
+        overseas.join(", ")
+    )
+}
+
+/// The zones of France overseas, as `.cargo/config.toml` keeps them.
+const OVERSEAS: &[&str] = &[
+    "America/Guadeloupe",
+    "America/Martinique",
+    "America/Cayenne",
+    "Indian/Reunion",
+    "Indian/Mayotte",
+    "America/Miquelon",
+    "America/St_Barthelemy",
+    "America/Marigot",
+    "Pacific/Noumea",
+    "Pacific/Tahiti",
+    "Pacific/Marquesas",
+    "Pacific/Gambier",
+    "Pacific/Wallis",
+    "Indian/Kerguelen",
+];
 
 fn read_brand(reader: &mut Reader<'_>, table: &DeTable<'_>) -> Brand {
     let Some((brand, span)) = reader.table(table, "brand") else {
@@ -1344,6 +1379,30 @@ kind = "outbox"
         // What affects everything still stops everything.
         let (config, _) = Config::parse(&VALID.replace("Europe/Paris", "Europe/Pari"), CONFIG_PATH);
         assert!(config.is_none());
+    }
+
+    #[test]
+    fn an_unknown_time_zone_gets_the_zone_meant_or_those_there_are() {
+        assert_eq!(
+            timezone_hint("Europe/Pari"),
+            "vouliez-vous dire `Europe/Paris` ?"
+        );
+        assert_eq!(
+            timezone_hint("indian/reunion"),
+            "vouliez-vous dire `Indian/Reunion` ?"
+        );
+        // Another zone of the same continent is not offered for a slip.
+        let hint = timezone_hint("America/Nowhere");
+        assert!(!hint.contains("vouliez-vous"), "{hint}");
+        for zone in ["Europe/Paris", "America/Cayenne", "Indian/Reunion", "UTC"] {
+            assert!(hint.contains(&format!("`{zone}`")), "{hint}");
+        }
+        for zone in OVERSEAS
+            .iter()
+            .chain(&["Europe/Paris", "Europe/Brussels", "UTC"])
+        {
+            assert!(Tz::from_str(zone).is_ok(), "{zone} is built in");
+        }
     }
 
     #[test]
