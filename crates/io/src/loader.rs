@@ -147,22 +147,29 @@ fn load_tree(
     };
     let mut report = Report::new();
 
-    let config = files.read(CONFIG_PATH, &mut report).and_then(|text| {
-        let (mut config, diagnostics) = Config::parse(&text, CONFIG_PATH);
-        report.extend(diagnostics);
-        if let Some(config) = &mut config {
-            crieur_core::scaffold::derive_categories(&mut config.brand);
-        }
-        if let (Some(config), Some(follower)) = (&mut config, follower) {
-            relocate(config, follower);
-        }
-        config
-    });
+    let config = files
+        .read(CONFIG_PATH, false, &mut report)
+        .and_then(|text| {
+            let (mut config, diagnostics) = Config::parse(&text, CONFIG_PATH);
+            report.extend(diagnostics);
+            if let Some(config) = &mut config {
+                crieur_core::scaffold::derive_categories(&mut config.brand);
+            }
+            if let (Some(config), Some(follower)) = (&mut config, follower) {
+                relocate(config, follower);
+            }
+            config
+        });
 
     let mut templates = BTreeMap::new();
     let mut broken_templates = std::collections::BTreeSet::new();
-    for (relative, id) in files.list(TEMPLATES_DIR, "toml", false, &mut report) {
-        let Some(text) = files.read(&relative, &mut report) else {
+    for Listed {
+        relative,
+        id,
+        plain,
+    } in files.list(TEMPLATES_DIR, "toml", false, &mut report)
+    {
+        let Some(text) = files.read(&relative, plain, &mut report) else {
             broken_templates.insert(id);
             continue;
         };
@@ -191,7 +198,7 @@ fn load_tree(
     report.append(listing);
 
     let post_files = post_paths.len();
-    let post_ids: Vec<String> = post_paths.iter().map(|(_, id)| id.clone()).collect();
+    let post_ids: Vec<String> = post_paths.iter().map(|listed| listed.id.clone()).collect();
     // Without a valid time zone, dates cannot be read: the config's own
     // errors say why, and posts are still checked for everything else.
     let tz = config
@@ -214,26 +221,31 @@ fn load_tree(
     })
 }
 
-/// The posts at `paths` (relative path, id), sorted by id. Each is read
-/// and parsed on its own: spread over the cores, then gathered in the
-/// order of their paths.
+/// The posts listed, sorted by id. Each is read and parsed on its own:
+/// spread over the cores, then gathered in the order of their paths.
 fn read_posts(
     files: &Files,
-    paths: Vec<(String, String)>,
+    paths: Vec<Listed>,
     tz: chrono_tz::Tz,
     report: &mut Report,
 ) -> Vec<Post> {
     let read: Vec<(Option<Post>, Report)> = paths
         .into_par_iter()
-        .map(|(relative, id)| {
-            let mut own = Report::new();
-            let post = files.read(&relative, &mut own).and_then(|text| {
-                let (post, diagnostics) = Post::parse(&text, &relative, &id, tz);
-                own.extend(diagnostics);
-                post
-            });
-            (post, own)
-        })
+        .map(
+            |Listed {
+                 relative,
+                 id,
+                 plain,
+             }| {
+                let mut own = Report::new();
+                let post = files.read(&relative, plain, &mut own).and_then(|text| {
+                    let (post, diagnostics) = Post::parse(&text, &relative, &id, tz);
+                    own.extend(diagnostics);
+                    post
+                });
+                (post, own)
+            },
+        )
         .collect();
     report.reserve_sources(read.len());
     let mut posts = Vec::with_capacity(read.len());
@@ -269,16 +281,15 @@ struct Files {
 }
 
 impl Files {
-    /// The files ending in `.extension` under `dir` (recursively or not), as
-    /// `(path relative to the root, id)` where the id is the path under
-    /// `dir` without the extension. Sorted by path.
+    /// The files ending in `.extension` under `dir` (recursively or not),
+    /// sorted by path.
     fn list(
         &self,
         dir: &str,
         extension: &str,
         recursive: bool,
         report: &mut Report,
-    ) -> Vec<(String, String)> {
+    ) -> Vec<Listed> {
         let mut found = Vec::new();
         let mut visited = HashSet::new();
         self.walk(
@@ -295,9 +306,13 @@ impl Files {
         found.sort();
         found
             .into_iter()
-            .map(|relative| {
+            .map(|(relative, plain)| {
                 let id = relative[dir.len() + 1..relative.len() - extension.len() - 1].to_owned();
-                (relative, id)
+                Listed {
+                    relative,
+                    id,
+                    plain,
+                }
             })
             .collect()
     }
@@ -359,7 +374,7 @@ impl Files {
                 .and_then(|stem| stem.strip_suffix('.'))
                 .is_some_and(|stem| !stem.is_empty())
             {
-                walk.found.push(child);
+                walk.found.push((child, file_type.is_file()));
             }
         }
     }
@@ -369,8 +384,13 @@ impl Files {
     fn assets(&self, report: &mut Report) -> Assets {
         let mut assets = Assets::default();
         for extension in ["ttf", "otf"] {
-            for (relative, id) in self.list(FONTS_DIR, extension, false, report) {
-                let Some(bytes) = self.read_binary(&relative, report) else {
+            for Listed {
+                relative,
+                id,
+                plain,
+            } in self.list(FONTS_DIR, extension, false, report)
+            {
+                let Some(bytes) = self.read_binary(&relative, plain, report) else {
                     continue;
                 };
                 let name = format!("{id}.{extension}");
@@ -385,8 +405,13 @@ impl Files {
                 }
             }
         }
-        for (relative, id) in self.list(ASSETS_DIR, "png", true, report) {
-            let Some(bytes) = self.read_binary(&relative, report) else {
+        for Listed {
+            relative,
+            id,
+            plain,
+        } in self.list(ASSETS_DIR, "png", true, report)
+        {
+            let Some(bytes) = self.read_binary(&relative, plain, report) else {
                 continue;
             };
             let name = format!("{id}.png");
@@ -412,8 +437,8 @@ impl Files {
     }
 
     /// The bytes of a font or an image, or `None` with a diagnostic.
-    fn read_binary(&self, relative: &str, report: &mut Report) -> Option<Vec<u8>> {
-        match self.read_bytes(relative, MAX_ASSET_SIZE) {
+    fn read_binary(&self, relative: &str, plain: bool, report: &mut Report) -> Option<Vec<u8>> {
+        match self.read_bytes(relative, MAX_ASSET_SIZE, plain) {
             Ok(bytes) => Some(bytes),
             Err(Refusal::TooLarge(size)) => {
                 report.push(Diagnostic::error(
@@ -437,16 +462,25 @@ impl Files {
     /// them. The file must resolve inside the project and be a regular
     /// file: a named pipe, a socket or a device is refused before it is
     /// opened (opening a pipe would wait for a writer), and it is opened
-    /// non-blocking in case it was swapped for one meanwhile.
-    fn read_bytes(&self, relative: &str, limit: u64) -> Result<Vec<u8>, Refusal> {
+    /// non-blocking in case it was swapped for one meanwhile. A file its
+    /// folder's listing said is `plain` (neither a link nor anything but a
+    /// regular file) is opened without being looked up first: a link
+    /// swapped in meanwhile makes the opening fail (`O_NOFOLLOW`), and the
+    /// file is then resolved as any other.
+    fn read_bytes(&self, relative: &str, limit: u64, plain: bool) -> Result<Vec<u8>, Refusal> {
         use std::io::Read as _;
-        let (resolved, metadata) = self.resolve(relative)?;
-        if !metadata.is_file() {
-            return Err(Refusal::NotRegular);
-        }
-        if metadata.len() > limit {
-            return Err(Refusal::TooLarge(metadata.len()));
-        }
+        let resolved = if plain {
+            self.in_folder(relative)?
+        } else {
+            let (resolved, metadata) = self.resolve(relative)?;
+            if !metadata.is_file() {
+                return Err(Refusal::NotRegular);
+            }
+            if metadata.len() > limit {
+                return Err(Refusal::TooLarge(metadata.len()));
+            }
+            resolved
+        };
         let mut options = fs::OpenOptions::new();
         options.read(true);
         #[cfg(unix)]
@@ -454,10 +488,20 @@ impl Files {
             use std::os::unix::fs::OpenOptionsExt as _;
             options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
         }
-        let file = options.open(&resolved).map_err(Refusal::Io)?;
+        let file = match options.open(&resolved) {
+            Ok(file) => file,
+            #[cfg(unix)]
+            Err(error) if plain && error.raw_os_error() == Some(libc::ELOOP) => {
+                return self.read_bytes(relative, limit, false);
+            }
+            Err(error) => return Err(Refusal::Io(error)),
+        };
         let metadata = file.metadata().map_err(Refusal::Io)?;
         if !metadata.is_file() {
             return Err(Refusal::NotRegular);
+        }
+        if metadata.len() > limit {
+            return Err(Refusal::TooLarge(metadata.len()));
         }
         // The size may have changed since it was looked at: read no more
         // than the limit allows.
@@ -478,6 +522,26 @@ impl Files {
     /// full costs a system call per folder of the path, for each file.
     /// With what the file is.
     fn resolve(&self, relative: &str) -> Result<(PathBuf, fs::Metadata), Refusal> {
+        let here = self.in_folder(relative)?;
+        let metadata = fs::symlink_metadata(&here).map_err(Refusal::Io)?;
+        let resolved = if metadata.is_symlink() {
+            here.canonicalize().map_err(Refusal::Io)?
+        } else {
+            here
+        };
+        if !resolved.starts_with(&self.root) {
+            return Err(Refusal::Outside(resolved));
+        }
+        let metadata = match metadata.is_symlink() {
+            true => fs::metadata(&resolved).map_err(Refusal::Io)?,
+            false => metadata,
+        };
+        Ok((resolved, metadata))
+    }
+
+    /// The file at `relative` in its folder resolved (once for all the
+    /// files it holds), refused when the folder leaves the project.
+    fn in_folder(&self, relative: &str) -> Result<PathBuf, Refusal> {
         let path = self.root.join(relative);
         let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
             return Err(Refusal::NotRegular);
@@ -497,21 +561,10 @@ impl Files {
                 resolved
             }
         };
-        let here = folder.join(name);
-        let metadata = fs::symlink_metadata(&here).map_err(Refusal::Io)?;
-        let resolved = if metadata.is_symlink() {
-            here.canonicalize().map_err(Refusal::Io)?
-        } else {
-            here
-        };
-        if !resolved.starts_with(&self.root) {
-            return Err(Refusal::Outside(resolved));
+        if !folder.starts_with(&self.root) {
+            return Err(Refusal::Outside(folder));
         }
-        let metadata = match metadata.is_symlink() {
-            true => fs::metadata(&resolved).map_err(Refusal::Io)?,
-            false => metadata,
-        };
-        Ok((resolved, metadata))
+        Ok(folder.join(name))
     }
 
     /// Where a symlink leads, if it stays inside the project.
@@ -527,8 +580,8 @@ impl Files {
     }
 
     /// The text of a file, or `None` with a diagnostic saying why not.
-    fn read(&self, relative: &str, report: &mut Report) -> Option<Arc<str>> {
-        let bytes = match self.read_bytes(relative, MAX_FILE_SIZE) {
+    fn read(&self, relative: &str, plain: bool, report: &mut Report) -> Option<Arc<str>> {
+        let bytes = match self.read_bytes(relative, MAX_FILE_SIZE, plain) {
             Ok(bytes) => bytes,
             Err(Refusal::TooLarge(size)) => {
                 report.push(
@@ -627,11 +680,23 @@ impl Refusal {
     }
 }
 
+/// A file found by [`Files::list`].
+struct Listed {
+    /// Its path from the project's root.
+    relative: String,
+    /// Its path under the folder listed, without the extension.
+    id: String,
+    /// Its folder's entry said a regular file, not a link (the file is
+    /// opened without being looked up first).
+    plain: bool,
+}
+
 struct Walk<'w> {
     extension: &'w str,
     recursive: bool,
     visited: &'w mut HashSet<PathBuf>,
-    found: &'w mut Vec<String>,
+    /// Each file found, and whether its folder's entry said a regular file.
+    found: &'w mut Vec<(String, bool)>,
     report: &'w mut Report,
 }
 
@@ -661,5 +726,50 @@ mod tests {
         // Outside any project: none.
         assert_eq!(discover(dir.path()), None);
         assert_eq!(discover(&dir.path().join("absent")), None);
+    }
+
+    /// A file listed as regular and swapped for a link before it is read
+    /// is resolved as any link: read when it stays inside the project,
+    /// refused when it leaves it.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_swapped_for_a_link_after_the_listing_is_resolved() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("projet");
+        fs::create_dir_all(root.join("posts")).unwrap();
+        fs::write(root.join("posts/vrai.md"), "le vrai").unwrap();
+        fs::write(dir.path().join("dehors.md"), "secret").unwrap();
+        std::os::unix::fs::symlink(root.join("posts/vrai.md"), root.join("posts/lien.md")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("dehors.md"), root.join("posts/fuite.md"))
+            .unwrap();
+        let files = Files {
+            root: root.canonicalize().unwrap(),
+            folders: Default::default(),
+        };
+        let listed = files.list(POSTS_DIR, "md", true, &mut Report::new());
+        let plain: Vec<(&str, bool)> = listed
+            .iter()
+            .map(|listed| (listed.relative.as_str(), listed.plain))
+            .collect();
+        assert_eq!(
+            plain,
+            [("posts/lien.md", false), ("posts/vrai.md", true)],
+            "the link out is refused at listing"
+        );
+        // Read as though each had been listed a regular file.
+        assert_eq!(
+            files
+                .read_bytes("posts/lien.md", MAX_FILE_SIZE, true)
+                .unwrap(),
+            b"le vrai"
+        );
+        assert!(matches!(
+            files.read_bytes("posts/fuite.md", MAX_FILE_SIZE, true),
+            Err(Refusal::Outside(_))
+        ));
+        assert!(matches!(
+            files.read_bytes("posts/vrai.md", 3, true),
+            Err(Refusal::TooLarge(7))
+        ));
     }
 }
