@@ -163,12 +163,12 @@ fn load_tree(
 
     let mut templates = BTreeMap::new();
     let mut broken_templates = std::collections::BTreeSet::new();
-    for Listed {
-        relative,
-        id,
-        plain,
-    } in files.list(TEMPLATES_DIR, "toml", false, &mut report)
-    {
+    for listed in files.list(TEMPLATES_DIR, "toml", false, &mut report) {
+        let Listed {
+            relative,
+            id,
+            plain,
+        } = listed;
         let Some(text) = files.read(&relative, plain, &mut report) else {
             broken_templates.insert(id);
             continue;
@@ -231,21 +231,20 @@ fn read_posts(
 ) -> Vec<Post> {
     let read: Vec<(Option<Post>, Report)> = paths
         .into_par_iter()
-        .map(
-            |Listed {
-                 relative,
-                 id,
-                 plain,
-             }| {
-                let mut own = Report::new();
-                let post = files.read(&relative, plain, &mut own).and_then(|text| {
-                    let (post, diagnostics) = Post::parse(&text, &relative, &id, tz);
-                    own.extend(diagnostics);
-                    post
-                });
-                (post, own)
-            },
-        )
+        .map(|listed| {
+            let Listed {
+                relative,
+                id,
+                plain,
+            } = listed;
+            let mut own = Report::new();
+            let post = files.read(&relative, plain, &mut own).and_then(|text| {
+                let (post, diagnostics) = Post::parse(&text, &relative, &id, tz);
+                own.extend(diagnostics);
+                post
+            });
+            (post, own)
+        })
         .collect();
     report.reserve_sources(read.len());
     let mut posts = Vec::with_capacity(read.len());
@@ -384,12 +383,12 @@ impl Files {
     fn assets(&self, report: &mut Report) -> Assets {
         let mut assets = Assets::default();
         for extension in ["ttf", "otf"] {
-            for Listed {
-                relative,
-                id,
-                plain,
-            } in self.list(FONTS_DIR, extension, false, report)
-            {
+            for listed in self.list(FONTS_DIR, extension, false, report) {
+                let Listed {
+                    relative,
+                    id,
+                    plain,
+                } = listed;
                 let Some(bytes) = self.read_binary(&relative, plain, report) else {
                     continue;
                 };
@@ -405,12 +404,12 @@ impl Files {
                 }
             }
         }
-        for Listed {
-            relative,
-            id,
-            plain,
-        } in self.list(ASSETS_DIR, "png", true, report)
-        {
+        for listed in self.list(ASSETS_DIR, "png", true, report) {
+            let Listed {
+                relative,
+                id,
+                plain,
+            } = listed;
             let Some(bytes) = self.read_binary(&relative, plain, report) else {
                 continue;
             };
