@@ -153,6 +153,33 @@ fn init_over_a_project_refuses_and_changes_nothing() {
 }
 
 #[test]
+fn a_zone_crieur_does_not_know_is_refused_with_those_it_knows() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("p");
+    let refused = init(&root, &["--timezone", "America/New_York"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let errors = stderr(&refused);
+    assert!(
+        errors.starts_with("erreur : fuseau horaire inconnu `America/New_York` : crieur connaît"),
+        "{errors}"
+    );
+    assert!(errors.contains("`Indian/Reunion`"), "{errors}");
+    assert!(!root.exists());
+    // A slip gets the zone meant.
+    let slip = init(&root, &["--timezone", "Europe/Pari"]);
+    assert!(
+        stderr(&slip).contains("vouliez-vous dire `Europe/Paris` ?"),
+        "{}",
+        stderr(&slip)
+    );
+    // A zone of France overseas is built in.
+    let made = init(&root, &["--timezone", "Indian/Reunion"]);
+    assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+    let config = std::fs::read_to_string(root.join("config/crieur.toml")).unwrap();
+    assert!(config.contains("timezone = \"Indian/Reunion\""), "{config}");
+}
+
+#[test]
 fn new_takes_the_next_free_slot_and_prefills_the_template_fields() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("p");
