@@ -423,41 +423,127 @@ fn scaled(background: &Background, area: &[f32; 4]) -> [usize; 4] {
 }
 
 /// The background of the worst tenth of the pixels under a text, with the
-/// ratio there.
+/// ratio there: the pixel that sorting them by ratio, in a stable sort,
+/// puts a tenth of the way along. A text over flat fills sees a few
+/// colours, row after row: each ratio is worked out once per run of equal
+/// pixels and the pixels of each ratio counted, not sorted; over many
+/// colours (a picture), they are sorted.
 fn worst_tenth(background: &Background, cell: [usize; 4], color: Color) -> ([u8; 3], f64) {
-    let [x0, y0, x1, y1] = cell;
-    let text = |under: [u8; 3]| {
-        if color[3] == 255 {
-            return [color[0], color[1], color[2]];
-        }
-        let a = f64::from(color[3]) / 255.0;
-        let mix = |t: u8, b: u8| (f64::from(t) * a + f64::from(b) * (1.0 - a)).round() as u8;
-        [
-            mix(color[0], under[0]),
-            mix(color[1], under[1]),
-            mix(color[2], under[2]),
-        ]
-    };
-    let mut scored = Vec::with_capacity((x1 - x0) * (y1 - y0));
-    for y in y0..y1 {
-        for x in x0..x1 {
-            let at = (y * background.width + x) * 4;
-            let p = &background.rgba[at..at + 4];
-            // Transparent corners read as white paper.
-            let over = |c: u8| {
-                let a = u16::from(p[3]);
-                ((u16::from(c) * a + 255 * (255 - a) + 127) / 255) as u8
-            };
-            let under = [over(p[0]), over(p[1]), over(p[2])];
-            scored.push((ratio(text(under), under), under));
-        }
+    let read = Reader::new(background, cell, color);
+    // Each ratio met, in the order first met, and how many pixels have it.
+    let mut counts: Vec<(f64, usize)> = Vec::with_capacity(FEW);
+    let mut last: Option<([u8; 3], usize)> = None;
+    let mut total = 0;
+    for under in read.pixels() {
+        total += 1;
+        let group = match last {
+            Some((seen, group)) if seen == under => group,
+            _ => {
+                let ratio = read.ratio(under);
+                let group = match counts.iter().position(|(r, _)| r.total_cmp(&ratio).is_eq()) {
+                    Some(group) => group,
+                    None if counts.len() == FEW => return worst_tenth_sorted(&read),
+                    None => {
+                        counts.push((ratio, 0));
+                        counts.len() - 1
+                    }
+                };
+                last = Some((under, group));
+                group
+            }
+        };
+        counts[group].1 += 1;
     }
+    let tenth = total / 10;
+    counts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut before = 0;
+    for (ratio, count) in counts {
+        if tenth < before + count {
+            // The pixels of one ratio keep their order in a stable sort.
+            let under = read
+                .pixels()
+                .filter(|under| read.ratio(*under).total_cmp(&ratio).is_eq())
+                .nth(tenth - before)
+                .unwrap_or([255; 3]);
+            return (under, ratio);
+        }
+        before += count;
+    }
+    ([255; 3], 21.0)
+}
+
+/// How many ratios [`worst_tenth`] counts before it sorts instead.
+const FEW: usize = 16;
+
+/// [`worst_tenth`] by sorting every pixel.
+fn worst_tenth_sorted(read: &Reader<'_>) -> ([u8; 3], f64) {
+    let mut scored: Vec<(f64, [u8; 3])> = read
+        .pixels()
+        .map(|under| (read.ratio(under), under))
+        .collect();
     scored.sort_by(|a, b| a.0.total_cmp(&b.0));
     let worst = scored
         .get(scored.len() / 10)
         .copied()
         .unwrap_or((21.0, [255; 3]));
     (worst.1, worst.0)
+}
+
+/// The pixels of a text's box on its background, and their ratio with
+/// the text's colour.
+struct Reader<'b> {
+    background: &'b Background,
+    cell: [usize; 4],
+    color: Color,
+}
+
+impl<'b> Reader<'b> {
+    fn new(background: &'b Background, cell: [usize; 4], color: Color) -> Self {
+        Reader {
+            background,
+            cell,
+            color,
+        }
+    }
+
+    /// Each pixel's colour, row by row; transparent corners read as white
+    /// paper.
+    fn pixels(&self) -> impl Iterator<Item = [u8; 3]> + '_ {
+        let [x0, y0, x1, y1] = self.cell;
+        (y0..y1).flat_map(move |y| {
+            let row = y * self.background.width;
+            self.background.rgba[(row + x0) * 4..(row + x1) * 4]
+                .chunks_exact(4)
+                .map(|p| {
+                    if p[3] == 255 {
+                        return [p[0], p[1], p[2]];
+                    }
+                    let over = |c: u8| {
+                        let a = u16::from(p[3]);
+                        ((u16::from(c) * a + 255 * (255 - a) + 127) / 255) as u8
+                    };
+                    [over(p[0]), over(p[1]), over(p[2])]
+                })
+        })
+    }
+
+    /// The ratio of the text's colour, blended over `under` when it is
+    /// translucent, with `under`.
+    fn ratio(&self, under: [u8; 3]) -> f64 {
+        let color = self.color;
+        let text = if color[3] == 255 {
+            [color[0], color[1], color[2]]
+        } else {
+            let a = f64::from(color[3]) / 255.0;
+            let mix = |t: u8, b: u8| (f64::from(t) * a + f64::from(b) * (1.0 - a)).round() as u8;
+            [
+                mix(color[0], under[0]),
+                mix(color[1], under[1]),
+                mix(color[2], under[2]),
+            ]
+        };
+        ratio(text, under)
+    }
 }
 
 #[cfg(test)]
@@ -472,6 +558,31 @@ mod tests {
         assert!(ratio([0x76; 3], white) >= 4.54 && ratio([0x76; 3], white) < 4.55);
         assert!(ratio([0x77; 3], white) >= 4.47 && ratio([0x77; 3], white) < 4.49);
         assert_eq!(format(ratio([0x77; 3], white)), "4,4:1");
+    }
+
+    proptest::proptest! {
+        /// Counting the pixels of each ratio finds the pixel sorting them
+        /// does, over few colours and over many.
+        #[test]
+        fn the_worst_tenth_counted_is_the_worst_tenth_sorted(
+            width in 1usize..24,
+            height in 1usize..12,
+            palette in proptest::collection::vec(proptest::prelude::any::<[u8; 4]>(), 1..40),
+            picks in proptest::collection::vec(0usize..40, 288),
+            text in proptest::prelude::any::<[u8; 4]>(),
+            cell in proptest::prelude::any::<[usize; 4]>(),
+        ) {
+            let rgba = picks[..width * height]
+                .iter()
+                .flat_map(|pick| palette[pick % palette.len()])
+                .collect();
+            let background = Background { width, height, rgba };
+            let x0 = cell[0] % width;
+            let y0 = cell[1] % height;
+            let cell = [x0, y0, x0 + 1 + cell[2] % (width - x0), y0 + 1 + cell[3] % (height - y0)];
+            let sorted = worst_tenth_sorted(&Reader::new(&background, cell, text));
+            proptest::prop_assert_eq!(worst_tenth(&background, cell, text), sorted);
+        }
     }
 
     #[test]
