@@ -461,10 +461,10 @@ fn worst_tenth(background: &Background, cell: [usize; 4], color: Color) -> ([u8;
         if tenth < before + count {
             // The pixels of one ratio keep their order in a stable sort.
             let under = read
-                .pixels()
-                .filter(|under| read.ratio(*under).total_cmp(&ratio).is_eq())
+                .scored()
+                .filter(|(_, r)| r.total_cmp(&ratio).is_eq())
                 .nth(tenth - before)
-                .unwrap_or([255; 3]);
+                .map_or([255; 3], |(under, _)| under);
             return (under, ratio);
         }
         before += count;
@@ -477,10 +477,7 @@ const FEW: usize = 16;
 
 /// [`worst_tenth`] by sorting every pixel.
 fn worst_tenth_sorted(read: &Reader<'_>) -> ([u8; 3], f64) {
-    let mut scored: Vec<(f64, [u8; 3])> = read
-        .pixels()
-        .map(|under| (read.ratio(under), under))
-        .collect();
+    let mut scored: Vec<(f64, [u8; 3])> = read.scored().map(|(under, r)| (r, under)).collect();
     scored.sort_by(|a, b| a.0.total_cmp(&b.0));
     let worst = scored
         .get(scored.len() / 10)
@@ -524,6 +521,20 @@ impl<'b> Reader<'b> {
                     };
                     [over(p[0]), over(p[1]), over(p[2])]
                 })
+        })
+    }
+
+    /// Each pixel's colour and its ratio, row by row, the ratio worked out
+    /// once per run of equal pixels.
+    fn scored(&self) -> impl Iterator<Item = ([u8; 3], f64)> + '_ {
+        let mut last: Option<([u8; 3], f64)> = None;
+        self.pixels().map(move |under| match last {
+            Some((seen, ratio)) if seen == under => (under, ratio),
+            _ => {
+                let ratio = self.ratio(under);
+                last = Some((under, ratio));
+                (under, ratio)
+            }
         })
     }
 

@@ -164,23 +164,18 @@ fn load_tree(
     let mut templates = BTreeMap::new();
     let mut broken_templates = std::collections::BTreeSet::new();
     for listed in files.list(TEMPLATES_DIR, "toml", false, &mut report) {
-        let Listed {
-            relative,
-            id,
-            plain,
-        } = listed;
-        let Some(text) = files.read(&relative, plain, &mut report) else {
-            broken_templates.insert(id);
+        let Some(text) = files.read_listed(&listed, &mut report) else {
+            broken_templates.insert(listed.id);
             continue;
         };
-        let (template, diagnostics) = Template::parse(&text, &relative, &id);
+        let (template, diagnostics) = Template::parse(&text, &listed.relative, &listed.id);
         report.extend(diagnostics);
         match template {
             Some(template) => {
-                templates.insert(id, template);
+                templates.insert(listed.id, template);
             }
             None => {
-                broken_templates.insert(id);
+                broken_templates.insert(listed.id);
             }
         }
     }
@@ -232,14 +227,9 @@ fn read_posts(
     let read: Vec<(Option<Post>, Report)> = paths
         .into_par_iter()
         .map(|listed| {
-            let Listed {
-                relative,
-                id,
-                plain,
-            } = listed;
             let mut own = Report::new();
-            let post = files.read(&relative, plain, &mut own).and_then(|text| {
-                let (post, diagnostics) = Post::parse(&text, &relative, &id, tz);
+            let post = files.read_listed(&listed, &mut own).and_then(|text| {
+                let (post, diagnostics) = Post::parse(&text, &listed.relative, &listed.id, tz);
                 own.extend(diagnostics);
                 post
             });
@@ -383,37 +373,27 @@ impl Files {
     fn assets(&self, report: &mut Report) -> Assets {
         let mut assets = Assets::default();
         for extension in ["ttf", "otf"] {
-            for listed in self.list(FONTS_DIR, extension, false, report) {
-                let Listed {
-                    relative,
-                    id,
-                    plain,
-                } = listed;
-                let Some(bytes) = self.read_binary(&relative, plain, report) else {
+            for font in self.list(FONTS_DIR, extension, false, report) {
+                let Some(bytes) = self.read_binary(&font, report) else {
                     continue;
                 };
-                let name = format!("{id}.{extension}");
+                let name = format!("{}.{extension}", font.id);
                 match FontFace::from_bytes(&name, bytes) {
                     Ok(face) => {
                         assets.fonts.insert(name, face);
                     }
                     Err(error) => report.push(
-                        Diagnostic::error(&relative, None, error.to_string())
+                        Diagnostic::error(&font.relative, None, error.to_string())
                             .with_hint("remplacez le fichier par une police .ttf ou .otf valide"),
                     ),
                 }
             }
         }
-        for listed in self.list(ASSETS_DIR, "png", true, report) {
-            let Listed {
-                relative,
-                id,
-                plain,
-            } = listed;
-            let Some(bytes) = self.read_binary(&relative, plain, report) else {
+        for image in self.list(ASSETS_DIR, "png", true, report) {
+            let Some(bytes) = self.read_binary(&image, report) else {
                 continue;
             };
-            let name = format!("{id}.png");
+            let name = format!("{}.png", image.id);
             match Picture::from_png(bytes) {
                 Ok(picture) => {
                     assets.images.insert(name, Arc::new(picture));
@@ -426,7 +406,7 @@ impl Files {
                         PictureError::Unreadable(_) => "enregistrez l'image au format PNG",
                     };
                     report.push(
-                        Diagnostic::error(&relative, None, error.to_string()).with_hint(hint),
+                        Diagnostic::error(&image.relative, None, error.to_string()).with_hint(hint),
                     );
                     assets.refused.insert(name, error.to_string());
                 }
@@ -436,8 +416,9 @@ impl Files {
     }
 
     /// The bytes of a font or an image, or `None` with a diagnostic.
-    fn read_binary(&self, relative: &str, plain: bool, report: &mut Report) -> Option<Vec<u8>> {
-        match self.read_bytes(relative, MAX_ASSET_SIZE, plain) {
+    fn read_binary(&self, file: &Listed, report: &mut Report) -> Option<Vec<u8>> {
+        let relative = file.relative.as_str();
+        match self.read_bytes(relative, MAX_ASSET_SIZE, file.plain) {
             Ok(bytes) => Some(bytes),
             Err(Refusal::TooLarge(size)) => {
                 report.push(Diagnostic::error(
@@ -576,6 +557,12 @@ impl Files {
             )),
             Err(_) => Err("lien symbolique cassé : sa cible n'existe pas".to_owned()),
         }
+    }
+
+    /// The text of a file its folder's listing found, or `None` with a
+    /// diagnostic saying why not.
+    fn read_listed(&self, file: &Listed, report: &mut Report) -> Option<Arc<str>> {
+        self.read(&file.relative, file.plain, report)
     }
 
     /// The text of a file, or `None` with a diagnostic saying why not.
